@@ -1,0 +1,3 @@
+"""salescli: a sales-pipeline toolkit over one SQLite database."""
+
+__version__ = "0.1.0"

@@ -1,0 +1,90 @@
+"""The activity log: who changed what, when, with before and after as JSON.
+
+Callers write the activity inside the same transaction as the change, so an
+audit row exists exactly when the change does.
+"""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+from typing import Any
+
+from salescli.db import now
+
+
+def diff(before: dict[str, Any] | None, after: dict[str, Any] | None) -> tuple[dict, dict]:
+    """Keep only the fields that changed (empty → value counts as a change)."""
+    before = before or {}
+    after = after or {}
+    keys = [k for k in {**before, **after} if before.get(k) != after.get(k)]
+    return {k: before.get(k) for k in keys}, {k: after.get(k) for k in keys}
+
+
+def record(
+    conn: sqlite3.Connection,
+    actor: str,
+    action: str,
+    entity: str,
+    entity_id: int | None,
+    before: dict[str, Any] | None = None,
+    after: dict[str, Any] | None = None,
+    *,
+    prospect_id: int | None = None,
+    at: str | None = None,
+) -> int:
+    """Insert one activity row and return its id."""
+    cur = conn.execute(
+        "INSERT INTO activities(at, actor, action, entity, entity_id, prospect_id, before, after)"
+        " VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+        (
+            at or now(),
+            actor,
+            action,
+            entity,
+            entity_id,
+            prospect_id,
+            None if before is None else json.dumps(before, default=str, sort_keys=True),
+            None if after is None else json.dumps(after, default=str, sort_keys=True),
+        ),
+    )
+    return cur.lastrowid
+
+
+def list_activities(
+    conn: sqlite3.Connection,
+    *,
+    prospect_id: int | None = None,
+    actor: str | None = None,
+    since: str | None = None,
+    entity: str | None = None,
+    limit: int | None = None,
+) -> list[dict[str, Any]]:
+    """Activities newest last, filtered; before/after decoded from JSON."""
+    where, params = [], []
+    if prospect_id is not None:
+        where.append("prospect_id = ?")
+        params.append(prospect_id)
+    if actor:
+        where.append("actor = ?")
+        params.append(actor)
+    if since:
+        where.append("at >= ?")
+        params.append(since)
+    if entity:
+        where.append("entity = ?")
+        params.append(entity)
+    sql = "SELECT * FROM activities"
+    if where:
+        sql += " WHERE " + " AND ".join(where)
+    sql += " ORDER BY at, id"
+    if limit:
+        sql = f"SELECT * FROM ({sql.replace(' ORDER BY at, id', ' ORDER BY at DESC, id DESC')}"
+        sql += f" LIMIT {int(limit)}) ORDER BY at, id"
+    rows = []
+    for row in conn.execute(sql, params):
+        d = dict(row)
+        d["before"] = json.loads(d["before"]) if d["before"] else None
+        d["after"] = json.loads(d["after"]) if d["after"] else None
+        rows.append(d)
+    return rows

@@ -1,0 +1,73 @@
+"""Small top-level commands: ``init``, ``log``, ``activity``."""
+
+from __future__ import annotations
+
+import click
+
+from salescli.cli.common import emit, format_option, read_conn, settings, write_conn
+
+
+@click.command()
+def init() -> None:
+    """Create the database, or upgrade it to this version's schema.
+
+    Example: salescli --db /srv/sales/sales.db init
+    """
+    from salescli import db
+
+    path = settings().db
+    existed = path.exists()
+    conn = write_conn()
+    click.echo(f"{'upgraded' if existed else 'created'} {path} "
+               f"(schema version {db.schema_version(conn)})")
+
+
+@click.command("log")
+@click.argument("prospect", metavar="ID|EMAIL")
+@click.option("--kind", required=True, type=click.Choice(["call", "meeting", "note", "email"]),
+              help="What happened.")
+@click.option("--body", help="What was said or written.")
+@click.option("--subject", help="A subject line.")
+@click.option("--at", "when", help="When (YYYY-MM-DD, ISO-8601 or '2d' ago; default now).")
+def log_interaction(prospect, kind, body, subject, when) -> None:
+    """Log a call, meeting, note or email against a prospect.
+
+    Example: salescli log ada@example.com --kind call --body "wants a demo on Friday"
+    """
+    from salescli import interactions
+    from salescli.timeutil import parse_when
+
+    at = parse_when(when, "--at") if when else None
+    conn = write_conn()
+    row = interactions.log(conn, settings().actor, prospect, kind, body=body, subject=subject,
+                           at=at)
+    click.echo(f"logged {row['kind']} #{row['id']} at {row['occurred_at']}")
+
+
+@click.command()
+@click.option("--prospect", metavar="ID|EMAIL", help="Only this prospect.")
+@click.option("--actor", help="Only changes by this user.")
+@click.option("--since", help="Only since this date (YYYY-MM-DD, ISO-8601 or '7d').")
+@click.option("--entity", type=click.Choice(["prospect", "stage", "interaction", "user"]),
+              help="Only this kind of thing.")
+@click.option("--limit", type=click.IntRange(min=1), default=None,
+              help="Only the newest N rows.")
+@format_option()
+def activity(prospect, actor, since, entity, limit, fmt) -> None:
+    """The audit log: who changed what, when, before and after.
+
+    Example: salescli activity --since 7d --actor monitor
+    """
+    from salescli import audit
+    from salescli import prospects as lib
+    from salescli.timeutil import parse_when
+
+    conn = read_conn()
+    pid = None
+    if prospect:
+        text = str(prospect).strip()
+        pid = int(text) if text.isdigit() else lib.resolve(conn, text)["id"]
+    rows = audit.list_activities(conn, prospect_id=pid, actor=actor, entity=entity,
+                                 since=parse_when(since, "--since") if since else None,
+                                 limit=limit)
+    emit(rows, fmt)

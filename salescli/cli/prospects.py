@@ -1,0 +1,279 @@
+"""``salescli prospects …``: add, list, show, update, move, archive, merge, forget, export."""
+
+from __future__ import annotations
+
+import click
+
+from salescli.cli.common import emit, emit_one, format_option, read_conn, settings, write_conn
+from salescli.output import FORMATS
+
+LIST_COLUMNS = ["id", "email", "name", "company", "owner", "stage", "email_status", "value",
+                "tags", "last_interaction_at"]
+SORT_KEYS = ["id", "email", "name", "company", "owner", "stage", "value", "created",
+             "updated", "last-contacted", "last-interaction"]
+
+
+@click.group()
+def prospects() -> None:
+    """People being sold to."""
+
+
+def _fields(name, company, owner, value, source, notes) -> dict:
+    given = {"name": name, "company": company, "owner": owner, "value": value,
+             "source": source, "notes": notes}
+    return {k: v for k, v in given.items() if v is not None}
+
+
+@prospects.command("add")
+@click.argument("email")
+@click.option("--name", help="Full name.")
+@click.option("--company", help="Company or organisation.")
+@click.option("--stage", help="Starting stage (default: the first open stage).")
+@click.option("--owner", help="Who owns the prospect (a username).")
+@click.option("--value", help="Deal value, a number.")
+@click.option("--tag", "tags", multiple=True, help="A tag; repeat for several.")
+@click.option("--source", help="Where the prospect came from.")
+@click.option("--notes", help="Free-text notes (searchable).")
+@format_option()
+def add_cmd(email, name, company, stage, owner, value, tags, source, notes, fmt) -> None:
+    """Add a prospect.
+
+    Example: salescli prospects add ada@example.com --name "Ada L." --tag vip
+    """
+    from salescli import prospects as lib
+
+    conn = write_conn()
+    p = lib.add(conn, settings().actor, email, name=name, company=company, stage=stage,
+                owner=owner, value=value, tags=list(tags), source=source, notes=notes)
+    _done("added", p, fmt)
+
+
+def _done(verb: str, p: dict, fmt: str) -> None:
+    """A one-line confirmation for people; the whole object for scripts."""
+    if fmt == "table":
+        click.echo(f"{verb} #{p['id']} {p['email']} ({p['stage']})")
+    else:
+        emit_one(p, fmt)
+
+
+@prospects.command("list")
+@click.option("--stage", help="Only this stage.")
+@click.option("--owner", help="Only this owner.")
+@click.option("--tag", help="Only prospects with this tag.")
+@click.option("--email-status", type=click.Choice(["ok", "bounced_soft", "bounced_hard"]),
+              help="Only this email status.")
+@click.option("--search", help="Full-text search in name, company, email and notes.")
+@click.option("--stale", type=click.IntRange(min=0), metavar="DAYS",
+              help="Open prospects with no interaction for DAYS days.")
+@click.option("--archived", is_flag=True, help="List archived prospects instead.")
+@click.option("--sort", default="id", show_default=True, metavar="KEY",
+              help="Sort key, '-' prefix for descending: " + ", ".join(SORT_KEYS) + ".")
+@click.option("--limit", type=click.IntRange(min=0), help="At most this many rows.")
+@click.option("--offset", type=click.IntRange(min=0), default=0, help="Skip this many rows.")
+@format_option()
+def list_cmd(stage, owner, tag, email_status, search, stale, archived, sort, limit, offset,
+             fmt) -> None:
+    """List prospects.
+
+    Example: salescli prospects list --stage contacted --stale 14 --sort -value
+    """
+    from salescli import prospects as lib
+
+    conn = read_conn()
+    rows = lib.list_prospects(conn, stage=stage, owner=owner, tag=tag, email_status=email_status,
+                              search=search, stale_days=stale, sort=sort, limit=limit,
+                              offset=offset, archived=archived)
+    if fmt == "table":
+        from salescli.output import pick
+
+        rows = pick(rows, LIST_COLUMNS)
+    n = emit(rows, fmt)
+    if fmt == "table" and n == 0:
+        click.echo("No prospects match.", err=True)
+
+
+@prospects.command("show")
+@click.argument("prospect", metavar="ID|EMAIL")
+@format_option()
+def show_cmd(prospect, fmt) -> None:
+    """Show a prospect with its timeline (stage changes, interactions, activity)."""
+    from salescli import prospects as lib
+    from salescli.timeline import timeline
+
+    conn = read_conn()
+    p = lib.resolve(conn, prospect)
+    p["timeline"] = timeline(conn, p["id"])
+    if fmt in ("json", "nl"):
+        emit_one(p, fmt)
+        return
+    events = p.pop("timeline")
+    if fmt == "csv":
+        emit(({"at": e["at"], "type": e["type"], "what": _describe(e),
+               "actor": e.get("actor")} for e in events), "csv")
+        return
+    emit_one(p, "table")
+    click.echo("")
+    emit(({"at": e["at"], "event": _describe(e), "by": e.get("actor")} for e in events),
+         "table")
+
+
+def _describe(event: dict) -> str:
+    if event["type"] == "stage_change":
+        text = f"{event['from'] or '∅'} → {event['to']}"
+        for key in ("note", "reason"):
+            if event.get(key):
+                text += f" ({key}: {event[key]})"
+        return text
+    if event["type"] == "interaction":
+        text = event["kind"]
+        if event.get("subject"):
+            text += f": {event['subject']}"
+        elif event.get("body"):
+            text += f": {event['body']}"
+        return text
+    changes = event.get("after") or {}
+    return f"{event['action']} {', '.join(f'{k}={v}' for k, v in changes.items())}".strip()
+
+
+@prospects.command("update")
+@click.argument("prospect", metavar="ID|EMAIL")
+@click.option("--email", help="New email address.")
+@click.option("--name")
+@click.option("--company")
+@click.option("--owner")
+@click.option("--value", help="Deal value; '' clears it.")
+@click.option("--source")
+@click.option("--notes")
+@click.option("--tag", "add_tags", multiple=True, help="Add a tag.")
+@click.option("--untag", "remove_tags", multiple=True, help="Remove a tag.")
+@click.option("--email-status", type=click.Choice(["ok", "bounced_soft", "bounced_hard"]),
+              help="Set the email status; 'ok' resets a bounce.")
+@format_option()
+def update_cmd(prospect, email, name, company, owner, value, source, notes, add_tags,
+               remove_tags, email_status, fmt) -> None:
+    """Change a prospect's fields ('' clears a field).
+
+    Example: salescli prospects update ada@example.com --owner bob --tag hot
+    """
+    from salescli import prospects as lib
+
+    changes = _fields(name, company, owner, value, source, notes)
+    if email is not None:
+        changes["email"] = email
+    if email_status is not None:
+        changes["email_status"] = email_status
+    conn = write_conn()
+    p = lib.update(conn, settings().actor, prospect, changes, add_tags=add_tags,
+                   remove_tags=remove_tags)
+    _done("updated", p, fmt)
+
+
+@prospects.command("move")
+@click.argument("prospect", metavar="ID|EMAIL")
+@click.argument("stage")
+@click.option("--note", help="Why, for the history.")
+@click.option("--reason", help="Required when moving to a won or lost stage.")
+def move_cmd(prospect, stage, note, reason) -> None:
+    """Move a prospect to another stage.
+
+    Example: salescli prospects move ada@example.com won --reason "signed annual plan"
+    """
+    from salescli import pipeline
+    from salescli import prospects as lib
+
+    conn = write_conn()
+    p = lib.resolve(conn, prospect)
+    if pipeline.move(conn, settings().actor, p["id"], stage, note=note, reason=reason):
+        click.echo(f"{p['email']}: {p['stage']} → {pipeline.get_stage(conn, stage)['name']}")
+    else:
+        click.echo(f"{p['email']} is already in {p['stage']}")
+
+
+@prospects.command("archive")
+@click.argument("prospect", metavar="ID|EMAIL")
+@click.option("--restore", is_flag=True, help="Bring an archived prospect back.")
+@click.option("--hard", is_flag=True, help="Delete for good, with its history.")
+@click.option("--yes", "-y", is_flag=True, help="Do not ask for confirmation (--hard).")
+def archive_cmd(prospect, restore, hard, yes) -> None:
+    """Archive a prospect (it leaves lists, keeps its history); --hard deletes it."""
+    from salescli import prospects as lib
+
+    conn = write_conn()
+    if hard:
+        p = lib.resolve(conn, prospect)
+        if not yes:
+            click.confirm(f"Delete {p['email']} and all its history for good?", abort=True,
+                          err=True)
+        lib.delete(conn, settings().actor, p["id"])
+        click.echo(f"deleted {p['email']}")
+        return
+    p = lib.archive(conn, settings().actor, prospect, restore=restore)
+    click.echo(f"{'restored' if restore else 'archived'} {p['email']}")
+
+
+@prospects.command("merge")
+@click.argument("keep", metavar="KEEP")
+@click.argument("other", metavar="OTHER")
+@format_option()
+def merge_cmd(keep, other, fmt) -> None:
+    """Merge OTHER into KEEP: history moves to KEEP, OTHER is deleted.
+
+    Example: salescli prospects merge ada@example.com ada.lovelace@example.com
+    """
+    from salescli import prospects as lib
+
+    conn = write_conn()
+    _done("merged into", lib.merge(conn, settings().actor, keep, other), fmt)
+
+
+@prospects.command("forget")
+@click.argument("email")
+@click.option("--yes", "-y", is_flag=True, help="Do not ask for confirmation.")
+def forget_cmd(email, yes) -> None:
+    """Erase a person everywhere (right to erasure), audit log included."""
+    from salescli.erasure import forget
+
+    conn = write_conn()
+    if not yes:
+        click.confirm(f"Erase {email} and every trace of them?", abort=True, err=True)
+    counts = forget(conn, settings().actor, email)
+    click.echo(f"forgot {email}: {counts['interactions']} interactions deleted, "
+               f"{counts['activities_redacted']} audit rows redacted")
+
+
+@prospects.command("export")
+@format_option(default="csv", choices=[f for f in FORMATS if f != "table"])
+@click.option("--output", "-o", type=click.Path(dir_okay=False, writable=True),
+              help="Write to this file instead of stdout.")
+@click.option("--raw", is_flag=True, help="Do not neutralise formula-like CSV cells.")
+@click.option("--archived", is_flag=True, help="Include archived prospects.")
+def export_cmd(fmt, output, raw, archived) -> None:
+    """Export every prospect (streamed, no cap).
+
+    Example: salescli prospects export --format csv -o prospects.csv
+    """
+    from salescli import output as out
+    from salescli import prospects as lib
+
+    conn = read_conn()
+
+    def rows():
+        yield from lib.list_prospects(conn)
+        if archived:
+            yield from lib.list_prospects(conn, archived=True)
+
+    if output:
+        out.render_to_file(rows(), fmt, output, raw=raw)
+    else:
+        emit(rows(), fmt, raw=raw)
+
+
+def _attach_import() -> None:
+    try:
+        from salescli.cli.importing import import_prospects
+    except ImportError:  # pragma: no cover - the importer ships with the package
+        return
+    prospects.add_command(import_prospects, "import")
+
+
+_attach_import()

@@ -1,0 +1,57 @@
+"""The small closed vocabularies of the domain, as StrEnums."""
+
+from __future__ import annotations
+
+from enum import StrEnum
+
+
+class StageKind(StrEnum):
+    OPEN = "open"
+    WON = "won"
+    LOST = "lost"
+
+
+class EmailStatus(StrEnum):
+    OK = "ok"
+    BOUNCED_SOFT = "bounced_soft"
+    BOUNCED_HARD = "bounced_hard"
+
+
+class InteractionKind(StrEnum):
+    EMAIL_OUT = "email_out"
+    EMAIL_IN = "email_in"
+    AUTO_REPLY = "auto_reply"
+    BOUNCE = "bounce"
+    CALL = "call"
+    MEETING = "meeting"
+    NOTE = "note"
+
+
+class Role(StrEnum):
+    ADMIN = "admin"
+    MANAGER = "manager"
+    ANALYST = "analyst"
+    OPERATOR = "operator"
+
+
+class JobStatus(StrEnum):
+    RUNNING = "running"
+    OK = "ok"
+    FAILED = "failed"
+    SKIPPED = "skipped"
+
+
+DEFAULT_STAGES: list[tuple[str, StageKind]] = [
+    ("lead", StageKind.OPEN),
+    ("contacted", StageKind.OPEN),
+    ("replied", StageKind.OPEN),
+    ("meeting", StageKind.OPEN),
+    ("proposal", StageKind.OPEN),
+    ("won", StageKind.WON),
+    ("lost", StageKind.LOST),
+]
+
+
+def sql_in(enum: type[StrEnum]) -> str:
+    """Render an enum as the body of a SQL ``IN (…)`` for CHECK constraints."""
+    return ", ".join(f"'{m.value}'" for m in enum)
