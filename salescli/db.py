@@ -61,7 +61,9 @@ def connect(path: str | os.PathLike, *, create: bool = False) -> sqlite3.Connect
     conn.row_factory = sqlite3.Row
     conn.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
     conn.execute("PRAGMA foreign_keys = ON")
-    if create:
+    # Switching to WAL rewrites the file header: never do it to a file from a newer
+    # salescli, which the version check refuses untouched.
+    if create and schema_version(conn) <= SCHEMA_VERSION:
         conn.execute("PRAGMA journal_mode = WAL")
         conn.execute("PRAGMA synchronous = NORMAL")
     return conn

@@ -39,9 +39,9 @@ def build(directory: Path, *, count: int = 36, seed: int = 7) -> Path:
     """Create ``directory/sales.db`` afresh with sample prospects and history."""
     directory.mkdir(parents=True, exist_ok=True)
     db_file = directory / "sales.db"
-    for suffix in ("", "-wal", "-shm"):
-        Path(f"{db_file}{suffix}").unlink(missing_ok=True)
-    (directory / "credentials.db").unlink(missing_ok=True)
+    for name in ("sales.db", "credentials.db"):
+        for suffix in ("", "-wal", "-shm"):
+            (directory / f"{name}{suffix}").unlink(missing_ok=True)
     rng = random.Random(seed)
     conn = open_write(db_file)
     actor = "demo"
@@ -69,8 +69,9 @@ def build(directory: Path, *, count: int = 36, seed: int = 7) -> Path:
             pipeline.move(conn, OWNERS[i % 2], p["id"], stage, at=iso(when))
             kind = {"contacted": "email", "replied": "note", "meeting": "meeting",
                     "proposal": "call"}[stage]
+            topic = rng.choice(["pricing", "timeline", "demo", "security review"])
             interactions.log(conn, OWNERS[i % 2], p["id"], kind, at=iso(when),
-                             body=f"{stage}: {rng.choice(['pricing', 'timeline', 'demo', 'security review'])}")
+                             body=f"{stage}: {topic}")
         if depth == 5 and when < now - timedelta(days=2):
             outcome = rng.choice(["won", "won", "lost"])
             pipeline.move(conn, OWNERS[i % 2], p["id"], outcome, at=iso(when + timedelta(days=2)),

@@ -24,17 +24,23 @@ def _is_number(text: str) -> bool:
     return True
 
 
+def _formula_like(value: str) -> bool:
+    # Leading quotes are looked through, so that text already starting with ``'=`` is
+    # guarded again and comes back unchanged from unguard_cell.
+    rest = value.lstrip("'")
+    return rest.startswith(_FORMULA_START) and not _is_number(rest)
+
+
 def guard_cell(value: str) -> str:
     """Prefix ``'`` to text a spreadsheet would treat as a formula (numbers exempt)."""
-    if value and value.startswith(_FORMULA_START) and not _is_number(value):
+    if value and _formula_like(value):
         return "'" + value
     return value
 
 
 def unguard_cell(value: str) -> str:
     """Undo ``guard_cell`` so that export → import round-trips."""
-    if len(value) > 1 and value[0] == "'" and value[1:].startswith(_FORMULA_START) \
-            and not _is_number(value[1:]):
+    if len(value) > 1 and value[0] == "'" and _formula_like(value[1:]):
         return value[1:]
     return value
 

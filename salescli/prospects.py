@@ -17,7 +17,8 @@ from salescli.db import now, transaction
 from salescli.enums import EmailStatus
 from salescli.errors import Conflict, InvalidValue, NotFound
 
-_EMAIL = re.compile(r"^[^@\s<>(),;:\"\[\]]+@[a-z0-9](?:[a-z0-9-]*[a-z0-9])?(?:\.[a-z0-9](?:[a-z0-9-]*[a-z0-9])?)+$")
+_LABEL = r"[a-z0-9](?:[a-z0-9-]*[a-z0-9])?"
+_EMAIL = re.compile(r"^[^@\s<>(),;:\"\[\]]+@" + _LABEL + r"(?:\." + _LABEL + r")+$")
 
 # Columns a person may set directly, with the public field name.
 EDITABLE = ("email", "name", "company", "owner", "value", "tags", "source", "notes",
@@ -75,9 +76,11 @@ def parse_tags(value: Any, field: str = "tags") -> list[str]:
     if not isinstance(value, list | tuple):
         raise InvalidValue(field, value, "must be a list of tags")
     tags: list[str] = []
+    seen: set[str] = set()
     for tag in value:
         tag = str(tag).strip()
-        if tag and tag not in tags:
+        if tag and tag.lower() not in seen:
+            seen.add(tag.lower())
             if len(tag) > 64:
                 raise InvalidValue("tag", tag, "is longer than 64 characters")
             tags.append(tag)
@@ -193,7 +196,7 @@ def update(conn: sqlite3.Connection, actor: str, key: Any, changes: dict[str, An
         before = resolve(conn, key)
         tags = list(values.get("tags", before["tags"]))
         for tag in parse_tags(list(add_tags)):
-            if tag not in tags:
+            if tag.lower() not in {t.lower() for t in tags}:
                 tags.append(tag)
         drop = {t.lower() for t in parse_tags(list(remove_tags))}
         tags = [t for t in tags if t.lower() not in drop]

@@ -77,8 +77,14 @@ class LazyGroup(click.Group):
             return super().invoke(ctx)
         except SalescliError as exc:
             raise click.ClickException(str(exc)) from None
-        except sqlite3.OperationalError as exc:
-            raise click.ClickException(f"database: {exc}") from None
+        except sqlite3.DatabaseError as exc:
+            # Locked, unreadable or not-a-database files are the user's to fix; constraint
+            # and programming errors are bugs and keep their traceback.
+            if type(exc) not in (sqlite3.DatabaseError, sqlite3.OperationalError):
+                raise
+            where = getattr(ctx.obj, "db", None)
+            raise click.ClickException(f"database {str(where)!r}: {exc}" if where
+                                       else f"database: {exc}") from None
         except BrokenPipeError:
             # Output piped into head(1) and the like: stop quietly.
             sys.stderr.close()

@@ -16,10 +16,15 @@ def init() -> None:
     from salescli import db
 
     path = settings().db
-    existed = path.exists()
+    before = None
+    if path.exists():
+        probe = db.connect(path)
+        before = db.schema_version(probe)
+        probe.close()
     conn = write_conn()
-    click.echo(f"{'upgraded' if existed else 'created'} {path} "
-               f"(schema version {db.schema_version(conn)})")
+    version = db.schema_version(conn)
+    verb = "created" if not before else ("upgraded" if before < version else "up to date:")
+    click.echo(f"{verb} {path} (schema version {version})")
 
 
 @click.command("log")

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import sqlite3
+import sys
 from collections.abc import Callable, Iterable
 from typing import Any
 
@@ -35,14 +36,14 @@ def format_option(default: str = "table", choices: Iterable[str] = output.FORMAT
 def emit(rows: Iterable[dict[str, Any]], fmt: str, columns: list[str] | None = None,
          raw: bool = False) -> int:
     """Render rows to stdout through the one renderer."""
-    return output.render(rows, fmt, click.get_text_stream("stdout"), columns=columns, raw=raw)
+    return output.render(rows, fmt, sys.stdout, columns=columns, raw=raw)
 
 
 def emit_one(obj: dict[str, Any], fmt: str) -> None:
     """One object: JSON as an object, otherwise a two-column field/value table."""
     import json
 
-    out = click.get_text_stream("stdout")
+    out = sys.stdout
     if fmt in ("json", "nl"):
         out.write(json.dumps(obj, ensure_ascii=False, default=str,
                              indent=2 if fmt == "json" else None) + "\n")

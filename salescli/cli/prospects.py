@@ -262,10 +262,11 @@ def export_cmd(fmt, output, raw, archived) -> None:
         if archived:
             yield from lib.list_prospects(conn, archived=True)
 
+    columns = list(lib.PUBLIC_FIELDS)  # a CSV header even when there are no rows
     if output:
-        out.render_to_file(rows(), fmt, output, raw=raw)
+        out.render_to_file(rows(), fmt, output, raw=raw, columns=columns)
     else:
-        emit(rows(), fmt, raw=raw)
+        emit(rows(), fmt, columns=columns, raw=raw)
 
 
 def _attach_import() -> None:

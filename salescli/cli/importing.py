@@ -1,0 +1,86 @@
+"""``salescli prospects import FILE``: a thin layer over ``salescli.importer``.
+
+Kept free of heavy imports: the ``prospects`` group imports this module on every run.
+"""
+
+from __future__ import annotations
+
+import sys
+from contextlib import ExitStack
+
+import click
+
+from salescli.cli.common import settings, write_conn
+
+
+@click.command("import")
+@click.argument("file", metavar="FILE")
+@click.option("--dry-run", is_flag=True,
+              help="Check every row and report what would happen; write nothing.")
+@click.option("--on-duplicate", type=click.Choice(["error", "skip", "update"]),
+              default="error", show_default=True,
+              help="An email already in the database or earlier in the file: reject the "
+                   "row, skip it, or update the prospect with the row's non-empty fields.")
+@click.option("--skip-invalid", is_flag=True,
+              help="Import the valid rows even if some are rejected (default: all or nothing).")
+@click.option("--ignore-unknown", is_flag=True,
+              help="Skip columns that are not prospect fields instead of failing.")
+@click.option("--format", "fmt", type=click.Choice(["csv", "json"]),
+              help="Input format (default: from the extension, else from the content).")
+def import_prospects(file: str, dry_run: bool, on_duplicate: str, skip_invalid: bool,
+                     ignore_unknown: bool, fmt: str | None) -> None:
+    """Import prospects from a CSV or JSON file (FILE may be - for stdin).
+
+    CSV needs a header row with an email column; JSON is an array of objects or one
+    object per line. Every rejected row is reported on stderr with its row number.
+
+    Example: salescli prospects import leads.csv --on-duplicate skip --dry-run
+    """
+    from salescli import importer
+
+    if file == "-":
+        with click.open_file("-", "rb") as stdin:
+            data, name = stdin.read(), "stdin"
+    else:
+        data, name = importer.read_file(file), file
+    conn = write_conn()
+    with ExitStack() as stack:
+        progress = None
+        if sys.stderr.isatty():
+            progress = _Progress(stack)
+        try:
+            result = importer.import_data(
+                conn, settings().actor, data, name, fmt=fmt, on_duplicate=on_duplicate,
+                skip_invalid=skip_invalid, dry_run=dry_run, ignore_unknown=ignore_unknown,
+                progress=progress)
+        except importer.ImportRejected as exc:
+            stack.close()
+            _report(exc.result)
+            raise click.ClickException(str(exc)) from None
+    _report(result)
+    click.echo(result.summary())
+
+
+def _report(result) -> None:
+    """Notes and one line per rejected row, on stderr."""
+    for note in result.notes:
+        click.echo(f"note: {note}", err=True)
+    for rejection in result.rejected:
+        click.echo(str(rejection), err=True)
+
+
+class _Progress:
+    """A progress bar over the rows, created on the first report (the total is known then)."""
+
+    def __init__(self, stack: ExitStack):
+        self.stack = stack
+        self.bar = None
+        self.done = 0
+
+    def __call__(self, done: int, total: int) -> None:
+        if self.bar is None:
+            self.bar = self.stack.enter_context(
+                click.progressbar(length=total, label="importing", file=sys.stderr))
+        self.bar.length = total if done == total else max(self.bar.length or 0, total)
+        self.bar.update(done - self.done)
+        self.done = done

@@ -1,0 +1,118 @@
+"""``salescli rollup`` (the nightly metrics job) and ``salescli metrics`` (funnel and KPIs)."""
+
+from __future__ import annotations
+
+import sys
+from typing import Any
+
+import click
+
+from salescli.cli.common import emit, format_option, read_conn, settings
+
+# KPI rows of the table format: (key, label); rates print as percentages.
+KPI_LABELS = (
+    ("new_prospects", "new prospects"), ("won", "won"), ("lost", "lost"),
+    ("win_rate", "win rate"), ("won_value", "won value"),
+    ("median_cycle_days", "sales cycle, median days"), ("p90_cycle_days", "sales cycle, p90 days"),
+    ("open_prospects", "open prospects now"), ("open_value", "open pipeline value now"),
+    ("stale_prospects", "stale now"), ("emails_sent", "emails sent"),
+    ("emails_received", "emails received"), ("replies", "replies"),
+    ("auto_replies", "auto-replies"), ("bounces", "bounces"), ("reply_rate", "replies per email"),
+    ("bounce_rate", "bounces per email"), ("prospects_emailed", "prospects emailed"),
+    ("prospects_replied", "prospects who replied"),
+    ("prospect_reply_rate", "prospect reply rate"), ("calls", "calls"),
+    ("meetings", "meetings"),
+)
+FUNNEL_LABELS = {"prospects": "now", "value": "value now", "conversion_rate": "advanced %",
+                 "median_days": "median days"}
+
+
+@click.command()
+@click.option("--since", metavar="DATE",
+              help="Recompute every day from DATE (YYYY-MM-DD) to today from the history.")
+def rollup(since: str | None) -> None:
+    """Roll up the daily metrics tables (cron: nightly).
+
+    Incremental: recomputes the days touched since the last run, through today. Days
+    are local days in SALESCLI_TZ (default UTC). A second run while one is going
+    exits 0 with a message.
+
+    Examples: salescli rollup; salescli rollup --since 2024-01-01
+    """
+    from datetime import datetime
+
+    from salescli import metrics as lib
+    from salescli.errors import JobLocked
+    from salescli.runner import run_job
+
+    tz = lib.zone()
+    since_day = lib.parse_since(since, datetime.now(tz).date()) if since else None
+    try:
+        with run_job("rollup", settings().db) as run:
+            if sys.stderr.isatty():
+                with click.progressbar(length=lib.ROLLUP_STEPS, label="rollup",
+                                       file=sys.stderr) as bar:
+                    run.counts.update(lib.rollup(run.conn, since=since_day,
+                                                 progress=lambda n: bar.update(1)))
+            else:
+                run.counts.update(lib.rollup(run.conn, since=since_day))
+    except JobLocked as exc:
+        click.echo(f"{exc}; not starting another", err=True)
+
+
+@click.command()
+@click.option("--days", type=click.IntRange(1, 3660), default=30, show_default=True,
+              help="The period: this many local days up to today.")
+@click.option("--owner", help="Only this owner's prospects and activity ('' = no owner).")
+@click.option("--stale-days", type=click.IntRange(min=1), default=14, show_default=True,
+              help="Open prospects idle this long count as stale.")
+@format_option()
+def metrics(days: int, owner: str | None, stale_days: int, fmt: str) -> None:
+    """The pipeline funnel and KPIs of a period, from the live history.
+
+    Per stage: prospects and value now; stays entered and exited in the period, exits
+    that advanced or were lost, the share that advanced and the median days in stage.
+
+    Examples: salescli metrics --days 7 --owner ana; salescli metrics --format json
+    """
+    from salescli import metrics as lib
+
+    data = lib.summary(read_conn(), days=days, owner=owner, stale_days=stale_days)
+    funnel, kpis = data["funnel"], data["kpis"]
+    out = click.get_text_stream("stdout")
+    if fmt == "json":
+        import json
+
+        out.write(json.dumps(data, indent=2, ensure_ascii=False) + "\n")
+    elif fmt == "nl":
+        emit([{"section": "funnel", **r} for r in funnel] + [{"section": "kpis", **kpis}], fmt)
+    elif fmt == "csv":
+        emit(_long_rows(funnel, kpis), fmt)
+    else:
+        who = "all owners" if owner is None else f"owner {owner or '(none)'}"
+        out.write(f"Pipeline {kpis['period_start']} to {kpis['period_end']} ({kpis['days']} "
+                  f"days, {kpis['tz']}), {who}\n\n")
+        emit([{FUNNEL_LABELS.get(k, k): _show(k, v) for k, v in r.items()} for r in funnel],
+             fmt)
+        out.write("\n")
+        emit([{"kpi": label, "value": _show(key, kpis[key])} for key, label in KPI_LABELS],
+             fmt)
+
+
+def _long_rows(funnel: list[dict[str, Any]], kpis: dict[str, Any]) -> list[dict[str, Any]]:
+    """Funnel and KPIs as one tidy table: section, stage, metric, value."""
+    rows = [{"section": "funnel", "stage": r["stage"], "metric": k, "value": v}
+            for r in funnel for k, v in r.items() if k != "stage"]
+    rows += [{"section": "kpis", "stage": "", "metric": k, "value": v} for k, v in kpis.items()]
+    return rows
+
+
+def _show(key: str, value: Any) -> Any:
+    """A value for people: rates as percentages, money with two decimals, None as '-'."""
+    if value is None:
+        return "-"
+    if key.endswith("rate"):
+        return f"{100 * value:.1f}%"
+    if key in ("value", "won_value", "open_value") and isinstance(value, int | float):
+        return f"{value:,.2f}"
+    return value

@@ -1,0 +1,52 @@
+"""``salescli scan``: one pass of the email monitor over every configured mailbox."""
+
+from __future__ import annotations
+
+import sys
+
+import click
+
+from salescli.cli.common import settings
+
+
+class _Bar:
+    """A click progress bar driven by the scan's progress callbacks."""
+
+    def __init__(self, label: str, total: int):
+        self.bar = click.progressbar(length=total, label=label, file=sys.stderr)
+        self.bar.__enter__()
+
+    def update(self, n: int) -> None:
+        self.bar.update(n)
+
+    def close(self) -> None:
+        self.bar.__exit__(None, None, None)
+
+
+@click.command()
+@click.option("--account", metavar="NAME", help="Only this account of the configuration.")
+@click.option("--source", default="imap", show_default=True, metavar="imap|maildir:PATH|mbox:PATH",
+              help="Scan the configured IMAP accounts, or a local Maildir or mbox.")
+@click.option("--since", metavar="DATE", help="Ignore mail sent before DATE (bounds a first "
+              "import: YYYY-MM-DD, an ISO time or 30d).")
+@click.option("--create-unknown", is_flag=True, help="Create leads for people we wrote to or "
+              "who wrote to us (never no-reply, list, automated or internal mail).")
+def scan(account: str | None, source: str, since: str | None, create_unknown: bool) -> None:
+    """Read new mail and record contacts, replies, auto-replies and bounces.
+
+    Accounts come from SALESCLI_IMAP_* variables or the TOML file named by
+    SALESCLI_CONFIG; see docs/mail.md. Safe to run from cron as often as you like:
+    each run reads only what is new, and a second run while one is going exits 0.
+    """
+    from salescli.errors import JobLocked
+    from salescli.mail.scan import ScanOptions, parse_source, run
+    from salescli.timeutil import parse_when
+
+    parse_source(source)
+    options = ScanOptions(since=parse_when(since, "--since") if since else None,
+                          create_unknown=create_unknown,
+                          progress=_Bar if sys.stderr.isatty() else None)
+    try:
+        run(settings().db, source=source, account=account, options=options)
+    except JobLocked as exc:
+        click.echo(f"{exc}; this run does nothing.", err=True)

@@ -1,0 +1,55 @@
+"""``salescli tokens``: API tokens (JWT) for the dashboard's JSON and CSV API."""
+
+from __future__ import annotations
+
+import click
+
+from salescli.cli.common import emit, format_option, settings
+
+COLUMNS = ["jti", "username", "role", "status", "issued_at", "expires_at", "revoked_at",
+           "revoked_by"]
+
+
+@click.group()
+def tokens() -> None:
+    """Create, list and revoke API tokens (needs SALESCLI_SECRET)."""
+
+
+@tokens.command("create")
+@click.argument("name")
+@click.option("--expires", default="7d", show_default=True, metavar="DURATION",
+              help="Lifetime: 30m, 12h, 7d, 2w (at most 366d).")
+def create(name: str, expires: str) -> None:
+    """Mint a token for user NAME with their current role; prints the token alone.
+
+    \b
+    Example:
+      TOKEN=$(salescli tokens create alice --expires 30d)
+      curl -H "Authorization: Bearer $TOKEN" http://127.0.0.1:8001/sales/prospects.json
+    """
+    from salescli import auth
+    from salescli.timeutil import parse_duration
+
+    lifetime = parse_duration(expires, "--expires")
+    token, _ = auth.create_token(settings().db, name, lifetime, settings().actor)
+    click.echo(token)
+
+
+@tokens.command("list")
+@click.option("--sessions", is_flag=True, help="Also list browser sign-in sessions.")
+@format_option()
+def list_(sessions: bool, fmt: str) -> None:
+    """Issued tokens, newest first, with their status (active, expired, revoked)."""
+    from salescli import auth
+
+    emit(auth.list_tokens(settings().db, include_sessions=sessions), fmt, columns=COLUMNS)
+
+
+@tokens.command("revoke")
+@click.argument("jti")
+def revoke(jti: str) -> None:
+    """Revoke the token (or session) JTI: refused from the next request on."""
+    from salescli import auth
+
+    record = auth.revoke_token(settings().db, jti, settings().actor)
+    click.echo(f"revoked {record['jti']} ({record['username']})", err=True)
