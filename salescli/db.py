@@ -130,13 +130,17 @@ def open_read(path: str | os.PathLike | None = None) -> sqlite3.Connection:
 
 
 def open_write(path: str | os.PathLike | None = None) -> sqlite3.Connection:
-    """Open (creating if needed) and migrate the database to the current schema."""
-    from salescli.migrations import migrate
+    """Open (creating if needed) and migrate the database to the current schema.
 
+    sqlite-utils (for the migrations) is imported only when there is something to do.
+    """
     path = db_path(path)
     conn = connect(path, create=True)
     try:
-        migrate(conn, path)
+        if schema_version(conn) != SCHEMA_VERSION:
+            from salescli.migrations import migrate
+
+            migrate(conn, path)
     except BaseException:
         conn.close()
         raise

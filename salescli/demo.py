@@ -31,7 +31,7 @@ COMPANIES = [("Northwind Traders", "northwind.example"), ("Contoso Ltd", "contos
              ("Hooli", "hooli.example"), ("Vandelay Imports", "vandelay.example"),
              ("Acme Tools", "acme.example"), ("Soylent Labs", "soylent.example")]
 OWNERS = ["maria", "dev"]
-DEMO_MANAGER = ("demo-manager", "demo-manager-password")
+DEMO_MANAGER = "demo-manager"  # its password is set and printed when the demo serves
 MY_ADDRESS = "sales@salescli.example"
 
 
@@ -47,8 +47,7 @@ def build(directory: Path, *, count: int = 36, seed: int = 7) -> Path:
     actor = "demo"
     users.add(conn, db_file, actor, "maria", "operator", email="maria@salescli.example")
     users.add(conn, db_file, actor, "dev", "operator", email="dev@salescli.example")
-    users.add(conn, db_file, actor, DEMO_MANAGER[0], "manager",
-              email="manager@salescli.example", password=DEMO_MANAGER[1])
+    users.add(conn, db_file, actor, DEMO_MANAGER, "manager", email="manager@salescli.example")
     now = datetime.now(UTC).replace(microsecond=0)
     path = ["contacted", "replied", "meeting", "proposal"]
     for i in range(count):

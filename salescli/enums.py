@@ -55,3 +55,23 @@ DEFAULT_STAGES: list[tuple[str, StageKind]] = [
 def sql_in(enum: type[StrEnum]) -> str:
     """Render an enum as the body of a SQL ``IN (…)`` for CHECK constraints."""
     return ", ".join(f"'{m.value}'" for m in enum)
+
+
+class Rule(StrEnum):
+    """Why a notification exists."""
+
+    REPLY = "reply"
+    BOUNCE = "bounce"
+    STALE = "stale"
+
+
+class Channel(StrEnum):
+    EMAIL = "email"
+    WEBHOOK = "webhook"
+
+
+class NotifyState(StrEnum):
+    PENDING = "pending"
+    SENT = "sent"
+    SUPPRESSED = "suppressed"
+    FAILED = "failed"

@@ -13,7 +13,7 @@ from collections.abc import Iterable, Iterator, Sequence
 from typing import IO, Any
 
 FORMATS = ("table", "json", "nl", "csv")
-_FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
+FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
 
 
 def _is_number(text: str) -> bool:
@@ -28,7 +28,7 @@ def _formula_like(value: str) -> bool:
     # Leading quotes are looked through, so that text already starting with ``'=`` is
     # guarded again and comes back unchanged from unguard_cell.
     rest = value.lstrip("'")
-    return rest.startswith(_FORMULA_START) and not _is_number(rest)
+    return rest.startswith(FORMULA_START) and not _is_number(rest)
 
 
 def guard_cell(value: str) -> str:
@@ -56,17 +56,20 @@ def _cell(value: Any) -> Any:
 def write_csv(rows: Iterable[dict[str, Any]], out: IO[str], *, raw: bool = False,
               columns: Sequence[str] | None = None) -> int:
     """Stream rows as CSV with a header; returns the number of rows written."""
-    writer = None
+    writer = quoted = None
     n = 0
     for row in rows:
         if writer is None:
             columns = list(columns or row.keys())
             writer = csv.writer(out, lineterminator="\n")
+            # csv quotes only cells holding the line terminator: a bare CR needs QUOTE_ALL.
+            quoted = csv.writer(out, lineterminator="\n", quoting=csv.QUOTE_ALL)
             writer.writerow(columns)
         cells = [_cell(row.get(c)) for c in columns]
         if not raw:
             cells = [guard_cell(c) if isinstance(c, str) else c for c in cells]
-        writer.writerow(["" if c is None else c for c in cells])
+        cells = ["" if c is None else c for c in cells]
+        (quoted if any(isinstance(c, str) and "\r" in c for c in cells) else writer).writerow(cells)
         n += 1
     if writer is None and columns:
         csv.writer(out, lineterminator="\n").writerow(columns)

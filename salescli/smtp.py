@@ -210,7 +210,7 @@ def session(settings: SmtpSettings | None = None) -> Iterator[SmtpSession]:
     except socket.gaierror as exc:
         _close(client)
         raise SmtpError(f"SMTP host {s.host!r} cannot be resolved: {exc.strerror}") from None
-    except (TimeoutError, socket.timeout):
+    except TimeoutError:
         _close(client)
         raise SmtpError(f"SMTP server {s.where} timed out after {s.timeout:g}s") from None
     except smtplib.SMTPServerDisconnected as exc:

@@ -7,6 +7,8 @@ from pathlib import Path
 
 import click
 
+from salescli import db
+
 
 @click.command()
 @click.option("--dir", "directory", type=click.Path(file_okay=False), default="demo",
@@ -39,9 +41,62 @@ def demo(directory: str, no_serve: bool, port: int) -> None:
 
 
 def _steps():
-    """Steps that later parts of salescli add to the demo, each optional."""
-    return []
+    """What the demo does after building the database, in order."""
+    return [_scan, _rollup, _report]
+
+
+def _scan(db_file: Path, base: Path) -> None:
+    from salescli.demo import MY_ADDRESS, sample_prospects
+    from salescli.mail.sample import write_sample_maildir
+    from salescli.mail.scan import scan_sources
+
+    conn = db.open_read(db_file)
+    people = sample_prospects(conn)
+    conn.close()
+    maildir = base / "Maildir"
+    n = write_sample_maildir(maildir, people, MY_ADDRESS)
+    counts = scan_sources(db_file, source=f"maildir:{maildir}", my_addresses=[MY_ADDRESS])
+    click.echo(f"Scanned the sample mailbox ({n} messages): "
+               f"{counts.get('matched', 0)} matched, {counts.get('replies', 0)} replies, "
+               f"{counts.get('bounces', 0)} bounces.")
+
+
+def _rollup(db_file: Path, base: Path) -> None:
+    from salescli import metrics
+    from salescli.runner import run_job
+
+    with run_job("rollup", db_file) as run:
+        run.counts.update(metrics.rollup(run.conn))
+    click.echo(f"Rolled up daily metrics ({run.counts.get('days', '?')} days).")
+
+
+def _report(db_file: Path, base: Path) -> None:
+    from salescli.reporting import write_report
+
+    conn = db.open_read(db_file)
+    path = write_report(conn, "weekly", "html", base / "weekly-report.html", days=28)
+    conn.close()
+    click.echo(f"Wrote the weekly report: {path.resolve().as_uri()}")
 
 
 def _serve(db_file: Path, port: int) -> None:
-    click.echo("(dashboard not available in this build)")
+    """Serve the demo dashboard with a fresh password for the demo manager."""
+    import secrets
+
+    from salescli import db, users
+    from salescli.demo import DEMO_MANAGER
+    from salescli.web import serve_database
+
+    os.environ.setdefault("SALESCLI_SECRET", secrets.token_urlsafe(48))
+    password = secrets.token_urlsafe(12)
+    conn = db.open_write(db_file)
+    try:
+        users.passwd(conn, db_file, "demo", DEMO_MANAGER, password)
+    finally:
+        conn.close()
+
+    def ready(url: str) -> None:
+        click.echo(f"\nDashboard: {url}-/dashboards/pipeline")
+        click.echo(f"Sign in as {DEMO_MANAGER} / {password}   (Ctrl-C to stop)")
+
+    serve_database(db_file, "127.0.0.1", port, on_ready=ready)

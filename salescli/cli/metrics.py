@@ -79,22 +79,21 @@ def metrics(days: int, owner: str | None, stale_days: int, fmt: str) -> None:
 
     data = lib.summary(read_conn(), days=days, owner=owner, stale_days=stale_days)
     funnel, kpis = data["funnel"], data["kpis"]
-    out = click.get_text_stream("stdout")
     if fmt == "json":
         import json
 
-        out.write(json.dumps(data, indent=2, ensure_ascii=False) + "\n")
+        click.echo(json.dumps(data, indent=2, ensure_ascii=False))
     elif fmt == "nl":
         emit([{"section": "funnel", **r} for r in funnel] + [{"section": "kpis", **kpis}], fmt)
     elif fmt == "csv":
         emit(_long_rows(funnel, kpis), fmt)
     else:
         who = "all owners" if owner is None else f"owner {owner or '(none)'}"
-        out.write(f"Pipeline {kpis['period_start']} to {kpis['period_end']} ({kpis['days']} "
-                  f"days, {kpis['tz']}), {who}\n\n")
+        click.echo(f"Pipeline {kpis['period_start']} to {kpis['period_end']} ({kpis['days']} "
+                   f"days, {kpis['tz']}), {who}\n")
         emit([{FUNNEL_LABELS.get(k, k): _show(k, v) for k, v in r.items()} for r in funnel],
              fmt)
-        out.write("\n")
+        click.echo()
         emit([{"kpi": label, "value": _show(key, kpis[key])} for key, label in KPI_LABELS],
              fmt)
 

@@ -39,7 +39,7 @@ def scan(account: str | None, source: str, since: str | None, create_unknown: bo
     each run reads only what is new, and a second run while one is going exits 0.
     """
     from salescli.errors import JobLocked
-    from salescli.mail.scan import ScanOptions, parse_source, run
+    from salescli.mail.scan import ScanOptions, parse_source, scan_sources
     from salescli.timeutil import parse_when
 
     parse_source(source)
@@ -47,6 +47,6 @@ def scan(account: str | None, source: str, since: str | None, create_unknown: bo
                           create_unknown=create_unknown,
                           progress=_Bar if sys.stderr.isatty() else None)
     try:
-        run(settings().db, source=source, account=account, options=options)
+        scan_sources(settings().db, source=source, account=account, options=options)
     except JobLocked as exc:
         click.echo(f"{exc}; this run does nothing.", err=True)

@@ -24,7 +24,7 @@ def list_cmd(fmt) -> None:
 @stages.command("add")
 @click.argument("name")
 @click.option("--kind", type=click.Choice(["open", "won", "lost"]), default="open",
-              show_default=True)
+              show_default=True, help="Open stages are the pipeline; won and lost end it.")
 @click.option("--position", type=click.IntRange(min=0), help="0-based place in the order.")
 def add_cmd(name, kind, position) -> None:
     """Add a stage (open stages go after the last open one).

@@ -24,7 +24,8 @@ def _read_password(from_stdin: bool) -> str:
 
 @users.command("add")
 @click.argument("name")
-@click.option("--role", required=True, type=click.Choice(ROLES))
+@click.option("--role", required=True, type=click.Choice(ROLES),
+              help="What the user may see on the dashboard.")
 @click.option("--email", help="Where notifications for this user go.")
 @click.option("--password-stdin", is_flag=True, help="Read the password from stdin.")
 @click.option("--no-password", is_flag=True, help="No web login (API tokens only).")

@@ -19,7 +19,6 @@ def test_demo_builds_its_own_database_and_prints_the_pipeline(invoke, tmp_path, 
     assert not db_file.exists(), "the demo must never touch SALESCLI_DB"
     demo_db = where / "sales.db"
     assert stat.S_IMODE(demo_db.stat().st_mode) == 0o600
-    assert stat.S_IMODE((where / "credentials.db").stat().st_mode) == 0o600
     assert scalar(demo_db, "SELECT count(*) FROM prospects") == 36
     in_stages = {r["name"]: r["n"] for r in query(
         demo_db, "SELECT s.name, count(p.id) AS n FROM stages s LEFT JOIN prospects p"

@@ -1,0 +1,141 @@
+"""Benchmark: ``salescli prospects import`` of a 100k-row CSV vs a raw insert.
+
+The reference is ``sqlite-utils insert DB prospects FILE --csv --no-detect-types`` into an
+empty table (no validation, no dedupe, no index, no audit); the floor is the sqlite3
+shell's ``.import --csv``. Each side runs as a fresh process on a fresh database file
+(salescli's made by ``salescli init`` beforehand, untimed), interleaved, several times;
+the medians of wall time (the goal: ≤ 1.0×) and of CPU time (steadier on a busy machine:
+sqlite-utils commits, and syncs, every 100 rows) and their ratios are printed.
+
+    python benchmarks/bench_import.py [--rows 100000] [--repeat 3]
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import os
+import random
+import resource
+import shutil
+import sqlite3
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+BIN = Path(sys.executable).parent
+FIRST = ["Ana", "Bob", "Chen", "Dana", "Eve", "Femi", "Gus", "Hana", "Ivan", "Jo", "Kim", "Lars",
+         "Mia", "Noor", "Omar", "Pia", "Raj", "Sofía", "Tomás", "Ulla", "Zoë"]
+LAST = ["Smith", "García", "Okafor", "Müller", "Nguyen", "Rossi", "Kowalski", "Tanaka",
+        "Dubois", "Silva", "O'Neil", "Andersen", "Haddad", "Novak", "Park"]
+COMPANIES = ["Acme", "Globex", "Initech", "Umbrella", "Hooli", "Stark Industries", "Wayne",
+             "Tyrell", "Cyberdyne", "Soylent", "Vandelay", "Wonka", "Gringotts", "Aperture"]
+STAGES = ["lead", "contacted", "replied", "meeting", "proposal"]
+TAGS = ["webinar", "inbound", "partner", "vip", "trial", "event", "referral"]
+
+
+def generate(path: Path, rows: int, seed: int = 2) -> Path:
+    """A realistic prospects CSV: unique emails, names, companies, values, tags, stages."""
+    rng = random.Random(seed)
+    with open(path, "w", newline="", encoding="utf-8") as f:
+        w = csv.writer(f)
+        w.writerow(["Email", "Full Name", "Company", "Deal Value", "Tags", "Stage", "Owner",
+                    "Source", "Notes"])
+        for i in range(rows):
+            first, last = rng.choice(FIRST), rng.choice(LAST)
+            company = rng.choice(COMPANIES)
+            domain = company.lower().replace(" ", "") + ".example.com"
+            local = f"{first}.{last}".lower().replace("'", "")
+            w.writerow([
+                f"{local}{i}@{domain}", f"{first} {last}", company,
+                rng.choice(["", str(rng.randint(500, 90000)), f"{rng.randint(1, 900)}.50"]),
+                ",".join(rng.sample(TAGS, rng.randint(0, 3))), rng.choice(STAGES),
+                rng.choice(["alice", "bob", "carol", ""]), rng.choice(["fair-2024", "web", ""]),
+                rng.choice(["", "", "", "met at the booth", "asked for pricing"]),
+            ])
+    return path
+
+
+def run(cmd: list[str], **kw) -> tuple[float, float]:
+    """Wall and CPU (user + system) time of one fresh process; fails loudly if it fails."""
+    before = resource.getrusage(resource.RUSAGE_CHILDREN)
+    t0 = time.perf_counter()
+    subprocess.run(cmd, check=True, stdout=subprocess.DEVNULL, **kw)
+    wall = time.perf_counter() - t0
+    after = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return wall, (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
+
+
+def fresh(path: Path) -> Path:
+    for suffix in ("", "-wal", "-shm", "-journal"):
+        Path(str(path) + suffix).unlink(missing_ok=True)
+    return path
+
+
+def check(db: Path, rows: int) -> None:
+    """The import really did validate, index and audit every row."""
+    conn = sqlite3.connect(db)
+    n = conn.execute("SELECT count(*) FROM prospects").fetchone()[0]
+    fts = conn.execute("SELECT count(*) FROM prospects_fts WHERE prospects_fts MATCH 'smith'"
+                       ).fetchone()[0]
+    smiths = conn.execute("SELECT count(*) FROM prospects WHERE name LIKE '%smith%'"
+                          ).fetchone()[0]
+    changes = conn.execute("SELECT count(*) FROM stage_changes").fetchone()[0]
+    acts = conn.execute("SELECT count(*) FROM activities WHERE action = 'import'").fetchone()[0]
+    conn.close()
+    assert n == rows and changes == rows and acts == 1, (n, changes, acts)
+    assert fts == smiths > 0, (fts, smiths)
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("--rows", type=int, default=100_000)
+    ap.add_argument("--repeat", type=int, default=3)
+    args = ap.parse_args()
+    salescli = shutil.which("salescli", path=str(BIN)) or "salescli"
+    sqlite_utils = shutil.which("sqlite-utils", path=str(BIN)) or "sqlite-utils"
+    sqlite3_shell = shutil.which("sqlite3")
+    tmp = Path(tempfile.mkdtemp(prefix="bench_import_"))
+    try:
+        src = generate(tmp / "prospects.csv", args.rows)
+        env = {**os.environ, "SALESCLI_USER": "bench"}
+        times: dict[str, list[tuple[float, float]]] = {"salescli": [], "sqlite-utils": [],
+                                                       "sqlite3": []}
+        for _ in range(args.repeat):
+            db = fresh(tmp / "salescli.db")  # created empty, like the table sqlite-utils makes
+            subprocess.run([salescli, "--db", str(db), "init"], check=True, env=env,
+                           stdout=subprocess.DEVNULL)
+            times["salescli"].append(
+                run([salescli, "--db", str(db), "prospects", "import", str(src)], env=env))
+            check(db, args.rows)
+            db = fresh(tmp / "su.db")
+            times["sqlite-utils"].append(run([sqlite_utils, "insert", str(db), "prospects",
+                                              str(src), "--csv", "--no-detect-types"]))
+            if sqlite3_shell:
+                db = fresh(tmp / "shell.db")
+                times["sqlite3"].append(
+                    run([sqlite3_shell, str(db), f".import --csv {src} prospects"]))
+        wall = {k: statistics.median(t[0] for t in v) for k, v in times.items() if v}
+        cpu = {k: statistics.median(t[1] for t in v) for k, v in times.items() if v}
+        print(f"import of {args.rows:,} prospects from CSV, median of {args.repeat} runs"
+              f" (load average {os.getloadavg()[0]:.1f} on {os.cpu_count()} CPUs)")
+        for name, t in wall.items():
+            print(f"  {name:<13} {t:6.2f} s wall {args.rows / t:9,.0f} rows/s   "
+                  f"{cpu[name]:6.2f} s CPU   (wall: "
+                  + ", ".join(f"{x[0]:.2f}" for x in times[name]) + ")")
+        ratio = wall["salescli"] / wall["sqlite-utils"]
+        print(f"salescli / sqlite-utils insert: {ratio:.2f}× wall "
+              f"(goal ≤ 1.0×: {'met' if ratio <= 1.0 else 'NOT met'}), "
+              f"{cpu['salescli'] / cpu['sqlite-utils']:.2f}× CPU")
+        if "sqlite3" in wall:
+            print(f"salescli / sqlite3 .import:     {wall['salescli'] / wall['sqlite3']:.1f}× wall"
+                  "  (the floor: no validation, no index)")
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,299 @@
+"""Benchmark the email monitor against a real Dovecot.
+
+Fills a throwaway Dovecot with N realistic messages (outbound mail, replies,
+auto-replies, bounces, newsletters, attachments; 2–20 KB each) for N/10 prospects, then
+measures in one run:
+
+* first ``salescli scan`` (a real process, wall time) against the floor for a Python
+  scanner — a bare imapclient script fetching the same header fields in batches of 500
+  UIDs and parsing them with the stdlib parser (goal ≤ 2.5×) — and against ``mbsync``
+  (isync, ``FSync no``) pulling the same mailbox to a local Maildir (goal ≤ 1.0×);
+* a rescan with no new mail at 1k and at N messages (goal ≤ 0.3 s including process
+  start, and flat);
+* the scan's peak RSS (goal ≤ 100 MB).
+
+Usage: ``python benchmarks/bench_scan.py [--messages 20000] [--repeat 2]``
+(needs dovecot-imapd and isync; runs as root or as an ordinary user).
+"""
+
+from __future__ import annotations
+
+import argparse
+import base64
+import gc
+import os
+import random
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+from salescli.mail import sample  # noqa: E402
+from salescli.mail.parse import FIELDS  # noqa: E402
+
+ME = "me@ours.example"
+WORDS = ("pipeline quarter pricing proposal meeting contract renewal budget timeline "
+         "security review onboarding integration pilot forecast discount roadmap").split()
+
+
+def _text(rng: random.Random, size: int) -> str:
+    words = []
+    total = 0
+    while total < size:
+        w = rng.choice(WORDS)
+        words.append(w)
+        total += len(w) + 1
+    lines = [" ".join(words[i:i + 12]) for i in range(0, len(words), 12)]
+    return "\n".join(lines) + "\n"
+
+
+def _attach(raw: bytes, rng: random.Random, size: int) -> bytes:
+    """Wrap a plain message into multipart/mixed with a base64 attachment of ``size``."""
+    head, _, body = raw.partition(b"\n\n")
+    head = b"\n".join(line for line in head.split(b"\n")
+                      if not line.lower().startswith(b"content-type"))
+    boundary = f"b{rng.getrandbits(64):x}"
+    data = base64.encodebytes(rng.randbytes(size)).decode()
+    return (head + f'\nContent-Type: multipart/mixed; boundary="{boundary}"\n\n'
+            f"--{boundary}\nContent-Type: text/plain; charset=utf-8\n\n".encode() + body
+            + f"\n--{boundary}\nContent-Type: application/pdf; name=offer.pdf\n"
+              f"Content-Transfer-Encoding: base64\n"
+              f"Content-Disposition: attachment; filename=offer.pdf\n\n{data}\n"
+              f"--{boundary}--\n".encode())
+
+
+def build_mail(n: int, seed: int = 1) -> tuple[list[dict], list, list]:
+    """(prospects, INBOX messages, Sent messages) with n messages in all."""
+    rng = random.Random(seed)
+    people = [{"email": f"person{i}@company{i % 300}.example", "name": f"Person {i}",
+               "company": f"Company {i % 300}"} for i in range(max(1, n // 10))]
+    inbox: list = []
+    sent: list = []
+    now = datetime.now(UTC).replace(microsecond=0)
+    i = 0
+    while len(inbox) + len(sent) < n:
+        person = people[i % len(people)]
+        when = now - timedelta(days=rng.randint(1, 300), minutes=rng.randint(0, 1440))
+        kind = rng.random()
+        subject = f"{rng.choice(WORDS).title()} for {person['company']}"
+        body = _text(rng, rng.randint(1500, 12000))
+        if kind < 0.40:
+            raw, _ = sample.outbound(ME, person, when, subject, body=body)
+            if rng.random() < 0.2:
+                raw = _attach(raw, rng, rng.randint(1000, 5000))
+            sent.append((raw, when))
+        elif kind < 0.70:
+            raw, _ = sample.reply(person, ME, when, subject, f"<x{i}@ours.example>", body=body)
+            inbox.append((raw, when))
+        elif kind < 0.78:
+            raw, _ = sample.auto_reply(person, ME, when, subject)
+            inbox.append((raw + body.encode(), when))
+        elif kind < 0.83:
+            raw, _ = sample.dsn_bounce(person["email"], ME, when, hard=rng.random() < 0.7)
+            inbox.append((raw + body.encode(), when))
+        else:
+            raw, _ = sample.newsletter(ME, when, sender=f"news@vendor{i % 20}.example")
+            inbox.append((raw + body.encode(), when))
+        i += 1
+    return people, inbox, sent
+
+
+def bare_fetch(host: str, port: int, user: str, password: str) -> int:
+    """The floor: imapclient + stdlib parser, same header fields, batches of 500 UIDs."""
+    from email.parser import BytesHeaderParser
+
+    from imapclient import IMAPClient
+
+    item = "BODY.PEEK[HEADER.FIELDS (" + " ".join(f.upper() for f in FIELDS) + ")]"
+    parser = BytesHeaderParser()
+    client = IMAPClient(host, port, ssl=False)
+    client.login(user, password)
+    count = 0
+    for folder in ("INBOX", "Sent"):
+        client.select_folder(folder, readonly=True)
+        uids = client.search(["ALL"])
+        for i in range(0, len(uids), 500):
+            for data in client.fetch(uids[i:i + 500], [item, "INTERNALDATE"]).values():
+                raw = next(v for k, v in data.items() if k.startswith(b"BODY[HEADER"))
+                msg = parser.parsebytes(raw)
+                msg.get("from"), msg.get("date"), msg.get("message-id")
+                count += 1
+    client.logout()
+    return count
+
+
+def timed(cmd: list[str], env: dict | None = None) -> tuple[float, int, str, float]:
+    """Run a process; (wall seconds, peak RSS in KB, stderr, CPU seconds user+sys).
+
+    The peak RSS comes from GNU time when installed: a child forked straight from this
+    (large) process would count pages of ours it never used."""
+    gnu_time = shutil.which("time") or ("/usr/bin/time" if Path("/usr/bin/time").exists()
+                                        else None)
+    if gnu_time:
+        cmd = [gnu_time, "-f", "maxrss=%M", *cmd]
+    start = time.perf_counter()
+    proc = subprocess.Popen(cmd, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    _, status, usage = os.wait4(proc.pid, 0)
+    wall = time.perf_counter() - start
+    err = proc.stderr.read().decode(errors="replace")
+    proc.stderr.close()
+    proc.returncode = os.waitstatus_to_exitcode(status)
+    if proc.returncode != 0:
+        raise SystemExit(f"{' '.join(cmd)} failed ({proc.returncode}):\n{err}")
+    peak = usage.ru_maxrss
+    if gnu_time:
+        lines = err.rstrip().splitlines()
+        peak = int(lines[-1].split("=", 1)[1])
+        err = "\n".join(lines[:-1])
+    return wall, peak, err, usage.ru_utime + usage.ru_stime
+
+
+def make_db(path: Path, people: list[dict]) -> None:
+    from salescli import db, prospects
+
+    conn = db.open_write(path)
+    with db.transaction(conn):
+        for p in people:
+            prospects.add(conn, "bench", p["email"], name=p["name"], company=p["company"])
+    conn.close()
+
+
+def mbsync_config(directory: Path, server, user: str) -> Path:
+    conf = directory / "mbsyncrc"
+    local = directory / "maildir"
+    shutil.rmtree(local, ignore_errors=True)
+    local.mkdir(parents=True)
+    conf.write_text(f"""FSync no
+
+IMAPAccount bench
+Host {server.host}
+Port {server.port}
+User {user}
+Pass {server.password(user)}
+SSLType None
+AuthMechs LOGIN
+
+IMAPStore remote
+Account bench
+
+MaildirStore local
+Path {local}/
+Inbox {local}/INBOX
+SubFolders Verbatim
+
+Channel bench
+Far :remote:
+Near :local:
+Patterns INBOX Sent
+Create Near
+Sync Pull
+SyncState *
+""")
+    return conf
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("--messages", type=int, default=20000)
+    ap.add_argument("--small", type=int, default=1000, help="size of the small rescan mailbox")
+    ap.add_argument("--repeat", type=int, default=2, help="runs per measurement (best kept)")
+    args = ap.parse_args()
+
+    from tests.support.dovecot import Dovecot
+
+    work = Path(tempfile.mkdtemp(prefix="salescli-bench-"))
+    server = Dovecot().start()
+    try:
+        print(f"building {args.messages} messages …", flush=True)
+        people, inbox, sent = build_mail(args.messages)
+        sizes = [len(r) for r, _ in inbox + sent]
+        print(f"  {len(inbox)} in INBOX, {len(sent)} in Sent, {len(people)} prospects, "
+              f"{min(sizes) / 1024:.1f}–{max(sizes) / 1024:.1f} KB, "
+              f"{sum(sizes) / 2**20:.0f} MB", flush=True)
+        server.add_user("big", "big-pw")
+        server.add_user("small", "small-pw")
+        t = time.perf_counter()
+        server.bulk_append("big", "INBOX", inbox)
+        server.bulk_append("big", "Sent", sent)
+        share = args.small / args.messages
+        server.bulk_append("small", "INBOX", inbox[:int(len(inbox) * share)])
+        server.bulk_append("small", "Sent", sent[:int(len(sent) * share)])
+        print(f"  appended in {time.perf_counter() - t:.1f}s", flush=True)
+        del inbox, sent, sizes
+        gc.collect()
+        bare_fetch(server.host, server.port, "big", "big-pw")  # warm Dovecot's caches
+
+        template = work / "template.db"
+        make_db(template, people)
+        base_env = {k: v for k, v in os.environ.items() if not k.startswith("SALESCLI_")}
+        base_env.update(PYTHONPATH=str(ROOT), SALESCLI_IMAP_HOST=server.host,
+                        SALESCLI_IMAP_PORT=str(server.port), SALESCLI_IMAP_SSL="none",
+                        SALESCLI_MY_ADDRESSES=ME, SALESCLI_LOCK_DIR=str(work))
+        py = sys.executable
+
+        def scan_env(user: str, db: Path) -> dict:
+            return {**base_env, "SALESCLI_IMAP_USER": user,
+                    "SALESCLI_IMAP_PASSWORD": server.password(user), "SALESCLI_DB": str(db)}
+
+        bare, scans, mbsyncs, rss = [], [], [], []
+        for r in range(args.repeat):
+            wall, _, _, cpu = timed([py, __file__, "--bare", server.host, str(server.port),
+                                     "big", "big-pw"], env=base_env)
+            bare.append((wall, cpu))
+            db_file = work / f"first-{r}.db"
+            shutil.copy(template, db_file)
+            wall, peak, err, cpu = timed([py, "-m", "salescli", "scan"],
+                                         env=scan_env("big", db_file))
+            scans.append((wall, cpu))
+            rss.append(peak)
+            if r == 0:
+                print("  " + err.strip().splitlines()[-1], flush=True)
+            if shutil.which("mbsync"):
+                conf = mbsync_config(work, server, "big")
+                wall, _, _, cpu = timed(["mbsync", "-q", "-c", str(conf), "-a"])
+                mbsyncs.append((wall, cpu))
+        small_db = work / "small.db"
+        shutil.copy(template, small_db)
+        timed([py, "-m", "salescli", "scan"], env=scan_env("small", small_db))
+        rescans = {}
+        for label, user, db_file in ((args.small, "small", small_db),
+                                     (args.messages, "big", work / "first-0.db")):
+            times = [timed([py, "-m", "salescli", "scan"], env=scan_env(user, db_file))[0]
+                     for _ in range(7)]
+            rescans[label] = statistics.median(times)
+    finally:
+        server.close()
+        shutil.rmtree(work, ignore_errors=True)
+
+    n = args.messages
+    (first, first_cpu), (floor, floor_cpu) = min(scans), min(bare)
+    print()
+    print(f"messages: {n}; load average now {os.getloadavg()[0]:.1f} on {os.cpu_count()} CPUs")
+    print("                                  wall s    msg/s   ratio  |  CPU s  ratio")
+    print(f"bare imapclient header fetch   {floor:8.2f} {n / floor:8,.0f}          |"
+          f" {floor_cpu:6.2f}")
+    print(f"salescli scan (first)          {first:8.2f} {n / first:8,.0f} {first / floor:6.2f}×"
+          f"  | {first_cpu:6.2f} {first_cpu / floor_cpu:5.2f}×   goal ≤ 2.5×")
+    if mbsyncs:
+        sync, sync_cpu = min(mbsyncs)
+        print(f"mbsync pull to Maildir         {sync:8.2f} {n / sync:8,.0f} {first / sync:6.2f}×"
+              f"  | {sync_cpu:6.2f}           goal ≤ 1.0× (wall)")
+    for label, wall in rescans.items():
+        print(f"rescan, no new mail, {label:>6} msgs {wall:7.3f} s wall (median of 7)"
+              "   goal ≤ 0.3 s, flat")
+    print(f"peak RSS of the scan           {max(rss) / 1024:7.1f} MB"
+          "                          goal ≤ 100 MB")
+
+
+if __name__ == "__main__":
+    if len(sys.argv) == 6 and sys.argv[1] == "--bare":
+        bare_fetch(sys.argv[2], int(sys.argv[3]), sys.argv[4], sys.argv[5])
+    else:
+        main()

@@ -1,0 +1,309 @@
+"""What kind of mail is this: outbound, a genuine reply, an auto-reply, a bounce, list or
+automated mail, internal mail. Bounces are read from the whole message (flufl.bounce,
+plus our own reading of RFC 3464 status codes and diagnostics).
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from enum import StrEnum
+
+from salescli.mail.parse import Envelope, decode_words, fix_text, normalise_address
+
+
+class Kind(StrEnum):
+    OUTBOUND = "outbound"
+    INBOUND = "inbound"          # a genuine message from a person: counts as a reply
+    AUTO_REPLY = "auto_reply"
+    BOUNCE = "bounce"
+    LIST = "list"
+    AUTOMATED = "automated"      # no-reply senders, notifications, our own auto-replies
+    INTERNAL = "internal"        # only our own addresses
+
+
+_NOREPLY = re.compile(
+    r"^(no-?reply|do-?not-?reply|donotreply|noreply-.*|.*-noreply|mailer-daemon|postmaster|"
+    r"mail-?daemon|bounces?(\+.*|-.*)?|notifications?|notify|alerts?|newsletters?|"
+    r"news|info-?noreply|automated|auto-?mailer|system|daemon|root)$")
+_DAEMONS = re.compile(r"^(mailer-daemon|postmaster|mail-?daemon|mdaemon)$")
+_AUTO_SUBJECT = re.compile(
+    r"^\s*(auto(matic)?[ _-]?(reply|response|answer|antwort)|autoreply|auto:|"
+    r"out of (the )?office|ooo[: ]|on vacation|vacation( reply)?:|away from (the )?office|"
+    r"abwesenheit|automatische antwort|r[ée]ponse automatique|absence|"
+    r"respuesta autom[áa]tica|fuera de la oficina|risposta automatica|"
+    r"automatisch antwoord|afwezig|autosvar|automaattinen vastaus)", re.I)
+_BOUNCE_SUBJECT = re.compile(
+    r"^\s*(undeliver(ed|able)|delivery (status notification \((failure|delay)\)|failure|"
+    r"has failed|incomplete|notification)|mail delivery (failed|failure|system|subsystem)|"
+    r"returned mail|failure notice|non[- ]?deliver|message not delivered|"
+    r"warning: (message|could not send)|could not send message|delivery delayed|"
+    r"nicht zustellbar|unzustellbar|non remis|mail system error)", re.I)
+_SMTP_LINE = re.compile(r"\b([45]\d\d[ -][45]\.\d{1,3}\.\d{1,3}\b.*|[45]\.\d\.\d{1,3} .*|"
+                        r"\b55[0-4] .*|\b45[0-2] .*)")
+_MAILBOX_FULL = ("5.2.2",)
+_DSN_TYPE = re.compile(r"report-type\s*=\s*\"?delivery-status")
+
+
+@dataclass(frozen=True, slots=True)
+class Failure:
+    """One recipient a bounce reports: its address, hard or soft, and the server's words."""
+
+    address: str
+    hard: bool
+    diagnostic: str | None
+
+
+def is_own(addr: str | None, own: frozenset[str]) -> bool:
+    """One of our addresses: listed, or at a domain listed as ``@domain``."""
+    if not addr:
+        return False
+    return addr in own or addr[addr.find("@"):] in own
+
+
+def _localpart(addr: str | None) -> str:
+    return (addr or "").split("@", 1)[0]
+
+
+def is_noreply(addr: str | None) -> bool:
+    """A sender nobody answers: no-reply, mailer-daemon, notifications and the like."""
+    return bool(_NOREPLY.match(_localpart(addr)))
+
+
+def is_bounce_candidate(env: Envelope) -> bool:
+    """Worth fetching the whole message for: a DSN or what looks like a bounce."""
+    h = env.headers
+    ctype = (h.get("content-type") or "").lower()
+    if _DSN_TYPE.search(ctype) or h.get("x-failed-recipients"):
+        return True
+    if _DAEMONS.match(_localpart(env.from_addr)):
+        return True
+    subject_says = bool(_BOUNCE_SUBJECT.search(env.subject or ""))
+    null_sender = (h.get("return-path") or "").strip() == "<>"
+    return (subject_says or "multipart/report" in ctype) and (
+        null_sender or is_noreply(env.from_addr))
+
+
+def is_auto_reply(env: Envelope) -> bool:
+    """Out-of-office and other auto-responders (RFC 3834 and the common non-standard marks)."""
+    h = env.headers
+    auto = (h.get("auto-submitted") or "").strip().lower()
+    if auto.startswith("auto-replied"):
+        return True
+    if "x-autoreply" in h or "x-autorespond" in h:
+        return True
+    if (h.get("precedence") or "").strip().lower() == "auto_reply":
+        return True
+    if (h.get("x-auto-response-suppress") or "").strip() and _AUTO_SUBJECT.search(
+            env.subject or ""):
+        return True
+    return bool(_AUTO_SUBJECT.search(env.subject or ""))
+
+
+def is_list(env: Envelope) -> bool:
+    """Mailing lists and bulk mail: List-Id, List-Unsubscribe, Precedence bulk/list/junk."""
+    h = env.headers
+    if "list-id" in h or "list-unsubscribe" in h:
+        return True
+    return (h.get("precedence") or "").strip().lower() in ("bulk", "list", "junk")
+
+
+def is_automated(env: Envelope) -> bool:
+    """Machine-sent mail that is not an auto-reply: Auto-Submitted or a no-reply sender."""
+    auto = (env.headers.get("auto-submitted") or "").strip().lower()
+    return (bool(auto) and auto != "no") or is_noreply(env.from_addr)
+
+
+def mark(env: Envelope) -> Envelope:
+    """Note the header tests classification needs (``flags``), then drop the headers so a
+    large scan keeps little in memory."""
+    flags = set()
+    if is_auto_reply(env):
+        flags.add("auto_reply")
+    if is_list(env):
+        flags.add("list")
+    if is_automated(env):
+        flags.add("automated")
+    env.flags = frozenset(flags)
+    env.headers = {}
+    return env
+
+
+def classify(env: Envelope, own: frozenset[str]) -> Kind:
+    """The kind of a ``mark``-ed envelope given our own addresses (bounces need
+    ``failures`` filled from the whole message)."""
+    if env.failures:
+        return Kind.BOUNCE
+    from_own = is_own(env.from_addr, own)
+    if from_own or env.sent_folder:
+        others = [a for a in env.recipients if not is_own(a, own)]
+        if from_own and not others:
+            return Kind.INTERNAL
+        if "automated" in env.flags or "auto_reply" in env.flags:
+            return Kind.AUTOMATED
+        return Kind.OUTBOUND
+    if "list" in env.flags:
+        return Kind.LIST
+    if "auto_reply" in env.flags:
+        return Kind.AUTO_REPLY
+    if "automated" in env.flags:
+        return Kind.AUTOMATED
+    return Kind.INBOUND
+
+
+def bounce_failures(raw: bytes) -> list[Failure]:
+    """Failed recipients reported by a bounce (DSN or the common non-standard formats).
+
+    A plain RFC 3464 report is read directly from its delivery-status part; anything
+    else is parsed whole and handed to flufl.bounce."""
+    fast = _fast_dsn(raw)
+    if fast:
+        return fast
+    import email
+
+    from flufl.bounce import all_failures
+
+    msg = email.message_from_bytes(raw)
+    temporary, permanent = all_failures(msg)
+    dsn = _dsn_blocks(msg)
+    found: dict[str, Failure] = {}
+    for addr, hard in [(a, False) for a in temporary] + [(a, True) for a in permanent]:
+        norm = normalise_address(addr.decode("ascii", "replace") if isinstance(addr, bytes)
+                                 else str(addr))
+        if not norm:
+            continue
+        status, diag = dsn.get(norm, (None, None))
+        if status:
+            hard = status.startswith("5") and status not in _MAILBOX_FULL
+        if not diag:
+            diag = _diagnostic_from_text(msg)
+        if norm not in found or hard:
+            found[norm] = Failure(norm, hard, diag)
+    if not found and msg.get("x-failed-recipients"):
+        diag = _diagnostic_from_text(msg)
+        for part in _str(msg.get("x-failed-recipients")).split(","):
+            norm = normalise_address(part)
+            if norm:
+                found[norm] = Failure(norm, True, diag)
+    if not found and not dsn and msg.get_content_type() == "multipart/report" and \
+            "delivery-status" in _str(msg.get_param("report-type", "")).lower():
+        raise UnreadableBounce("delivery report (RFC 3464) without a readable recipient")
+    return list(found.values())
+
+
+_DSN_PART = re.compile(rb"^content-type:[ \t]*message/delivery-status", re.I | re.M)
+_BLANK = re.compile(rb"\r?\n[ \t]*\r?\n")
+_PLAIN_CTE = re.compile(rb"content-transfer-encoding:[ \t]*(7bit|8bit|binary)", re.I)
+
+
+def _fast_dsn(raw: bytes) -> list[Failure] | None:
+    """Failures from an unencoded message/delivery-status part, without a MIME parse;
+    None when the message is not such a report (the full path handles it)."""
+    m = _DSN_PART.search(raw)
+    if not m:
+        return None
+    sep = _BLANK.search(raw, m.start())
+    if not sep:
+        return None
+    head = raw[m.start():sep.start()]
+    if b"transfer-encoding" in head.lower() and not _PLAIN_CTE.search(head):
+        return None
+    body = raw[sep.end():]
+    end = re.search(rb"^--", body, re.M)
+    text = (body[:end.start()] if end else body).decode("utf-8", "replace")
+    failures: dict[str, Failure] = {}
+    for block in re.split(r"\r?\n[ \t]*\r?\n", text):
+        fields: dict[str, str] = {}
+        key = None
+        for line in block.splitlines():
+            if line[:1] in (" ", "\t") and key:
+                fields[key] += " " + line.strip()
+            elif ":" in line:
+                key, value = line.split(":", 1)
+                key = key.strip().lower()
+                fields[key] = value.strip()
+        action = fields.get("action", "").lower()
+        if action.startswith("delayed"):
+            hard = False
+        elif action.startswith(("fail", "error")):
+            hard = True
+        else:
+            continue
+        rcpt = fields.get("original-recipient") or fields.get("final-recipient") or ""
+        addr = normalise_address(rcpt.split(";", 1)[-1])
+        if not addr:
+            continue
+        status = (fields.get("status") or "").split(" ")[0]
+        if status[:1] in ("4", "5"):
+            hard = status.startswith("5") and status not in _MAILBOX_FULL
+        diag = fields.get("diagnostic-code")
+        diag = " ".join(diag.split(";", 1)[-1].split())[:300] if diag else \
+            (f"status {status}" if status else None)
+        if addr not in failures or hard:
+            failures[addr] = Failure(addr, hard, diag)
+    return list(failures.values()) or None
+
+
+class UnreadableBounce(Exception):
+    """A delivery report we cannot read: quarantined for a person to look at."""
+
+
+def _str(value: object) -> str:
+    """A header value as text, whatever the compat32 parser made of it."""
+    if value is None:
+        return ""
+    return fix_text(value if isinstance(value, str) else str(value)) or ""
+
+
+def _dsn_blocks(msg) -> dict[str, tuple[str | None, str | None]]:
+    """Per recipient of an RFC 3464 report: (Status, Diagnostic-Code)."""
+    out: dict[str, tuple[str | None, str | None]] = {}
+    for part in msg.walk():
+        if part.get_content_type() != "message/delivery-status" or not part.is_multipart():
+            continue
+        for block in part.get_payload():
+            if not hasattr(block, "get"):
+                continue
+            rcpt = _str(block.get("original-recipient") or block.get("final-recipient"))
+            addr = normalise_address(rcpt.split(";", 1)[-1])
+            if not addr:
+                continue
+            status = _str(block.get("status")).strip().split(" ")[0] or None
+            diag = _str(block.get("diagnostic-code"))
+            if diag:
+                diag = decode_words(" ".join(diag.split(";", 1)[-1].split()))[:300]
+            if not diag and status:
+                diag = f"status {status}"
+            out[addr] = (status, diag)
+    return out
+
+
+def _diagnostic_from_text(msg) -> str | None:
+    """The first SMTP-looking error line in the text parts, else the subject."""
+    for part in msg.walk():
+        if part.get_content_maintype() != "text":
+            continue
+        try:
+            payload = part.get_payload(decode=True) or b""
+        except Exception:
+            continue
+        text = payload[:65536].decode(part.get_content_charset() or "utf-8", "replace") \
+            if _known_charset(part.get_content_charset()) else payload[:65536].decode(
+                "utf-8", "replace")
+        match = _SMTP_LINE.search(text)
+        if match:
+            return " ".join(match.group(0).split())[:300]
+    subject = decode_words(_str(msg.get("subject")))
+    return subject[:300] if subject else None
+
+
+def _known_charset(name: str | None) -> bool:
+    import codecs
+
+    if not name:
+        return False
+    try:
+        codecs.lookup(name)
+    except LookupError:
+        return False
+    return True

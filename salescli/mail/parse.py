@@ -1,0 +1,241 @@
+"""From raw header bytes to an ``Envelope``: the few facts the monitor uses.
+
+Headers are parsed with the stdlib compat32 parser (``BytesHeaderParser`` with its
+default policy), which is several times faster than ``email.policy.default``; only
+the fields we use are decoded, and 8-bit or badly encoded values are repaired rather
+than allowed to fail the message.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import re
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from email.header import decode_header
+from email.parser import BytesHeaderParser
+from email.utils import getaddresses, parsedate_to_datetime
+
+from salescli.timeutil import iso
+
+# The header fields fetched from the server (BODY.PEEK[HEADER.FIELDS (...)]).
+FIELDS = ("From", "Sender", "To", "Cc", "Delivered-To", "Date", "Subject", "Message-ID",
+          "In-Reply-To", "References", "List-Id", "List-Unsubscribe", "Precedence",
+          "Auto-Submitted", "X-Autoreply", "X-Autorespond", "X-Auto-Response-Suppress",
+          "Return-Path", "Content-Type", "X-Failed-Recipients")
+IMAP_HEADER_ITEM = ("BODY.PEEK[HEADER.FIELDS (" + " ".join(f.upper() for f in FIELDS) + ")]")
+MAX_HEADER_BYTES = 512 * 1024
+MAX_RECIPIENTS = 1000
+_MSGID = re.compile(r"<([^<>\s]{1,250})>")
+_SIMPLE_ADDRESS = re.compile(
+    r'^\s*(?:"?(?P<name>[^"<>,;:@()\\]*?)"?\s*)?<(?P<addr>[^<>\s,;:"()\\]+@[^<>\s,;:"()\\]+)>\s*$'
+    r'|^\s*(?P<bare>[^<>\s,;:"()\\]+@[^<>\s,;:"()\\]+)\s*$')
+_ADDRESS = re.compile(r"^[^@\s<>(),;:\"\[\]]+@[a-z0-9.-]+\.[a-z0-9-]+$")
+_parser = BytesHeaderParser()
+_SURROGATES = re.compile("[\udc80-\udcff]")
+_WANTED = frozenset(f.lower() for f in FIELDS)
+_LISTS = frozenset(("from", "sender", "to", "cc", "delivered-to"))
+
+
+class Unparseable(Exception):
+    """The message cannot be processed; the text is the quarantine reason."""
+
+
+@dataclass(slots=True)
+class Envelope:
+    """One message as the monitor sees it, wherever it came from."""
+
+    account: str
+    folder: str
+    handle: object  # UID (IMAP, mbox index) or file path (Maildir)
+    location: str
+    key: str = ""
+    message_id: str | None = None
+    sent_at: str = ""
+    from_addr: str | None = None
+    from_name: str | None = None
+    to: tuple[str, ...] = ()
+    cc: tuple[str, ...] = ()
+    delivered_to: tuple[str, ...] = ()
+    subject: str | None = None
+    thread_key: str | None = None
+    sent_folder: bool = False
+    headers: dict[str, str] = field(default_factory=dict)
+    flags: frozenset[str] = frozenset()
+    kind: str = ""
+    failures: list = field(default_factory=list)
+    error: str | None = None
+
+    @property
+    def uid(self) -> int | None:
+        return self.handle if isinstance(self.handle, int) else None
+
+    @property
+    def recipients(self) -> tuple[str, ...]:
+        return self.to + self.cc
+
+
+def fix_text(value: str | None) -> str | None:
+    """Undo the parser's surrogate escapes of 8-bit bytes (UTF-8, else Latin-1)."""
+    if value is None:
+        return None
+    if _SURROGATES.search(value):
+        raw = value.encode("ascii", "surrogateescape")
+        try:
+            return raw.decode("utf-8")
+        except UnicodeDecodeError:
+            return raw.decode("latin-1")
+    return value
+
+
+def decode_words(value: str | None) -> str | None:
+    """Decode RFC 2047 encoded words; unknown charsets and bad bytes become U+FFFD."""
+    value = fix_text(value)
+    if not value:
+        return value
+    if "=?" not in value:
+        return " ".join(value.split())
+    try:
+        parts = decode_header(value)
+    except Exception:  # the stdlib raises several types on garbage
+        return " ".join(value.split())
+    out = []
+    for chunk, charset in parts:
+        if isinstance(chunk, str):
+            out.append(chunk)
+            continue
+        try:
+            out.append(chunk.decode(charset or "ascii", "replace"))
+        except LookupError:
+            out.append(chunk.decode("utf-8", "replace"))
+    return " ".join("".join(out).split())
+
+
+def normalise_address(addr: str) -> str | None:
+    """Lower-case, trimmed, ``mailto:`` dropped; None when it is not an address."""
+    addr = (addr or "").strip().strip("<>").lower()
+    if addr.startswith("mailto:"):
+        addr = addr[7:]
+    if not addr or len(addr) > 254 or not _ADDRESS.match(addr) or ".." in addr:
+        return None
+    return addr
+
+
+def address_pairs(values: list[str]) -> list[tuple[str, str]]:
+    """(display name, address) pairs of header values; the common one-address forms
+    take a fast path, anything else goes through the stdlib's full parser."""
+    out: list[tuple[str, str]] = []
+    for value in values:
+        value = fix_text(value) or ""
+        m = _SIMPLE_ADDRESS.match(value)
+        if m:
+            out.append((m.group("name") or "", m.group("addr") or m.group("bare")))
+        else:
+            out.extend(getaddresses([value]))
+    return out
+
+
+def addresses(values: list[str]) -> tuple[str, ...]:
+    """Unique normalised addresses from header values, in order."""
+    out: list[str] = []
+    for _name, addr in address_pairs(values):
+        norm = normalise_address(addr)
+        if norm and norm not in out:
+            out.append(norm)
+            if len(out) >= MAX_RECIPIENTS:
+                break
+    return tuple(out)
+
+
+def message_ids(value: str | None) -> list[str]:
+    """Every ``<id>`` in a Message-ID / In-Reply-To / References value."""
+    return [f"<{m}>" for m in _MSGID.findall(value or "")]
+
+
+def parse_date(value: str | None, fallback: datetime | None) -> datetime | None:
+    """The Date header as aware UTC; the fallback (INTERNALDATE) when missing, broken or
+    more than a day in the future."""
+    dt = None
+    if value:
+        try:
+            dt = parsedate_to_datetime(fix_text(value).strip())
+        except (TypeError, ValueError, IndexError, OverflowError):
+            dt = None
+        if dt is not None:
+            if dt.tzinfo is None:
+                dt = dt.replace(tzinfo=UTC)
+            try:
+                dt = dt.astimezone(UTC)
+            except (OverflowError, ValueError):
+                dt = None
+        if dt is not None and (dt.year < 1980
+                               or dt > datetime.now(UTC) + timedelta(days=1)):
+            dt = None
+    if dt is None and fallback is not None:
+        dt = fallback if fallback.tzinfo else fallback.replace(tzinfo=UTC)
+        dt = dt.astimezone(UTC)
+    return dt
+
+
+def content_key(headers: dict[str, str]) -> str:
+    """A stable key for a message without a Message-ID: hash of its identifying fields."""
+    parts = [" ".join((headers.get(f) or "").split()) for f in
+             ("from", "to", "cc", "date", "subject")]
+    return "sha1:" + hashlib.sha1("\0".join(parts).encode("utf-8", "surrogateescape"))\
+        .hexdigest()
+
+
+def parse_envelope(env: Envelope, raw: bytes, internaldate: datetime | None) -> Envelope:
+    """Fill ``env`` from raw header bytes; sets ``env.error`` when it cannot be used."""
+    try:
+        _fill(env, raw, internaldate)
+    except Unparseable as exc:
+        env.error = str(exc)
+    except Exception as exc:  # a parser bug on hostile input: quarantine, go on
+        env.error = f"headers could not be parsed ({type(exc).__name__}: {exc})"[:500]
+    if not env.key:
+        env.key = "sha1:" + hashlib.sha1(raw[:MAX_HEADER_BYTES]).hexdigest()
+    return env
+
+
+def _fill(env: Envelope, raw: bytes, internaldate: datetime | None) -> None:
+    if len(raw) > MAX_HEADER_BYTES:
+        # Still give it a stable key so it is quarantined once.
+        env.key = "sha1:" + hashlib.sha1(raw[:65536]).hexdigest()
+        raise Unparseable(f"header block too large ({len(raw)} bytes > {MAX_HEADER_BYTES})")
+    msg = _parser.parsebytes(raw)
+    headers: dict[str, str] = {}
+    many: dict[str, list[str]] = {}
+    for name, value in msg.raw_items():  # raw: 8-bit bytes stay surrogate-escaped text
+        low = name.lower()
+        if low in _WANTED and isinstance(value, str):
+            headers.setdefault(low, value)
+            if low in _LISTS:
+                many.setdefault(low, []).append(value)
+    env.headers = headers
+    ids = message_ids(headers.get("message-id"))
+    env.message_id = ids[0] if ids else None
+    env.key = env.message_id or content_key(headers)
+    senders = [(name, norm) for name, addr in address_pairs(many.get("from", []))
+               if (norm := normalise_address(addr))]
+    if not senders:
+        senders = [(name, norm) for name, addr in address_pairs(many.get("sender", []))
+                   if (norm := normalise_address(addr))]
+    if not senders:
+        raise Unparseable("no usable From address" if headers.get("from") or
+                          headers.get("sender") else "no From header")
+    name, env.from_addr = senders[0]
+    env.from_name = decode_words(name) if name and name.strip() else None
+    env.to = addresses(many.get("to", []))
+    env.cc = addresses(many.get("cc", []))
+    env.delivered_to = addresses(many.get("delivered-to", []))
+    env.subject = decode_words(headers.get("subject"))
+    if env.subject and len(env.subject) > 500:
+        env.subject = env.subject[:499] + "…"
+    when = parse_date(headers.get("date"), internaldate)
+    if when is None:
+        raise Unparseable("no usable Date and no arrival time")
+    env.sent_at = iso(when)
+    refs = message_ids(headers.get("references"))
+    reply_to = message_ids(headers.get("in-reply-to"))
+    env.thread_key = (refs[0] if refs else reply_to[0] if reply_to else env.key)

@@ -1,0 +1,221 @@
+"""Recording collected mail (phase 2 of a scan): every message of the run in sent order,
+in batches; each batch is one transaction with its interactions, audit rows, rule
+effects, notifications, processed-message rows and the checkpoints it makes safe.
+
+Imported only when a scan found new mail, so an empty rescan stays fast.
+"""
+
+from __future__ import annotations
+
+import copy
+import logging
+import sqlite3
+from typing import TYPE_CHECKING
+
+from salescli import interactions, prospects
+from salescli.db import now, transaction
+from salescli.enums import InteractionKind
+from salescli.mail import classify as cls
+from salescli.mail import rules
+from salescli.mail.faults import failpoint
+from salescli.mail.parse import Envelope
+from salescli.mail.scan import ACTOR, _save_checkpoints
+
+if TYPE_CHECKING:
+    from salescli.mail.scan import _Run
+
+log = logging.getLogger("salescli.mail")
+
+_KIND_TO_INTERACTION = {cls.Kind.OUTBOUND: InteractionKind.EMAIL_OUT,
+                        cls.Kind.INBOUND: InteractionKind.EMAIL_IN,
+                        cls.Kind.AUTO_REPLY: InteractionKind.AUTO_REPLY,
+                        cls.Kind.BOUNCE: InteractionKind.BOUNCE}
+_COUNTER = {cls.Kind.OUTBOUND: "outbound", cls.Kind.INBOUND: "replies",
+            cls.Kind.AUTO_REPLY: "auto_replies", cls.Kind.BOUNCE: "bounces"}
+
+
+def record(run: _Run) -> None:
+    """Classify, sort by sent date and record everything the run collected."""
+    own = frozenset(run.own)
+    envs = run.envelopes
+    for env in envs:
+        if not env.error:
+            env.kind = cls.classify(env, own)
+    envs.sort(key=lambda e: (e.sent_at or "", e.key))
+    if not envs:
+        return
+    bar = run.progress("recording", len(envs))
+    size = max(1, run.options.batch_size)
+    try:
+        for i in range(0, len(envs), size):
+            batch = envs[i:i + size]
+            counts = copy.deepcopy(run.counts)
+            try:
+                _batch(run, batch, own, careful=False)
+            except _Careful:
+                # Something failed inside a message: the whole batch was rolled back.
+                # Do it again with a savepoint per message, quarantining the culprit.
+                run.counts.clear()
+                run.counts.update(counts)
+                _batch(run, batch, own, careful=True)
+            failpoint("scan.batch.committed")
+            bar.update(len(batch))
+    finally:
+        bar.close()
+
+
+class _Careful(Exception):
+    """Redo this batch message by message."""
+
+
+def _batch(run: _Run, batch: list[Envelope], own: frozenset[str], *, careful: bool) -> None:
+    """One batch in one transaction: messages, rule effects, checkpoints."""
+    with transaction(run.conn):
+        touched: set[int] = set()
+        run.batch_time = now()
+        run.ids = _prospect_ids(run.conn, batch, own)
+        for env in batch:
+            if env.error:
+                _quarantine(run, env, env.error)
+            elif careful:
+                _record_one(run, env, own, touched)
+            else:
+                try:
+                    _processed(run, env, _apply(run, env, own, touched, []))
+                except Exception as exc:
+                    raise _Careful from exc
+        for env in batch:
+            state = run.folders.get((env.account, env.folder))
+            if state is not None:
+                state.pending.discard(env.handle)
+                if env.sent_at and (state.newest is None or env.sent_at > state.newest):
+                    state.newest = env.sent_at
+        stages: dict = {}
+        for pid in sorted(touched):
+            for key, n in rules.apply(run.conn, pid, stages).items():
+                run.counts[key] = run.counts.get(key, 0) + n
+        _save_checkpoints(run)
+        failpoint("scan.batch.before_commit")
+
+
+def _record_one(run: _Run, env: Envelope, own: frozenset[str], touched: set[int]) -> None:
+    """One message in its own savepoint; anything that goes wrong quarantines it."""
+    created: list[str] = []
+    try:
+        with transaction(run.conn):
+            _processed(run, env, _apply(run, env, own, touched, created))
+    except Exception as exc:
+        for addr in created:  # rolled back with the savepoint
+            run.ids.pop(addr, None)
+        _quarantine(run, env, f"processing failed ({type(exc).__name__}: {exc})"[:500])
+
+
+def _quarantine(run: _Run, env: Envelope, reason: str) -> None:
+    run.conn.execute(
+        "INSERT OR IGNORE INTO mail_quarantine(account, folder, uid, message_id, reason,"
+        " created_at, location) VALUES (?, ?, ?, ?, ?, ?, ?)",
+        (env.account, env.folder, env.uid, env.message_id or env.key, reason, now(),
+         env.location))
+    env.kind = "quarantined"
+    _processed(run, env, "quarantined")
+    run.add(env.account, "quarantined")
+    log.warning("quarantined %s: %s", env.location, reason)
+
+
+def _processed(run: _Run, env: Envelope, outcome: str) -> None:
+    run.conn.execute(
+        "INSERT OR IGNORE INTO mail_messages(message_key, sent_at, account, folder, uid, kind,"
+        " outcome, processed_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+        (env.key, env.sent_at or None, env.account, env.folder, env.uid, str(env.kind),
+         outcome, run.batch_time or now()))
+
+
+def _targets(env: Envelope, own: frozenset[str]) -> list[str]:
+    """The addresses a message is about: recipients of ours, the sender of theirs, the
+    failed recipients of a bounce."""
+    if env.kind == cls.Kind.OUTBOUND:
+        return [a for a in env.recipients if not cls.is_own(a, own)]
+    if env.kind == cls.Kind.BOUNCE:
+        return [f.address for f in env.failures]
+    if env.kind in (cls.Kind.INBOUND, cls.Kind.AUTO_REPLY):
+        return [env.from_addr]
+    return []
+
+
+def _prospect_ids(conn: sqlite3.Connection, batch: list[Envelope],
+                  own: frozenset[str]) -> dict[str, int]:
+    """Prospect ids for every address a batch is about, in a few queries."""
+    wanted = sorted({a for env in batch if not env.error for a in _targets(env, own)})
+    ids: dict[str, int] = {}
+    for i in range(0, len(wanted), 500):
+        part = wanted[i:i + 500]
+        ids.update((r[1], r[0]) for r in conn.execute(
+            f"SELECT id, email FROM prospects WHERE email IN ({','.join('?' * len(part))})",
+            part))
+    return ids
+
+
+def _apply(run: _Run, env: Envelope, own: frozenset[str], touched: set[int],
+           created: list[str]) -> str:
+    kind = cls.Kind(env.kind)
+    if kind not in _KIND_TO_INTERACTION:
+        run.add(env.account, "ignored")
+        return "ignored"
+    targets = _targets(env, own)
+    failures = {f.address: f for f in env.failures}
+    ikind = _KIND_TO_INTERACTION[kind]
+    recorded = 0
+    for addr in targets:
+        pid = run.ids.get(addr)
+        if pid is None:
+            if not _may_create(run, kind, addr, own):
+                continue
+            pid = prospects.add(run.conn, ACTOR, addr, name=env.from_name if
+                                kind == cls.Kind.INBOUND else None, source="email",
+                                at=env.sent_at)["id"]
+            run.ids[addr] = pid
+            created.append(addr)
+            run.add(env.account, "created")
+        detail = None
+        if kind == cls.Kind.BOUNCE:
+            f = failures[addr]
+            detail = {"bounce": "hard" if f.hard else "soft", "diagnostic": f.diagnostic}
+        iid = interactions.record(
+            run.conn, ACTOR, pid, ikind, env.sent_at, subject=env.subject,
+            message_id=env.key, thread_key=env.thread_key, account=env.account,
+            folder=env.folder, uid=env.uid, detail=detail)
+        if iid is None:
+            continue
+        recorded += 1
+        touched.add(pid)
+        _maybe_notify(run, env, pid, ikind, detail, addr)
+    if not recorded:
+        run.add(env.account, "unmatched")
+        return "unmatched"
+    run.add(env.account, "matched")
+    run.add(env.account, _COUNTER[kind])
+    return "recorded"
+
+
+def _may_create(run: _Run, kind: cls.Kind, addr: str, own: frozenset[str]) -> bool:
+    """``--create-unknown``: people we wrote to or who wrote to us, never robots or us."""
+    return (run.options.create_unknown and kind in (cls.Kind.OUTBOUND, cls.Kind.INBOUND)
+            and not cls.is_own(addr, own) and not cls.is_noreply(addr))
+
+
+def _maybe_notify(run: _Run, env: Envelope, pid: int, ikind: InteractionKind,
+                  detail: dict | None, addr: str) -> None:
+    event = rules.event_of(ikind, detail)
+    rule = rules.notify_rule(event)
+    if not rule or env.sent_at < run.notify_after:
+        return  # old mail found by a first import is history, not news
+    from salescli import notify
+
+    payload = {"subject": env.subject, "address": addr, "at": env.sent_at,
+               "account": env.account, "folder": env.folder}
+    if detail:
+        payload["diagnostic"] = detail.get("diagnostic")
+    notify.enqueue(run.conn, rule=rule, prospect_id=pid, event_key=f"{rule}:{pid}:{env.key}",
+                   payload=payload)
+
+

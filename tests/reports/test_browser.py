@@ -1,0 +1,66 @@
+"""The HTML report in a real browser (Playwright drives Debian's chromium): the charts
+draw, and no hostile name runs as script, in the file or in the mailed variant."""
+
+from __future__ import annotations
+
+import os
+import shutil
+from pathlib import Path
+
+import pytest
+
+from salescli import db, reporting
+from tests.reports.helpers import IMG, SCRIPT
+
+CHROMIUM = "/usr/bin/chromium"
+LAUNCH_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking",
+               "--disable-component-update", "--disable-sync", "--no-first-run"]
+
+
+@pytest.fixture
+def page():
+    if not Path(CHROMIUM).exists() or not shutil.which("chromium"):
+        if os.environ.get("CI"):
+            pytest.fail("chromium is missing: apt-get install chromium")
+        pytest.skip("chromium is not installed (apt-get install chromium)")
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=CHROMIUM, headless=True, args=LAUNCH_ARGS)
+        try:
+            page = browser.new_page(viewport={"width": 1100, "height": 900})
+            page.dialogs = []
+            page.requests = []
+            page.on("dialog", lambda d: (page.dialogs.append(d.message), d.dismiss()))
+            page.on("request", lambda r: page.requests.append(r.url))
+            yield page
+        finally:
+            browser.close()
+
+
+def test_report_draws_charts_and_runs_no_script(pipeline_db, db_file, tmp_path, page):
+    conn = db.open_read(db_file)
+    report = reporting.write_report(conn, "weekly", "html", tmp_path / "weekly.html",
+                                    until="2024-05-12")
+    mail = tmp_path / "mail.html"
+    mail.write_text(reporting.render(conn, "weekly", "html", email=True, until="2024-05-12"))
+    conn.close()
+
+    page.goto(report.as_uri())
+    page.wait_for_load_state("load")
+    bars = page.locator("svg rect")
+    assert bars.count() >= 4 * 8 + 4  # four trend panels of eight weeks, funnel bars
+    box = page.locator("svg").first.bounding_box()
+    assert box and box["width"] > 500 and box["height"] > 150
+    assert page.locator("script, img").count() == 0
+    body = page.inner_text("body")
+    assert SCRIPT in body and IMG in body
+    page.screenshot(path=str(tmp_path / "weekly.png"), full_page=True)
+
+    page.goto(mail.as_uri())
+    page.wait_for_load_state("load")
+    assert page.locator("svg").count() == 0
+    assert page.locator("td[bgcolor]").count() >= 4  # CSS bars
+    assert SCRIPT in page.inner_text("body")
+    assert page.dialogs == []
+    assert [u for u in page.requests if not u.startswith("file://")] == []  # self-contained
