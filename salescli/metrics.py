@@ -1,9 +1,9 @@
 """Metrics: the daily rollup (a nightly job) and the pipeline analytics the CLI and reports read.
 
 Tables and views, created by migration m003; other parts read these names, they are stable
-(docs/metrics.md has every column). Days are local days in ``SALESCLI_TZ`` (default UTC),
-``YYYY-MM-DD``; owner ``''`` is no owner; in views with an owner column, owner NULL rows are
-all owners together (as SQL's ROLLUP writes them).
+(README.md, "Tables and views", has every column). Days are local days in ``SALESCLI_TZ``
+(default UTC), ``YYYY-MM-DD``; owner ``''`` is no owner; in views with an owner column, owner
+NULL rows are all owners together (as SQL's ROLLUP writes them).
 
 Written by ``rollup``:
   metrics_pipeline  day × stage_id × owner: in_stage, value (end of day); entered,

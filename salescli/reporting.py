@@ -104,7 +104,7 @@ def _section(conn: sqlite3.Connection, period: data.Period, owner: str | None,
 
 def gather(conn: sqlite3.Connection, name: str, *, owner: str | None = None, days: int = 7,
            until: str | None = None, stale_days: int = DEFAULT_STALE_DAYS) -> dict[str, Any]:
-    """Everything a report template sees, as plain data (see docs/reports.md)."""
+    """Everything a report template sees, as plain data (see README.md, "Your own templates")."""
     check_name(name)
     if isinstance(stale_days, bool) or not isinstance(stale_days, int) \
             or not 1 <= stale_days <= 3650:

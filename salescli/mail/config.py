@@ -175,7 +175,7 @@ def load_accounts(env: Mapping[str, str] | None = None) -> list[Account]:
         return _from_toml(Path(path), env, shared)
     if not env.get("SALESCLI_IMAP_HOST"):
         raise InvalidValue("SALESCLI_IMAP_HOST", "", "is not set (or name a TOML file with "
-                           "several accounts in SALESCLI_CONFIG; see docs/mail.md)")
+                           "several accounts in SALESCLI_CONFIG; see README.md, \"Email monitor\")")
     raw = {
         "name": env.get("SALESCLI_IMAP_NAME") or DEFAULT_ACCOUNT,
         "host": env.get("SALESCLI_IMAP_HOST"),

@@ -52,3 +52,25 @@ def test_demo_default_dir_is_demo_in_the_current_directory(invoke, tmp_path, mon
     ok(invoke("demo", "--no-serve"))
     assert (tmp_path / "demo" / "sales.db").exists()
     assert not (tmp_path / "sales.db").exists()
+
+
+def test_demo_scans_its_sample_mailbox_rolls_up_and_writes_a_report(invoke, tmp_path):
+    where = tmp_path / "demo"
+    out = ok(invoke("demo", "--no-serve", "--dir", where))
+    demo_db = where / "sales.db"
+    # the sample mailbox went through the real scan: replies, bounces and auto-replies
+    kinds = {r["kind"]: r["n"] for r in query(
+        demo_db, "SELECT kind, count(*) AS n FROM interactions GROUP BY kind")}
+    assert kinds.get("email_in", 0) >= 1 and kinds.get("bounce", 0) >= 1
+    assert kinds.get("auto_reply", 0) >= 1
+    assert scalar(demo_db, "SELECT count(*) FROM prospects WHERE email_status != 'ok'") >= 1
+    assert "Scanned the sample mailbox" in out
+    # scan and rollup ran as jobs, with job history
+    jobs = {r["job"]: r["status"] for r in query(demo_db, "SELECT job, status FROM job_runs")}
+    assert jobs == {"scan": "ok", "rollup": "ok"}
+    assert scalar(demo_db, "SELECT count(*) FROM metrics_pipeline") > 0
+    report = where / "weekly-report.html"
+    assert report.exists() and report.as_uri() in out
+    html = report.read_text()
+    assert "<svg" in html  # the self-contained HTML draws its charts inline
+
