@@ -3,39 +3,17 @@ draw, and no hostile name runs as script, in the file or in the mailed variant."
 
 from __future__ import annotations
 
-import os
-import shutil
-from pathlib import Path
-
 import pytest
 
 from salescli import db, reporting
 from tests.reports.helpers import IMG, SCRIPT
-
-CHROMIUM = "/usr/bin/chromium"
-LAUNCH_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking",
-               "--disable-component-update", "--disable-sync", "--no-first-run"]
+from tests.support.browser import chromium_page
 
 
 @pytest.fixture
 def page():
-    if not Path(CHROMIUM).exists() or not shutil.which("chromium"):
-        if os.environ.get("CI"):
-            pytest.fail("chromium is missing: apt-get install chromium")
-        pytest.skip("chromium is not installed (apt-get install chromium)")
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as p:
-        browser = p.chromium.launch(executable_path=CHROMIUM, headless=True, args=LAUNCH_ARGS)
-        try:
-            page = browser.new_page(viewport={"width": 1100, "height": 900})
-            page.dialogs = []
-            page.requests = []
-            page.on("dialog", lambda d: (page.dialogs.append(d.message), d.dismiss()))
-            page.on("request", lambda r: page.requests.append(r.url))
-            yield page
-        finally:
-            browser.close()
+    with chromium_page(1100, 900) as page:
+        yield page
 
 
 def test_report_draws_charts_and_runs_no_script(pipeline_db, db_file, tmp_path, page):

@@ -3,37 +3,16 @@ serve``: sign in, open the dashboard, charts render, hostile prospect names stay
 
 from __future__ import annotations
 
-import os
-import shutil
-from pathlib import Path
-
 import pytest
 
+from tests.support.browser import chromium_page
 from tests.web.conftest import PASSWORD, XSS_NAMES
-
-CHROMIUM = "/usr/bin/chromium"
-LAUNCH_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking",
-               "--disable-component-update", "--disable-sync", "--no-first-run"]
 
 
 @pytest.fixture
 def browser_page():
-    if not Path(CHROMIUM).exists() or not shutil.which("chromium"):
-        if os.environ.get("CI"):
-            pytest.fail("chromium is missing: apt-get install chromium")
-        pytest.skip("chromium is not installed (apt-get install chromium)")
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as p:
-        browser = p.chromium.launch(executable_path=CHROMIUM, headless=True, args=LAUNCH_ARGS)
-        try:
-            page = browser.new_page(viewport={"width": 1400, "height": 1000})
-            dialogs: list[str] = []
-            page.on("dialog", lambda d: (dialogs.append(d.message), d.dismiss()))
-            page.dialogs = dialogs
-            yield page
-        finally:
-            browser.close()
+    with chromium_page(1400, 1000) as page:
+        yield page
 
 
 def test_sign_in_dashboard_and_hostile_names(live_server, browser_page, tmp_path):
