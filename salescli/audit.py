@@ -8,9 +8,31 @@ from __future__ import annotations
 
 import json
 import sqlite3
-from typing import Any
+from collections.abc import Iterable
+from typing import Any, NamedTuple
 
 from salescli.db import now
+
+# One encoder for every audit row: the same text as json.dumps(default=str, sort_keys=True)
+# without building an encoder per call.
+_JSON = json.JSONEncoder(default=str, sort_keys=True)
+_INSERT = ("INSERT INTO activities(at, actor, action, entity, entity_id, prospect_id, before,"
+           " after) VALUES (?, ?, ?, ?, ?, ?, ?, ?)")
+
+
+class Entry(NamedTuple):
+    """One activity for ``record_many``: what happened to which entity, before and after."""
+
+    action: str
+    entity: str
+    entity_id: int | None
+    before: dict[str, Any] | None = None
+    after: dict[str, Any] | None = None
+    prospect_id: int | None = None
+
+
+def _dump(value: dict[str, Any] | None) -> str | None:
+    return None if value is None else _JSON.encode(value)
 
 
 def diff(before: dict[str, Any] | None, after: dict[str, Any] | None) -> tuple[dict, dict]:
@@ -35,20 +57,25 @@ def record(
 ) -> int:
     """Insert one activity row and return its id."""
     cur = conn.execute(
-        "INSERT INTO activities(at, actor, action, entity, entity_id, prospect_id, before, after)"
-        " VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
-        (
-            at or now(),
-            actor,
-            action,
-            entity,
-            entity_id,
-            prospect_id,
-            None if before is None else json.dumps(before, default=str, sort_keys=True),
-            None if after is None else json.dumps(after, default=str, sort_keys=True),
-        ),
+        _INSERT,
+        (at or now(), actor, action, entity, entity_id, prospect_id, _dump(before),
+         _dump(after)),
     )
     return cur.lastrowid
+
+
+def record_many(conn: sqlite3.Connection, actor: str, entries: Iterable[Entry], *,
+                at: str | None = None) -> int:
+    """Insert many activity rows by one actor at one time (one executemany), in order.
+
+    For bulk writers that already hold the transaction of the changes they audit.
+    Returns the number of rows inserted."""
+    ts = at or now()
+    rows = [(ts, actor, e.action, e.entity, e.entity_id, e.prospect_id, _dump(e.before),
+             _dump(e.after)) for e in entries]
+    if rows:
+        conn.executemany(_INSERT, rows)
+    return len(rows)
 
 
 def list_activities(

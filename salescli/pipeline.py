@@ -155,8 +155,9 @@ def remove_stage(conn: sqlite3.Connection, actor: str, name: str,
             if target["id"] == row["id"]:
                 raise InvalidValue("--move-to", move_to, "is the stage being removed")
             for (pid,) in held:
-                _move(conn, actor, pid, target, note=f"stage {row['name']} removed",
-                      reason=None, at=None, require_reason=False)
+                move_in_transaction(conn, actor, pid, target,
+                                    note=f"stage {row['name']} removed", reason=None,
+                                    at=None, require_reason=False)
                 moved += 1
         used = conn.execute(
             "SELECT 1 FROM stage_changes WHERE from_stage_id = ? OR to_stage_id = ? LIMIT 1",
@@ -173,10 +174,12 @@ def remove_stage(conn: sqlite3.Connection, actor: str, name: str,
     return moved
 
 
-def _move(conn: sqlite3.Connection, actor: str, prospect_id: int, target: sqlite3.Row,
+def move_in_transaction(conn: sqlite3.Connection, actor: str, prospect_id: int,
+                        target: sqlite3.Row,
           *, note: str | None, reason: str | None, at: str | None,
           require_reason: bool = True) -> bool:
-    """Move inside an open transaction; returns False when already in that stage."""
+    """Move to the ``target`` stage row inside the caller's open transaction (no savepoint);
+    returns False when already there. For bulk callers; ``move`` is the safe entry point."""
     p = conn.execute(
         "SELECT p.*, s.name AS stage FROM prospects p JOIN stages s ON s.id = p.stage_id"
         " WHERE p.id = ?", (prospect_id,)).fetchone()
@@ -215,5 +218,5 @@ def move(conn: sqlite3.Connection, actor: str, prospect_id: int, stage: str, *,
     """
     with transaction(conn):
         target = get_stage(conn, stage)
-        return _move(conn, actor, prospect_id, target, note=note, reason=reason, at=at,
-                     require_reason=require_reason)
+        return move_in_transaction(conn, actor, prospect_id, target, note=note, reason=reason,
+                                   at=at, require_reason=require_reason)

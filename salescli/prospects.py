@@ -235,12 +235,20 @@ def set_fields(conn: sqlite3.Connection, actor: str, prospect_id: int,
         changed = {k: v for k, v in fields.items() if before.get(k) != v}
         if not changed:
             return public(before)
-        cols = ", ".join(f"{k} = ?" for k in changed)
-        conn.execute(f"UPDATE prospects SET {cols}, updated_at = ? WHERE id = ?",
-                     [*changed.values(), now(), prospect_id])
-        audit.record(conn, actor, action, "prospect", prospect_id,
-                     {k: before.get(k) for k in changed}, changed, prospect_id=prospect_id)
+        write_fields(conn, actor, prospect_id, {k: before.get(k) for k in changed}, changed,
+                     action)
         return resolve(conn, prospect_id)
+
+
+def write_fields(conn: sqlite3.Connection, actor: str, prospect_id: int,
+                 before: dict[str, Any], changed: dict[str, Any], action: str = "update") -> None:
+    """Write already-validated field changes and their activity, inside the caller's
+    transaction (no savepoint, no re-read: for bulk callers such as the mail rules)."""
+    cols = ", ".join(f"{k} = ?" for k in changed)
+    conn.execute(f"UPDATE prospects SET {cols}, updated_at = ? WHERE id = ?",
+                 [*changed.values(), now(), prospect_id])
+    audit.record(conn, actor, action, "prospect", prospect_id, before, changed,
+                 prospect_id=prospect_id)
 
 
 def list_prospects(conn: sqlite3.Connection, *, stage: str | None = None,

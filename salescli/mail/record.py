@@ -69,31 +69,41 @@ class _Careful(Exception):
 
 
 def _batch(run: _Run, batch: list[Envelope], own: frozenset[str], *, careful: bool) -> None:
-    """One batch in one transaction: messages, rule effects, checkpoints."""
+    """One batch in one transaction: messages, rule effects, checkpoints.
+
+    Fast path: every message's interactions in one bulk insert, no savepoint per
+    message. Careful path (after a failure): a savepoint per message, so the culprit
+    alone is quarantined."""
     with transaction(run.conn):
         touched: set[int] = set()
         run.batch_time = now()
         run.ids = _prospect_ids(run.conn, batch, own)
-        for env in batch:
-            if env.error:
-                _quarantine(run, env, env.error)
-            elif careful:
-                _record_one(run, env, own, touched)
-            else:
-                try:
-                    _processed(run, env, _apply(run, env, own, touched, []))
-                except Exception as exc:
-                    raise _Careful from exc
+        if careful:
+            for env in batch:
+                if env.error:
+                    _quarantine(run, env, env.error)
+                else:
+                    _record_one(run, env, own, touched)
+        else:
+            good = []
+            for env in batch:
+                if env.error:
+                    _quarantine(run, env, env.error)
+                else:
+                    good.append(env)
+            try:
+                outcomes = _apply(run, good, own, touched, [])
+                _processed_many(run, good, outcomes)
+            except Exception as exc:
+                raise _Careful from exc
         for env in batch:
             state = run.folders.get((env.account, env.folder))
             if state is not None:
                 state.pending.discard(env.handle)
                 if env.sent_at and (state.newest is None or env.sent_at > state.newest):
                     state.newest = env.sent_at
-        stages: dict = {}
-        for pid in sorted(touched):
-            for key, n in rules.apply(run.conn, pid, stages).items():
-                run.counts[key] = run.counts.get(key, 0) + n
+        for key, n in rules.apply_many(run.conn, touched, {}).items():
+            run.counts[key] = run.counts.get(key, 0) + n
         _save_checkpoints(run)
         failpoint("scan.batch.before_commit")
 
@@ -103,7 +113,7 @@ def _record_one(run: _Run, env: Envelope, own: frozenset[str], touched: set[int]
     created: list[str] = []
     try:
         with transaction(run.conn):
-            _processed(run, env, _apply(run, env, own, touched, created))
+            _processed(run, env, _apply(run, [env], own, touched, created)[0])
     except Exception as exc:
         for addr in created:  # rolled back with the savepoint
             run.ids.pop(addr, None)
@@ -128,6 +138,15 @@ def _processed(run: _Run, env: Envelope, outcome: str) -> None:
         " outcome, processed_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
         (env.key, env.sent_at or None, env.account, env.folder, env.uid, str(env.kind),
          outcome, run.batch_time or now()))
+
+
+def _processed_many(run: _Run, envs: list[Envelope], outcomes: list[str]) -> None:
+    ts = run.batch_time or now()
+    run.conn.executemany(
+        "INSERT OR IGNORE INTO mail_messages(message_key, sent_at, account, folder, uid, kind,"
+        " outcome, processed_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+        [(env.key, env.sent_at or None, env.account, env.folder, env.uid, str(env.kind),
+          outcome, ts) for env, outcome in zip(envs, outcomes, strict=True)])
 
 
 def _targets(env: Envelope, own: frozenset[str]) -> list[str]:
@@ -155,46 +174,64 @@ def _prospect_ids(conn: sqlite3.Connection, batch: list[Envelope],
     return ids
 
 
-def _apply(run: _Run, env: Envelope, own: frozenset[str], touched: set[int],
-           created: list[str]) -> str:
-    kind = cls.Kind(env.kind)
-    if kind not in _KIND_TO_INTERACTION:
-        run.add(env.account, "ignored")
-        return "ignored"
-    targets = _targets(env, own)
-    failures = {f.address: f for f in env.failures}
-    ikind = _KIND_TO_INTERACTION[kind]
-    recorded = 0
-    for addr in targets:
-        pid = run.ids.get(addr)
-        if pid is None:
-            if not _may_create(run, kind, addr, own):
-                continue
-            pid = prospects.add(run.conn, ACTOR, addr, name=env.from_name if
-                                kind == cls.Kind.INBOUND else None, source="email",
-                                at=env.sent_at)["id"]
-            run.ids[addr] = pid
-            created.append(addr)
-            run.add(env.account, "created")
-        detail = None
-        if kind == cls.Kind.BOUNCE:
-            f = failures[addr]
-            detail = {"bounce": "hard" if f.hard else "soft", "diagnostic": f.diagnostic}
-        iid = interactions.record(
-            run.conn, ACTOR, pid, ikind, env.sent_at, subject=env.subject,
-            message_id=env.key, thread_key=env.thread_key, account=env.account,
-            folder=env.folder, uid=env.uid, detail=detail)
-        if iid is None:
+def _apply(run: _Run, envs: list[Envelope], own: frozenset[str], touched: set[int],
+           created: list[str]) -> list[str]:
+    """Record the interactions of ``envs`` (in order, one bulk insert) and queue their
+    notifications; returns each message's outcome."""
+    plans: list[tuple[Envelope, list[tuple[str, int, dict | None]]]] = []
+    rows: list[dict] = []
+    for env in envs:
+        kind = cls.Kind(env.kind)
+        if kind not in _KIND_TO_INTERACTION:
+            plans.append((env, []))
             continue
-        recorded += 1
-        touched.add(pid)
-        _maybe_notify(run, env, pid, ikind, detail, addr)
-    if not recorded:
-        run.add(env.account, "unmatched")
-        return "unmatched"
-    run.add(env.account, "matched")
-    run.add(env.account, _COUNTER[kind])
-    return "recorded"
+        failures = {f.address: f for f in env.failures}
+        ikind = _KIND_TO_INTERACTION[kind]
+        found = []
+        for addr in _targets(env, own):
+            pid = run.ids.get(addr)
+            if pid is None:
+                if not _may_create(run, kind, addr, own):
+                    continue
+                pid = prospects.add(run.conn, ACTOR, addr, name=env.from_name if
+                                    kind == cls.Kind.INBOUND else None, source="email",
+                                    at=env.sent_at)["id"]
+                run.ids[addr] = pid
+                created.append(addr)
+                run.add(env.account, "created")
+            detail = None
+            if kind == cls.Kind.BOUNCE:
+                f = failures[addr]
+                detail = {"bounce": "hard" if f.hard else "soft", "diagnostic": f.diagnostic}
+            found.append((addr, pid, detail))
+            rows.append({"prospect_id": pid, "kind": ikind, "occurred_at": env.sent_at,
+                         "subject": env.subject, "message_id": env.key,
+                         "thread_key": env.thread_key, "account": env.account,
+                         "folder": env.folder, "uid": env.uid, "detail": detail})
+        plans.append((env, found))
+    ids = iter(interactions.record_many(run.conn, ACTOR, rows))
+    outcomes = []
+    for env, found in plans:
+        kind = cls.Kind(env.kind)
+        if kind not in _KIND_TO_INTERACTION:
+            run.add(env.account, "ignored")
+            outcomes.append("ignored")
+            continue
+        recorded = 0
+        for addr, pid, detail in found:
+            if next(ids) is None:
+                continue
+            recorded += 1
+            touched.add(pid)
+            _maybe_notify(run, env, pid, _KIND_TO_INTERACTION[kind], detail, addr)
+        if not recorded:
+            run.add(env.account, "unmatched")
+            outcomes.append("unmatched")
+            continue
+        run.add(env.account, "matched")
+        run.add(env.account, _COUNTER[kind])
+        outcomes.append("recorded")
+    return outcomes
 
 
 def _may_create(run: _Run, kind: cls.Kind, addr: str, own: frozenset[str]) -> bool:

@@ -13,10 +13,12 @@ from __future__ import annotations
 
 import json
 import sqlite3
+from collections.abc import Iterable
 from dataclasses import dataclass
 from enum import StrEnum
 
 from salescli import pipeline, prospects
+from salescli.db import transaction
 from salescli.enums import EmailStatus, InteractionKind, StageKind
 
 ACTOR = "monitor"
@@ -80,33 +82,55 @@ def notify_rule(event: Event) -> str | None:
     return BY_EVENT[event].notify
 
 
-def _history(conn: sqlite3.Connection, prospect_id: int) -> list[tuple[str, Event, dict, int]]:
-    """The prospect's mail in sent order: (occurred_at, event, detail, activity id of the
+_HISTORY = ("SELECT i.prospect_id, i.kind, i.occurred_at, i.message_id, i.detail,"
+            " coalesce(a.id, 0) AS aid"
+            " FROM interactions i LEFT JOIN activities a ON a.entity = 'interaction'"
+            " AND a.entity_id = i.id AND a.action = 'create'"
+            " WHERE i.prospect_id IN ({}) AND i.actor = ? AND i.kind IN (?, ?, ?, ?)")
+# ``+entity``: look activities up by prospect (few rows), not by entity (most rows).
+_PEOPLE = ("SELECT prospect_id, id, action, after FROM activities WHERE prospect_id IN ({})"
+           " AND +entity = 'prospect' AND actor != ? AND action != 'create'"
+           " ORDER BY prospect_id, id DESC")
+_PROSPECTS = ("SELECT p.*, s.name AS stage, s.kind AS stage_kind, s.position AS stage_position"
+              " FROM prospects p JOIN stages s ON s.id = p.stage_id WHERE p.id IN ({})")
+_CHUNK = 500
+History = list[tuple[str, Event, dict, int]]
+Baseline = tuple[int, int, str, str | None]
+
+
+def _histories(conn: sqlite3.Connection, ids: list[int]) -> dict[int, History]:
+    """Each prospect's mail in sent order: (occurred_at, event, detail, activity id of the
     recording, which orders it against people's changes)."""
-    rows = conn.execute(
-        "SELECT i.kind, i.occurred_at, i.message_id, i.detail, coalesce(a.id, 0) AS aid"
-        " FROM interactions i LEFT JOIN activities a ON a.entity = 'interaction'"
-        " AND a.entity_id = i.id AND a.action = 'create'"
-        " WHERE i.prospect_id = ? AND i.actor = ? AND i.kind IN (?, ?, ?, ?)",
-        (prospect_id, ACTOR, *MAIL_KINDS)).fetchall()
-    rows = sorted(rows, key=lambda r: (r["occurred_at"], _KIND_ORDER[r["kind"]],
-                                       r["message_id"] or ""))
-    out = []
-    for r in rows:
-        detail = json.loads(r["detail"]) if r["detail"] else {}
-        out.append((r["occurred_at"], event_of(r["kind"], detail), detail, r["aid"]))
+    by_pid: dict[int, list] = {}
+    for r in conn.execute(_HISTORY.format(",".join("?" * len(ids))), (*ids, ACTOR, *MAIL_KINDS)):
+        by_pid.setdefault(r[0], []).append(r)
+    out = {}
+    for pid, rows in by_pid.items():
+        rows.sort(key=lambda r: (r[2], _KIND_ORDER[r[1]], r[3] or ""))
+        history = []
+        for _pid, kind, occurred_at, _mid, detail, aid in rows:
+            detail = json.loads(detail) if detail else {}
+            history.append((occurred_at, event_of(kind, detail), detail, aid))
+        out[pid] = history
     return out
 
 
-def _baselines(conn: sqlite3.Connection, prospect_id: int) -> tuple[int, int, str, str | None]:
-    """What people last did: (activity id of their last stage move, activity id of their
-    last email-status change, that status, its reason); 0 ids when never."""
+def _baselines_many(conn: sqlite3.Connection, ids: list[int]) -> dict[int, Baseline]:
+    """What people last did to each prospect: (activity id of their last stage move,
+    activity id of their last email-status change, that status, its reason); 0 ids when
+    never. Prospects nobody touched are left out."""
+    rows: dict[int, list] = {}
+    if not ids:
+        return {}
+    for r in conn.execute(_PEOPLE.format(",".join("?" * len(ids))), (*ids, ACTOR)):
+        rows.setdefault(r[0], []).append(r)
+    return {pid: _baseline(found) for pid, found in rows.items()}
+
+
+def _baseline(rows: list[sqlite3.Row]) -> Baseline:
+    """One prospect's baseline from its people activities, newest first."""
     move_id, status_id, status, reason = 0, 0, EmailStatus.OK, None
-    # ``+entity``: look activities up by prospect (few rows), not by entity (most rows).
-    for row in conn.execute(
-            "SELECT id, action, after FROM activities WHERE prospect_id = ?"
-            " AND +entity = 'prospect' AND actor != ? AND action != 'create'"
-            " ORDER BY id DESC", (prospect_id, ACTOR)):
+    for row in rows:
         if not move_id and row["action"] == "move":
             move_id = row["id"]
         if not status_id and row["after"] and '"email_status"' in row["after"]:
@@ -119,23 +143,47 @@ def _baselines(conn: sqlite3.Connection, prospect_id: int) -> tuple[int, int, st
     return move_id, status_id, status, reason
 
 
+_NOBODY: Baseline = (0, 0, EmailStatus.OK, None)
+
+
 def apply(conn: sqlite3.Connection, prospect_id: int,
           stages: dict[str, sqlite3.Row | None] | None = None) -> dict[str, int]:
     """Bring one prospect's stage, email status and last reply in line with its mail
     history. Call inside the transaction that recorded the mail (``stages`` may cache
     stage rows within it). Returns counts."""
+    return apply_many(conn, [prospect_id], stages)
+
+
+def apply_many(conn: sqlite3.Connection, prospect_ids: Iterable[int],
+               stages: dict[str, sqlite3.Row | None] | None = None) -> dict[str, int]:
+    """``apply`` to each prospect in id order, reading their histories, rows and people's
+    changes a few hundred prospects per query. Returns the summed counts."""
     counts = {"moves": 0, "status_changes": 0}
-    history = _history(conn, prospect_id)
-    if not history:
-        return counts
-    p = conn.execute(
-        "SELECT p.*, s.name AS stage, s.kind AS stage_kind, s.position AS stage_position"
-        " FROM prospects p JOIN stages s ON s.id = p.stage_id WHERE p.id = ?",
-        (prospect_id,)).fetchone()
-    if p is None:
-        return counts
     stages = {} if stages is None else stages
-    moved_by_person, status_by_person, status, reason = _baselines(conn, prospect_id)
+    ids = sorted(set(prospect_ids))
+    if not conn.in_transaction:
+        with transaction(conn):
+            return apply_many(conn, ids, stages)
+    for i in range(0, len(ids), _CHUNK):
+        part = ids[i:i + _CHUNK]
+        # The reads of one prospect are unaffected by another's writes, so they can
+        # all come first.
+        histories = _histories(conn, part)
+        marks = ",".join("?" * len(part))
+        rows = {r["id"]: r for r in conn.execute(_PROSPECTS.format(marks), part)}
+        people = _baselines_many(conn, [pid for pid in part if pid in histories])
+        for pid in part:
+            history, p = histories.get(pid), rows.get(pid)
+            if history and p is not None:
+                _derive(conn, p, history, people.get(pid, _NOBODY), stages, counts)
+    return counts
+
+
+def _derive(conn: sqlite3.Connection, p: sqlite3.Row, history: History, baseline: Baseline,
+            stages: dict[str, sqlite3.Row | None], counts: dict[str, int]) -> None:
+    """Replay one prospect's history from its current row; write what changes."""
+    prospect_id = p["id"]
+    moved_by_person, status_by_person, status, reason = baseline
     # Stages: replay forward-only moves, each at the time of the mail that caused it.
     stage, position, entered = p["stage"].lower(), p["stage_position"], p["stage_entered_at"]
     stage_kind = p["stage_kind"]
@@ -153,8 +201,9 @@ def apply(conn: sqlite3.Connection, prospect_id: int,
         if target is None or target["position"] <= position:
             continue
         when = max(at, entered)
-        pipeline.move(conn, ACTOR, prospect_id, target["name"], note=rule.note, at=when,
-                      require_reason=False)
+        # The library's move inside our transaction: no savepoint, no second stage lookup.
+        pipeline.move_in_transaction(conn, ACTOR, prospect_id, target, note=rule.note,
+                                     reason=None, at=when, require_reason=False)
         stage, position, entered = target["name"].lower(), target["position"], when
         stage_kind = target["kind"]
         counts["moves"] += 1
@@ -171,6 +220,7 @@ def apply(conn: sqlite3.Connection, prospect_id: int,
     fields = {"email_status": str(status), "bounce_reason": reason, "last_reply_at": last_reply}
     changed = {k: v for k, v in fields.items() if p[k] != v}
     if changed:
-        prospects.set_fields(conn, ACTOR, prospect_id, changed)
+        prospects.write_fields(conn, ACTOR, prospect_id, {k: p[k] for k in changed}, changed)
         counts["status_changes"] += 1
-    return counts
+
+
