@@ -1,7 +1,8 @@
-"""Read a prospect import file: bytes, UTF-8 text, CSV or JSON format, header mapping.
+"""Read a prospect import file: bytes, UTF-8 text, CSV or JSON format, header mapping, and
+check its rows with the rules of ``prospects.add``.
 
-Split from ``salescli.importer`` (which re-exports these names) so that the file-reading half
-stays apart from validating and writing; it yields batches of raw cells and ``Rejection`` rows.
+Split from ``salescli.importer`` (which re-exports these names) so that reading and checking
+stay apart from writing: batches of raw cells and ``Rejection`` rows become staged rows.
 """
 
 from __future__ import annotations
@@ -10,16 +11,20 @@ import csv
 import io
 import json
 import re
-from collections.abc import Iterator
+import sqlite3
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from enum import StrEnum
-from itertools import islice
+from itertools import islice, repeat
 from operator import itemgetter
 from pathlib import Path
+from types import NoneType
 from typing import Any
 
+from salescli import pipeline
 from salescli.errors import InvalidValue
 from salescli.output import unguard_cell
+from salescli.prospects import normalise_email, parse_tags, parse_value
 
 
 class InputFormat(StrEnum):
@@ -48,7 +53,7 @@ _HEADER = {alias: f for f, aliases in ALIASES.items() for alias in aliases}
 # Columns of `salescli prospects export` that salescli sets itself: ignored with a note.
 _MANAGED = {"id", "emailstatus", "bouncereason", "stageenteredat", "lastcontactedat",
             "lastreplyat", "lastinteractionat", "createdat", "updatedat", "archivedat"}
-_BATCH = 10000  # rows checked at a time
+_FIRST, _BATCH = 1000, 10000  # rows checked at a time: see _size
 
 
 @dataclass
@@ -157,12 +162,13 @@ def read_csv(text: str, name: str, ignore_unknown: bool) -> _Rows:
         raise InvalidValue("file", name, "has no header row")
     cols, notes = map_columns(headers, name, ignore_unknown)
     width, first, email = len(headers), reader.line_num, itemgetter(cols["email"])
-    guarded = _may_be_guarded(text)
+    guarded, lines = _may_be_guarded(text), text.count("\n")
 
     def batches() -> Iterator[_Batch]:
         number = first
         try:
-            while chunk := list(islice(reader, _BATCH)):
+            while chunk := list(islice(reader, _size(reader.line_num - first,
+                                                     lines + 1 - first))):
                 numbers = list(range(number + 1, number + 1 + len(chunk)))
                 number += len(chunk)
                 bad: list[Rejection] = []
@@ -185,7 +191,24 @@ def read_csv(text: str, name: str, ignore_unknown: bool) -> _Rows:
         except csv.Error as exc:
             raise _csv_error(name, reader, exc) from None
 
-    return cols, batches(), notes, text.count("\n")
+    return cols, batches(), notes, lines
+
+
+def _size(done: int, total: int) -> int:
+    """Rows in the next batch, ``done`` of about ``total`` being read. An import writes a
+    batch while it checks the next one: batches grow from small (writing starts early)
+    and near the end shrink to half of what is left (the writing of the last one, which
+    nothing overlaps, is short)."""
+    return max(_FIRST, min(_BATCH, done, (total - done) // 2))
+
+
+def _spans(total: int) -> Iterator[tuple[int, int]]:
+    """[start, stop) of each batch of ``total`` items."""
+    start = 0
+    while start < total:
+        stop = min(total, start + _size(start, total))
+        yield start, stop
+        start = stop
 
 
 def _may_be_guarded(text: str) -> bool:
@@ -232,9 +255,9 @@ def read_json(text: str, name: str, ignore_unknown: bool) -> _Rows:
     cols, notes = map_columns(headers, name, ignore_unknown) if items else ({}, [])
 
     def batches() -> Iterator[_Batch]:
-        for start in range(0, len(items), _BATCH):
+        for start, stop in _spans(len(items)):
             numbers, rows, bad = [], [], []
-            for number, item in items[start:start + _BATCH]:
+            for number, item in items[start:stop]:
                 if isinstance(item, dict):
                     numbers.append(number)
                     rows.append([item.get(k) for k in headers])
@@ -244,3 +267,105 @@ def read_json(text: str, name: str, ignore_unknown: bool) -> _Rows:
             yield numbers, rows, bad
 
     return cols, batches(), notes, len(items)
+
+
+# --------------------------------------------------------------------------- checking
+
+
+class Validator:
+    """Checks rows with the rules of ``prospects.add``, a column at a time (a cell seen
+    before in a stage, value or tags column is not parsed again)."""
+
+    def __init__(self, conn: sqlite3.Connection, cols: dict[str, int], text_only: bool,
+                 idle: Callable[[], None] | None = None):
+        self.conn, self.text_only = conn, text_only  # text_only: every cell is a str (CSV)
+        self.idle = idle  # called before the connection is used (it may be busy elsewhere)
+        convert = {"email": normalise_email, "stage": self.stage, "value": _value,
+                   "tags": _tags}
+        # (position in the staged row, column, converter or None for text, memo or None)
+        self.plan = [(pos, cols[f], convert.get(f), {None: None} if f in ("stage", "value",
+                      "tags") else None) for pos, f in enumerate(FIELDS, 1) if f in cols]
+        self.parts = [] if "name" in cols else \
+            [cols[f] for f in ("first_name", "last_name") if f in cols]
+
+    def stage(self, value: Any) -> int | None:
+        text = str(value).strip()
+        if not text:
+            return None
+        if self.idle:
+            self.idle()
+        return pipeline.get_stage(self.conn, text)["id"]
+
+    def check(self, numbers: list[int], rows: list[list]) -> tuple[list[tuple], list]:
+        """Staged rows (number, email, name, company, owner, stage_id, value, tags, source,
+        notes; None: not given) of the valid rows, and the rejections of the others."""
+        if not rows:
+            return [], []
+        bad: dict[int, list[Rejection]] = {}  # index in rows → its rejections
+
+        def attempt(i: int, pos: int, convert: Callable | None, value: Any) -> Any:
+            try:
+                if convert is None:
+                    return _text(FIELDS[pos - 1], value)
+                return convert(value) if value is not None or pos == 1 else None
+            except InvalidValue as exc:
+                missing = pos == 1 and not str(value or "").strip()
+                bad.setdefault(i, []).append(Rejection(
+                    numbers[i], exc.field, "" if missing else exc.value,
+                    "is required" if missing else exc.reason))
+
+        columns: list[Any] = [numbers] + [repeat(None)] * 9
+        for pos, col, convert, memo in self.plan:
+            values = list(map(itemgetter(col), rows))
+            types = {str} if self.text_only else set(map(type, values))
+            if convert is None and types == {str}:
+                columns[pos] = [v.strip() or None for v in values]
+            elif pos == 1 and types == {str}:
+                try:  # the common case: no bad address, no per-cell try
+                    columns[pos] = [convert(v) for v in values]
+                except InvalidValue:
+                    columns[pos] = [attempt(i, pos, convert, v) for i, v in enumerate(values)]
+            elif memo is not None and types <= {str, NoneType}:
+                for v in set(values).difference(memo):
+                    try:
+                        memo[v] = convert(v)
+                    except InvalidValue as exc:
+                        memo[v] = exc
+                out = [memo[v] for v in values]
+                if any(memo[v].__class__ is InvalidValue for v in set(values)):
+                    out = [attempt(i, pos, convert, v) if x.__class__ is InvalidValue else x
+                           for i, (v, x) in enumerate(zip(values, out, strict=True))]
+                columns[pos] = out
+            else:
+                columns[pos] = [attempt(i, pos, convert, v) for i, v in enumerate(values)]
+        if self.parts:
+            parts = [[attempt(i, 2, None, v) for i, v in enumerate(map(itemgetter(c), rows))]
+                     for c in self.parts]
+            columns[2] = [" ".join(p for p in names if p) or None
+                          for names in zip(*parts, strict=True)]
+        staged = list(zip(*columns, strict=False))
+        if bad:
+            staged = [row for i, row in enumerate(staged) if i not in bad]
+        return staged, [r for i in sorted(bad) for r in bad[i]]
+
+
+def _value(value: Any) -> float | None:
+    if isinstance(value, bool):
+        raise InvalidValue("value", value, "is not a number")
+    return parse_value(value)
+
+
+def _tags(value: Any) -> str | None:
+    """Tags as the JSON text stored, None when there are none."""
+    if not isinstance(value, str | list):
+        raise InvalidValue("tags", value, "must be a list of tags or a comma list")
+    tags = parse_tags(value)
+    return json.dumps(tags) if tags else None
+
+
+def _text(name: str, value: Any) -> str | None:
+    if value is None:
+        return None
+    if isinstance(value, bool) or not isinstance(value, str | int | float):
+        raise InvalidValue(name, value, "must be text")
+    return str(value).strip() or None

@@ -1,26 +1,27 @@
 """Import prospects from CSV or JSON: header mapping, the validation of ``prospects.add``,
 duplicates by normalised email, all-or-nothing in one transaction, one audit activity.
 
-New rows go through a temporary staging table into ``prospects`` with one INSERT … SELECT,
-so the full-text and tag triggers run inside a single statement: firing them from one
-statement per row (executemany) is ~5× slower (see benchmarks/bench_import.py).
-Reading the file (decoding, format, header mapping, CSV/JSON rows) is in
-``salescli.import_read``; its public names are re-exported here.
+New rows go through a temporary staging table into ``prospects`` with INSERT … SELECT, a
+batch at a time, so that the full-text, tag and history rows are written by a few
+statements rather than per row (executemany is ~5× slower); a big import runs each batch's
+statements on a worker thread while the next batch is read and checked
+(benchmarks/bench_import.py). Reading and checking the file is in ``salescli.import_read``;
+its public names are re-exported here.
 """
 
 from __future__ import annotations
 
 import json
 import sqlite3
+import sys
+import threading
 from collections import Counter
 from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from dataclasses import dataclass, field
 from enum import StrEnum
-from itertools import repeat
-from operator import itemgetter
+from itertools import chain
 from pathlib import Path
-from types import NoneType
 from typing import Any
 
 from salescli import audit, pipeline
@@ -31,6 +32,7 @@ from salescli.import_read import (  # noqa: F401  (re-exported)
     FIELDS,
     InputFormat,
     Rejection,
+    Validator,
     decode,
     detect_format,
     map_columns,
@@ -38,7 +40,6 @@ from salescli.import_read import (  # noqa: F401  (re-exported)
     read_file,
     read_json,
 )
-from salescli.prospects import normalise_email, parse_tags, parse_value
 
 
 class OnDuplicate(StrEnum):
@@ -51,6 +52,9 @@ class OnDuplicate(StrEnum):
 
 _CHUNK = 500  # emails per duplicate lookup (well under SQLite's parameter limit)
 _CACHE_KIB = 65536  # page cache while importing: the email index is written at random
+_FLUSH = 1000  # new rows from which a batch is inserted while the next one is checked
+_VALUES = 99  # rows per multi-row INSERT into the staging table (990 parameters: < 999)
+_SWITCH = 0.0002  # s, GIL switch interval while a worker writes (default 0.005: ~5% slower)
 
 
 @dataclass
@@ -105,102 +109,6 @@ class ImportRejected(SalescliError):
                          f"(fix them, or use --skip-invalid to import the other {total - n})")
 
 
-# --------------------------------------------------------------------------- validating
-
-
-class _Validator:
-    """Checks rows with the rules of ``prospects.add``, a column at a time (a cell seen
-    before in a stage, value or tags column is not parsed again)."""
-
-    def __init__(self, conn: sqlite3.Connection, cols: dict[str, int], text_only: bool):
-        self.conn, self.text_only = conn, text_only  # text_only: every cell is a str (CSV)
-        convert = {"email": normalise_email, "stage": self.stage, "value": _value,
-                   "tags": _tags}
-        # (position in the staged row, column, converter or None for text, memo or None)
-        self.plan = [(pos, cols[f], convert.get(f), {None: None} if f in ("stage", "value",
-                      "tags") else None) for pos, f in enumerate(FIELDS, 1) if f in cols]
-        self.parts = [] if "name" in cols else \
-            [cols[f] for f in ("first_name", "last_name") if f in cols]
-
-    def stage(self, value: Any) -> int | None:
-        text = str(value).strip()
-        return pipeline.get_stage(self.conn, text)["id"] if text else None
-
-    def check(self, numbers: list[int], rows: list[list]) -> tuple[list[tuple], list]:
-        """Staged rows (number, email, name, company, owner, stage_id, value, tags, source,
-        notes; None: not given) of the valid rows, and the rejections of the others."""
-        if not rows:
-            return [], []
-        bad: dict[int, list[Rejection]] = {}  # index in rows → its rejections
-
-        def attempt(i: int, pos: int, convert: Callable | None, value: Any) -> Any:
-            try:
-                if convert is None:
-                    return _text(FIELDS[pos - 1], value)
-                return convert(value) if value is not None or pos == 1 else None
-            except InvalidValue as exc:
-                missing = pos == 1 and not str(value or "").strip()
-                bad.setdefault(i, []).append(Rejection(
-                    numbers[i], exc.field, "" if missing else exc.value,
-                    "is required" if missing else exc.reason))
-
-        columns: list[Any] = [numbers] + [repeat(None)] * 9
-        for pos, col, convert, memo in self.plan:
-            values = list(map(itemgetter(col), rows))
-            types = {str} if self.text_only else set(map(type, values))
-            if convert is None and types == {str}:
-                columns[pos] = [v.strip() or None for v in values]
-            elif pos == 1 and types == {str}:
-                try:  # the common case: no bad address, no per-cell try
-                    columns[pos] = [convert(v) for v in values]
-                except InvalidValue:
-                    columns[pos] = [attempt(i, pos, convert, v) for i, v in enumerate(values)]
-            elif memo is not None and types <= {str, NoneType}:
-                for v in set(values).difference(memo):
-                    try:
-                        memo[v] = convert(v)
-                    except InvalidValue as exc:
-                        memo[v] = exc
-                out = [memo[v] for v in values]
-                if any(memo[v].__class__ is InvalidValue for v in set(values)):
-                    out = [attempt(i, pos, convert, v) if x.__class__ is InvalidValue else x
-                           for i, (v, x) in enumerate(zip(values, out, strict=True))]
-                columns[pos] = out
-            else:
-                columns[pos] = [attempt(i, pos, convert, v) for i, v in enumerate(values)]
-        if self.parts:
-            parts = [[attempt(i, 2, None, v) for i, v in enumerate(map(itemgetter(c), rows))]
-                     for c in self.parts]
-            columns[2] = [" ".join(p for p in names if p) or None
-                          for names in zip(*parts, strict=True)]
-        staged = list(zip(*columns, strict=False))
-        if bad:
-            staged = [row for i, row in enumerate(staged) if i not in bad]
-        return staged, [r for i in sorted(bad) for r in bad[i]]
-
-
-def _value(value: Any) -> float | None:
-    if isinstance(value, bool):
-        raise InvalidValue("value", value, "is not a number")
-    return parse_value(value)
-
-
-def _tags(value: Any) -> str | None:
-    """Tags as the JSON text stored, None when there are none."""
-    if not isinstance(value, str | list):
-        raise InvalidValue("tags", value, "must be a list of tags or a comma list")
-    tags = parse_tags(value)
-    return json.dumps(tags) if tags else None
-
-
-def _text(name: str, value: Any) -> str | None:
-    if value is None:
-        return None
-    if isinstance(value, bool) or not isinstance(value, str | int | float):
-        raise InvalidValue(name, value, "must be text")
-    return str(value).strip() or None
-
-
 # --------------------------------------------------------------------------- writing
 
 
@@ -229,8 +137,6 @@ def _session(conn: sqlite3.Connection, write: bool) -> Iterator[None]:
 def _existing(conn: sqlite3.Connection, emails: list[str]) -> dict[str, sqlite3.Row]:
     """The prospects already holding some of these (normalised) emails, by email."""
     found: dict[str, sqlite3.Row] = {}
-    if not conn.execute("SELECT 1 FROM prospects LIMIT 1").fetchone():
-        return found
     for start in range(0, len(emails), _CHUNK):
         chunk = emails[start:start + _CHUNK]
         for row in conn.execute(
@@ -240,7 +146,7 @@ def _existing(conn: sqlite3.Connection, emails: list[str]) -> dict[str, sqlite3.
     return found
 
 
-def _changes(staged: list, row: sqlite3.Row) -> list | None:
+def _changes(staged: tuple, row: sqlite3.Row) -> list | None:
     """[id, name, company, owner, stage_id, value, tags, source, notes] holding only the
     given fields that differ from the prospect's (None elsewhere); None if nothing does."""
     out: list = [row["id"], None, None, None, None, None, None, None, None]
@@ -254,6 +160,8 @@ def _changes(staged: list, row: sqlite3.Row) -> list | None:
 
 def _ranges(ids: list[int]) -> list[list[int]]:
     """[[first, last], …] runs of consecutive ids: compact, exact, no personal data."""
+    if ids and ids == list(range(ids[0], ids[0] + len(ids))):
+        return [[ids[0], ids[-1]]]  # the new rows of an import: one run, found in C
     out: list[list[int]] = []
     for i in sorted(ids):
         if out and out[-1][1] == i - 1:
@@ -265,42 +173,62 @@ def _ranges(ids: list[int]) -> list[list[int]]:
 
 _UPDATED = ("name", "company", "owner", "stage_id", "value", "tags", "source", "notes")
 _BULK_MIN = 1000  # new rows from which _suspend pays off
-# AFTER INSERT triggers of prospects whose work a big import does in one statement: the
-# trigger's SQL (whitespace-normalised) must be exactly this for the statement to match it.
+_NEW = "temp.salescli_import_new"  # the staging table; n = 1, 2, …; a prospect's id is base + n
+_BATCH_ROWS = " WHERE n BETWEEN :lo AND :hi"
+# AFTER INSERT triggers of prospects whose work a big import does in one statement a batch:
+# the trigger's SQL (whitespace-normalised) must be exactly this for the statement to match it.
 _BULK = {
     "prospects_fts_ai": (
         "CREATE TRIGGER prospects_fts_ai AFTER INSERT ON prospects BEGIN INSERT INTO"
         " prospects_fts(rowid, email, name, company, notes) VALUES (new.id, new.email,"
         " new.name, new.company, new.notes); END",
         "INSERT INTO prospects_fts(rowid, email, name, company, notes)"
-        " SELECT :base + n, email, name, company, notes FROM temp.salescli_import_new"),
+        f" SELECT :base + n, email, name, company, notes FROM {_NEW}{_BATCH_ROWS}"),
     "prospects_tags_ai": (
         "CREATE TRIGGER prospects_tags_ai AFTER INSERT ON prospects BEGIN INSERT OR IGNORE"
         " INTO prospect_tags(tag, prospect_id) SELECT value, new.id FROM json_each(new.tags);"
         " END",
         "INSERT OR IGNORE INTO prospect_tags(tag, prospect_id) SELECT j.value, :base + s.n"
-        " FROM temp.salescli_import_new s, json_each(s.tags) j WHERE s.tags IS NOT NULL"),
+        f" FROM {_NEW} s, json_each(s.tags) j WHERE s.tags IS NOT NULL"
+        " AND s.n BETWEEN :lo AND :hi"),
 }
+_INSERT = (
+    "INSERT INTO prospects(id, email, name, company, owner, stage_id, value, tags, source,"
+    " notes, stage_entered_at, created_at, updated_at) SELECT :base + n, email, name, company,"
+    " owner, coalesce(stage_id, :first), value, coalesce(tags, '[]'), source, notes, :ts, :ts,"
+    f" :ts FROM {_NEW}{_BATCH_ROWS} ORDER BY n")
+_HISTORY = (
+    "INSERT INTO stage_changes(prospect_id, from_stage_id, to_stage_id, at, actor, owner,"
+    " value, note) SELECT :base + n, NULL, coalesce(stage_id, :first), :ts, :actor, owner,"
+    f" value, 'created' FROM {_NEW}{_BATCH_ROWS} ORDER BY n")
+_STAGE = (f"INSERT INTO {_NEW}(row, email, name, company, owner, stage_id, value, tags,"
+          " source, notes) VALUES ")
+_MARKS = "(?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
+# The next id: never one a deleted prospect had (the table is AUTOINCREMENT for that).
+_BASE = ("SELECT max(coalesce((SELECT max(id) FROM prospects), 0), coalesce((SELECT seq"
+         " FROM sqlite_sequence WHERE name = 'prospects'), 0))")
 
 
 def _suspend(conn: sqlite3.Connection, rows: int) -> list[tuple[str, str | None]]:
-    """Drop what a big insert is faster without; return (SQL to re-create, one-pass fill).
+    """Drop what a big insert is faster without; return (SQL to re-create, batch fill).
 
     Firing the full-text and tag triggers once per row costs more than the insert itself,
-    so for a big batch they are dropped, their work is done in one statement each, and
-    they are re-created — all inside the import's transaction, so nobody ever sees them
-    missing. A trigger whose SQL is not the one known here is left alone and fires. Into
-    an empty table, the secondary indexes are also built once at the end rather than row
-    by row (the UNIQUE email index stays).
+    so for a big import they are dropped, their work is done by one statement a batch,
+    and they are re-created — all inside the import's transaction, so nobody ever sees them
+    missing. A trigger whose SQL is not the one known here is left alone and fires. The
+    secondary indexes of a table the import fills that is empty are also built once at
+    the end rather than row by row (UNIQUE and primary key indexes stay).
     """
     if rows < _BULK_MIN:
         return []
-    empty = conn.execute("SELECT 1 FROM prospects LIMIT 1").fetchone() is None
+    empty = [table for table in ("prospects", "stage_changes", "prospect_tags")
+             if conn.execute(f"SELECT 1 FROM {table} LIMIT 1").fetchone() is None]
     dropped: list[tuple[str, str | None]] = []
-    for kind, name, sql in conn.execute(
-            "SELECT type, name, sql FROM sqlite_master WHERE tbl_name = 'prospects'"
-            " AND sql IS NOT NULL AND type IN ('trigger', 'index')").fetchall():
-        if kind == "index" and empty:
+    for kind, name, table, sql in conn.execute(
+            "SELECT type, name, tbl_name, sql FROM sqlite_master WHERE tbl_name IN"
+            " ('prospects', 'stage_changes', 'prospect_tags') AND sql IS NOT NULL"
+            " AND type IN ('trigger', 'index')").fetchall():
+        if kind == "index" and table in empty and " UNIQUE " not in sql.upper():
             dropped.append((sql, None))
         elif kind == "trigger" and name in _BULK and " ".join(sql.split()) == _BULK[name][0]:
             dropped.append((sql, _BULK[name][1]))
@@ -310,59 +238,144 @@ def _suspend(conn: sqlite3.Connection, rows: int) -> list[tuple[str, str | None]
     return dropped
 
 
-def _write(conn: sqlite3.Connection, actor: str, new: list[list], updates: list[list],
-           result: ImportResult, on_duplicate: str) -> None:
-    """Insert the new rows and apply the updates in bulk, then record one activity."""
-    ts = now()
-    if new:
-        # n = 1, 2, … in staging order; the prospect's id is base + n
-        base = conn.execute("SELECT coalesce(max(id), 0) FROM prospects").fetchone()[0]
-        first = pipeline.first_stage(conn)["id"] if any(s[5] is None for s in new) else None
-        conn.execute("DROP TABLE IF EXISTS temp.salescli_import_new")
-        conn.execute("CREATE TEMP TABLE salescli_import_new (n INTEGER PRIMARY KEY, row, email,"
-                     " name, company, owner, stage_id, value, tags, source, notes)")
-        conn.executemany("INSERT INTO temp.salescli_import_new(row, email, name, company, owner,"
-                         " stage_id, value, tags, source, notes)"
-                         " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)", new)
-        suspended = _suspend(conn, len(new))
-        args = {"base": base, "first": first, "ts": ts, "actor": actor}
-        conn.execute(
-            "INSERT INTO prospects(id, email, name, company, owner, stage_id, value, tags,"
-            " source, notes, stage_entered_at, created_at, updated_at)"
-            " SELECT :base + n, email, name, company, owner, coalesce(stage_id, :first), value,"
-            " coalesce(tags, '[]'), source, notes, :ts, :ts, :ts"
-            " FROM temp.salescli_import_new ORDER BY n", args)
-        for create, fill in suspended:
-            if fill:
-                conn.execute(fill, args)
-            conn.execute(create)
-        conn.execute(
-            "INSERT INTO stage_changes(prospect_id, from_stage_id, to_stage_id, at, actor,"
-            " owner, value, note) SELECT :base + n, NULL, coalesce(stage_id, :first), :ts,"
-            " :actor, owner, value, 'created' FROM temp.salescli_import_new ORDER BY n", args)
-        conn.execute("DROP TABLE temp.salescli_import_new")
-        result.inserted_ids = list(range(base + 1, base + len(new) + 1))
+class _Inserter:
+    """Inserts new prospects with their full-text, tag and stage history rows, in batches.
+
+    The caller stages checked rows in a temporary table; a batch's INSERT … SELECT
+    statements then run on a worker thread while the caller reads and checks the next
+    batch (sqlite3 lets go of the GIL while SQLite works, so the two overlap on a second
+    core). One thread at a time uses the connection: any other use first calls ``wait``.
+    """
+
+    def __init__(self, conn: sqlite3.Connection, actor: str, ts: str):
+        self.conn, self.ts = conn, ts
+        self.args: dict[str, Any] = {"ts": ts, "actor": actor, "first": None, "base": 0}
+        self.staged = self.inserted = 0  # rows staged, rows of them inserted
+        self.suspended: list[tuple[str, str | None]] | None = None
+        self.thread: threading.Thread | None = None
+        self.threads: bool | None = None  # may a worker use the connection?
+        self.error: BaseException | None = None
+
+    def wait(self) -> None:
+        """Wait for the batch in flight and re-raise its error: the connection is free."""
+        self.close()
+        error, self.error = self.error, None
+        if error is not None:
+            raise error
+
+    def close(self) -> None:
+        """Wait for the batch in flight, if any (its error, if any, is kept for ``wait``)."""
+        if self.thread is not None:
+            self.thread.join()
+            self.thread = None
+
+    def stage(self, rows: list[tuple]) -> None:
+        """Stage checked rows of new prospects, in id order, for the next ``insert``."""
+        if not rows:
+            return
+        self.wait()
+        conn = self.conn
+        if not self.staged:
+            self.args["base"] = conn.execute(_BASE).fetchone()[0]
+            conn.execute(f"DROP TABLE IF EXISTS {_NEW}")
+            conn.execute(f"CREATE TEMP TABLE {_NEW.split('.')[1]} (n INTEGER PRIMARY KEY,"
+                         " row, email, name, company, owner, stage_id, value, tags, source,"
+                         " notes)")
+        if self.args["first"] is None and any(row[5] is None for row in rows):
+            self.args["first"] = pipeline.first_stage(conn)["id"]
+        whole = len(rows) - len(rows) % _VALUES  # multi-row VALUES: ~25% less than executemany
+        many = _STAGE + ", ".join([_MARKS] * _VALUES)
+        for start in range(0, whole, _VALUES):
+            conn.execute(many, list(chain.from_iterable(rows[start:start + _VALUES])))
+        if whole < len(rows):
+            conn.executemany(_STAGE + _MARKS, rows[whole:])
+        self.staged += len(rows)
+
+    def insert(self, final: bool = False) -> None:
+        """Insert the staged rows not inserted yet: on a worker thread unless ``final``."""
+        self.wait()
+        lo, hi = self.inserted + 1, self.staged
+        if hi < lo:
+            return
+        if self.suspended is None:  # the first batch: is the import big?
+            self.suspended = _suspend(self.conn, hi if final else max(hi, _BULK_MIN))
+        statements = [_INSERT, *(fill for _, fill in self.suspended if fill), _HISTORY]
+        args = {**self.args, "lo": lo, "hi": hi}
+        self.inserted = hi
+        if final or not self._threadable():
+            self._run(statements, args)
+        else:
+            self.thread = threading.Thread(target=self._work, args=(statements, args),
+                                           name="salescli-import", daemon=True)
+            self.thread.start()
+
+    def finish(self) -> list[int]:
+        """Insert what is left, re-create what was suspended; the ids of the new rows."""
+        self.insert(final=True)
+        for create, _ in self.suspended or ():
+            self.conn.execute(create)
+        self.conn.execute(f"DROP TABLE IF EXISTS {_NEW}")
+        base = self.args["base"]
+        return list(range(base + 1, base + self.staged + 1))
+
+    def _run(self, statements: list[str], args: dict[str, Any]) -> None:
+        for sql in statements:
+            self.conn.execute(sql, args)
+
+    def _work(self, statements: list[str], args: dict[str, Any]) -> None:
+        try:
+            self._run(statements, args)
+        except BaseException as exc:  # re-raised by the caller's thread in wait()
+            self.error = exc
+
+    def _threadable(self) -> bool:
+        """Whether the connection may be used from another thread (check_same_thread)."""
+        if self.threads is None:
+            self.threads = False
+
+            def probe() -> None:
+                with suppress(sqlite3.ProgrammingError):
+                    self.conn.execute("SELECT 1")
+                    self.threads = True
+
+            thread = threading.Thread(target=probe, daemon=True)
+            thread.start()
+            thread.join()
+        return self.threads
+
+
+def _update(conn: sqlite3.Connection, actor: str, ts: str, updates: list[list]) -> None:
+    """Apply the changed fields of existing prospects in bulk, with their stage history."""
+    conn.execute("DROP TABLE IF EXISTS temp.salescli_import_upd")
+    conn.execute("CREATE TEMP TABLE salescli_import_upd (id INTEGER PRIMARY KEY, "
+                 + ", ".join(_UPDATED) + ")")
+    conn.executemany("INSERT INTO temp.salescli_import_upd VALUES (?, ?, ?, ?, ?, ?, ?,"
+                     " ?, ?)", updates)
+    conn.execute(
+        "INSERT INTO stage_changes(prospect_id, from_stage_id, to_stage_id, at, actor,"
+        " owner, value, note) SELECT p.id, p.stage_id, u.stage_id, ?, ?,"
+        " coalesce(u.owner, p.owner), coalesce(u.value, p.value), 'import'"
+        " FROM temp.salescli_import_upd u JOIN prospects p ON p.id = u.id"
+        " WHERE u.stage_id IS NOT NULL", (ts, actor))
+    conn.execute(
+        "UPDATE prospects SET " + ", ".join(f"{c} = coalesce(u.{c}, prospects.{c})"
+                                            for c in _UPDATED)
+        + ", stage_entered_at = CASE WHEN u.stage_id IS NULL"
+        " THEN prospects.stage_entered_at ELSE :ts END, updated_at = :ts"
+        " FROM temp.salescli_import_upd u WHERE u.id = prospects.id", {"ts": ts})
+    conn.execute("DROP TABLE temp.salescli_import_upd")
+
+
+def _write(conn: sqlite3.Connection, actor: str, inserter: _Inserter, new: list[tuple],
+           updates: list[list], result: ImportResult, on_duplicate: str) -> None:
+    """Insert the new rows not inserted yet and apply the updates, then record one
+    activity for the batch."""
+    inserter.stage(new)
+    result.inserted_ids = inserter.finish()
     if updates:
-        conn.execute("DROP TABLE IF EXISTS temp.salescli_import_upd")
-        conn.execute("CREATE TEMP TABLE salescli_import_upd (id INTEGER PRIMARY KEY, "
-                     + ", ".join(_UPDATED) + ")")
-        conn.executemany("INSERT INTO temp.salescli_import_upd VALUES (?, ?, ?, ?, ?, ?, ?,"
-                         " ?, ?)", updates)
-        conn.execute(
-            "INSERT INTO stage_changes(prospect_id, from_stage_id, to_stage_id, at, actor,"
-            " owner, value, note) SELECT p.id, p.stage_id, u.stage_id, ?, ?,"
-            " coalesce(u.owner, p.owner), coalesce(u.value, p.value), 'import'"
-            " FROM temp.salescli_import_upd u JOIN prospects p ON p.id = u.id"
-            " WHERE u.stage_id IS NOT NULL", (ts, actor))
-        conn.execute(
-            "UPDATE prospects SET " + ", ".join(f"{c} = coalesce(u.{c}, prospects.{c})"
-                                                for c in _UPDATED)
-            + ", stage_entered_at = CASE WHEN u.stage_id IS NULL"
-            " THEN prospects.stage_entered_at ELSE :ts END, updated_at = :ts"
-            " FROM temp.salescli_import_upd u WHERE u.id = prospects.id", {"ts": ts})
-        conn.execute("DROP TABLE temp.salescli_import_upd")
+        _update(conn, actor, inserter.ts, updates)
         result.updated_ids = [u[0] for u in updates]
-    result.inserted, result.updated = len(new), len(updates)
+    result.inserted, result.updated = len(result.inserted_ids), len(updates)
     fields = Counter(FIELDS[k] for u in updates for k in range(1, 9) if u[k] is not None)
     result.activity_id = audit.record(conn, actor, "import", "prospect", None, None, {
         "file": result.file, "format": result.format, "rows": result.rows,
@@ -370,7 +383,7 @@ def _write(conn: sqlite3.Connection, actor: str, new: list[list], updates: list[
         "unchanged": result.unchanged, "skipped": result.skipped, "merged": result.merged,
         "rejected_rows": result.rejected_rows, "updated_fields": dict(fields),
         "inserted_ids": _ranges(result.inserted_ids), "updated_ids": _ranges(result.updated_ids),
-    }, at=ts)
+    }, at=inserter.ts)
     result.written = True
 
 
@@ -378,15 +391,17 @@ def _write(conn: sqlite3.Connection, actor: str, new: list[list], updates: list[
 
 
 def _dedupe(checked: tuple[list[tuple], list[Rejection]], seen: dict[str, tuple],
-            result: ImportResult, on_duplicate: OnDuplicate) -> None:
-    """Add checked rows to ``seen`` (email → first row), handling duplicates in the file."""
+            result: ImportResult, on_duplicate: OnDuplicate) -> list[str]:
+    """Add checked rows to ``seen`` (email → first row), handling duplicates in the file;
+    return the emails seen for the first time, in order."""
     staged, rejected = checked
     result.rejected += rejected
+    fresh: list[str] = []
     for row in staged:
         first = seen.setdefault(row[1], row)
         if first is row:
-            continue
-        if on_duplicate == OnDuplicate.ERROR:
+            fresh.append(row[1])
+        elif on_duplicate == OnDuplicate.ERROR:
             result.rejected.append(Rejection(row[0], "email", row[1],
                                              f"is a duplicate of row {first[0]}"))
         elif on_duplicate == OnDuplicate.SKIP:
@@ -395,6 +410,7 @@ def _dedupe(checked: tuple[list[tuple], list[Rejection]], seen: dict[str, tuple]
             seen[row[1]] = first[:2] + tuple(b if b is not None else a
                                               for a, b in zip(first[2:], row[2:], strict=True))
             result.merged += 1
+    return fresh
 
 
 def import_data(conn: sqlite3.Connection, actor: str, data: bytes | str, name: str, *,
@@ -417,40 +433,63 @@ def import_data(conn: sqlite3.Connection, actor: str, data: bytes | str, name: s
     result = ImportResult(file=Path(name).name, format=kind.value, notes=notes,
                           dry_run=dry_run)
     with _session(conn, write=not dry_run):
-        check = _Validator(conn, cols, text_only=kind == InputFormat.CSV).check
-        seen: dict[str, tuple] = {}  # email → the staged row that first had it
-        count = 0
-        for numbers, cells, bad in batches:
-            count += len(numbers) + len(bad)
-            result.rejected += bad
-            _dedupe(check(numbers, cells), seen, result, on_duplicate)
-            if progress:
-                progress(count, max(estimate, count))
-        result.rows = count
-        existing = _existing(conn, list(seen))
-        new: list[list] = []
-        updates: list[list] = []
-        for email, staged in seen.items():
-            row = existing.get(email)
-            if row is None:
-                new.append(staged)
-            elif on_duplicate == OnDuplicate.ERROR:
-                result.rejected.append(Rejection(staged[0], "email", email,
-                                                 f"already exists (prospect #{row['id']})"))
-            elif on_duplicate == OnDuplicate.SKIP:
-                result.skipped += 1
-            elif (change := _changes(staged, row)) is None:
-                result.unchanged += 1
-            else:
-                updates.append(change)
-        result.rejected.sort(key=lambda r: r.row)
-        if result.rejected and not skip_invalid:
-            raise ImportRejected(result)
-        if dry_run:
-            result.inserted, result.updated = len(new), len(updates)
-            result.updated_ids = [u[0] for u in updates]
-        elif new or updates:
-            _write(conn, actor, new, updates, result, on_duplicate.value)
+        inserter = None if dry_run else _Inserter(conn, actor, now())
+        idle = inserter.wait if inserter else None
+        # New rows are inserted while the file is read unless a later row may still change
+        # them (update mode merges duplicates in the file); a rejection stops that.
+        early = inserter is not None and on_duplicate != OnDuplicate.UPDATE
+        switch = sys.getswitchinterval()
+        if early:  # the worker waits for the GIL after each statement: hand it over sooner
+            sys.setswitchinterval(min(switch, _SWITCH))
+        try:
+            check = Validator(conn, cols, text_only=kind == InputFormat.CSV, idle=idle).check
+            had_rows = conn.execute("SELECT 1 FROM prospects LIMIT 1").fetchone() is not None
+            seen: dict[str, tuple] = {}  # email → the staged row that first had it
+            existing: dict[str, sqlite3.Row] = {}  # email → the prospect already holding it
+            new: list[str] = []  # emails of new prospects, in file order
+            count = 0
+            for numbers, cells, bad in batches:
+                count += len(numbers) + len(bad)
+                result.rejected += bad
+                fresh = _dedupe(check(numbers, cells), seen, result, on_duplicate)
+                if had_rows and fresh:
+                    if idle:
+                        idle()
+                    existing.update(_existing(conn, fresh))
+                    fresh = [email for email in fresh if email not in existing]
+                new += fresh
+                early = early and (skip_invalid or not result.rejected and not (
+                    existing and on_duplicate == OnDuplicate.ERROR))  # else: nothing to write
+                if early and len(new) - inserter.staged >= _FLUSH:
+                    inserter.stage([seen[email] for email in new[inserter.staged:]])
+                    inserter.insert()
+                if progress:
+                    progress(count, max(estimate, count))
+            result.rows = count
+            updates: list[list] = []
+            for email, row in existing.items():
+                if on_duplicate == OnDuplicate.ERROR:
+                    result.rejected.append(Rejection(seen[email][0], "email", email,
+                                                     f"already exists (prospect #{row['id']})"))
+                elif on_duplicate == OnDuplicate.SKIP:
+                    result.skipped += 1
+                elif (change := _changes(seen[email], row)) is None:
+                    result.unchanged += 1
+                else:
+                    updates.append(change)
+            result.rejected.sort(key=lambda r: r.row)
+            if result.rejected and not skip_invalid:
+                raise ImportRejected(result)
+            if dry_run:
+                result.inserted, result.updated = len(new), len(updates)
+                result.updated_ids = [u[0] for u in updates]
+            elif new or updates:
+                _write(conn, actor, inserter, [seen[email] for email in new[inserter.staged:]],
+                       updates, result, on_duplicate.value)
+        finally:
+            if inserter:
+                inserter.close()  # before the transaction ends, whichever way
+            sys.setswitchinterval(switch)
     if progress:
         progress(result.rows, result.rows)
     return result

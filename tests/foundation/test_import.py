@@ -4,12 +4,21 @@ from __future__ import annotations
 
 import json
 import sqlite3
+import sys
 
 import pytest
 
-from salescli import importer
+from salescli import db, import_read, importer
 from salescli.errors import InvalidValue
-from tests.foundation.helpers import activities, db_state, fails, ok, query, scalar
+from tests.foundation.helpers import (
+    activities,
+    assert_fts_in_sync,
+    db_state,
+    fails,
+    ok,
+    query,
+    scalar,
+)
 
 CSV = ("E-mail,Full Name,Organisation,Deal Value,Tags,Stage,Owner,Notes\n"
        "Ada@Example.com ,Ada Lovelace,Analytical Engines,5000,\"vip,q4\",meeting,maria,"
@@ -401,6 +410,90 @@ def test_a_failure_midway_rolls_back_schema_and_rows(invoke, sales, tmp_path, mo
         invoke("prospects", "import", write(tmp_path, "b.csv", many(30)))
     assert schema(sales) == before_schema
     assert db_state(sales) == before
+
+
+@pytest.fixture
+def small_batches(monkeypatch):
+    """Batches of 4 then up to 10 rows, each inserted (on the worker thread) while the next
+    is checked: a 30-row file takes the path of a 100k-row one."""
+    monkeypatch.setattr(import_read, "_FIRST", 4)
+    monkeypatch.setattr(import_read, "_BATCH", 10)
+    monkeypatch.setattr(importer, "_FLUSH", 3)
+    monkeypatch.setattr(importer, "_BULK_MIN", 10)
+
+
+@pytest.mark.parametrize("existing", [0, 5])
+def test_batches_written_while_reading_match_a_one_pass_import(
+        invoke, sales, tmp_path, small_batches, existing):
+    if existing:
+        ok(invoke("prospects", "import", write(tmp_path, "a.csv", many(existing, 1000))))
+    before, switch = schema(sales), sys.getswitchinterval()
+    text = many(30).replace("p0@example.com,", "p0@example.com ,")  # the whole check runs
+    out = ok(invoke("prospects", "import", write(tmp_path, "b.csv", text)))
+    assert out == "b.csv: 30 rows, 30 inserted, 0 updated\n"
+    assert schema(sales) == before and sys.getswitchinterval() == switch
+    rows = query(sales, "SELECT id, email FROM prospects WHERE id > ? ORDER BY id", (existing,))
+    assert [r["email"] for r in rows] == [f"p{i}@example.com" for i in range(30)]  # file order
+    assert [r["id"] for r in rows] == list(range(existing + 1, existing + 31))
+    assert scalar(sales, "SELECT count(*) FROM stage_changes") == 30 + existing
+    assert scalar(sales, "SELECT count(*) FROM prospect_tags WHERE tag = 'all'") == 30 + existing
+    assert_fts_in_sync(sales)
+    assert search(invoke, "p29") == ["p29@example.com"]
+    assert activities(sales)[-1]["after"]["inserted_ids"] == [[existing + 1, existing + 30]]
+
+
+@pytest.mark.parametrize("late, needle", [
+    ("not-an-email,Late,Co,,", "row 32: email 'not-an-email' is not a valid email address"),
+    ("p3@example.com,Again,Co,,", "row 32: email 'p3@example.com' is a duplicate of row 5"),
+    ("old@example.com,Old,Co,,", "row 32: email 'old@example.com' already exists"),
+])
+def test_a_bad_row_after_batches_were_written_leaves_nothing(
+        invoke, sales, tmp_path, small_batches, late, needle):
+    ok(invoke("prospects", "add", "old@example.com"))
+    before_schema, before = schema(sales), db_state(sales)
+    lines, last = rejected(invoke("prospects", "import",
+                                  write(tmp_path, "b.csv", many(30) + late + "\n")))
+    assert lines[0].startswith(needle) and "nothing imported" in last
+    assert schema(sales) == before_schema and db_state(sales) == before
+    out = ok(invoke("prospects", "import", write(tmp_path, "b.csv", many(30) + late + "\n"),
+                    "--skip-invalid"))
+    assert out == "b.csv: 31 rows, 30 inserted, 0 updated, 1 rejected\n"
+    assert_fts_in_sync(sales)
+
+
+def test_a_database_error_in_a_batch_rolls_everything_back(sales, tmp_path, small_batches):
+    conn = db.open_write(sales)
+    conn.execute("CREATE TRIGGER boom BEFORE INSERT ON stage_changes WHEN new.prospect_id = 25"
+                 " BEGIN SELECT RAISE(ABORT, 'disk on fire'); END")  # a real SQLite error
+    before_schema, before = schema(sales), db_state(sales)
+    try:
+        with pytest.raises(sqlite3.IntegrityError, match="disk on fire"):
+            importer.import_file(conn, "lib", write(tmp_path, "b.csv", many(30)))
+        assert not conn.in_transaction
+        assert conn.execute("SELECT count(*) FROM prospects").fetchone()[0] == 0
+    finally:
+        conn.close()
+    assert schema(sales) == before_schema and db_state(sales) == before
+
+
+def test_a_connection_bound_to_its_thread_imports_without_a_worker(sales, tmp_path,
+                                                                   small_batches):
+    conn = sqlite3.connect(sales, isolation_level=None)  # check_same_thread=True
+    conn.row_factory = sqlite3.Row
+    try:
+        result = importer.import_file(conn, "lib", write(tmp_path, "b.csv", many(30)))
+    finally:
+        conn.close()
+    assert result.inserted == 30 and scalar(sales, "SELECT count(*) FROM stage_changes") == 30
+    assert_fts_in_sync(sales)
+
+
+def test_ids_of_deleted_prospects_are_not_reused(invoke, sales, tmp_path):
+    ok(invoke("prospects", "import", write(tmp_path, "a.csv", many(3))))
+    ok(invoke("prospects", "archive", "3", "--hard", "--yes"))
+    ok(invoke("prospects", "import", write(tmp_path, "b.csv", many(1, 10))))
+    assert query(sales, "SELECT id, email FROM prospects WHERE id > 2") == \
+        [{"id": 4, "email": "p10@example.com"}]  # #3 stays the deleted person's
 
 
 def test_blank_rows_are_skipped_but_keep_their_row_numbers(invoke, sales, tmp_path):

@@ -13,10 +13,10 @@ import pytest
 from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
 
-from salescli import db, importer, output
+from salescli import db, import_read, importer, output
 from salescli.enums import DEFAULT_STAGES
 from salescli.errors import InvalidValue, SalescliError
-from salescli.prospects import list_prospects, normalise_email
+from salescli.prospects import add, list_prospects, normalise_email
 
 
 def cfg(examples: int = 100) -> settings:
@@ -166,3 +166,61 @@ def test_letters_only_local_parts_are_not_special():
     # a sanity anchor for the strategies above: the grammar really is accepted
     for c in string.ascii_lowercase:
         assert normalise_email(f"{c}@example.com") == f"{c}@example.com"
+
+
+# --------------------------------------------------------------------------- batches
+
+# Duplicates in the file and of the database are likely, a bad cell now and then.
+POOL = [f"p{i}@example.com" for i in range(6)] + ["old1@example.com", "old2@example.com"]
+ROW = st.tuples(st.sampled_from(POOL + ["not-an-email"]), st.sampled_from(["", "Ada", "Bob"]),
+                st.sampled_from(["", "lead", "won", "", "lead", "won", "x"]),
+                st.sampled_from(["", "1", "2.5", "", "1", "2.5", "-1"]),
+                st.sampled_from(["", "a", "a,b"]))
+
+
+def _outcome(template: Path, text: str, small: bool, options: dict) -> tuple:
+    """What importing ``text`` into a copy of ``template`` (holding old1 and old2) does, with
+    batches of one or two rows written while the next is read, or in one pass."""
+    sizes = {"_FIRST": 1, "_BATCH": 2} if small else {"_FIRST": 10**6, "_BATCH": 10**6}
+    knobs = {**{(import_read, k): v for k, v in sizes.items()},
+             (importer, "_FLUSH"): 1, (importer, "_BULK_MIN"): 2 if small else 10**6}
+    saved = {key: getattr(*key) for key in knobs}
+    with tempfile.TemporaryDirectory() as tmp:
+        path = Path(tmp) / "sales.db"
+        shutil.copy(template, path)
+        conn = db.open_write(path)
+        try:
+            for email in ("old1@example.com", "old2@example.com"):
+                add(conn, "prop", email, name="Old", tags="old")
+            for (module, name), value in knobs.items():
+                setattr(module, name, value)
+            try:
+                r = importer.import_data(conn, "prop", text, "f.csv", **options)
+                summary = (r.summary(), [str(x) for x in r.rejected], r.ids)
+            except importer.ImportRejected as exc:
+                summary = (str(exc), [str(x) for x in exc.result.rejected], None)
+            finally:
+                for (module, name), value in saved.items():
+                    setattr(module, name, value)
+            conn.execute("INSERT INTO prospects_fts(prospects_fts, rank)"
+                         " VALUES ('integrity-check', 1)")
+            rows = [tuple(r) for r in conn.execute(
+                "SELECT id, email, name, stage_id, value, tags FROM prospects ORDER BY id")]
+            history = [tuple(r) for r in conn.execute(
+                "SELECT prospect_id, from_stage_id, to_stage_id, value, note FROM stage_changes"
+                " ORDER BY id")]
+            tags = [tuple(r) for r in conn.execute("SELECT * FROM prospect_tags ORDER BY 1, 2")]
+            schema = [tuple(r) for r in conn.execute("SELECT * FROM sqlite_master ORDER BY name")]
+        finally:
+            conn.close()
+    return summary, rows, history, tags, schema
+
+
+@cfg(80)
+@given(rows=st.lists(ROW, max_size=9),
+       options=st.fixed_dictionaries({"on_duplicate": st.sampled_from(list(importer.OnDuplicate)),
+                                      "skip_invalid": st.booleans()}))
+def test_batches_written_while_reading_change_nothing(template, rows, options):
+    text = "email,name,stage,value,tags\n" + "".join(
+        ",".join(f'"{c}"' for c in row) + "\n" for row in rows)
+    assert _outcome(template, text, True, options) == _outcome(template, text, False, options)
