@@ -115,7 +115,8 @@ def cli(ctx: click.Context, db: str, actor: str | None, verbose: int, quiet: boo
     from salescli.log import setup_logging
 
     setup_logging(verbose=verbose, quiet=quiet, job=ctx.invoked_subcommand)
-    ctx.obj = Settings(db=Path(db), actor=(actor or default_actor()).strip() or "unknown")
+    ctx.obj = Settings(db=Path(db), actor=(actor or "").strip() or default_actor().strip()
+                       or "unknown")
 
 
 def main() -> None:

@@ -65,13 +65,22 @@ def activity(prospect, actor, since, entity, limit, fmt) -> None:
     """
     from salescli import audit
     from salescli import prospects as lib
+    from salescli.errors import NotFound
     from salescli.timeutil import parse_when
 
     conn = read_conn()
     pid = None
     if prospect:
         text = str(prospect).strip()
-        pid = int(text) if text.isdigit() else lib.resolve(conn, text)["id"]
+        try:
+            pid = lib.resolve(conn, text)["id"]
+        except NotFound:
+            # A forgotten or deleted prospect still has its (redacted) audit rows.
+            if not text.isdigit() or not conn.execute(
+                    "SELECT 1 FROM activities WHERE prospect_id = ? LIMIT 1",
+                    (int(text),)).fetchone():
+                raise
+            pid = int(text)
     rows = audit.list_activities(conn, prospect_id=pid, actor=actor, entity=entity,
                                  since=parse_when(since, "--since") if since else None,
                                  limit=limit)

@@ -82,6 +82,7 @@ USER_ERRORS = [
     # activity
     (("activity", "--since", "last tuesday"), ["--since 'last tuesday'"]),
     (("activity", "--prospect", "ghost@example.com"), ["prospect 'ghost@example.com'"]),
+    (("activity", "--prospect", "999"), ["prospect '999' not found"]),
 ]
 
 

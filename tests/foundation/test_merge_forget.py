@@ -192,6 +192,13 @@ def test_forget_a_hard_deleted_prospect(invoke, twins):
     assert b"cy@example.net" not in _all_bytes(twins)
 
 
+def test_activity_of_a_deleted_prospect_stays_reachable_by_id(invoke, twins):
+    pid = json.loads(ok(invoke("prospects", "show", "cy@example.net", "--format", "json")))["id"]
+    ok(invoke("prospects", "archive", "cy@example.net", "--hard", "--yes"))
+    rows = json.loads(ok(invoke("activity", "--prospect", pid, "--format", "json")))
+    assert [r["action"] for r in rows][-1] == "delete"
+
+
 def test_forget_an_address_with_underscore_and_accents_merged_away(invoke, twins):
     """LIKE wildcards and JSON's \\u escapes must not hide the address from forget."""
     def audit_text() -> str:
