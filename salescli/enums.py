@@ -75,3 +75,11 @@ class NotifyState(StrEnum):
     SENT = "sent"
     SUPPRESSED = "suppressed"
     FAILED = "failed"
+
+
+class OnDuplicate(StrEnum):
+    """What an import does with a row whose email already exists (in the file or the DB)."""
+
+    ERROR = "error"
+    SKIP = "skip"
+    UPDATE = "update"

@@ -19,13 +19,13 @@ from collections import Counter
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager, suppress
 from dataclasses import dataclass, field
-from enum import StrEnum
 from itertools import chain
 from pathlib import Path
 from typing import Any
 
 from salescli import audit, pipeline
 from salescli.db import now, transaction
+from salescli.enums import OnDuplicate
 from salescli.errors import InvalidValue, SalescliError
 from salescli.import_read import (  # noqa: F401  (re-exported)
     ALIASES,
@@ -40,15 +40,6 @@ from salescli.import_read import (  # noqa: F401  (re-exported)
     read_file,
     read_json,
 )
-
-
-class OnDuplicate(StrEnum):
-    """What to do with a row whose email already exists (in the file or the database)."""
-
-    ERROR = "error"
-    SKIP = "skip"
-    UPDATE = "update"
-
 
 _CHUNK = 500  # emails per duplicate lookup (well under SQLite's parameter limit)
 _CACHE_KIB = 65536  # page cache while importing: the email index is written at random
