@@ -8,7 +8,6 @@ leaves half a file (nor replaces a good one).
 from __future__ import annotations
 
 import base64
-import csv
 import json
 import os
 import sqlite3
@@ -139,8 +138,7 @@ _GUARD_FIRST = frozenset("".join(output.FORMULA_START) + "'")
 def _write_csv(names: list[str], batches: Iterator[list[tuple]], out: IO[str], raw: bool,
                ) -> int:
     """CSV like ``output.write_csv`` (same guard), on tuples: ~3x faster per row."""
-    writer = csv.writer(out, lineterminator="\n")
-    quoted = csv.writer(out, lineterminator="\n", quoting=csv.QUOTE_ALL)
+    writer = output.CsvRows(out)
     writer.writerow(names)
     guard = output.guard_cell
     first = _GUARD_FIRST
@@ -152,10 +150,8 @@ def _write_csv(names: list[str], batches: Iterator[list[tuple]], out: IO[str], r
             rows = [[guard(v) if v.__class__ is str and v and v[0] in first
                      else (_blob(v) if v.__class__ is bytes else v) for v in row]
                     for row in batch]
-        for row in rows:  # None is written as an empty cell
-            # csv quotes only cells holding the line terminator: a bare CR needs QUOTE_ALL.
-            (quoted if any(v.__class__ is str and "\r" in v for v in row)
-             else writer).writerow(row)
+        for row in rows:
+            writer.writerow(row)
         n += len(batch)
     return n
 

@@ -313,7 +313,8 @@ _MOVES = f"""CREATE TEMP TABLE mx_moves AS
     WHERE m.prev_stage IS NULL OR m.prev_stage != m.to_stage_id"""
 
 
-def _owner_cond(column: str, owner: str | None) -> tuple[str, list[Any]]:
+def owner_cond(column: str, owner: str | None) -> tuple[str, list[Any]]:
+    """A SQL condition on an owner column; '' means unassigned (NULL or empty)."""
     if owner is None:
         return "", []
     if owner == "":
@@ -343,10 +344,10 @@ def summary(conn: sqlite3.Connection, *, days: int = 30, owner: str | None = Non
     if isinstance(stale_days, bool) or not isinstance(stale_days, int) or stale_days < 1:
         raise InvalidValue("--stale-days", stale_days, "must be a whole number ≥ 1")
     r = {"r0": p.start_utc, "r1": p.end_utc}
-    cin, pin = _owner_cond("owner", owner)
-    cout, pout = _owner_cond("prev_owner", owner)
-    cp, pp = _owner_cond("owner", owner)
-    ci, pi = _owner_cond("owner", owner)
+    cin, pin = owner_cond("owner", owner)
+    cout, pout = owner_cond("prev_owner", owner)
+    cp, pp = owner_cond("owner", owner)
+    ci, pi = owner_cond("owner", owner)
     q = conn.execute
     q("DROP TABLE IF EXISTS temp.mx_moves")
     q(_MOVES, r)
@@ -372,7 +373,7 @@ def summary(conn: sqlite3.Connection, *, days: int = 30, owner: str | None = Non
         LEFT JOIN med ON med.k = s.id LEFT JOIN now ON now.k = s.id
         WHERE s.removed_at IS NULL ORDER BY s.position, s.id""",
         [*pin, *pout, *pout, iso(datetime.now(UTC) - timedelta(days=stale_days)), *pp])]
-    cm, pm = _owner_cond("m.owner", owner)
+    cm, pm = owner_cond("m.owner", owner)
     deals = q(f"""SELECT sum(m.prev_stage IS NULL) AS new, sum(m.kind = 'won') AS won,
                          sum(m.kind = 'lost') AS lost,
                          round(total(CASE WHEN m.kind = 'won' THEN m.value END), 2)

@@ -53,26 +53,36 @@ def _cell(value: Any) -> Any:
     return value
 
 
+class CsvRows:
+    """``csv.writer`` with ``\n`` line ends. csv quotes only cells holding the line
+    terminator, so a row with a bare CR is written fully quoted instead."""
+
+    def __init__(self, out: IO[str]):
+        self._plain = csv.writer(out, lineterminator="\n")
+        self._quoted = csv.writer(out, lineterminator="\n", quoting=csv.QUOTE_ALL)
+
+    def writerow(self, cells: Sequence[Any]) -> None:
+        """Write one row; None is an empty cell."""
+        cr = any(c.__class__ is str and "\r" in c for c in cells)
+        (self._quoted if cr else self._plain).writerow(cells)
+
+
 def write_csv(rows: Iterable[dict[str, Any]], out: IO[str], *, raw: bool = False,
               columns: Sequence[str] | None = None) -> int:
     """Stream rows as CSV with a header; returns the number of rows written."""
-    writer = quoted = None
+    writer = CsvRows(out)
     n = 0
     for row in rows:
-        if writer is None:
+        if n == 0:
             columns = list(columns or row.keys())
-            writer = csv.writer(out, lineterminator="\n")
-            # csv quotes only cells holding the line terminator: a bare CR needs QUOTE_ALL.
-            quoted = csv.writer(out, lineterminator="\n", quoting=csv.QUOTE_ALL)
             writer.writerow(columns)
         cells = [_cell(row.get(c)) for c in columns]
         if not raw:
             cells = [guard_cell(c) if isinstance(c, str) else c for c in cells]
-        cells = ["" if c is None else c for c in cells]
-        (quoted if any(isinstance(c, str) and "\r" in c for c in cells) else writer).writerow(cells)
+        writer.writerow(cells)
         n += 1
-    if writer is None and columns:
-        csv.writer(out, lineterminator="\n").writerow(columns)
+    if n == 0 and columns:
+        writer.writerow(columns)
     return n
 
 

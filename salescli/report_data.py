@@ -61,15 +61,6 @@ def owners(conn: sqlite3.Connection, p: Period) -> list[str]:
     return sorted((r[0] for r in rows), key=lambda o: (o == "", o.lower(), o))
 
 
-def _where_owner(column: str, owner: str | None) -> tuple[str, list[Any]]:
-    """A SQL condition on an owner column; '' means unassigned (NULL or empty)."""
-    if owner is None:
-        return "", []
-    if owner == "":
-        return f" AND coalesce({column}, '') = ''", []
-    return f" AND {column} = ?", [owner]
-
-
 def funnel(conn: sqlite3.Connection, p: Period, owner: str | None = None,
            ) -> list[dict[str, Any]]:
     """Per stage: prospects and value now; stays entered, exited and advanced in the period
@@ -131,7 +122,7 @@ _PERSON = "p.id AS prospect_id, p.email, p.name, p.company"
 def won_deals(conn: sqlite3.Connection, p: Period, owner: str | None = None,
               ) -> list[dict[str, Any]]:
     """Moves into a won stage during the period, with the value and owner at that moment."""
-    cond, params = _where_owner("sc.owner", owner)
+    cond, params = metrics.owner_cond("sc.owner", owner)
     return [dict(r) for r in conn.execute(
         f"SELECT sc.at, {_PERSON}, coalesce(sc.owner, '') AS owner, sc.value, sc.reason"
         " FROM stage_changes sc JOIN stages s ON s.id = sc.to_stage_id"
@@ -147,7 +138,7 @@ _IDLE = ("SELECT prospect_id, email, name, company, owner, stage, value,"
 def top_deals(conn: sqlite3.Connection, owner: str | None = None, limit: int = 10,
               ) -> list[dict[str, Any]]:
     """The largest open deals right now (the ``open_prospects_idle`` view)."""
-    cond, params = _where_owner("owner", owner)
+    cond, params = metrics.owner_cond("owner", owner)
     return [dict(r) for r in conn.execute(
         f"{_IDLE} WHERE value > 0{cond} ORDER BY value DESC, prospect_id LIMIT ?",
         [*params, limit])]
@@ -157,7 +148,7 @@ def stale(conn: sqlite3.Connection, stale_days: int, owner: str | None = None,
           limit: int = LIST_LIMIT) -> list[dict[str, Any]]:
     """Open prospects idle (no interaction, no stage move) for ``stale_days`` or more,
     idlest first (the ``open_prospects_idle`` view)."""
-    cond, params = _where_owner("owner", owner)
+    cond, params = metrics.owner_cond("owner", owner)
     return [dict(r) for r in conn.execute(
         f"{_IDLE} WHERE idle_days >= ?{cond} ORDER BY idle_days DESC, prospect_id LIMIT ?",
         [stale_days, *params, limit])]
@@ -167,7 +158,7 @@ def interactions(conn: sqlite3.Connection, p: Period, owner: str | None = None,
                  kinds: tuple[InteractionKind, ...] | None = None, limit: int = LIST_LIMIT,
                  ) -> list[dict[str, Any]]:
     """Interactions in the period, newest first, with the owner at the time."""
-    cond, params = _where_owner("i.owner", owner)
+    cond, params = metrics.owner_cond("i.owner", owner)
     if kinds:
         cond += f" AND i.kind IN ({', '.join('?' * len(kinds))})"
         params += [k.value for k in kinds]
@@ -182,7 +173,7 @@ def interactions(conn: sqlite3.Connection, p: Period, owner: str | None = None,
 def bounced(conn: sqlite3.Connection, p: Period, owner: str | None = None,
             ) -> list[dict[str, Any]]:
     """Addresses that bounced during the period, with their current status."""
-    cond, params = _where_owner("i.owner", owner)
+    cond, params = metrics.owner_cond("i.owner", owner)
     return [dict(r) for r in conn.execute(
         f"SELECT max(i.occurred_at) AS at, {_PERSON}, coalesce(p.owner, '') AS owner,"
         " p.email_status, p.bounce_reason"
