@@ -34,7 +34,7 @@ from pathlib import Path
 
 def build(path: Path, size_mb: int) -> None:
     """A salescli database of about ``size_mb`` MB: prospects and many interactions."""
-    from salescli import db
+    from salescli.core import db
 
     for suffix in ("", "-wal", "-shm"):
         Path(f"{path}{suffix}").unlink(missing_ok=True)
@@ -87,7 +87,7 @@ def _wal(path: Path) -> int:
 
 def writer(path: str, out: str) -> None:
     """Scan-like writes: 10 interactions per transaction, every ~5 ms, until SIGTERM."""
-    from salescli import db
+    from salescli.core import db
 
     stop = []
     signal.signal(signal.SIGTERM, lambda *a: stop.append(1))
@@ -161,7 +161,7 @@ def sqlite_cli_snapshot_backup(db: Path, out: Path) -> float:
 
 def salescli_backup(db: Path, dest: Path) -> dict:
     """Copy time (snapshot copy) and verification time, as `salescli db backup` does them."""
-    from salescli import backup
+    from salescli.ops import backup
 
     shutil.rmtree(dest, ignore_errors=True)
     dest.mkdir()
@@ -189,7 +189,7 @@ def main() -> None:
         writer(*args.writer)
         return
 
-    from salescli.db import BUSY_TIMEOUT_MS
+    from salescli.core.db import BUSY_TIMEOUT_MS
 
     work = args.workdir or Path(tempfile.mkdtemp(prefix="bench-backup-"))
     work.mkdir(parents=True, exist_ok=True)

@@ -43,7 +43,7 @@ def generate(path: Path, *, prospects: int = 100_000, changes: int = 300_000,
              interactions: int = 1_000_000, days: int = 730, seed: int = 7,
              end: datetime | None = None) -> dict[str, int]:
     """Fill a fresh sales database with a random but plausible history ending at ``end``."""
-    from salescli import db
+    from salescli.core import db
 
     rng = random.Random(seed)
     end = end or datetime.now(UTC).replace(hour=0, minute=0, second=0, microsecond=0)

@@ -156,7 +156,8 @@ def timed(cmd: list[str], env: dict | None = None) -> tuple[float, int, str, flo
 
 
 def make_db(path: Path, people: list[dict]) -> None:
-    from salescli import db, prospects
+    from salescli.core import db
+    from salescli.pipeline import prospects
 
     conn = db.open_write(path)
     with db.transaction(conn):

@@ -41,7 +41,8 @@ MODES = ["plugin", "plugin-nocache", "none"]
 
 def build(db_file: Path, n: int) -> None:
     """A realistic sales database: n prospects, their stage history and interactions."""
-    from salescli import db, users
+    from salescli.core import db
+    from salescli.web import users
 
     conn = db.open_write(db_file)
     rng = random.Random(42)
@@ -88,7 +89,7 @@ def serve(db_file: str, mode: str) -> None:
 
         pm.unregister(name="salescli")
         assert "salescli" not in {pm.get_name(p) for p in pm.get_plugins()}
-    from salescli.web import serve_database
+    from salescli.web.server import serve_database
 
     serve_database(db_file, "127.0.0.1", 0, on_ready=lambda url: print(url, flush=True))
 
@@ -137,11 +138,11 @@ def auth_cost(db_file: Path, token: str, n: int = 20000) -> dict[str, float]:
     (the part of the latency that is ours, free of the machine's load swings)."""
     import asyncio
 
-    from salescli import datasette_plugin, web
+    from salescli.web import plugin, server
 
     out = {}
     for label, cache in (("cached", 5.0), ("uncached", 0.0)):
-        ds = web.build_datasette(db_file, cache_seconds=cache)
+        ds = server.build_datasette(db_file, cache_seconds=cache)
         scope = {"type": "http", "method": "GET", "path": "/sales/prospects/1.json",
                  "raw_path": b"/sales/prospects/1.json", "query_string": b"",
                  "client": ("127.0.0.1", 1),
@@ -150,9 +151,9 @@ def auth_cost(db_file: Path, token: str, n: int = 20000) -> dict[str, float]:
 
         async def loop(ds=ds, scope=scope):
             for _ in range(n):
-                actor, refused = datasette_plugin.authenticate(ds, scope)
+                actor, refused = plugin.authenticate(ds, scope)
                 assert actor and not refused
-                datasette_plugin.is_csv_request(scope)
+                plugin.is_csv_request(scope)
 
         t = time.perf_counter()
         asyncio.run(loop())
@@ -185,9 +186,9 @@ def main() -> None:
         build(db_file, args.prospects)
         print(f"built {db_file} with {args.prospects} prospects in "
               f"{time.perf_counter() - t:.1f}s", file=sys.stderr)
-    from salescli import auth
+    from salescli.web import tokens
 
-    token, _ = auth.create_token(db_file, "bench", timedelta(days=1), "bench")
+    token, _ = tokens.create_token(db_file, "bench", timedelta(days=1), "bench")
     cost = auth_cost(db_file, token)
     results: dict[tuple[str, str], list[dict]] = {}
     servers = {}

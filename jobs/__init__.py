@@ -3,7 +3,7 @@
 Each entry loads the environment (and ``SALESCLI_ENV_FILE``, a ``KEY=VALUE``
 file for secrets; variables already set win), runs the salescli command(s) with
 ``--quiet``, and exits non-zero on failure. Lock and job_runs row come from the
-command itself (``salescli.runner.run_job``). Standard output is kept out of
+command itself (``salescli.ops.runner.run_job``). Standard output is kept out of
 cron's mail and written to the log instead; stderr carries only failures, so
 cron's MAILTO mails only those. A run skipped because the previous one still
 holds the lock exits 0 (the next run catches up; ``salescli health`` reports a
@@ -88,8 +88,8 @@ def _invoke(job: str, args: Sequence[str]) -> int:
     import click
 
     from salescli.cli import cli
-    from salescli.errors import JobLocked
-    from salescli.log import logged_errors, setup_logging
+    from salescli.core.errors import JobLocked
+    from salescli.core.log import logged_errors, setup_logging
 
     out, err = io.StringIO(), io.StringIO()
     seen = len(logged_errors)
@@ -139,7 +139,7 @@ def _invoke(job: str, args: Sequence[str]) -> int:
 def run(job: str, *commands: Sequence[str]) -> int:
     """Run ``commands`` (argument lists for salescli) one after the other as ``job``."""
     os.environ["SALESCLI_JOB"] = job
-    from salescli.log import setup_logging
+    from salescli.core.log import setup_logging
 
     setup_logging(quiet=True, job=job)
     for args in commands:
@@ -152,7 +152,7 @@ def run(job: str, *commands: Sequence[str]) -> int:
 def main(job: str, build: Callable[[list[str]], list[list[str]]]) -> NoReturn:
     """Entry-point body: load the environment, build the command lines, run, exit."""
     os.environ["SALESCLI_JOB"] = job
-    from salescli.log import setup_logging
+    from salescli.core.log import setup_logging
 
     setup_logging(quiet=True, job=job)
     try:

@@ -17,7 +17,7 @@ from pathlib import Path
 import click
 
 from salescli import __version__
-from salescli.errors import SalescliError
+from salescli.core.errors import SalescliError
 
 # name → "module:attribute"; the module is imported on first use.
 COMMANDS = {
@@ -112,7 +112,7 @@ def default_actor() -> str:
 @click.pass_context
 def cli(ctx: click.Context, db: str, actor: str | None, verbose: int, quiet: bool) -> None:
     """Manage a sales pipeline in one SQLite database."""
-    from salescli.log import setup_logging
+    from salescli.core.log import setup_logging
 
     setup_logging(verbose=verbose, quiet=quiet, job=ctx.invoked_subcommand)
     ctx.obj = Settings(db=Path(db), actor=(actor or "").strip() or default_actor().strip()

@@ -13,7 +13,7 @@ def init() -> None:
 
     Example: salescli --db /srv/sales/sales.db init
     """
-    from salescli import db
+    from salescli.core import db
 
     path = settings().db
     before = None
@@ -39,8 +39,8 @@ def log_interaction(prospect, kind, body, subject, when) -> None:
 
     Example: salescli log ada@example.com --kind call --body "wants a demo on Friday"
     """
-    from salescli import interactions
-    from salescli.timeutil import parse_when
+    from salescli.core.timeutil import parse_when
+    from salescli.pipeline import interactions
 
     at = parse_when(when, "--at") if when else None
     conn = write_conn()
@@ -63,10 +63,10 @@ def activity(prospect, actor, since, entity, limit, fmt) -> None:
 
     Example: salescli activity --since 7d --actor monitor
     """
-    from salescli import audit
-    from salescli import prospects as lib
-    from salescli.errors import NotFound
-    from salescli.timeutil import parse_when
+    from salescli.core import audit
+    from salescli.core.errors import NotFound
+    from salescli.core.timeutil import parse_when
+    from salescli.pipeline import prospects as lib
 
     conn = read_conn()
     pid = None

@@ -9,7 +9,7 @@ from typing import Any
 
 import click
 
-from salescli import db, output
+from salescli.core import db, output
 
 
 def settings() -> Any:

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import click
 
-from salescli import db
+from salescli.core import db
 
 
 @click.command()
@@ -21,10 +21,10 @@ def demo(directory: str, no_serve: bool, port: int) -> None:
 
     Example: salescli demo --no-serve
     """
-    from salescli import demo as lib
     from salescli.cli.common import emit
-    from salescli.db import open_read
-    from salescli.pipeline import list_stages
+    from salescli.core.db import open_read
+    from salescli.demo import seed as lib
+    from salescli.pipeline.stages import list_stages
 
     base = Path(directory)
     click.echo(f"Building a demo database in {base}/ (your SALESCLI_DB is not touched)…")
@@ -46,7 +46,7 @@ def _steps():
 
 
 def _scan(db_file: Path, base: Path) -> None:
-    from salescli.demo import MY_ADDRESS, sample_prospects
+    from salescli.demo.seed import MY_ADDRESS, sample_prospects
     from salescli.mail.sample import write_sample_maildir
     from salescli.mail.scan import scan_sources
 
@@ -62,16 +62,16 @@ def _scan(db_file: Path, base: Path) -> None:
 
 
 def _rollup(db_file: Path, base: Path) -> None:
-    from salescli import metrics
-    from salescli.runner import run_job
+    from salescli.metrics import rollup
+    from salescli.ops.runner import run_job
 
     with run_job("rollup", db_file) as run:
-        run.counts.update(metrics.rollup(run.conn))
+        run.counts.update(rollup.rollup(run.conn))
     click.echo(f"Rolled up daily metrics ({run.counts.get('days', '?')} days).")
 
 
 def _report(db_file: Path, base: Path) -> None:
-    from salescli.reporting import write_report
+    from salescli.reports.render import write_report
 
     conn = db.open_read(db_file)
     path = write_report(conn, "weekly", "html", base / "weekly-report.html", days=28)
@@ -83,9 +83,10 @@ def _serve(db_file: Path, port: int) -> None:
     """Serve the demo dashboard with a fresh password for the demo manager."""
     import secrets
 
-    from salescli import db, users
-    from salescli.demo import DEMO_MANAGER
-    from salescli.web import serve_database
+    from salescli.core import db
+    from salescli.demo.seed import DEMO_MANAGER
+    from salescli.web import users
+    from salescli.web.server import serve_database
 
     os.environ.setdefault("SALESCLI_SECRET", secrets.token_urlsafe(48))
     password = secrets.token_urlsafe(12)

@@ -32,20 +32,20 @@ def export(name, fmt, output, raw) -> None:
       salescli export interactions --format nl | gzip > interactions.jsonl.gz
       salescli export metrics --format json
     """
-    from salescli import exporter
+    from salescli.core import export
 
     conn = read_conn()
     if name is None:
-        for s in exporter.sources(conn):
+        for s in export.sources(conn):
             click.echo(f"{s['name']}\t{s['type']}")
         return
-    exporter.resolve_source(conn, name)
+    export.resolve_source(conn, name)
     fmt = fmt or (SUFFIX_FORMATS.get(Path(output).suffix.lower(), "csv") if output else "csv")
     if output is None:
-        exporter.export(conn, name, fmt, out=sys.stdout, raw=raw)
+        export.export(conn, name, fmt, out=sys.stdout, raw=raw)
         return
     if sys.stderr.isatty():
-        total = exporter.count(conn, name)
+        total = export.count(conn, name)
         with click.progressbar(length=total, label=f"Exporting {name}", file=sys.stderr) as bar:
             seen = [0]
 
@@ -53,8 +53,8 @@ def export(name, fmt, output, raw) -> None:
                 bar.update(done - seen[0])
                 seen[0] = done
 
-            n = exporter.export(conn, name, fmt, output, raw=raw, progress=progress)
+            n = export.export(conn, name, fmt, output, raw=raw, progress=progress)
     else:
-        n = exporter.export(conn, name, fmt, output, raw=raw)
+        n = export.export(conn, name, fmt, output, raw=raw)
     if sys.stderr.isatty():
         click.echo(f"Exported {n:,} rows of {name} to {output}", err=True)

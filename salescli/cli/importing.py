@@ -1,4 +1,4 @@
-"""``salescli prospects import FILE``: a thin layer over ``salescli.importer``.
+"""``salescli prospects import FILE``: a thin layer over ``salescli.pipeline.importer``.
 
 Kept free of heavy imports: the ``prospects`` group imports this module on every run.
 """
@@ -36,13 +36,13 @@ def import_prospects(file: str, dry_run: bool, on_duplicate: str, skip_invalid: 
 
     Example: salescli prospects import leads.csv --on-duplicate skip --dry-run
     """
-    from salescli import importer
+    from salescli.pipeline import import_read, importer
 
     if file == "-":
         with click.open_file("-", "rb") as stdin:
             data, name = stdin.read(), "stdin"
     else:
-        data, name = importer.read_file(file), file
+        data, name = import_read.read_file(file), file
     conn = write_conn()
     with ExitStack() as stack:
         progress = None

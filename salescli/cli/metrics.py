@@ -41,12 +41,13 @@ def rollup(since: str | None) -> None:
     """
     from datetime import datetime
 
-    from salescli import metrics as lib
-    from salescli.errors import JobLocked
-    from salescli.runner import run_job
+    from salescli.core.errors import JobLocked
+    from salescli.metrics import days
+    from salescli.metrics import rollup as lib
+    from salescli.ops.runner import run_job
 
-    tz = lib.zone()
-    since_day = lib.parse_since(since, datetime.now(tz).date()) if since else None
+    tz = days.zone()
+    since_day = days.parse_since(since, datetime.now(tz).date()) if since else None
     try:
         with run_job("rollup", settings().db) as run:
             if sys.stderr.isatty():
@@ -75,7 +76,7 @@ def metrics(days: int, owner: str | None, stale_days: int, fmt: str) -> None:
 
     Examples: salescli metrics --days 7 --owner ana; salescli metrics --format json
     """
-    from salescli import metrics as lib
+    from salescli.metrics import rollup as lib
 
     data = lib.summary(read_conn(), days=days, owner=owner, stale_days=stale_days)
     funnel, kpis = data["funnel"], data["kpis"]

@@ -33,7 +33,7 @@ def notify(stale_days: int | None, dry_run: bool, list_: bool, states: tuple[str
       salescli notify --stale-days 14      # cron, daily
       salescli notify --list --format json
     """
-    from salescli import notify as lib
+    from salescli.notify import outbox as lib
 
     if list_ or dry_run:
         conn = read_conn()
@@ -47,8 +47,8 @@ def notify(stale_days: int | None, dry_run: bool, list_: bool, states: tuple[str
             conn.close()
         return
 
-    from salescli.errors import JobLocked, SalescliError
-    from salescli.runner import run_job
+    from salescli.core.errors import JobLocked, SalescliError
+    from salescli.ops.runner import run_job
 
     try:
         with run_job("notify", settings().db) as run:
@@ -66,7 +66,7 @@ def notify(stale_days: int | None, dry_run: bool, list_: bool, states: tuple[str
 def _dry_run(conn, stale_days: int | None, fmt: str) -> None:
     from datetime import UTC, datetime
 
-    from salescli import notify as lib
+    from salescli.notify import outbox as lib
 
     rows = [{"id": r["id"], "state": "due", "rule": r["rule"], "prospect_id": r["prospect_id"],
              "channel": r["channel"], "recipient": r["recipient"], "subject": r["subject"],

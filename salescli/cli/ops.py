@@ -56,7 +56,7 @@ def _duration(seconds: int | None) -> str:
 
 
 def _print_health(report: dict[str, Any]) -> None:
-    from salescli import output
+    from salescli.core import output
 
     out = sys.stdout
     problems = report["problems"]
@@ -105,7 +105,7 @@ def health(fmt: str) -> None:
 
     Example: salescli -q health || echo "salescli needs attention"
     """
-    from salescli import health as lib
+    from salescli.ops import health as lib
 
     report = lib.check(settings().db)
     if not (report["healthy"] and _root_quiet()):
@@ -132,11 +132,11 @@ def jobs_history(job: str | None, limit: int, fmt: str) -> None:
 
     Example: salescli jobs history --job scan --limit 5
     """
-    from salescli.runner import history, summary
+    from salescli.ops.runner import history, summary
 
     rows = history(read_conn(), job=job, limit=limit)
     if fmt == "table":
-        from salescli.health import parse_ts
+        from salescli.ops.health import parse_ts
 
         def shaped():
             for r in rows:
@@ -157,7 +157,7 @@ def db_group() -> None:
 
 def _as_job(job: str, work: Callable[[Any], dict[str, Any]]) -> dict[str, Any]:
     """Run ``work(run)`` as ``job`` (lock + job_runs row) and keep its numbers as counts."""
-    from salescli.runner import run_job
+    from salescli.ops.runner import run_job
 
     with run_job(job, settings().db) as run:
         result = work(run)
@@ -179,7 +179,7 @@ def db_backup(directory: str, keep: int | None) -> None:
 
     Example: salescli db backup /var/backups/salescli --keep 14
     """
-    from salescli import backup as lib
+    from salescli.ops import backup as lib
 
     bars = _Bars.maybe()
     box: dict[str, Any] = {}
@@ -212,8 +212,8 @@ def db_restore(file: str, force: bool) -> None:
 
     Example: salescli db restore /var/backups/salescli/sales-20250131T020000Z.db --force
     """
-    from salescli import backup as lib
-    from salescli.runner import job_lock
+    from salescli.ops import backup as lib
+    from salescli.ops.runner import job_lock
 
     bars = _Bars.maybe()
     try:
@@ -236,7 +236,7 @@ def db_optimize(vacuum: bool | None) -> None:
 
     Example: salescli db optimize
     """
-    from salescli import maintenance
+    from salescli.ops import maintenance
 
     result = _as_job("optimize", lambda run: maintenance.optimize(run.conn, settings().db,
                                                                   vacuum=vacuum))
@@ -258,7 +258,7 @@ def db_cleanup(days: int | None, dry_run: bool, fmt: str) -> None:
 
     Example: salescli db cleanup --older-than 180
     """
-    from salescli import maintenance
+    from salescli.ops import maintenance
 
     days = maintenance.retention_days(days)
     if dry_run:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import click
 
 from salescli.cli.common import emit, emit_one, format_option, read_conn, settings, write_conn
-from salescli.output import FORMATS
+from salescli.core.output import FORMATS
 
 LIST_COLUMNS = ["id", "email", "name", "company", "owner", "stage", "email_status", "value",
                 "tags", "last_interaction_at"]
@@ -40,7 +40,7 @@ def add_cmd(email, name, company, stage, owner, value, tags, source, notes, fmt)
 
     Example: salescli prospects add ada@example.com --name "Ada L." --tag vip
     """
-    from salescli import prospects as lib
+    from salescli.pipeline import prospects as lib
 
     conn = write_conn()
     p = lib.add(conn, settings().actor, email, name=name, company=company, stage=stage,
@@ -77,14 +77,14 @@ def list_cmd(stage, owner, tag, email_status, search, stale, archived, sort, lim
 
     Example: salescli prospects list --stage contacted --stale 14 --sort -value
     """
-    from salescli import prospects as lib
+    from salescli.pipeline import prospects as lib
 
     conn = read_conn()
     rows = lib.list_prospects(conn, stage=stage, owner=owner, tag=tag, email_status=email_status,
                               search=search, stale_days=stale, sort=sort, limit=limit,
                               offset=offset, archived=archived)
     if fmt == "table":
-        from salescli.output import pick
+        from salescli.core.output import pick
 
         rows = pick(rows, LIST_COLUMNS)
     n = emit(rows, fmt)
@@ -97,8 +97,8 @@ def list_cmd(stage, owner, tag, email_status, search, stale, archived, sort, lim
 @format_option()
 def show_cmd(prospect, fmt) -> None:
     """Show a prospect with its timeline (stage changes, interactions, activity)."""
-    from salescli import prospects as lib
-    from salescli.timeline import timeline
+    from salescli.pipeline import prospects as lib
+    from salescli.pipeline.timeline import timeline
 
     conn = read_conn()
     p = lib.resolve(conn, prospect)
@@ -155,7 +155,7 @@ def update_cmd(prospect, email, name, company, owner, value, source, notes, add_
 
     Example: salescli prospects update ada@example.com --owner bob --tag hot
     """
-    from salescli import prospects as lib
+    from salescli.pipeline import prospects as lib
 
     changes = _fields(name, company, owner, value, source, notes)
     if email is not None:
@@ -178,13 +178,13 @@ def move_cmd(prospect, stage, note, reason) -> None:
 
     Example: salescli prospects move ada@example.com won --reason "signed annual plan"
     """
-    from salescli import pipeline
-    from salescli import prospects as lib
+    from salescli.pipeline import prospects as lib
+    from salescli.pipeline import stages
 
     conn = write_conn()
     p = lib.resolve(conn, prospect)
-    if pipeline.move(conn, settings().actor, p["id"], stage, note=note, reason=reason):
-        click.echo(f"{p['email']}: {p['stage']} → {pipeline.get_stage(conn, stage)['name']}")
+    if stages.move(conn, settings().actor, p["id"], stage, note=note, reason=reason):
+        click.echo(f"{p['email']}: {p['stage']} → {stages.get_stage(conn, stage)['name']}")
     else:
         click.echo(f"{p['email']} is already in {p['stage']}")
 
@@ -196,7 +196,7 @@ def move_cmd(prospect, stage, note, reason) -> None:
 @click.option("--yes", "-y", is_flag=True, help="Do not ask for confirmation (--hard).")
 def archive_cmd(prospect, restore, hard, yes) -> None:
     """Archive a prospect (it leaves lists, keeps its history); --hard deletes it."""
-    from salescli import prospects as lib
+    from salescli.pipeline import prospects as lib
 
     conn = write_conn()
     if hard:
@@ -220,7 +220,7 @@ def merge_cmd(keep, other, fmt) -> None:
 
     Example: salescli prospects merge ada@example.com ada.lovelace@example.com
     """
-    from salescli import prospects as lib
+    from salescli.pipeline import prospects as lib
 
     conn = write_conn()
     _done("merged into", lib.merge(conn, settings().actor, keep, other), fmt)
@@ -231,7 +231,7 @@ def merge_cmd(keep, other, fmt) -> None:
 @click.option("--yes", "-y", is_flag=True, help="Do not ask for confirmation.")
 def forget_cmd(email, yes) -> None:
     """Erase a person everywhere (right to erasure), audit log included."""
-    from salescli.erasure import forget
+    from salescli.pipeline.erasure import forget
 
     conn = write_conn()
     if not yes:
@@ -252,8 +252,8 @@ def export_cmd(fmt, output, raw, archived) -> None:
 
     Example: salescli prospects export --format csv -o prospects.csv
     """
-    from salescli import output as out
-    from salescli import prospects as lib
+    from salescli.core import output as out
+    from salescli.pipeline import prospects as lib
 
     conn = read_conn()
 

@@ -46,32 +46,32 @@ def report(name, owner, fmt, output, emails, days, until, stale_days, templates)
       salescli report owner --owner alice --format md
       salescli report weekly --email @manager
     """
-    from salescli import report_data as data
-    from salescli import reporting
+    from salescli.reports import data as data
+    from salescli.reports import render
 
-    reporting.check_name(name)
+    render.check_name(name)
     data.make_period(days, until)  # bad --days/--until fail before anything starts
-    reporting.templates_dir(templates)
-    fmt = fmt or reporting.format_for(output)
+    render.templates_dir(templates)
+    fmt = fmt or render.format_for(output)
     opts = {"owner": owner, "days": days, "until": until, "stale_days": stale_days,
             "templates": templates}
     conn = read_conn()
     if not emails:
         if output:
-            path = reporting.write_report(conn, name, fmt, output, **opts)
+            path = render.write_report(conn, name, fmt, output, **opts)
             _tell(f"Wrote the {name} report to {path}")
         else:
-            click.echo(reporting.render(conn, name, fmt, **opts), nl=False)
+            click.echo(render.render(conn, name, fmt, **opts), nl=False)
         return
-    from salescli.runner import run_job
+    from salescli.ops.runner import run_job
 
-    to = reporting.recipients(conn, emails)  # bad addresses fail before the job starts
+    to = render.recipients(conn, emails)  # bad addresses fail before the job starts
     conn.close()
     with run_job("report", settings().db) as run:
         if output:
-            reporting.write_report(run.conn, name, fmt, output, **opts)
+            render.write_report(run.conn, name, fmt, output, **opts)
             run.counts["file"] = str(output)
         templates_opt = opts.pop("templates")
-        sent = reporting.send_report(run.conn, name, to, templates=templates_opt, **opts)
+        sent = render.send_report(run.conn, name, to, templates=templates_opt, **opts)
         run.counts.update(sent)
     _tell(f"Sent the {name} report to {sent['recipients']} recipient(s)")

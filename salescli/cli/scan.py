@@ -35,12 +35,12 @@ def scan(account: str | None, source: str, since: str | None, create_unknown: bo
     """Read new mail and record contacts, replies, auto-replies and bounces.
 
     Accounts come from SALESCLI_IMAP_* variables or the TOML file named by
-    SALESCLI_CONFIG; see README.md. Safe to run from cron as often as you like:
+    SALESCLI_CONFIG; see docs/email-monitor.md. Safe to run from cron as often as you like:
     each run reads only what is new, and a second run while one is going exits 0.
     """
-    from salescli.errors import JobLocked
+    from salescli.core.errors import JobLocked
+    from salescli.core.timeutil import parse_when
     from salescli.mail.scan import ScanOptions, parse_source, scan_sources
-    from salescli.timeutil import parse_when
 
     parse_source(source)
     options = ScanOptions(since=parse_when(since, "--since") if since else None,

@@ -19,7 +19,7 @@ def serve(host: str, port: int) -> None:
     stable across restarts). Run it as the same OS user or group as the cron jobs that
     write the database. Sign in at /-/login or send Authorization: Bearer TOKEN.
     """
-    from salescli.web import serve_database
+    from salescli.web.server import serve_database
 
     def ready(url: str) -> None:
         click.echo(f"Serving {settings().db} on {url} (sign in at {url}-/login,"

@@ -16,9 +16,9 @@ def stages() -> None:
 @format_option()
 def list_cmd(fmt) -> None:
     """Stages in order, with prospect counts and open value."""
-    from salescli import pipeline
+    from salescli.pipeline import stages
 
-    emit(pipeline.list_stages(read_conn()), fmt)
+    emit(stages.list_stages(read_conn()), fmt)
 
 
 @stages.command("add")
@@ -31,9 +31,9 @@ def add_cmd(name, kind, position) -> None:
 
     Example: salescli stages add demo-booked --position 3
     """
-    from salescli import pipeline
+    from salescli.pipeline import stages
 
-    pipeline.add_stage(write_conn(), settings().actor, name, kind, position)
+    stages.add_stage(write_conn(), settings().actor, name, kind, position)
     click.echo(f"added stage {name}")
 
 
@@ -42,9 +42,9 @@ def add_cmd(name, kind, position) -> None:
 @click.argument("new")
 def rename_cmd(old, new) -> None:
     """Rename a stage; history follows the new name."""
-    from salescli import pipeline
+    from salescli.pipeline import stages
 
-    pipeline.rename_stage(write_conn(), settings().actor, old, new)
+    stages.rename_stage(write_conn(), settings().actor, old, new)
     click.echo(f"renamed {old} → {new}")
 
 
@@ -56,9 +56,9 @@ def reorder_cmd(names, fmt) -> None:
 
     Example: salescli stages reorder lead contacted meeting replied
     """
-    from salescli import pipeline
+    from salescli.pipeline import stages
 
-    emit(pipeline.reorder_stages(write_conn(), settings().actor, list(names)), fmt)
+    emit(stages.reorder_stages(write_conn(), settings().actor, list(names)), fmt)
 
 
 @stages.command("remove")
@@ -66,8 +66,8 @@ def reorder_cmd(names, fmt) -> None:
 @click.option("--move-to", metavar="STAGE", help="Move the stage's prospects here first.")
 def remove_cmd(name, move_to) -> None:
     """Remove a stage; one that holds prospects needs --move-to."""
-    from salescli import pipeline
+    from salescli.pipeline import stages
 
-    moved = pipeline.remove_stage(write_conn(), settings().actor, name, move_to)
+    moved = stages.remove_stage(write_conn(), settings().actor, name, move_to)
     click.echo(f"removed stage {name}" + (f", moved {moved} prospect(s) to {move_to}"
                                           if moved else ""))

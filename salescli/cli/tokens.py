@@ -27,8 +27,8 @@ def create(name: str, expires: str) -> None:
       TOKEN=$(salescli tokens create alice --expires 30d)
       curl -H "Authorization: Bearer $TOKEN" http://127.0.0.1:8001/sales/prospects.json
     """
-    from salescli import tokens as token_store
-    from salescli.timeutil import parse_duration
+    from salescli.core.timeutil import parse_duration
+    from salescli.web import tokens as token_store
 
     lifetime = parse_duration(expires, "--expires")
     token, _ = token_store.create_token(settings().db, name, lifetime, settings().actor)
@@ -40,7 +40,7 @@ def create(name: str, expires: str) -> None:
 @format_option()
 def list_(sessions: bool, fmt: str) -> None:
     """Issued tokens, newest first, with their status (active, expired, revoked)."""
-    from salescli import tokens as token_store
+    from salescli.web import tokens as token_store
 
     emit(token_store.list_tokens(settings().db, include_sessions=sessions), fmt, columns=COLUMNS)
 
@@ -49,7 +49,7 @@ def list_(sessions: bool, fmt: str) -> None:
 @click.argument("jti")
 def revoke(jti: str) -> None:
     """Revoke the token (or session) JTI: refused from the next request on."""
-    from salescli import tokens as token_store
+    from salescli.web import tokens as token_store
 
     record = token_store.revoke_token(settings().db, jti, settings().actor)
     click.echo(f"revoked {record['jti']} ({record['username']})", err=True)

@@ -34,7 +34,7 @@ def add_cmd(name, role, email, password_stdin, no_password) -> None:
 
     Example: printf '%s\\n' "$PW" | salescli users add maria --role manager --password-stdin
     """
-    from salescli import users as lib
+    from salescli.web import users as lib
 
     password = None if no_password else _read_password(password_stdin)
     lib.add(write_conn(), settings().db, settings().actor, name, role, email=email,
@@ -46,7 +46,7 @@ def add_cmd(name, role, email, password_stdin, no_password) -> None:
 @format_option()
 def list_cmd(fmt) -> None:
     """All users with role and status."""
-    from salescli import users as lib
+    from salescli.web import users as lib
 
     emit(lib.list_users(read_conn()), fmt,
          columns=["username", "email", "role", "disabled", "created_at"])
@@ -57,7 +57,7 @@ def list_cmd(fmt) -> None:
 @click.option("--enable", is_flag=True, help="Enable the user again.")
 def disable_cmd(name, enable) -> None:
     """Disable a user: their sessions and tokens stop working at once."""
-    from salescli import users as lib
+    from salescli.web import users as lib
 
     lib.set_disabled(write_conn(), settings().actor, name, not enable)
     click.echo(f"{'enabled' if enable else 'disabled'} {name}")
@@ -68,7 +68,7 @@ def disable_cmd(name, enable) -> None:
 @click.argument("role", type=click.Choice(ROLES))
 def set_role_cmd(name, role) -> None:
     """Change a user's role."""
-    from salescli import users as lib
+    from salescli.web import users as lib
 
     lib.set_role(write_conn(), settings().actor, name, role)
     click.echo(f"{name} is now {role}")
@@ -79,7 +79,7 @@ def set_role_cmd(name, role) -> None:
 @click.argument("email")
 def set_email_cmd(name, email) -> None:
     """Change where a user's notifications go."""
-    from salescli import users as lib
+    from salescli.web import users as lib
 
     lib.set_email(write_conn(), settings().actor, name, email)
     click.echo(f"{name} ← {email}")
@@ -90,7 +90,7 @@ def set_email_cmd(name, email) -> None:
 @click.option("--password-stdin", is_flag=True, help="Read the password from stdin.")
 def passwd_cmd(name, password_stdin) -> None:
     """Set a user's password (ends their web sessions)."""
-    from salescli import users as lib
+    from salescli.web import users as lib
 
     conn = write_conn()
     lib.get(conn, name)

@@ -15,8 +15,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from salescli.errors import InvalidValue, SalescliError
-from salescli.log import add_secret
+from salescli.core.errors import InvalidValue, SalescliError
+from salescli.core.log import add_secret
 
 SSL_MODES = ("ssl", "starttls", "none")
 DEFAULT_ACCOUNT = "default"
@@ -175,7 +175,7 @@ def load_accounts(env: Mapping[str, str] | None = None) -> list[Account]:
         return _from_toml(Path(path), env, shared)
     if not env.get("SALESCLI_IMAP_HOST"):
         raise InvalidValue("SALESCLI_IMAP_HOST", "", "is not set (or name a TOML file with "
-                           "several accounts in SALESCLI_CONFIG; see README.md, \"Email monitor\")")
+                           "several accounts in SALESCLI_CONFIG; see docs/email-monitor.md)")
     raw = {
         "name": env.get("SALESCLI_IMAP_NAME") or DEFAULT_ACCOUNT,
         "host": env.get("SALESCLI_IMAP_HOST"),

@@ -16,7 +16,7 @@ from email.header import decode_header
 from email.parser import BytesHeaderParser
 from email.utils import getaddresses, parsedate_to_datetime
 
-from salescli.timeutil import iso
+from salescli.core.timeutil import iso
 
 # The header fields fetched from the server (BODY.PEEK[HEADER.FIELDS (...)]).
 FIELDS = ("From", "Sender", "To", "Cc", "Delivered-To", "Date", "Subject", "Message-ID",

@@ -12,17 +12,18 @@ import logging
 import sqlite3
 from typing import TYPE_CHECKING
 
-from salescli import interactions, prospects
-from salescli.db import now, transaction
-from salescli.enums import InteractionKind
+from salescli.core.db import transaction
+from salescli.core.enums import InteractionKind
+from salescli.core.timeutil import now
 from salescli.mail import classify as cls
 from salescli.mail import rules
 from salescli.mail.faults import failpoint
 from salescli.mail.parse import Envelope
-from salescli.mail.scan import ACTOR, _save_checkpoints
+from salescli.mail.run import ACTOR, save_checkpoints
+from salescli.pipeline import interactions, prospects
 
 if TYPE_CHECKING:
-    from salescli.mail.scan import _Run
+    from salescli.mail.run import ScanRun
 
 log = logging.getLogger("salescli.mail")
 
@@ -34,7 +35,7 @@ _COUNTER = {cls.Kind.OUTBOUND: "outbound", cls.Kind.INBOUND: "replies",
             cls.Kind.AUTO_REPLY: "auto_replies", cls.Kind.BOUNCE: "bounces"}
 
 
-def record(run: _Run) -> None:
+def record(run: ScanRun) -> None:
     """Classify, sort by sent date and record everything the run collected."""
     own = frozenset(run.own)
     envs = run.envelopes
@@ -68,7 +69,7 @@ class _Careful(Exception):
     """Redo this batch message by message."""
 
 
-def _batch(run: _Run, batch: list[Envelope], own: frozenset[str], *, careful: bool) -> None:
+def _batch(run: ScanRun, batch: list[Envelope], own: frozenset[str], *, careful: bool) -> None:
     """One batch in one transaction: messages, rule effects, checkpoints.
 
     Fast path: every message's interactions in one bulk insert, no savepoint per
@@ -104,11 +105,11 @@ def _batch(run: _Run, batch: list[Envelope], own: frozenset[str], *, careful: bo
                     state.newest = env.sent_at
         for key, n in rules.apply_many(run.conn, touched, {}).items():
             run.counts[key] = run.counts.get(key, 0) + n
-        _save_checkpoints(run)
+        save_checkpoints(run)
         failpoint("scan.batch.before_commit")
 
 
-def _record_one(run: _Run, env: Envelope, own: frozenset[str], touched: set[int]) -> None:
+def _record_one(run: ScanRun, env: Envelope, own: frozenset[str], touched: set[int]) -> None:
     """One message in its own savepoint; anything that goes wrong quarantines it."""
     created: list[str] = []
     try:
@@ -120,7 +121,7 @@ def _record_one(run: _Run, env: Envelope, own: frozenset[str], touched: set[int]
         _quarantine(run, env, f"processing failed ({type(exc).__name__}: {exc})"[:500])
 
 
-def _quarantine(run: _Run, env: Envelope, reason: str) -> None:
+def _quarantine(run: ScanRun, env: Envelope, reason: str) -> None:
     run.conn.execute(
         "INSERT OR IGNORE INTO mail_quarantine(account, folder, uid, message_id, reason,"
         " created_at, location) VALUES (?, ?, ?, ?, ?, ?, ?)",
@@ -132,7 +133,7 @@ def _quarantine(run: _Run, env: Envelope, reason: str) -> None:
     log.warning("quarantined %s: %s", env.location, reason)
 
 
-def _processed(run: _Run, env: Envelope, outcome: str) -> None:
+def _processed(run: ScanRun, env: Envelope, outcome: str) -> None:
     run.conn.execute(
         "INSERT OR IGNORE INTO mail_messages(message_key, sent_at, account, folder, uid, kind,"
         " outcome, processed_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
@@ -140,7 +141,7 @@ def _processed(run: _Run, env: Envelope, outcome: str) -> None:
          outcome, run.batch_time or now()))
 
 
-def _processed_many(run: _Run, envs: list[Envelope], outcomes: list[str]) -> None:
+def _processed_many(run: ScanRun, envs: list[Envelope], outcomes: list[str]) -> None:
     ts = run.batch_time or now()
     run.conn.executemany(
         "INSERT OR IGNORE INTO mail_messages(message_key, sent_at, account, folder, uid, kind,"
@@ -174,7 +175,7 @@ def _prospect_ids(conn: sqlite3.Connection, batch: list[Envelope],
     return ids
 
 
-def _apply(run: _Run, envs: list[Envelope], own: frozenset[str], touched: set[int],
+def _apply(run: ScanRun, envs: list[Envelope], own: frozenset[str], touched: set[int],
            created: list[str]) -> list[str]:
     """Record the interactions of ``envs`` (in order, one bulk insert) and queue their
     notifications; returns each message's outcome."""
@@ -234,25 +235,25 @@ def _apply(run: _Run, envs: list[Envelope], own: frozenset[str], touched: set[in
     return outcomes
 
 
-def _may_create(run: _Run, kind: cls.Kind, addr: str, own: frozenset[str]) -> bool:
+def _may_create(run: ScanRun, kind: cls.Kind, addr: str, own: frozenset[str]) -> bool:
     """``--create-unknown``: people we wrote to or who wrote to us, never robots or us."""
     return (run.options.create_unknown and kind in (cls.Kind.OUTBOUND, cls.Kind.INBOUND)
             and not cls.is_own(addr, own) and not cls.is_noreply(addr))
 
 
-def _maybe_notify(run: _Run, env: Envelope, pid: int, ikind: InteractionKind,
+def _maybe_notify(run: ScanRun, env: Envelope, pid: int, ikind: InteractionKind,
                   detail: dict | None, addr: str) -> None:
     event = rules.event_of(ikind, detail)
     rule = rules.notify_rule(event)
     if not rule or env.sent_at < run.notify_after:
         return  # old mail found by a first import is history, not news
-    from salescli import notify
+    from salescli.notify import outbox
 
     payload = {"subject": env.subject, "address": addr, "at": env.sent_at,
                "account": env.account, "folder": env.folder}
     if detail:
         payload["diagnostic"] = detail.get("diagnostic")
-    notify.enqueue(run.conn, rule=rule, prospect_id=pid, event_key=f"{rule}:{pid}:{env.key}",
+    outbox.enqueue(run.conn, rule=rule, prospect_id=pid, event_key=f"{rule}:{pid}:{env.key}",
                    payload=payload)
 
 

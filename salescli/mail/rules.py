@@ -17,9 +17,10 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from enum import StrEnum
 
-from salescli import pipeline, prospects
-from salescli.db import transaction
-from salescli.enums import EmailStatus, InteractionKind, StageKind
+from salescli.core.db import transaction
+from salescli.core.enums import EmailStatus, InteractionKind, StageKind
+from salescli.pipeline import prospects
+from salescli.pipeline.stages import move_in_transaction
 
 ACTOR = "monitor"
 
@@ -202,7 +203,7 @@ def _derive(conn: sqlite3.Connection, p: sqlite3.Row, history: History, baseline
             continue
         when = max(at, entered)
         # The library's move inside our transaction: no savepoint, no second stage lookup.
-        pipeline.move_in_transaction(conn, ACTOR, prospect_id, target, note=rule.note,
+        move_in_transaction(conn, ACTOR, prospect_id, target, note=rule.note,
                                      reason=None, at=when, require_reason=False)
         stage, position, entered = target["name"].lower(), target["position"], when
         stage_kind = target["kind"]

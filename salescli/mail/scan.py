@@ -16,106 +16,20 @@ import logging
 import os
 import sqlite3
 import time
-from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta
-from typing import TYPE_CHECKING, Any, Protocol
+from collections.abc import Mapping
+from typing import TYPE_CHECKING, Any
 
-from salescli.db import now, transaction
-from salescli.errors import InvalidValue, SalescliError
+from salescli.core.db import transaction
+from salescli.core.errors import InvalidValue, SalescliError
 from salescli.mail.config import MailError
 from salescli.mail.faults import failpoint
+from salescli.mail.run import COUNT_KEYS, FolderState, ScanOptions, ScanRun, save_checkpoints
 from salescli.mail.sources import Checkpoint, FolderPlan, Source
-from salescli.timeutil import iso
 
 if TYPE_CHECKING:
     from salescli.mail.parse import Envelope
 
 log = logging.getLogger("salescli.mail")
-ACTOR = "monitor"
-NOTIFY_MAX_AGE = timedelta(days=7)
-COUNT_KEYS = ("seen", "matched", "outbound", "replies", "auto_replies", "bounces", "ignored",
-              "unmatched", "duplicates", "quarantined", "created")
-
-
-class Progress(Protocol):
-    def update(self, n: int) -> None: ...
-
-    def close(self) -> None: ...
-
-
-ProgressFactory = Callable[[str, int], Progress]
-
-
-class _NoProgress:
-    def update(self, n: int) -> None:
-        pass
-
-    def close(self) -> None:
-        pass
-
-
-@dataclass
-class ScanOptions:
-    """How to scan: ``since`` (ISO UTC) bounds a first import; ``create_unknown`` makes
-    leads of unknown correspondents; ``progress`` draws bars (the CLI's, on a terminal)."""
-
-    since: str | None = None
-    create_unknown: bool = False
-    batch_size: int = field(default_factory=lambda: int(os.environ.get("SALESCLI_SCAN_BATCH")
-                                                        or 1000))
-    progress: ProgressFactory | None = None
-    deliver: bool = True
-
-
-@dataclass
-class _Folder:
-    account: str
-    plan: FolderPlan
-    base: Checkpoint | None
-    pending: set = field(default_factory=set)
-    newest: str | None = None
-    saved: tuple | None = None
-
-    def checkpoint(self) -> Checkpoint | None:
-        """The checkpoint that is safe now: final when nothing is pending, else the UID
-        just below the oldest pending one (numeric sources only)."""
-        final = self.plan.final
-        if final is None:
-            return None
-        if not self.pending:
-            return final
-        if not self.plan.numeric:
-            return None
-        last = max(self.plan.base_last, min(self.pending) - 1)
-        hms = self.base.highestmodseq if self.base and not self.plan.reset else None
-        return Checkpoint(final.uidvalidity, last, hms)
-
-
-class _Run:
-    """State of one scan: folders, collected envelopes, counts, our own addresses."""
-
-    def __init__(self, conn: sqlite3.Connection, counts: dict, options: ScanOptions):
-        self.conn = conn
-        self.counts = counts
-        self.options = options
-        self.folders: dict[tuple[str, str], _Folder] = {}
-        self.envelopes: list[Envelope] = []
-        self.keys: set[str] = set()
-        self.ids: dict[str, int] = {}
-        self.batch_time: str | None = None
-        self.own: set[str] = set()
-        self.learn: dict[str, set[str]] = {}
-        self.progress = options.progress or (lambda label, total: _NoProgress())
-        self.notify_after = iso(datetime.now(UTC) - NOTIFY_MAX_AGE)
-        counts.setdefault("accounts", {})
-        for key in (*COUNT_KEYS, "moves", "status_changes"):
-            counts.setdefault(key, 0)
-
-    def add(self, account: str, key: str, n: int = 1) -> None:
-        acc = self.counts["accounts"].setdefault(account, dict.fromkeys(COUNT_KEYS, 0))
-        acc[key] = acc.get(key, 0) + n
-        self.counts[key] = self.counts.get(key, 0) + n
 
 
 def scan(conn: sqlite3.Connection, sources: list[Source], options: ScanOptions | None = None,
@@ -129,7 +43,7 @@ def scan(conn: sqlite3.Connection, sources: list[Source], options: ScanOptions |
     # journals (each insert fires a trigger) stay in memory instead of temp files.
     conn.execute("PRAGMA cache_size = -16000")
     conn.execute("PRAGMA temp_store = MEMORY")
-    run = _Run(conn, counts, options)
+    run = ScanRun(conn, counts, options)
     failed: list[str] = []
     started, cpu = time.monotonic(), time.process_time()
     for source in sources:
@@ -182,12 +96,12 @@ def _known(conn: sqlite3.Connection, keys: list[str]) -> set[str]:
     return found
 
 
-def _collect(run: _Run, source: Source) -> None:
+def _collect(run: ScanRun, source: Source) -> None:
     source.open()
     for folder, sent in source.folders():
         cp = _load_checkpoint(run.conn, source.account, folder)
         plan = source.plan(folder, sent, cp, run.options.since)
-        state = _Folder(source.account, plan, cp, set(plan.handles))
+        state = FolderState(source.account, plan, cp, set(plan.handles))
         run.folders[(source.account, folder)] = state
         if not plan.handles:
             continue
@@ -258,38 +172,17 @@ def _read_bounces(source: Source, plan: FolderPlan, candidates: list[Envelope]) 
 
 
 # -- checkpoints and notifications ------------------------------------------------------
-def _save_checkpoints(run: _Run, *, final: bool = False) -> None:
-    ts = now()
-    for (account, folder), state in run.folders.items():
-        cp = state.checkpoint()
-        if cp is None:
-            continue
-        values = (cp.uidvalidity, cp.last_uid, cp.highestmodseq, state.newest)
-        if values == state.saved and not final:
-            continue
-        run.conn.execute(
-            "INSERT INTO mail_checkpoints(account, folder, uidvalidity, last_uid, highestmodseq,"
-            " newest_message_at, last_scan_at) VALUES (?, ?, ?, ?, ?, ?, ?)"
-            " ON CONFLICT(account, folder) DO UPDATE SET uidvalidity = excluded.uidvalidity,"
-            " last_uid = excluded.last_uid, highestmodseq = excluded.highestmodseq,"
-            " newest_message_at = max(coalesce(newest_message_at, ''),"
-            " coalesce(excluded.newest_message_at, '')),"
-            " last_scan_at = excluded.last_scan_at",
-            (account, folder, *values[:3], state.newest, ts))
-        state.saved = values
-
-
-def _save_all_checkpoints(run: _Run) -> None:
+def _save_all_checkpoints(run: ScanRun) -> None:
     if run.folders:
         with transaction(run.conn):
-            _save_checkpoints(run, final=True)
+            save_checkpoints(run, final=True)
 
 
-def _deliver(run: _Run) -> None:
-    from salescli import notify
+def _deliver(run: ScanRun) -> None:
+    from salescli.notify import outbox
 
     try:
-        result = notify.deliver(run.conn)
+        result = outbox.deliver(run.conn)
     except Exception as exc:  # a delivery problem must not fail the scan
         log.error("notification delivery failed: %s", exc)
         result = {"error": str(exc)[:300]}
@@ -334,7 +227,7 @@ def scan_sources(db_file: str | os.PathLike | None = None, *, source: str = "ima
     """One ``scan`` job (lock, job_runs row, summary log line) over the configured
     accounts or a local mailbox; returns the counts. Raises JobLocked when another scan
     holds the lock."""
-    from salescli.runner import run_job
+    from salescli.ops.runner import run_job
 
     sources = sources_for(source, account, my_addresses=my_addresses)  # errors: no job row
     with run_job("scan", db_file) as job:

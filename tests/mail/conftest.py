@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from salescli import prospects
+from salescli.pipeline import prospects
 from tests.mail.helpers import CREATED, Mailbox, new_mailbox
 from tests.support.dovecot import Dovecot
 

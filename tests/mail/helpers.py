@@ -11,7 +11,8 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
-from salescli import db, prospects
+from salescli.core import db
+from salescli.pipeline import prospects
 from tests.support.dovecot import Dovecot
 
 ROOT = Path(__file__).resolve().parents[2]

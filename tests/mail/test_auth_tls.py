@@ -12,9 +12,9 @@ import pytest
 from imapclient import IMAPClient
 
 from salescli.mail import sample
-from tests.foundation.helpers import ok
 from tests.mail.conftest import _need_dovecot
 from tests.mail.helpers import ME, ago, last_run, state
+from tests.support.cli import ok
 from tests.support.dovecot import Dovecot
 
 TOKENS = {"good-token": "oauser"}

@@ -6,8 +6,8 @@ from __future__ import annotations
 from datetime import timedelta
 
 from salescli.mail import sample
-from tests.foundation.helpers import ok
 from tests.mail.helpers import ME, ago, kinds, last_run, state
+from tests.support.cli import ok
 
 
 def _sent(box, person, when, subject="Hello"):

@@ -11,10 +11,10 @@ from pathlib import Path
 
 import pytest
 
-from salescli import db, prospects
+from salescli.core import db
 from salescli.mail import sample
-from salescli.runner import job_lock
-from tests.foundation.helpers import ok
+from salescli.ops.runner import job_lock
+from salescli.pipeline import prospects
 from tests.mail.helpers import (
     CREATED,
     ME,
@@ -27,6 +27,7 @@ from tests.mail.helpers import (
     start_cli,
     state,
 )
+from tests.support.cli import ok
 from tests.support.dovecot import free_port
 
 PEOPLE = [("Ada Lovelace", "ada@example.com"), ("Bob Babbage", "bob@example.org"),

@@ -8,8 +8,8 @@ from datetime import timedelta
 
 from salescli.mail import sample
 from salescli.mail.config import load_accounts
-from tests.foundation.helpers import fails, ok
 from tests.mail.helpers import ME, ago, kinds, last_run, state
+from tests.support.cli import fails, ok
 
 
 def test_sample_maildir_for_the_demo(tmp_path, people, invoke, conn):

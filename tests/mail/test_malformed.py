@@ -4,8 +4,8 @@ can be repaired is recorded, and the scan always goes on."""
 from __future__ import annotations
 
 from salescli.mail import sample
-from tests.foundation.helpers import ok
 from tests.mail.helpers import ME, ago, last_run
+from tests.support.cli import ok
 
 D = sample._date(ago(days=1))
 

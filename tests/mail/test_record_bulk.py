@@ -10,11 +10,12 @@ from datetime import timedelta
 
 import pytest
 
-from salescli import audit, db, interactions, pipeline, prospects
-from salescli.errors import NotFound
+from salescli.core import audit, db
+from salescli.core.errors import NotFound
 from salescli.mail import rules, sample
-from tests.foundation.helpers import ok
+from salescli.pipeline import interactions, prospects, stages
 from tests.mail.helpers import CREATED, ME, ago, kinds, last_run, state
+from tests.support.cli import ok
 
 PEOPLE = ("ada@example.com", "bob@example.org", "cy@example.net")
 
@@ -176,7 +177,7 @@ def _history_db(path) -> tuple[sqlite3.Connection, list[int]]:
     ]
     interactions.record_many(conn, "monitor", rows)
     rules.apply_many(conn, ids)
-    pipeline.move(conn, "tester", b, "lead", at="2024-03-04T00:00:00Z")  # by hand
+    stages.move(conn, "tester", b, "lead", at="2024-03-04T00:00:00Z")  # by hand
     prospects.update(conn, "tester", c, {"email_status": "ok"})
     interactions.record_many(conn, "monitor", [
         {"prospect_id": a, "kind": "email_in", "occurred_at": "2024-03-05T09:00:00Z",

@@ -8,8 +8,8 @@ from datetime import timedelta
 from salescli.mail import sample
 from salescli.mail.scan import ScanOptions, scan
 from salescli.mail.sources import ImapSource
-from tests.foundation.helpers import ok
 from tests.mail.helpers import CREATED, ME, ago, kinds, last_run, snapshot, state
+from tests.support.cli import ok
 
 
 def _conversation(box, people, sent_folder="Sent"):
@@ -170,7 +170,8 @@ def test_reply_found_before_its_outbound_mail_still_ends_replied(
     # The same mail in one first scan gives the same facts.
     other = tmp_path / "other.db"
     monkeypatch.setenv("SALESCLI_DB", str(other))
-    from salescli import db, prospects
+    from salescli.core import db
+    from salescli.pipeline import prospects
     c = db.open_write(other)
     for p in people.values():
         prospects.add(c, "tester", p["email"], name=p["name"], company=p["company"],

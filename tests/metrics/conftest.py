@@ -31,7 +31,7 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from salescli import interactions, pipeline, prospects
+from salescli.pipeline import interactions, prospects, stages
 
 NY = ZoneInfo("America/New_York")
 ACTOR = "tester"
@@ -61,7 +61,7 @@ class History:
 
     def move(self, key: str, stage: str, days_ago: int, hhmm: str) -> None:
         reason = "test" if stage in ("won", "lost") else None
-        assert pipeline.move(self.conn, ACTOR, self.ids[key], stage, reason=reason,
+        assert stages.move(self.conn, ACTOR, self.ids[key], stage, reason=reason,
                              at=self.at(days_ago, hhmm))
 
     def log(self, key: str, kind: str, days_ago: int, hhmm: str, msg: str | None = None):

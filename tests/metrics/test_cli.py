@@ -9,7 +9,9 @@ import json
 
 import pytest
 
-from salescli import db, metrics, runner
+from salescli.core import db
+from salescli.metrics import rollup
+from salescli.ops import runner
 from tests.metrics.conftest import table
 
 
@@ -42,7 +44,7 @@ def test_rollup_records_a_job_run_and_fills_the_tables(history, invoke):
     ok(invoke("rollup", "--since", history.day(3)))
     run = runs(history.conn)[0]
     assert (run["counts"]["mode"], run["counts"]["days"]) == ("backfill", 4)
-    assert metrics.rollup_status(history.conn)["first_day"] == history.day(10)
+    assert rollup.rollup_status(history.conn)["first_day"] == history.day(10)
 
 
 def test_a_second_rollup_while_one_runs_exits_0_and_does_nothing(history, invoke, db_file):
@@ -50,12 +52,12 @@ def test_a_second_rollup_while_one_runs_exits_0_and_does_nothing(history, invoke
         result = invoke("rollup")
     assert result.exit_code == 0 and result.stdout == ""
     assert "rollup is already running" in result.stderr
-    assert runs(history.conn) == [] and metrics.rollup_status(history.conn) is None
+    assert runs(history.conn) == [] and rollup.rollup_status(history.conn) is None
 
 
 def test_an_interrupted_rollup_leaves_the_previous_rows(history):
-    metrics.rollup(history.conn, today=history.today)
-    before = table(history.conn, "metrics_pipeline"), metrics.rollup_status(history.conn)
+    rollup.rollup(history.conn, today=history.today)
+    before = table(history.conn, "metrics_pipeline"), rollup.rollup_status(history.conn)
     history.move("c", "replied", 1, "09:00")
 
     def stop(step: int) -> None:
@@ -63,10 +65,10 @@ def test_an_interrupted_rollup_leaves_the_previous_rows(history):
             raise KeyboardInterrupt
 
     with pytest.raises(KeyboardInterrupt):
-        metrics.rollup(history.conn, today=history.today, progress=stop)
+        rollup.rollup(history.conn, today=history.today, progress=stop)
     assert (table(history.conn, "metrics_pipeline"),
-            metrics.rollup_status(history.conn)) == before
-    assert metrics.rollup(history.conn, today=history.today)["from"] == history.day(1)
+            rollup.rollup_status(history.conn)) == before
+    assert rollup.rollup(history.conn, today=history.today)["from"] == history.day(1)
 
 
 @pytest.mark.parametrize("args, message", [
@@ -75,7 +77,7 @@ def test_an_interrupted_rollup_leaves_the_previous_rows(history):
 ])
 def test_rollup_bad_input_is_one_line_and_writes_nothing(conn, invoke, args, message):
     assert error_line(invoke("rollup", *args)).startswith(message)
-    assert runs(conn) == [] and metrics.rollup_status(conn) is None
+    assert runs(conn) == [] and rollup.rollup_status(conn) is None
 
 
 def test_unknown_time_zone_is_one_line(conn, invoke, monkeypatch):

@@ -9,8 +9,9 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from salescli import erasure, metrics, pipeline, prospects
-from salescli.errors import InvalidValue
+from salescli.core.errors import InvalidValue
+from salescli.metrics import days, rollup
+from salescli.pipeline import erasure, prospects, stages
 from tests.metrics.conftest import ACTOR, NY, History, build, pipeline_rows, table
 
 COLS = ("in_stage", "value", "entered", "entered_value", "exited", "created", "won", "lost",
@@ -83,7 +84,7 @@ def activity(h: History, rows=ACTIVITY_NY) -> list[tuple]:
 
 
 def test_every_number_of_the_hand_built_history(history):
-    result = metrics.rollup(history.conn, today=history.today)
+    result = rollup.rollup(history.conn, today=history.today)
     assert result["mode"] == "full" and result["tz"] == "America/New_York"
     assert result["from"] == history.day(10) and result["to"] == history.day(0)
     assert pipeline_rows(history.conn) == expected(history)
@@ -92,7 +93,7 @@ def test_every_number_of_the_hand_built_history(history):
 
 def test_utc_days_put_late_evening_events_on_the_next_day(history, monkeypatch):
     monkeypatch.setenv("SALESCLI_TZ", "UTC")
-    metrics.rollup(history.conn, today=history.today)
+    rollup.rollup(history.conn, today=history.today)
     rows = pipeline_rows(history.conn)
     d = history.day
     assert (d(10), "lead", "ben") not in rows           # 23:45 New York is 04:45 UTC
@@ -106,20 +107,20 @@ def test_utc_days_put_late_evening_events_on_the_next_day(history, monkeypatch):
 
 
 def test_rerunning_gives_identical_rows(history):
-    metrics.rollup(history.conn, today=history.today)
+    rollup.rollup(history.conn, today=history.today)
     first = table(history.conn, "metrics_pipeline"), table(history.conn, "metrics_activity")
-    again = metrics.rollup(history.conn, today=history.today)
+    again = rollup.rollup(history.conn, today=history.today)
     assert again["mode"] == "incremental" and again["from"] == history.day(0)
     assert (table(history.conn, "metrics_pipeline"),
             table(history.conn, "metrics_activity")) == first
-    metrics.rollup(history.conn, since=history.day(6), today=history.today)
-    metrics.rollup(history.conn, since=history.day(30), today=history.today)
+    rollup.rollup(history.conn, since=history.day(6), today=history.today)
+    rollup.rollup(history.conn, since=history.day(30), today=history.today)
     assert (table(history.conn, "metrics_pipeline"),
             table(history.conn, "metrics_activity")) == first
 
 
 def test_rerunning_a_day_replaces_its_rows_exactly(history):
-    metrics.rollup(history.conn, today=history.today)
+    rollup.rollup(history.conn, today=history.today)
     good = table(history.conn, "metrics_pipeline")
     history.conn.execute("UPDATE metrics_pipeline SET in_stage = 99 WHERE day = ?",
                          (history.day(5),))
@@ -127,7 +128,7 @@ def test_rerunning_a_day_replaces_its_rows_exactly(history):
                          " VALUES (?, 1, 'nobody', 7)", (history.day(5),))
     history.conn.execute("INSERT INTO metrics_activity(day, owner, calls) VALUES (?, 'x', 3)",
                          (history.day(5),))
-    result = metrics.rollup(history.conn, since=history.day(5), today=history.today)
+    result = rollup.rollup(history.conn, since=history.day(5), today=history.today)
     assert result["mode"] == "backfill" and result["days"] == 6
     assert table(history.conn, "metrics_pipeline") == good
     assert table(history.conn, "metrics_activity") == activity(history)
@@ -147,7 +148,7 @@ def _fresh_backfill(h: History, tmp_path) -> tuple[list, list]:
     other.execute("DELETE FROM metrics_state")
     other.execute("DELETE FROM metrics_pipeline")
     other.execute("DELETE FROM metrics_activity")
-    result = metrics.rollup(other, today=h.today)
+    result = rollup.rollup(other, today=h.today)
     assert result["mode"] == "full"
     try:
         return _both(other)
@@ -160,7 +161,7 @@ def test_incremental_runs_end_where_a_backfill_does(conn, ny, tmp_path):
     archive, restore, delete, forget): each time equal to a rollup from scratch."""
     h = History(conn, datetime.now(NY).date())
     h.add("x", 20, "10:00", "ana", 300)
-    metrics.rollup(conn, today=h.today)
+    rollup.rollup(conn, today=h.today)
     steps = [
         lambda: build(h, merge=False, archive=False),
         lambda: h.move("x", "contacted", 15, "10:00"),                  # backdated move
@@ -170,53 +171,53 @@ def test_incremental_runs_end_where_a_backfill_does(conn, ny, tmp_path):
         lambda: prospects.archive(conn, ACTOR, h.ids["d"], restore=True),
         lambda: prospects.delete(conn, ACTOR, h.ids["c"]),
         lambda: erasure.forget(conn, ACTOR, "b@example.com"),
-        lambda: pipeline.rename_stage(conn, ACTOR, "replied", "answered"),
+        lambda: stages.rename_stage(conn, ACTOR, "replied", "answered"),
     ]
     for n, change in enumerate(steps):
         change()
-        result = metrics.rollup(conn, today=h.today)
+        result = rollup.rollup(conn, today=h.today)
         assert result["mode"] == "incremental", n
         assert _both(conn) == _fresh_backfill(h, tmp_path), f"after step {n}"
     assert pipeline_rows(conn)[(h.day(15), "contacted", "ana")]["entered"] == 1
 
 
 def test_incremental_recomputes_only_from_the_earliest_touched_day(history):
-    metrics.rollup(history.conn, today=history.today)
-    assert metrics.rollup(history.conn, today=history.today)["from"] == history.day(0)
+    rollup.rollup(history.conn, today=history.today)
+    assert rollup.rollup(history.conn, today=history.today)["from"] == history.day(0)
     history.log("a", "call", 6, "09:00")
-    assert metrics.rollup(history.conn, today=history.today)["from"] == history.day(6)
+    assert rollup.rollup(history.conn, today=history.today)["from"] == history.day(6)
     history.move("c", "replied", 2, "09:00")
-    assert metrics.rollup(history.conn, today=history.today)["from"] == history.day(2)
+    assert rollup.rollup(history.conn, today=history.today)["from"] == history.day(2)
     prospects.update(history.conn, ACTOR, history.ids["a"], {"owner": "ben", "value": 5})
-    assert metrics.rollup(history.conn, today=history.today)["from"] == history.day(0)
+    assert rollup.rollup(history.conn, today=history.today)["from"] == history.day(0)
     rows = pipeline_rows(history.conn)
     assert rows[(history.day(0), "won", "ana")]["value"] == 1000   # history not rewritten
 
 
 def test_a_new_day_carries_the_pipeline_forward(history):
-    metrics.rollup(history.conn, today=history.today - timedelta(days=2))
-    tomorrow = metrics.rollup(history.conn, today=history.today)
+    rollup.rollup(history.conn, today=history.today - timedelta(days=2))
+    tomorrow = rollup.rollup(history.conn, today=history.today)
     assert tomorrow["from"] == history.day(2) and tomorrow["days"] == 3
     assert pipeline_rows(history.conn) == expected(history)
 
 
 def test_changing_the_time_zone_recomputes_everything(history, monkeypatch):
-    metrics.rollup(history.conn, today=history.today)
+    rollup.rollup(history.conn, today=history.today)
     monkeypatch.setenv("SALESCLI_TZ", "UTC")
-    result = metrics.rollup(history.conn, today=history.today)
+    result = rollup.rollup(history.conn, today=history.today)
     assert result["mode"] == "full" and result["tz"] == "UTC"
-    assert metrics.rollup_status(history.conn)["tz"] == "UTC"
+    assert rollup.rollup_status(history.conn)["tz"] == "UTC"
     assert (history.day(10), "lead", "ben") not in pipeline_rows(history.conn)
 
 
 def test_an_empty_database_rolls_up_to_nothing(conn):
-    result = metrics.rollup(conn)
+    result = rollup.rollup(conn)
     assert result["pipeline_rows"] == 0 and result["activity_rows"] == 0
-    assert metrics.rollup(conn)["mode"] == "incremental"
+    assert rollup.rollup(conn)["mode"] == "incremental"
 
 
 def test_the_metrics_view_unions_both_tables_with_stage_names(history):
-    metrics.rollup(history.conn, today=history.today)
+    rollup.rollup(history.conn, today=history.today)
     rows = [dict(r) for r in history.conn.execute(
         "SELECT * FROM metrics WHERE day = ? ORDER BY stage IS NULL, stage, owner",
         (history.day(4),))]
@@ -232,7 +233,7 @@ def test_day_sql_agrees_with_zoneinfo_across_dst_changes(name):
     tz = ZoneInfo(name)
     lo = datetime(2024, 3, 1, tzinfo=UTC)
     hi = datetime(2024, 11, 15, tzinfo=UTC)
-    expr = metrics.day_sql("t", tz, lo, hi)
+    expr = days.day_sql("t", tz, lo, hi)
     instants = [lo + timedelta(minutes=29 * n) for n in range(int((hi - lo).total_seconds())
                                                              // (29 * 60))]
     db = sqlite3.connect(":memory:")
@@ -250,14 +251,14 @@ def test_day_sql_agrees_with_zoneinfo_across_dst_changes(name):
 ])
 def test_bad_since_is_refused_before_anything_is_written(conn, since, message):
     with pytest.raises(InvalidValue, match=message.replace("(", r"\(").replace(")", r"\)")):
-        metrics.rollup(conn, since=since)
-    assert metrics.rollup_status(conn) is None
+        rollup.rollup(conn, since=since)
+    assert rollup.rollup_status(conn) is None
 
 
 def test_unknown_time_zone_is_refused(conn, monkeypatch):
     monkeypatch.setenv("SALESCLI_TZ", "Mars/Olympus")
     with pytest.raises(InvalidValue, match="SALESCLI_TZ 'Mars/Olympus' is not a known"):
-        metrics.rollup(conn)
+        rollup.rollup(conn)
 
 
 def test_changes_in_the_same_second_follow_their_order(conn, ny):
@@ -266,7 +267,7 @@ def test_changes_in_the_same_second_follow_their_order(conn, ny):
     h.add("t", 2, "10:00", "ana", 10)
     h.move("t", "contacted", 2, "10:00")
     h.move("t", "replied", 2, "10:00")
-    metrics.rollup(conn, today=h.today)
+    rollup.rollup(conn, today=h.today)
     rows = pipeline_rows(conn)
     assert rows[(h.day(2), "lead", "ana")] == {"entered": 1, "exited": 1, "created": 1,
                                                "entered_value": 10}

@@ -7,7 +7,7 @@ from datetime import UTC, date, datetime, timedelta
 
 import pytest
 
-from salescli import metrics
+from salescli.metrics import rollup
 from tests.metrics.test_rollup import ACTIVITY_NY, EXPECTED_NY
 
 
@@ -88,13 +88,13 @@ def test_time_in_stage_median_and_p90_with_window_functions(history):
 
 def test_median_and_p90_on_known_series(conn):
     """Ten stays of 1..10 days and one of 11: median 5.5 then 6, p90 9 then 10."""
-    from salescli import pipeline, prospects
+    from salescli.pipeline import prospects, stages
 
     start = datetime(2024, 1, 1, tzinfo=UTC)
     for n in range(1, 12):
         p = prospects.add(conn, "t", f"p{n}@example.com", owner="ana" if n <= 10 else "ben",
                           at=start.strftime("%Y-%m-%dT%H:%M:%SZ"))
-        pipeline.move(conn, "t", p["id"], "contacted",
+        stages.move(conn, "t", p["id"], "contacted",
                       at=(start + timedelta(days=n)).strftime("%Y-%m-%dT%H:%M:%SZ"))
     got = {r[2]: r[3:7] for r in rows(conn, "time_in_stage", where="WHERE stage = 'lead'")}
     assert got["ana"] == (10, 5.5, 9.0, 5.5)
@@ -116,7 +116,7 @@ def test_deals_win_rate_and_sales_cycle(history):
 
 def test_owner_rates_from_the_rollup(history):
     assert rows(history.conn, "owner_rates") == []      # nothing rolled up yet
-    metrics.rollup(history.conn, today=history.today)
+    rollup.rollup(history.conn, today=history.today)
     assert rows(history.conn, "owner_rates") == [
         # owner, sent, received, replies, auto, bounces, calls, meetings, reply, bounce rate
         (None, 3, 4, 2, 1, 1, 1, 1, 0.6667, 0.3333),
@@ -193,7 +193,7 @@ def _weekly_from_daily(h) -> dict[str, dict]:
 
 
 def test_weekly_trends_sum_the_daily_rollup_by_local_week(history):
-    metrics.rollup(history.conn, today=history.today)
+    rollup.rollup(history.conn, today=history.today)
     want = _weekly_from_daily(history)
     cols = ("new_prospects", "won", "lost", "won_value", "open_prospects", "open_value",
             "emails_sent", "replies", "bounces", "calls")
@@ -210,19 +210,19 @@ def test_weekly_trends_sum_the_daily_rollup_by_local_week(history):
 
 
 def test_weekly_trend_fills_empty_weeks(history):
-    metrics.rollup(history.conn, today=history.today)
-    weeks = metrics.weekly_trend(history.conn, weeks=6, today=history.today)
+    rollup.rollup(history.conn, today=history.today)
+    weeks = rollup.weekly_trend(history.conn, weeks=6, today=history.today)
     assert len(weeks) == 6
     assert all(date.fromisoformat(w["week"]).weekday() == 0 for w in weeks)
     assert sum(w["new_prospects"] for w in weeks) == 5
     assert weeks[0]["new_prospects"] == 0 and weeks[0]["reply_rate"] is None
-    ben = metrics.weekly_trend(history.conn, weeks=6, owner="ben", today=history.today)
+    ben = rollup.weekly_trend(history.conn, weeks=6, owner="ben", today=history.today)
     assert sum(w["emails_sent"] for w in ben) == 2 and {w["owner"] for w in ben} == {"ben"}
 
 
 @pytest.mark.parametrize("weeks", [0, 521, "3"])
 def test_weekly_trend_refuses_bad_week_counts(conn, weeks):
-    from salescli.errors import InvalidValue
+    from salescli.core.errors import InvalidValue
 
     with pytest.raises(InvalidValue, match="--weeks"):
-        metrics.weekly_trend(conn, weeks=weeks)
+        rollup.weekly_trend(conn, weeks=weeks)

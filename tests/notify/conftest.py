@@ -13,7 +13,9 @@ from pathlib import Path
 
 import pytest
 
-from salescli import db, prospects, users
+from salescli.core import db
+from salescli.pipeline import prospects
+from salescli.web import users
 from tests.support.smtpd import SmtpServer, make_certs
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -91,10 +93,10 @@ def team(conn, db_file):
 
 def queue(conn, rule: str, prospect_id: int, key: str, **payload):
     """Enqueue as the monitor does: inside the caller's transaction."""
-    from salescli import notify
+    from salescli.notify import outbox
 
     with db.transaction(conn):
-        return notify.enqueue(conn, rule=rule, prospect_id=prospect_id, event_key=key,
+        return outbox.enqueue(conn, rule=rule, prospect_id=prospect_id, event_key=key,
                               payload=payload)
 
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 
-from salescli import notify
+from salescli.notify import outbox
 from tests.notify.conftest import queue
 from tests.support.smtpd import free_port
 
@@ -26,7 +26,7 @@ def test_list_shows_pending_and_failed_with_the_reason(invoke, conn, team, monke
     assert row["recipient"] == "alice@example.com"
     assert json.loads(invoke("notify", "--list", "--state", "sent", "--format",
                              "json").output) == []
-    assert notify.deliver(conn)["pending"] == 1  # not due yet: nothing attempted
+    assert outbox.deliver(conn)["pending"] == 1  # not due yet: nothing attempted
 
 
 def test_bad_stale_days_is_a_usage_error(invoke, conn):

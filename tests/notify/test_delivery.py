@@ -10,7 +10,8 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from salescli import db, notify
+from salescli.core import db
+from salescli.notify import outbox, send
 from tests.notify.conftest import cli_process, queue
 
 
@@ -31,7 +32,7 @@ def test_reply_notification_is_received_once_and_never_resent(
         "Re: our offer"
     assert got.message["Auto-Submitted"] == "auto-generated"
     assert "carol@client.test" in got.message.get_content()
-    assert got.message_id == notify.message_id("reply:1:<m1@client.test>|email",
+    assert got.message_id == send.message_id("reply:1:<m1@client.test>|email",
                                                "salescli@notify.test")
 
     # The same event seen again by a later scan is not queued twice …
@@ -54,7 +55,7 @@ def test_server_down_then_retried_with_backoff_and_delivered(conn, team, smtp_se
     smtp_server.stop()
     t0 = datetime.now(UTC)
 
-    first = notify.deliver(conn, now=t0)
+    first = outbox.deliver(conn, now=t0)
     assert first["sent"] == 0 and first["failed"] == 1 and first["pending"] == 1
     [row] = rows(conn)
     assert row["attempts"] == 1 and "refused the connection" in row["last_error"]
@@ -62,10 +63,10 @@ def test_server_down_then_retried_with_backoff_and_delivered(conn, team, smtp_se
     assert retry_at > t0 + timedelta(seconds=20)  # base 60 s with jitter 0.5–1.5
 
     smtp_server.start()  # back up, but the retry is not due yet: nothing is attempted
-    assert notify.deliver(conn, now=t0 + timedelta(seconds=5))["sent"] == 0
+    assert outbox.deliver(conn, now=t0 + timedelta(seconds=5))["sent"] == 0
     assert rows(conn)[0]["attempts"] == 1 and smtp_server.messages == []
 
-    done = notify.deliver(conn, now=retry_at + timedelta(seconds=1))
+    done = outbox.deliver(conn, now=retry_at + timedelta(seconds=1))
     assert done["sent"] == 1 and done["pending"] == 0
     [got] = smtp_server.wait_for(1)
     assert got.rcpt_tos == ["bob@example.com"]
@@ -80,7 +81,7 @@ def test_backoff_grows_and_gives_up_after_max_attempts(conn, team, smtp_server, 
     moment = datetime.now(UTC)
     delays = []
     for _ in range(3):
-        notify.deliver(conn, now=moment)
+        outbox.deliver(conn, now=moment)
         row = rows(conn)[0]
         if row["next_attempt_at"]:
             nxt = datetime.fromisoformat(row["next_attempt_at"].replace("Z", "+00:00"))
@@ -88,22 +89,22 @@ def test_backoff_grows_and_gives_up_after_max_attempts(conn, team, smtp_server, 
             moment = nxt
     row = rows(conn)[0]
     assert row["attempts"] == 3 and row["sent_at"] is None
-    assert notify.state_of(row) == "failed"
+    assert outbox.state_of(row) == "failed"
     assert row["last_error"].startswith("gave up after 3 attempt(s):") and "451" in \
         row["last_error"]
     assert 30 <= delays[0] <= 90 and 60 <= delays[1] <= 180  # 60 s · 2^(n-1) · [0.5, 1.5)
-    assert notify.deliver(conn, now=moment + timedelta(days=1))["failed"] == 0
+    assert outbox.deliver(conn, now=moment + timedelta(days=1))["failed"] == 0
 
 
 def test_refused_recipient_gives_up_at_once_and_others_still_go(conn, team, smtp_server):
     smtp_server.refuse_rcpt("alice@example.com", 550)
     queue(conn, "reply", team["carol"], "reply:1:<a@x>")
     queue(conn, "reply", team["erin"], "reply:3:<b@x>")
-    result = notify.deliver(conn)
+    result = outbox.deliver(conn)
     assert result["sent"] == 1 and result["gave_up"] == 1
     assert [m.rcpt_tos for m in smtp_server.messages] == [["bob@example.com"]]
     alice = rows(conn)[0]
-    assert notify.state_of(alice) == "failed" and "alice@example.com (550" in alice["last_error"]
+    assert outbox.state_of(alice) == "failed" and "alice@example.com (550" in alice["last_error"]
 
 
 def test_kill_after_server_accepted_resends_once_with_same_message_id(
@@ -145,7 +146,7 @@ def test_two_deliverers_at_once_send_each_event_once(db_file, conn, team, smtp_s
     def first():
         c = db.open_write(db_file)
         try:
-            results["first"] = notify.deliver(c)
+            results["first"] = outbox.deliver(c)
         finally:
             c.close()
 
@@ -153,7 +154,7 @@ def test_two_deliverers_at_once_send_each_event_once(db_file, conn, team, smtp_s
     thread.start()
     try:
         smtp_server.wait_for(1)
-        results["second"] = notify.deliver(conn)
+        results["second"] = outbox.deliver(conn)
     finally:
         smtp_server.hold.clear()
         thread.join(30)
@@ -168,7 +169,7 @@ def test_storm_guard_caps_notifications_per_prospect_per_hour(
     for i in range(5):
         queue(conn, "reply", team["carol"], f"reply:1:<storm{i}@x>")
     queue(conn, "reply", team["erin"], "reply:3:<calm@x>")  # another prospect: not capped
-    states = [notify.state_of(r) for r in rows(conn)]
+    states = [outbox.state_of(r) for r in rows(conn)]
     assert states == ["pending"] * 3 + ["suppressed"] * 2 + ["pending"]
 
     assert invoke("notify").exit_code == 0
@@ -211,13 +212,13 @@ def test_digest_sends_one_mail_per_owner_per_run(invoke, conn, team, smtp_server
 
 
 def test_stale_prospects_are_notified_once_per_day(invoke, conn, team, smtp_server):
-    from salescli import interactions, pipeline, prospects
+    from salescli.pipeline import interactions, prospects, stages
 
     today = datetime.now(UTC).date()
     old = (today - timedelta(days=30)).isoformat() + "T09:00:00Z"
     quiet = prospects.add(conn, "tester", "quiet@client.test", owner="alice", at=old)["id"]
     won = prospects.add(conn, "tester", "won@client.test", owner="alice", at=old)["id"]
-    pipeline.move(conn, "tester", won, "won", reason="signed", at=old)
+    stages.move(conn, "tester", won, "won", reason="signed", at=old)
     gone = prospects.add(conn, "tester", "gone@client.test", owner="alice", at=old)["id"]
     prospects.archive(conn, "tester", gone)
     busy = prospects.add(conn, "tester", "busy@client.test", owner="bob", at=old)["id"]
@@ -237,12 +238,12 @@ def test_stale_prospects_are_notified_once_per_day(invoke, conn, team, smtp_serv
     assert [r["event_key"] for r in rows(conn)] == [f"stale:{quiet}:{today}|email"]
     # The next day is a new event.
     tomorrow = (today + timedelta(days=1)).isoformat()
-    assert notify.enqueue_stale(conn, days=14, today=tomorrow) == 1
-    assert notify.enqueue_stale(conn, days=14, today=tomorrow) == 0
+    assert outbox.enqueue_stale(conn, days=14, today=tomorrow) == 1
+    assert outbox.enqueue_stale(conn, days=14, today=tomorrow) == 0
 
 
 def test_no_recipient_queues_nothing(conn, team, smtp_server, monkeypatch):
-    from salescli import prospects
+    from salescli.pipeline import prospects
 
     orphan = prospects.add(conn, "tester", "orphan@client.test", owner="nobody")["id"]
     assert queue(conn, "reply", orphan, "reply:9:<o@x>") == 0
@@ -254,7 +255,7 @@ def test_no_recipient_queues_nothing(conn, team, smtp_server, monkeypatch):
 def test_enqueue_rolls_back_with_the_callers_transaction(conn, team, smtp_server):
     with pytest.raises(RuntimeError):
         with db.transaction(conn):
-            notify.enqueue(conn, rule="reply", prospect_id=team["carol"],
+            outbox.enqueue(conn, rule="reply", prospect_id=team["carol"],
                            event_key="reply:1:<rb@x>", payload={})
             raise RuntimeError("the scan failed after queueing")
     assert rows(conn) == []
@@ -263,11 +264,11 @@ def test_enqueue_rolls_back_with_the_callers_transaction(conn, team, smtp_server
 
 
 def test_deliver_refuses_to_run_inside_a_transaction(conn):
-    from salescli.errors import SalescliError
+    from salescli.core.errors import SalescliError
 
     with db.transaction(conn):
         with pytest.raises(SalescliError, match="outside a transaction"):
-            notify.deliver(conn)
+            outbox.deliver(conn)
 
 
 def test_old_events_from_a_first_scan_are_not_news(conn, team, smtp_server, monkeypatch):

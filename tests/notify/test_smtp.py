@@ -1,4 +1,5 @@
-"""salescli.smtp against real aiosmtpd servers: TLS verification, login, clear errors, secrets."""
+"""salescli.notify.smtp against real aiosmtpd servers: TLS verification, login, clear errors,
+secrets."""
 
 from __future__ import annotations
 
@@ -8,8 +9,8 @@ from email.message import EmailMessage
 
 import pytest
 
-from salescli import smtp
-from salescli.errors import InvalidValue
+from salescli.core.errors import InvalidValue
+from salescli.notify import smtp
 from tests.notify.conftest import cli_process, queue
 from tests.support.smtpd import SmtpServer, free_port, make_certs
 

@@ -11,7 +11,7 @@ import pytest
 @pytest.fixture
 def ops_conn(db_file):
     """A migrated sales database under tmp (autocommit connection)."""
-    from salescli import db
+    from salescli.core import db
 
     conn = db.open_write(db_file)
     yield conn

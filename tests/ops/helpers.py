@@ -10,7 +10,7 @@ import sys
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
-from salescli.timeutil import iso
+from salescli.core.timeutil import iso
 
 HERE = Path(__file__).parent
 

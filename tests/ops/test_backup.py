@@ -13,7 +13,9 @@ from pathlib import Path
 
 import pytest
 
-from salescli import backup, db, users
+from salescli.core import db
+from salescli.ops import backup
+from salescli.web import users
 from tests.ops.helpers import corrupt, salescli
 
 WRITER = Path(__file__).with_name("writer_proc.py")
@@ -224,7 +226,7 @@ def test_restore_refuses_files_that_are_not_backups(db_file, tmp_path, invoke, c
 
 
 def test_restore_puts_credentials_beside_the_sales_database(db_file, tmp_path, invoke):
-    from salescli import credentials
+    from salescli.web import credentials
 
     conn = db.open_write(db_file)
     users.add(conn, db_file, "tester", "alice", "manager", password="correct horse battery")

@@ -56,8 +56,8 @@ def parse_crontab(text: str) -> tuple[dict[str, str], list[str]]:
 @pytest.fixture
 def demo(tmp_path):
     """The demo's database: its prospects, users (a manager with an address) and history."""
-    from salescli import credentials
-    from salescli import demo as lib
+    from salescli.demo import seed as lib
+    from salescli.web import credentials
 
     db = lib.build(tmp_path / "demo")
     conn = credentials.open_credentials(db)  # the manager signs in to the web too

@@ -10,7 +10,7 @@ import sys
 
 import pytest
 
-from salescli import db
+from salescli.core import db
 from tests.ops.helpers import job, salescli, salescli_env
 
 LINE = re.compile(r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ (INFO|WARNING|ERROR) \[(\w+)\] ")
@@ -102,7 +102,7 @@ def test_maintenance_runs_cleanup_then_optimize(cron_env, tmp_path, db_file):
 
 HOLDER = """
 import sys, time
-from salescli.runner import run_job
+from salescli.ops.runner import run_job
 with run_job("backup"):
     print("ready", flush=True)
     time.sleep(600)

@@ -11,8 +11,8 @@ import sys
 
 import pytest
 
-from salescli import db
-from salescli.log import add_secret, setup_logging
+from salescli.core import db
+from salescli.core.log import add_secret, setup_logging
 from tests.ops.helpers import job, salescli_env
 
 SECRET = "s3cr3t-Pa55word-xyz"

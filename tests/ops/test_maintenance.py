@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 
-from salescli import interactions, pipeline, prospects
+from salescli.pipeline import interactions, prospects, stages
 from tests.ops.helpers import add_run, ago
 
 
@@ -25,7 +25,7 @@ def test_cleanup_deletes_only_what_retention_allows(invoke, ops_conn):
     old, new = ago(days=40), ago(days=5)
     # Domain history far older than the retention: never touched.
     p = prospects.add(c, "tester", "old@example.com", at=ago(days=400))
-    pipeline.move(c, "tester", p["id"], "contacted")
+    stages.move(c, "tester", p["id"], "contacted")
     interactions.log(c, "tester", p["id"], "call", body="long ago", at=ago(days=300))
     c.execute("UPDATE stage_changes SET at = ?", (ago(days=390),))
     c.execute("UPDATE activities SET at = ?", (ago(days=390),))

@@ -7,7 +7,8 @@ from __future__ import annotations
 
 import sys
 
-from salescli import db, prospects
+from salescli.core import db
+from salescli.pipeline import prospects
 
 
 def main() -> None:

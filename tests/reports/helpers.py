@@ -5,7 +5,9 @@ from __future__ import annotations
 from datetime import date
 from html.parser import HTMLParser
 
-from salescli import db, interactions, metrics, pipeline, prospects
+from salescli.core import db
+from salescli.metrics import rollup
+from salescli.pipeline import interactions, prospects, stages
 
 SCRIPT = "<script>alert(1)</script>"
 IMG = "<img src=x onerror=alert(1)>"
@@ -28,22 +30,22 @@ def build(path) -> dict[str, int]:
         t = "tester"
         p1 = prospects.add(conn, t, "xss@evil.example", name=SCRIPT, company=IMG,
                            owner="alice", value=5000, at="2024-05-06T09:00:00Z")["id"]
-        pipeline.move(conn, t, p1, "contacted", at="2024-05-07T10:00:00Z")
-        pipeline.move(conn, t, p1, "replied", at="2024-05-08T11:00:00Z")
+        stages.move(conn, t, p1, "contacted", at="2024-05-07T10:00:00Z")
+        stages.move(conn, t, p1, "replied", at="2024-05-08T11:00:00Z")
         p2 = prospects.add(conn, t, "md@evil.example", name=MDLINK,
                            company="Acme & Sons | _Ltd_", owner=OWNER_XSS, value=12000,
                            at="2024-04-20T09:00:00Z")["id"]
-        pipeline.move(conn, t, p2, "proposal", at="2024-04-25T09:00:00Z")
-        pipeline.move(conn, t, p2, "won", reason="signed", at="2024-05-09T15:00:00Z")
+        stages.move(conn, t, p2, "proposal", at="2024-04-25T09:00:00Z")
+        stages.move(conn, t, p2, "won", reason="signed", at="2024-05-09T15:00:00Z")
         p3 = prospects.add(conn, t, "grace@navy.example", name="Grace Hopper",
                            company="Navy", owner="alice", value=30000,
                            at="2024-05-10T08:00:00Z")["id"]
         p4 = prospects.add(conn, t, "formula@evil.example", name=FORMULA,
                            company="Formula Inc", at="2024-03-01T08:00:00Z")["id"]
-        pipeline.move(conn, t, p4, "contacted", at="2024-03-02T08:00:00Z")
+        stages.move(conn, t, p4, "contacted", at="2024-03-02T08:00:00Z")
         p5 = prospects.add(conn, t, "larry@lost.example", name="Lost Larry", owner="alice",
                            at="2024-05-01T08:00:00Z")["id"]
-        pipeline.move(conn, t, p5, "lost", reason="budget", at="2024-05-11T08:00:00Z")
+        stages.move(conn, t, p5, "lost", reason="budget", at="2024-05-11T08:00:00Z")
         interactions.record(conn, t, p1, "email_out", "2024-05-06T09:30:00Z",
                             subject=f"Intro {SCRIPT}", message_id="<m1@ours>")
         interactions.record(conn, t, p1, "email_in", "2024-05-08T10:30:00Z",
@@ -56,7 +58,7 @@ def build(path) -> dict[str, int]:
                              ("2024-05-10T10:00:00Z", p3, 7), ("2024-05-07T11:00:00Z", p5, 8)):
             interactions.record(conn, t, pid, "email_out", when, subject="Following up",
                                 message_id=f"<m{n}@ours>")
-        metrics.rollup(conn, since="2024-03-01", tz="UTC", today=date(2024, 5, 12))
+        rollup.rollup(conn, since="2024-03-01", tz="UTC", today=date(2024, 5, 12))
         return {"p1": p1, "p2": p2, "p3": p3, "p4": p4, "p5": p5}
     finally:
         conn.close()

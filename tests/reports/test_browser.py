@@ -4,8 +4,9 @@ draw, and no hostile name runs as script, in the file or in the mailed variant."
 from __future__ import annotations
 
 import pytest
+from salescli.reports import render
 
-from salescli import db, reporting
+from salescli.core import db
 from tests.reports.helpers import IMG, SCRIPT
 from tests.support.browser import chromium_page
 
@@ -18,10 +19,10 @@ def page():
 
 def test_report_draws_charts_and_runs_no_script(pipeline_db, db_file, tmp_path, page):
     conn = db.open_read(db_file)
-    report = reporting.write_report(conn, "weekly", "html", tmp_path / "weekly.html",
+    report = render.write_report(conn, "weekly", "html", tmp_path / "weekly.html",
                                     until="2024-05-12")
     mail = tmp_path / "mail.html"
-    mail.write_text(reporting.render(conn, "weekly", "html", email=True, until="2024-05-12"))
+    mail.write_text(render.render(conn, "weekly", "html", email=True, until="2024-05-12"))
     conn.close()
 
     page.goto(report.as_uri())

@@ -6,7 +6,8 @@ import json
 
 import pytest
 
-from salescli import db, users
+from salescli.core import db
+from salescli.web import users
 from tests.reports.helpers import IMG, PERIOD, SCRIPT, assert_inert_html
 from tests.support.smtpd import SmtpServer
 

@@ -8,7 +8,7 @@ import json
 
 import pytest
 
-from salescli import db
+from salescli.core import db
 from tests.reports.helpers import FORMULA, SCRIPT, files
 
 

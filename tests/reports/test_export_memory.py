@@ -7,7 +7,7 @@ import sys
 
 import pytest
 
-from salescli import db
+from salescli.core import db
 
 # Runs a command and prints its peak RSS in KiB: the only child of this small wrapper.
 MEASURE = ("import resource, subprocess, sys; "

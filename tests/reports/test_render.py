@@ -102,10 +102,12 @@ def test_html_file_is_self_contained_with_svg_charts(invoke, pipeline_db, tmp_pa
 
 
 def test_mail_variant_draws_css_bars_not_svg(pipeline_db, db_file):
-    from salescli import db, reporting
+    from salescli.reports import render
+
+    from salescli.core import db
 
     conn = db.open_read(db_file)
-    page = reporting.render(conn, "weekly", "html", email=True, until="2024-05-12")
+    page = render.render(conn, "weekly", "html", email=True, until="2024-05-12")
     conn.close()
     assert "<svg" not in page
     assert 'bgcolor="#059669"' in page and "width=\"100.0%\"" in page
@@ -113,7 +115,7 @@ def test_mail_variant_draws_css_bars_not_svg(pipeline_db, db_file):
 
 
 def test_unrolled_metrics_are_flagged(invoke, pipeline_db, db_file):
-    from salescli import db
+    from salescli.core import db
 
     conn = db.open_write(db_file)
     conn.execute("DELETE FROM metrics_state")
@@ -124,9 +126,9 @@ def test_unrolled_metrics_are_flagged(invoke, pipeline_db, db_file):
 
 
 def test_write_report_for_the_demo(pipeline_db, db_file, tmp_path):
-    from salescli.reports import write_report
+    from salescli.reports.render import write_report
 
-    from salescli import db
+    from salescli.core import db
 
     conn = db.open_read(db_file)
     path = write_report(conn, "weekly", "html", tmp_path / "r.html", until="2024-05-12")

@@ -79,7 +79,9 @@ def signin_events(db_file: Path) -> list[tuple]:
 
 def populate(db_file: Path) -> None:
     """Users for every role (plus a disabled one) and a small pipeline with XSS names."""
-    from salescli import db, interactions, pipeline, prospects, users
+    from salescli.core import db
+    from salescli.pipeline import interactions, prospects, stages
+    from salescli.web import users
 
     conn = db.open_write(db_file)
     try:
@@ -93,9 +95,9 @@ def populate(db_file: Path) -> None:
                 ("dave@example.com", "Dave", "Globex", "otto")]
         ids = [prospects.add(conn, "setup", email, name=name, company=company, owner=owner,
                              value=1000, at=old)["id"] for email, name, company, owner in rows]
-        pipeline.move(conn, "setup", ids[2], "contacted")
-        pipeline.move(conn, "setup", ids[2], "replied")
-        pipeline.move(conn, "setup", ids[3], "won", reason="signed")
+        stages.move(conn, "setup", ids[2], "contacted")
+        stages.move(conn, "setup", ids[2], "replied")
+        stages.move(conn, "setup", ids[3], "won", reason="signed")
         recent = (datetime.now(UTC) - timedelta(days=3)).strftime("%Y-%m-%dT%H:%M:%SZ")
         interactions.record(conn, "setup", ids[2], "email_in", recent, subject="Re: hello")
         interactions.record(conn, "setup", ids[0], "bounce", recent, subject="Undelivered")
@@ -107,9 +109,9 @@ def populate(db_file: Path) -> None:
 def _fresh_refusal_limiter(monkeypatch):
     """The refused-token log limiter counts per address for a minute; tests all come from
     127.0.0.1, so each starts with a clean count."""
-    from salescli import datasette_plugin
+    from salescli.web import plugin
 
-    monkeypatch.setattr(datasette_plugin, "_refusals", {})
+    monkeypatch.setattr(plugin, "_refusals", {})
 
 
 @pytest.fixture(scope="session")
@@ -136,8 +138,9 @@ def copy_template(template: Path, directory: Path, name: str = "sales.db") -> Pa
 def web_env(tmp_path_factory, template_dir):
     """A populated database, a Datasette over it, and a token per role (module-wide,
     read-only use). Also tokens that must be refused: revoked, disabled user."""
-    from salescli import auth, users, web
-    from salescli.db import open_write
+    from salescli.core.db import open_write
+    from salescli.web import server, users
+    from salescli.web.tokens import create_token, revoke_token
 
     db_file = copy_template(template_dir, tmp_path_factory.mktemp("web"))
     with pytest.MonkeyPatch.context() as mp:
@@ -145,15 +148,15 @@ def web_env(tmp_path_factory, template_dir):
             mp.delenv(name)
         mp.setenv("SALESCLI_SECRET", SECRET)
         secret = SECRET.encode()
-        tokens = {role: auth.create_token(db_file, name, timedelta(days=1), "setup")[0]
+        tokens = {role: create_token(db_file, name, timedelta(days=1), "setup")[0]
                   for role, name in ROLE_USERS.items()}
-        revoked, record = auth.create_token(db_file, "anna", timedelta(days=1), "setup")
-        auth.revoke_token(db_file, record["jti"], "setup")
-        disabled, _ = auth.create_token(db_file, "dora", timedelta(days=1), "setup")
+        revoked, record = create_token(db_file, "anna", timedelta(days=1), "setup")
+        revoke_token(db_file, record["jti"], "setup")
+        disabled, _ = create_token(db_file, "dora", timedelta(days=1), "setup")
         conn = open_write(db_file)
         users.set_disabled(conn, "setup", "dora", True)
         conn.close()
-        ds = web.build_datasette(db_file, cache_seconds=0)
+        ds = server.build_datasette(db_file, cache_seconds=0)
     env = {"db_file": db_file, "ds": ds, "tokens": tokens, "secret": secret,
            "revoked": revoked, "disabled": disabled}
     env["sessions"] = {}
@@ -168,11 +171,11 @@ def web_env(tmp_path_factory, template_dir):
 @pytest.fixture
 def fresh(tmp_path, monkeypatch, template_dir):
     """A private populated database and Datasette for tests that change things."""
-    from salescli import web
+    from salescli.web import server
 
     monkeypatch.setenv("SALESCLI_SECRET", SECRET)
     db_file = copy_template(template_dir, tmp_path / "fresh")
-    ds = web.build_datasette(db_file, cache_seconds=0)
+    ds = server.build_datasette(db_file, cache_seconds=0)
     yield {"db_file": db_file, "ds": ds}
     ds._salescli_auth.close()
 

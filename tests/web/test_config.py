@@ -8,10 +8,10 @@ import urllib.parse
 
 import pytest
 
-from salescli import web
+from salescli.web import server
 from tests.web.conftest import XSS_NAMES, bearer, run
 
-METADATA = web.load_metadata()
+METADATA = server.load_metadata()
 QUERIES = METADATA["databases"]["sales"]["queries"]
 DASHBOARD = METADATA["plugins"]["datasette-dashboards"]["pipeline"]
 CHARTS = {k: v for k, v in DASHBOARD["charts"].items() if "query" in v}

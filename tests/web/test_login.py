@@ -10,8 +10,8 @@ import time
 import pytest
 from datasette.utils import baseconv
 
-from salescli import web
-from salescli.db import open_write
+from salescli.core.db import open_write
+from salescli.web import server
 from tests.web.conftest import PASSWORD, login, run, signin_events
 
 
@@ -40,7 +40,7 @@ def test_login_sets_a_session_cookie_and_lands_by_role(fresh):
 @pytest.mark.parametrize("username, password", [
     ("maria", "wrong password"), ("nobody", PASSWORD), ("dora-disabled", PASSWORD), ("", "")])
 def test_failed_logins_get_one_generic_message(fresh, username, password):
-    from salescli.users import set_disabled
+    from salescli.web.users import set_disabled
 
     if username == "dora-disabled":
         conn = open_write(fresh["db_file"])
@@ -99,7 +99,7 @@ def test_browser_is_sent_to_login_and_back(fresh):
 
 
 def test_disabling_a_user_ends_their_session(fresh):
-    from salescli.users import set_disabled
+    from salescli.web.users import set_disabled
 
     ds = fresh["ds"]
     cookie = login(ds, "anna", PASSWORD).cookies["ds_actor"]
@@ -112,7 +112,7 @@ def test_disabling_a_user_ends_their_session(fresh):
 
 
 def test_changing_the_password_ends_sessions(fresh):
-    from salescli.users import passwd
+    from salescli.web.users import passwd
 
     ds = fresh["ds"]
     cookie = login(ds, "anna", PASSWORD).cookies["ds_actor"]
@@ -124,7 +124,7 @@ def test_changing_the_password_ends_sessions(fresh):
 
 
 def test_a_role_change_applies_to_open_sessions_at_once(fresh):
-    from salescli.users import set_role
+    from salescli.web.users import set_role
 
     ds = fresh["ds"]
     cookie = login(ds, "anna", PASSWORD).cookies["ds_actor"]
@@ -160,13 +160,13 @@ def test_logout_needs_csrf(fresh):
 
 def test_sessions_survive_a_restart_with_the_same_secret(fresh, monkeypatch):
     cookie = login(fresh["ds"], "maria", PASSWORD).cookies["ds_actor"]
-    restarted = web.build_datasette(fresh["db_file"], cache_seconds=0)
+    restarted = server.build_datasette(fresh["db_file"], cache_seconds=0)
     try:
         assert cookie_get(restarted, "/sales.json", cookie).status_code == 200
     finally:
         restarted._salescli_auth.close()
     monkeypatch.setenv("SALESCLI_SECRET", "another-secret-" + "z" * 40)
-    rekeyed = web.build_datasette(fresh["db_file"], cache_seconds=0)
+    rekeyed = server.build_datasette(fresh["db_file"], cache_seconds=0)
     try:
         assert cookie_get(rekeyed, "/sales.json", cookie).status_code == 401
     finally:

@@ -18,7 +18,7 @@ from pathlib import Path
 
 import pytest
 
-from salescli import auth
+from salescli.web import tokens
 from tests.web.conftest import PASSWORD, SECRET, bearer, run
 
 SQL_ROLES = ["admin", "manager", "analyst"]
@@ -131,11 +131,11 @@ def test_runaway_sql_is_stopped(web_env):
 
 
 def test_rows_written_by_a_cron_job_appear_without_a_restart(fresh):
-    from salescli import prospects
-    from salescli.db import open_write
+    from salescli.core.db import open_write
+    from salescli.pipeline import prospects
 
     ds = fresh["ds"]
-    token, _ = auth.create_token(fresh["db_file"], "maria", timedelta(hours=1), "t")
+    token, _ = tokens.create_token(fresh["db_file"], "maria", timedelta(hours=1), "t")
     url = "/sales/prospects.json?_shape=objects&email=new@example.com"
     assert run(ds.client.get(url, headers=bearer(token))).json()["rows"] == []
     conn = open_write(fresh["db_file"])  # a writer in WAL mode, as cron runs it
@@ -185,8 +185,8 @@ def test_serve_explains_a_database_it_cannot_open_read_only(db_file, conn):
     shutil.copy(db_file, shared / "sales.db")
     (shared / "sales.db").chmod(0o644)
     shared.chmod(0o755 if os.geteuid() == 0 else 0o555)
-    code = ("import sys\nfrom salescli import web\ntry:\n"
-            f"    web.check_database({str(shared / 'sales.db')!r})\n"
+    code = ("import sys\nfrom salescli.web import server\ntry:\n"
+            f"    server.check_database({str(shared / 'sales.db')!r})\n"
             "except Exception as exc:\n    print(exc)\n    sys.exit(3)\n")
     command = [sys.executable, "-c", code]
     if os.geteuid() == 0:
@@ -208,7 +208,7 @@ def test_serve_mounts_any_file_as_sales_over_http(live_server, monkeypatch):
     page = urllib.request.urlopen(url + "-/login").read().decode()
     assert 'name="password"' in page
     monkeypatch.setenv("SALESCLI_SECRET", SECRET)
-    token, _ = auth.create_token(db_file, "anna", timedelta(hours=1), "t")
+    token, _ = tokens.create_token(db_file, "anna", timedelta(hours=1), "t")
     request = urllib.request.Request(url + "sales/prospects.json?_shape=objects&_size=1",
                                      headers=bearer(token))
     body = urllib.request.urlopen(request).read().decode()

@@ -12,7 +12,7 @@ from datetime import UTC, datetime, timedelta
 import jwt
 import pytest
 
-from salescli import auth, datasette_plugin
+from salescli.web import auth, plugin, tokens
 from tests.web.conftest import (
     SECRET,
     b64url,
@@ -37,12 +37,13 @@ PUBLIC_PEM = (b"-----BEGIN PUBLIC KEY-----\n"
 
 def recorded(env, username: str, role: str, issued: datetime, lifetime: timedelta) -> str:
     """A correctly signed token whose record exists, minted at ``issued``."""
-    token, claims = auth.mint_token(env["secret"], username, role, lifetime, issued=issued)
+    token, claims = tokens.mint_token(env["secret"], username, role, lifetime, issued=issued)
     conn = sqlite3.connect(env["db_file"].with_name("credentials.db"))
     with conn:
         conn.execute("INSERT INTO tokens(jti, username, role, issued_at, expires_at)"
                      " VALUES (?, ?, ?, ?, ?)", (claims["jti"], username, role,
-                                                 auth._ts(claims["iat"]), auth._ts(claims["exp"])))
+                                                 tokens.timestamp(claims["iat"]),
+                                                 tokens.timestamp(claims["exp"])))
     conn.close()
     return token
 
@@ -88,7 +89,7 @@ ATTACKS = {
                                  e["secret"]),
     "revoked jti": lambda e: e["revoked"],
     "disabled user": lambda e: e["disabled"],
-    "signed but never issued": lambda e: auth.mint_token(e["secret"], "maria", "manager",
+    "signed but never issued": lambda e: tokens.mint_token(e["secret"], "maria", "manager",
                                                          timedelta(hours=1))[0],
     "role raised in a re-signed token": lambda e: forge(
         HS256, {**real_claims(e, "operator"), "role": "admin"}, e["secret"]),
@@ -122,14 +123,14 @@ def test_a_refused_token_is_not_rescued_by_a_valid_cookie(web_env):
 
 
 def test_refusals_are_logged_with_their_reason(fresh):
-    from salescli.users import set_disabled
+    from salescli.web.users import set_disabled
 
     env = {**fresh, "secret": SECRET.encode()}
-    token, record = auth.create_token(fresh["db_file"], "maria", timedelta(hours=1), "t")
+    token, record = tokens.create_token(fresh["db_file"], "maria", timedelta(hours=1), "t")
     expired = recorded(env, "anna", "analyst", NOW - timedelta(days=3), timedelta(days=1))
-    auth.revoke_token(fresh["db_file"], record["jti"], "t")
-    live, _ = auth.create_token(fresh["db_file"], "anna", timedelta(hours=1), "t")
-    from salescli.db import open_write
+    tokens.revoke_token(fresh["db_file"], record["jti"], "t")
+    live, _ = tokens.create_token(fresh["db_file"], "anna", timedelta(hours=1), "t")
+    from salescli.core.db import open_write
 
     conn = open_write(fresh["db_file"])
     set_disabled(conn, "t", "anna", True)
@@ -145,18 +146,18 @@ def test_refusals_are_logged_with_their_reason(fresh):
 def test_a_flood_of_junk_tokens_writes_a_bounded_log(fresh):
     async def flood():
         return [(await fresh["ds"].client.get("/sales", headers=bearer(f"junk{i}"))).status_code
-                for i in range(datasette_plugin.REFUSALS_PER_MINUTE + 15)]
+                for i in range(plugin.REFUSALS_PER_MINUTE + 15)]
 
     assert set(run(flood())) == {401}
     rows = [e for e in signin_events(fresh["db_file"]) if e[0] == "token_refused"]
-    assert len(rows) == datasette_plugin.REFUSALS_PER_MINUTE
+    assert len(rows) == plugin.REFUSALS_PER_MINUTE
 
 
 def test_changing_a_users_role_invalidates_their_tokens(fresh):
-    from salescli.db import open_write
-    from salescli.users import set_role
+    from salescli.core.db import open_write
+    from salescli.web.users import set_role
 
-    token, _ = auth.create_token(fresh["db_file"], "otto", timedelta(hours=1), "t")
+    token, _ = tokens.create_token(fresh["db_file"], "otto", timedelta(hours=1), "t")
     ds = fresh["ds"]
     assert run(ds.client.get("/sales/prospects.json", headers=bearer(token))).status_code == 200
     conn = open_write(fresh["db_file"])
@@ -167,8 +168,8 @@ def test_changing_a_users_role_invalidates_their_tokens(fresh):
 
 def test_decode_enforces_the_key_length():
     token = jwt.encode(claims_for("x", "admin"), "k" * 40, algorithm="HS256")
-    with pytest.raises(auth.TokenRejected):
-        auth.decode_token(b"short", token)
+    with pytest.raises(tokens.TokenRejected):
+        tokens.decode_token(b"short", token)
     with pytest.raises(Exception, match="SALESCLI_SECRET"):
         auth.WebAuth("x.db", b"short")
 
@@ -189,7 +190,7 @@ def test_tokens_create_prints_only_a_working_token(cli_db, invoke):
     assert result.exit_code == 0
     token = result.stdout.strip()
     assert result.stdout == token + "\n" and token.count(".") == 2
-    claims = auth.decode_token(SECRET.encode(), token)
+    claims = tokens.decode_token(SECRET.encode(), token)
     assert claims["sub"] == "maria" and claims["role"] == "manager"
     assert 7100 <= claims["exp"] - claims["iat"] <= 7200
     assert auth.WebAuth(cli_db, SECRET.encode()).actor_for_token(token)["role"] == "manager"
@@ -197,14 +198,14 @@ def test_tokens_create_prints_only_a_working_token(cli_db, invoke):
 
 def test_tokens_list_and_revoke(cli_db, invoke):
     token = invoke("tokens", "create", "anna").stdout.strip()
-    jti = auth.decode_token(SECRET.encode(), token)["jti"]
+    jti = tokens.decode_token(SECRET.encode(), token)["jti"]
     listed = json.loads(invoke("tokens", "list", "--format", "json").stdout)
     assert [(t["jti"], t["username"], t["status"]) for t in listed] == [(jti, "anna", "active")]
     assert invoke("tokens", "revoke", jti).exit_code == 0
     listed = json.loads(invoke("tokens", "list", "--format", "json").stdout)
     assert listed[0]["status"] == "revoked" and listed[0]["revoked_by"] == "tester"
     web = auth.WebAuth(cli_db, SECRET.encode(), cache_seconds=0)
-    with pytest.raises(auth.TokenRejected, match="revoked"):
+    with pytest.raises(tokens.TokenRejected, match="revoked"):
         web.actor_for_token(token)
     again = invoke("tokens", "revoke", jti)
     assert again.exit_code == 1 and "already revoked" in again.output

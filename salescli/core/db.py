@@ -1,0 +1,117 @@
+"""Opening the sales database: WAL, busy timeout, foreign keys, schema checks.
+
+Plain reads use the stdlib ``sqlite3`` module alone so that read commands start
+fast; migrations (which need sqlite-utils) are imported only by writers.
+"""
+
+from __future__ import annotations
+
+import os
+import sqlite3
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+from salescli.core.errors import SchemaError
+from salescli.core.schema import SCHEMA_VERSION, check_version, schema_version
+
+DEFAULT_DB = "sales.db"
+CREDENTIALS_NAME = "credentials.db"
+BUSY_TIMEOUT_MS = int(os.environ.get("SALESCLI_BUSY_TIMEOUT_MS", "30000"))
+
+
+def db_path(path: str | os.PathLike | None = None) -> Path:
+    """The sales database path: argument, else ``SALESCLI_DB``, else ./sales.db."""
+    return Path(path or os.environ.get("SALESCLI_DB") or DEFAULT_DB)
+
+
+def credentials_path(sales_db: str | os.PathLike) -> Path:
+    """The credentials database beside the sales one (``SALESCLI_CREDENTIALS_DB`` overrides)."""
+    override = os.environ.get("SALESCLI_CREDENTIALS_DB")
+    return Path(override) if override else Path(sales_db).with_name(CREDENTIALS_NAME)
+
+
+def create_private(path: Path) -> None:
+    """Create an empty file readable by its owner only, if it does not exist yet."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    try:
+        fd = os.open(path, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o600)
+    except FileExistsError:
+        return
+    os.close(fd)
+
+
+def connect(path: str | os.PathLike, *, create: bool = False) -> sqlite3.Connection:
+    """Open a connection in autocommit mode with our pragmas; transactions are explicit."""
+    path = Path(path)
+    if not path.exists():
+        if not create:
+            raise SchemaError(f"database {str(path)!r} does not exist; run: salescli init")
+        create_private(path)
+    conn = sqlite3.connect(path, isolation_level=None, timeout=BUSY_TIMEOUT_MS / 1000,
+                           check_same_thread=False)
+    conn.row_factory = sqlite3.Row
+    conn.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
+    conn.execute("PRAGMA foreign_keys = ON")
+    # Switching to WAL rewrites the file header: never do it to a file from a newer
+    # salescli, which the version check refuses untouched.
+    if create and schema_version(conn) <= SCHEMA_VERSION:
+        conn.execute("PRAGMA journal_mode = WAL")
+        conn.execute("PRAGMA synchronous = NORMAL")
+    return conn
+
+
+@contextmanager
+def transaction(conn: sqlite3.Connection) -> Iterator[sqlite3.Connection]:
+    """A write transaction taken up front (BEGIN IMMEDIATE); nested use is a savepoint."""
+    if conn.in_transaction:
+        name = f"sp_{id(conn)}_{os.urandom(4).hex()}"
+        conn.execute(f"SAVEPOINT {name}")
+        try:
+            yield conn
+        except BaseException:
+            if conn.in_transaction:
+                conn.execute(f"ROLLBACK TO {name}")
+                conn.execute(f"RELEASE {name}")
+            raise
+        conn.execute(f"RELEASE {name}")
+        return
+    conn.execute("BEGIN IMMEDIATE")
+    try:
+        yield conn
+    except BaseException:
+        if conn.in_transaction:
+            conn.execute("ROLLBACK")
+        raise
+    conn.execute("COMMIT")
+
+
+def open_read(path: str | os.PathLike | None = None) -> sqlite3.Connection:
+    """Open an existing database for reading; the schema version must match exactly."""
+    path = db_path(path)
+    conn = connect(path)
+    try:
+        check_version(conn, path)
+    except BaseException:
+        conn.close()
+        raise
+    return conn
+
+
+def open_write(path: str | os.PathLike | None = None) -> sqlite3.Connection:
+    """Open (creating if needed) and migrate the database to the current schema.
+
+    sqlite-utils (for the migrations) is imported only when there is something to do.
+    """
+    path = db_path(path)
+    conn = connect(path, create=True)
+    try:
+        if schema_version(conn) != SCHEMA_VERSION:
+            # Imported only when there is something to migrate: sqlite-utils costs ~115 ms.
+            from salescli.core.migrations import migrate
+
+            migrate(conn, path)
+    except BaseException:
+        conn.close()
+        raise
+    return conn

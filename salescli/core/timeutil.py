@@ -1,0 +1,66 @@
+"""Parsing the dates and durations people type, into ISO-8601 UTC strings."""
+
+from __future__ import annotations
+
+import re
+from datetime import UTC, date, datetime, timedelta
+
+from salescli.core.errors import InvalidValue
+
+_DURATION = re.compile(r"^\s*(\d+)\s*([smhdw])\s*$")
+_UNITS = {"s": "seconds", "m": "minutes", "h": "hours", "d": "days", "w": "weeks"}
+
+
+def now() -> str:
+    """The current time as ISO-8601 UTC with a ``Z``, to the second."""
+    return datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def iso(dt: datetime) -> str:
+    """Format an aware or naive-UTC datetime as ``YYYY-MM-DDTHH:MM:SSZ``."""
+    if dt.tzinfo is not None:
+        dt = dt.astimezone(UTC)
+    return dt.strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def parse_duration(value: str, field: str = "duration") -> timedelta:
+    """``90s``, ``15m``, ``12h``, ``7d``, ``2w`` → timedelta."""
+    match = _DURATION.match(str(value))
+    if not match:
+        raise InvalidValue(field, value, "is not a duration like 30m, 12h, 7d or 2w")
+    return timedelta(**{_UNITS[match.group(2)]: int(match.group(1))})
+
+
+def parse_when(value: str, field: str = "date") -> str:
+    """A date, a datetime (naive means UTC), ``now`` or ``7d`` (ago) → ISO UTC."""
+    text = str(value).strip()
+    if text.lower() == "now":
+        return iso(datetime.now(UTC))
+    if _DURATION.match(text):
+        return iso(datetime.now(UTC) - parse_duration(text, field))
+    try:
+        if len(text) == 10:
+            day = date.fromisoformat(text)
+            return f"{day.isoformat()}T00:00:00Z"
+        dt = datetime.fromisoformat(text.replace("Z", "+00:00").replace(" ", "T", 1))
+    except ValueError:
+        raise InvalidValue(
+            field, value, "is not a date (use YYYY-MM-DD, an ISO-8601 time, 'now' or '7d')"
+        ) from None
+    if dt.tzinfo is None:
+        dt = dt.replace(tzinfo=UTC)
+    return iso(dt)
+
+
+def parse_day(value: str, field: str = "date") -> str:
+    """A calendar day ``YYYY-MM-DD`` (or ``7d`` ago, ``today``) → ``YYYY-MM-DD``."""
+    text = str(value).strip()
+    if text.lower() == "today":
+        return datetime.now(UTC).date().isoformat()
+    if _DURATION.match(text):
+        return (datetime.now(UTC) - parse_duration(text, field)).date().isoformat()
+    try:
+        return date.fromisoformat(text[:10]).isoformat() if len(text) >= 10 else \
+            date.fromisoformat(text).isoformat()
+    except ValueError:
+        raise InvalidValue(field, value, "is not a date (use YYYY-MM-DD)") from None

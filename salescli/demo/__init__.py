@@ -1,0 +1,1 @@
+"""Layer 3: the demo database that `salescli demo` builds."""

@@ -1,0 +1,123 @@
+"""The state of one scan, shared by collecting (``scan``) and recording (``record``):
+folders and their safe checkpoints, collected envelopes, counts, our own addresses."""
+
+from __future__ import annotations
+
+import os
+import sqlite3
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from typing import TYPE_CHECKING, Protocol
+
+from salescli.core.timeutil import iso, now
+from salescli.mail.sources import Checkpoint, FolderPlan
+
+if TYPE_CHECKING:
+    from salescli.mail.parse import Envelope
+
+ACTOR = "monitor"
+NOTIFY_MAX_AGE = timedelta(days=7)
+COUNT_KEYS = ("seen", "matched", "outbound", "replies", "auto_replies", "bounces", "ignored",
+              "unmatched", "duplicates", "quarantined", "created")
+
+
+class Progress(Protocol):
+    def update(self, n: int) -> None: ...
+
+    def close(self) -> None: ...
+
+
+ProgressFactory = Callable[[str, int], Progress]
+
+
+class _NoProgress:
+    def update(self, n: int) -> None:
+        pass
+
+    def close(self) -> None:
+        pass
+
+
+@dataclass
+class ScanOptions:
+    """How to scan: ``since`` (ISO UTC) bounds a first import; ``create_unknown`` makes
+    leads of unknown correspondents; ``progress`` draws bars (the CLI's, on a terminal)."""
+
+    since: str | None = None
+    create_unknown: bool = False
+    batch_size: int = field(default_factory=lambda: int(os.environ.get("SALESCLI_SCAN_BATCH")
+                                                        or 1000))
+    progress: ProgressFactory | None = None
+    deliver: bool = True
+
+
+@dataclass
+class FolderState:
+    account: str
+    plan: FolderPlan
+    base: Checkpoint | None
+    pending: set = field(default_factory=set)
+    newest: str | None = None
+    saved: tuple | None = None
+
+    def checkpoint(self) -> Checkpoint | None:
+        """The checkpoint that is safe now: final when nothing is pending, else the UID
+        just below the oldest pending one (numeric sources only)."""
+        final = self.plan.final
+        if final is None:
+            return None
+        if not self.pending:
+            return final
+        if not self.plan.numeric:
+            return None
+        last = max(self.plan.base_last, min(self.pending) - 1)
+        hms = self.base.highestmodseq if self.base and not self.plan.reset else None
+        return Checkpoint(final.uidvalidity, last, hms)
+
+
+class ScanRun:
+    """State of one scan: folders, collected envelopes, counts, our own addresses."""
+
+    def __init__(self, conn: sqlite3.Connection, counts: dict, options: ScanOptions):
+        self.conn = conn
+        self.counts = counts
+        self.options = options
+        self.folders: dict[tuple[str, str], FolderState] = {}
+        self.envelopes: list[Envelope] = []
+        self.keys: set[str] = set()
+        self.ids: dict[str, int] = {}
+        self.batch_time: str | None = None
+        self.own: set[str] = set()
+        self.learn: dict[str, set[str]] = {}
+        self.progress = options.progress or (lambda label, total: _NoProgress())
+        self.notify_after = iso(datetime.now(UTC) - NOTIFY_MAX_AGE)
+        counts.setdefault("accounts", {})
+        for key in (*COUNT_KEYS, "moves", "status_changes"):
+            counts.setdefault(key, 0)
+
+    def add(self, account: str, key: str, n: int = 1) -> None:
+        acc = self.counts["accounts"].setdefault(account, dict.fromkeys(COUNT_KEYS, 0))
+        acc[key] = acc.get(key, 0) + n
+        self.counts[key] = self.counts.get(key, 0) + n
+
+
+def save_checkpoints(run: ScanRun, *, final: bool = False) -> None:
+    ts = now()
+    for (account, folder), state in run.folders.items():
+        cp = state.checkpoint()
+        if cp is None:
+            continue
+        values = (cp.uidvalidity, cp.last_uid, cp.highestmodseq, state.newest)
+        if values == state.saved and not final:
+            continue
+        run.conn.execute(
+            "INSERT INTO mail_checkpoints(account, folder, uidvalidity, last_uid, highestmodseq,"
+            " newest_message_at, last_scan_at) VALUES (?, ?, ?, ?, ?, ?, ?)"
+            " ON CONFLICT(account, folder) DO UPDATE SET uidvalidity = excluded.uidvalidity,"
+            " last_uid = excluded.last_uid, highestmodseq = excluded.highestmodseq,"
+            " newest_message_at = max(coalesce(newest_message_at, ''),"
+            " coalesce(excluded.newest_message_at, '')),"
+            " last_scan_at = excluded.last_scan_at",
+            (account, folder, *values[:3], state.newest, ts))
+        state.saved = values

@@ -1,0 +1,1 @@
+"""Layer 1: running jobs (locks, history), health, backups and maintenance."""

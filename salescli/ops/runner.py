@@ -1,0 +1,137 @@
+"""The job runner every cron job shares: a lock, a job_runs row, one summary line.
+
+The lock is an ``flock`` on a file beside the database, so the kernel releases
+it when a run dies (even by SIGKILL): a stale lock recovers by itself. A
+``running`` row left by such a run is marked failed by the next run.
+"""
+
+from __future__ import annotations
+
+import fcntl
+import json
+import logging
+import os
+import socket
+import sqlite3
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from salescli.core.db import db_path, open_write, transaction
+from salescli.core.enums import JobStatus
+from salescli.core.errors import JobLocked
+from salescli.core.timeutil import now
+
+log = logging.getLogger("salescli.jobs")
+
+
+@dataclass
+class JobRun:
+    """A job in progress: add to ``counts``; the runner stores them when it ends."""
+
+    job: str
+    id: int
+    conn: sqlite3.Connection
+    db_file: Path
+    counts: dict[str, Any] = field(default_factory=dict)
+    started: float = field(default_factory=time.monotonic)
+
+    def add(self, key: str, n: int = 1) -> None:
+        self.counts[key] = self.counts.get(key, 0) + n
+
+
+def lock_path(db_file: Path, job: str) -> Path:
+    """Where the lock for ``job`` lives (``SALESCLI_LOCK_DIR`` or beside the database)."""
+    base = Path(os.environ.get("SALESCLI_LOCK_DIR") or db_file.resolve().parent)
+    return base / f".{db_file.name}.{job}.lock"
+
+
+@contextmanager
+def job_lock(db_file: Path, job: str) -> Iterator[None]:
+    """Hold the job's lock or raise JobLocked at once (never wait behind another run)."""
+    path = lock_path(db_file, job)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o600)
+    try:
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            holder = os.pread(fd, 64, 0).decode(errors="replace").strip()
+            raise JobLocked(f"{job} is already running ({holder or 'pid unknown'})") from None
+        os.ftruncate(fd, 0)
+        os.pwrite(fd, f"pid {os.getpid()} on {socket.gethostname()}\n".encode(), 0)
+        yield
+    finally:
+        os.close(fd)
+
+
+@contextmanager
+def run_job(job: str, db_file: str | os.PathLike | None = None) -> Iterator[JobRun]:
+    """Run ``job`` under its lock with a job_runs row; failures are recorded then re-raised."""
+    path = db_path(db_file)
+    with job_lock(path, job):
+        conn = open_write(path)
+        try:
+            with transaction(conn):
+                conn.execute(
+                    "UPDATE job_runs SET status = 'failed', finished_at = ?,"
+                    " error = 'interrupted (the process died before finishing)'"
+                    " WHERE job = ? AND status = 'running'", (now(), job))
+                cur = conn.execute(
+                    "INSERT INTO job_runs(job, started_at, status, host, pid)"
+                    " VALUES (?, ?, 'running', ?, ?)",
+                    (job, now(), socket.gethostname(), os.getpid()))
+            run = JobRun(job=job, id=cur.lastrowid, conn=conn, db_file=path)
+            try:
+                yield run
+            except BaseException as exc:
+                _finish(run, JobStatus.FAILED, _describe(exc))
+                log.error("%s failed after %.1fs: %s", job, time.monotonic() - run.started,
+                          _describe(exc))
+                raise
+            _finish(run, JobStatus.OK, None)
+            log.info("%s ok in %.1fs %s", job, time.monotonic() - run.started, summary(run.counts))
+        finally:
+            conn.close()
+
+
+def _describe(exc: BaseException) -> str:
+    if isinstance(exc, KeyboardInterrupt):
+        return "interrupted"
+    return f"{type(exc).__name__}: {exc}" if not str(exc).startswith(type(exc).__name__) \
+        else str(exc)
+
+
+def _finish(run: JobRun, status: JobStatus, error: str | None) -> None:
+    if run.conn.in_transaction:
+        run.conn.execute("ROLLBACK")
+    with transaction(run.conn):
+        run.conn.execute(
+            "UPDATE job_runs SET finished_at = ?, status = ?, counts = ?, error = ? WHERE id = ?",
+            (now(), status.value, json.dumps(run.counts, sort_keys=True, default=str), error,
+             run.id))
+
+
+def summary(counts: dict[str, Any]) -> str:
+    """``key=value`` pairs for the one-line log summary."""
+    return " ".join(f"{k}={v}" for k, v in counts.items() if not isinstance(v, dict | list))
+
+
+def history(conn: sqlite3.Connection, job: str | None = None, limit: int = 20) -> list[dict]:
+    """Recent job runs, newest first, counts decoded."""
+    sql = "SELECT * FROM job_runs"
+    params: list[Any] = []
+    if job:
+        sql += " WHERE job = ?"
+        params.append(job)
+    sql += " ORDER BY started_at DESC, id DESC LIMIT ?"
+    params.append(limit)
+    rows = []
+    for r in conn.execute(sql, params):
+        d = dict(r)
+        d["counts"] = json.loads(d["counts"]) if d["counts"] else {}
+        rows.append(d)
+    return rows

@@ -1,0 +1,1 @@
+"""Layer 1: prospects, stages, interactions and their timeline, import and erasure."""

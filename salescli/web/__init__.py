@@ -1,0 +1,1 @@
+"""Layer 2: the Datasette server and plugin, sign-in, tokens, roles, users, credentials."""

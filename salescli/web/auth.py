@@ -1,0 +1,319 @@
+"""Web sign-in and authorisation: role rules, secrets, browser sessions, sign-in checks.
+
+Plain functions and one small class with no Datasette import, so that the web
+plugin stays a thin layer and moving to Datasette 1.0's permission API is one
+small change there. Secrets, hashes and revocations live in the credentials
+database; the sales database is only ever read here. JWT API tokens live in
+``salescli.web.tokens``.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import os
+import secrets
+import sqlite3
+import threading
+import time
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from enum import StrEnum
+from pathlib import Path
+from typing import Any
+
+from salescli.core.db import transaction
+from salescli.core.enums import Role
+from salescli.core.errors import InvalidValue
+from salescli.core.timeutil import iso, now
+from salescli.web import credentials
+from salescli.web.tokens import (
+    MIN_SECRET_BYTES,
+    SESSION_PREFIX,
+    SigninEvent,
+    TokenRejected,
+    decode_token,
+    find_user,
+    log_event,
+    read_users,
+)
+
+SESSION_LIFETIME = timedelta(hours=12)
+SERVED_DATABASE = "sales"
+OPERATOR_TABLES = frozenset({"prospects"})
+THROTTLE_WINDOW = timedelta(minutes=15)
+MAX_USER_FAILURES = 5
+MAX_REMOTE_FAILURES = 20
+LOGIN_FAILED_MESSAGE = "Sign-in failed: unknown user or wrong password."
+THROTTLED_MESSAGE = "Too many failed sign-ins. Try again in a few minutes."
+
+
+class Action(StrEnum):
+    """What a request wants to do: Datasette 0.65's permission names plus CSV export."""
+
+    VIEW_INSTANCE = "view-instance"
+    VIEW_DATABASE = "view-database"
+    DOWNLOAD_DATABASE = "view-database-download"
+    VIEW_TABLE = "view-table"
+    VIEW_QUERY = "view-query"
+    EXECUTE_SQL = "execute-sql"
+    PERMISSIONS_DEBUG = "permissions-debug"
+    DEBUG_MENU = "debug-menu"
+    EXPORT_CSV = "salescli-export-csv"
+
+
+_EVERYTHING = frozenset({Action.VIEW_INSTANCE, Action.VIEW_DATABASE, Action.VIEW_TABLE,
+                         Action.VIEW_QUERY, Action.EXECUTE_SQL, Action.EXPORT_CSV})
+GRANTS: dict[Role, frozenset[Action]] = {
+    Role.ADMIN: _EVERYTHING | {Action.PERMISSIONS_DEBUG, Action.DEBUG_MENU},
+    Role.MANAGER: _EVERYTHING | {Action.PERMISSIONS_DEBUG, Action.DEBUG_MENU},
+    Role.ANALYST: _EVERYTHING,
+    Role.OPERATOR: frozenset({Action.VIEW_INSTANCE, Action.VIEW_DATABASE, Action.VIEW_TABLE,
+                              Action.VIEW_QUERY}),
+}
+
+
+# --- roles → decisions -----------------------------------------------------------------
+
+
+def actor_role(actor: dict[str, Any] | None) -> Role | None:
+    """The role of an actor this module authenticated, else None (anonymous or foreign)."""
+    if not isinstance(actor, dict) or actor.get("auth") not in ("token", "session"):
+        return None
+    try:
+        return Role(actor.get("role"))
+    except ValueError:
+        return None
+
+
+def is_allowed(actor: dict[str, Any] | None, action: str, resource: Any = None) -> bool:
+    """Whether ``actor`` may do ``action`` on ``resource`` (a database name or a
+    (database, table-or-query) pair). Everything requires a signed-in actor."""
+    role = actor_role(actor)
+    if role is None:
+        return False
+    try:
+        action = Action(action)
+    except ValueError:
+        return False
+    if action not in GRANTS[role]:
+        return False
+    database, name = (resource if isinstance(resource, tuple | list) else (resource, None))
+    if action in (Action.VIEW_DATABASE, Action.EXECUTE_SQL, Action.VIEW_TABLE,
+                  Action.VIEW_QUERY) and database != SERVED_DATABASE:
+        return False
+    if action == Action.VIEW_TABLE and role == Role.OPERATOR:
+        return name in OPERATOR_TABLES
+    return True
+
+
+def landing_page(role: Role | None) -> str:
+    """Where a browser goes after signing in: the dashboard if the role may see it."""
+    if role is not None and Action.EXECUTE_SQL in GRANTS[role]:
+        return "/-/dashboards/pipeline"
+    return f"/{SERVED_DATABASE}"
+
+
+# --- secrets ----------------------------------------------------------------------------
+
+
+def derived_secret(secret: bytes, purpose: str) -> str:
+    """A separate key for ``purpose`` (e.g. Datasette cookie signing), stable across restarts."""
+    return hmac.new(secret, f"salescli:{purpose}".encode(), hashlib.sha256).hexdigest()
+
+
+# --- request-time checks (used by the web server) -------------------------------------
+
+
+@dataclass
+class LoginResult:
+    """Outcome of a sign-in attempt: a session to put in a cookie, or a status and message."""
+
+    ok: bool
+    status: int
+    message: str = ""
+    session: dict[str, Any] = field(default_factory=dict)
+    expires: int = 0
+    role: Role | None = None
+
+
+class WebAuth:
+    """Checks bearer tokens, session cookies and passwords for one served database.
+
+    Verdicts for valid credentials are cached for ``cache_seconds`` so that a busy
+    server does not query SQLite per request; disabling a user, revoking a token or
+    changing a password takes effect within that time.
+    """
+
+    def __init__(self, sales_db: str | os.PathLike, secret: bytes, *,
+                 cache_seconds: float | None = None):
+        if len(secret) < MIN_SECRET_BYTES:
+            raise InvalidValue("SALESCLI_SECRET", "…", f"must be at least {MIN_SECRET_BYTES} bytes")
+        self.sales_db = Path(sales_db)
+        self.secret = secret
+        if cache_seconds is None:
+            cache_seconds = float(os.environ.get("SALESCLI_AUTH_CACHE_SECONDS", "5"))
+        self.cache_seconds = cache_seconds
+        self._cache: dict[tuple[str, str], tuple[float, dict[str, Any]]] = {}
+        self._local = threading.local()
+        self._lock = threading.Lock()
+        self._conns: list[sqlite3.Connection] = []
+        credentials.open_credentials(self.sales_db).close()  # create it (mode 0600) if needed
+
+    # connections: one pair per thread, all closed by close()
+    def _conn(self, kind: str) -> sqlite3.Connection:
+        conn = getattr(self._local, kind, None)
+        if conn is None:
+            if kind == "users":
+                conn = read_users(self.sales_db)
+            else:
+                conn = credentials.open_credentials(self.sales_db)
+            setattr(self._local, kind, conn)
+            with self._lock:
+                self._conns.append(conn)
+        return conn
+
+    def close(self) -> None:
+        """Close every connection this object opened."""
+        with self._lock:
+            conns, self._conns = self._conns, []
+        for conn in conns:
+            conn.close()
+        self._local = threading.local()
+
+    def _cached(self, key: tuple[str, str]) -> dict[str, Any] | None:
+        hit = self._cache.get(key)
+        if hit and hit[0] > time.monotonic():
+            return hit[1]
+        return None
+
+    def _remember(self, key: tuple[str, str], actor: dict[str, Any], expires: float) -> None:
+        if self.cache_seconds <= 0:
+            return
+        if len(self._cache) > 10_000:
+            self._cache.clear()
+        ttl = min(self.cache_seconds, max(0.0, expires - time.time()))
+        self._cache[key] = (time.monotonic() + ttl, actor)
+
+    def _check_user(self, username: str, role: str | None = None) -> sqlite3.Row:
+        user = find_user(self._conn("users"), username)
+        if user is None:
+            raise TokenRejected("unknown user")
+        if user["disabled"]:
+            raise TokenRejected("user disabled")
+        if role is not None and user["role"] != role:
+            raise TokenRejected("role changed since issue")
+        return user
+
+    def _check_record(self, jti: str, username: str) -> sqlite3.Row:
+        row = self._conn("creds").execute(
+            "SELECT username, role, expires_at, revoked_at FROM tokens WHERE jti = ?",
+            (jti,)).fetchone()
+        if row is None or row["username"] != username:
+            raise TokenRejected("unknown jti")
+        if row["revoked_at"]:
+            raise TokenRejected("revoked")
+        if row["expires_at"] <= now():
+            raise TokenRejected("expired")
+        return row
+
+    def actor_for_token(self, token: str) -> dict[str, Any]:
+        """The actor for a bearer JWT, or TokenRejected."""
+        key = ("token", token)
+        actor = self._cached(key)
+        if actor is not None:
+            return actor
+        claims = decode_token(self.secret, token)
+        if claims["jti"].startswith(SESSION_PREFIX):
+            raise TokenRejected("unknown jti")
+        record = self._check_record(claims["jti"], claims["sub"])
+        if record["role"] != claims["role"]:
+            raise TokenRejected("role claim does not match the issued token")
+        user = self._check_user(claims["sub"], claims["role"])
+        actor = {"id": user["username"], "role": user["role"], "auth": "token",
+                 "jti": claims["jti"]}
+        self._remember(key, actor, claims["exp"])
+        return actor
+
+    def actor_for_session(self, session: Any) -> dict[str, Any]:
+        """The actor for the (already signature-checked) session dict in a login cookie."""
+        if not isinstance(session, dict) or not all(
+                isinstance(session.get(k), str) for k in ("id", "sid", "pw")):
+            raise TokenRejected("malformed session")
+        key = ("session", session["sid"])
+        actor = self._cached(key)
+        if actor is not None and actor["id"] == session["id"]:
+            return actor
+        if not session["sid"].startswith(SESSION_PREFIX):
+            raise TokenRejected("unknown session")
+        record = self._check_record(session["sid"], session["id"])
+        user = self._check_user(session["id"])
+        stored = credentials.password_hash(self._conn("creds"), session["id"])
+        if stored is None or not hmac.compare_digest(self._fingerprint(stored), session["pw"]):
+            raise TokenRejected("password changed")
+        actor = {"id": user["username"], "role": user["role"], "auth": "session",
+                 "sid": session["sid"]}
+        expires = datetime.fromisoformat(record["expires_at"].replace("Z", "+00:00"))
+        self._remember(key, actor, expires.timestamp())
+        return actor
+
+    def _fingerprint(self, stored_hash: str) -> str:
+        """Names the password a session was opened with (any change, even within the same
+        second, gives a new salt and so a new fingerprint) without revealing the hash."""
+        return hmac.new(self.secret, b"session-password:" + stored_hash.encode(),
+                        hashlib.sha256).hexdigest()[:32]
+
+    def _failures(self, creds: sqlite3.Connection, column: str, value: str) -> int:
+        since = iso(datetime.now(UTC) - THROTTLE_WINDOW)
+        return creds.execute(f"SELECT count(*) FROM signin_log WHERE {column} = ? AND at >= ?"
+                             " AND event = ?", (value, since, SigninEvent.LOGIN_FAILED.value)
+                             ).fetchone()[0]
+
+    def login(self, username: str, password: str, remote: str | None) -> LoginResult:
+        """Check a password (throttled after repeated failures) and open a session."""
+        username = (username or "").strip()[:64]
+        creds = self._conn("creds")
+        if (username and self._failures(creds, "username", username) >= MAX_USER_FAILURES) or (
+                remote and self._failures(creds, "remote", remote) >= MAX_REMOTE_FAILURES):
+            self.log(SigninEvent.LOGIN_THROTTLED, username or None, remote)
+            return LoginResult(False, 429, THROTTLED_MESSAGE)
+        password = password or ""
+        stored = credentials.password_hash(creds, username) if username else None
+        good = credentials.verify_password(password[:1024], stored) and len(password) <= 1024
+        user = find_user(self._conn("users"), username) if good else None
+        if user is None or user["disabled"]:
+            reason = "disabled" if user is not None else "bad credentials"
+            self.log(SigninEvent.LOGIN_FAILED, username or None, remote, {"reason": reason})
+            return LoginResult(False, 401, LOGIN_FAILED_MESSAGE)
+        issued = datetime.now(UTC).replace(microsecond=0)
+        expires = issued + SESSION_LIFETIME
+        sid = SESSION_PREFIX + secrets.token_hex(16)
+        with transaction(creds):
+            creds.execute("INSERT INTO tokens(jti, username, role, issued_at, expires_at)"
+                          " VALUES (?, ?, ?, ?, ?)",
+                          (sid, username, user["role"], iso(issued), iso(expires)))
+            log_event(creds, SigninEvent.LOGIN, username, remote, {"sid": sid})
+        session = {"id": username, "sid": sid, "pw": self._fingerprint(stored)}
+        return LoginResult(True, 200, session=session,
+                           expires=int(expires.timestamp()), role=Role(user["role"]))
+
+    def logout(self, actor: dict[str, Any] | None, remote: str | None) -> None:
+        """End a browser session: revoke its record so a copied cookie stops working."""
+        if not actor or actor.get("auth") != "session":
+            return
+        creds = self._conn("creds")
+        with transaction(creds):
+            creds.execute("UPDATE tokens SET revoked_at = ?, revoked_by = ? WHERE jti = ?"
+                          " AND revoked_at IS NULL", (now(), actor["id"], actor["sid"]))
+            log_event(creds, SigninEvent.LOGOUT, actor["id"], remote, {"sid": actor["sid"]})
+        self._cache.pop(("session", actor["sid"]), None)
+
+    def log(self, event: SigninEvent, username: str | None, remote: str | None,
+            detail: dict | None = None) -> None:
+        """Write one sign-in log row (call from a worker thread: it may wait for a lock)."""
+        try:
+            log_event(self._conn("creds"), event, username, remote, detail)
+        except sqlite3.Error as exc:  # the log must never take the server down
+            import logging
+
+            logging.getLogger("salescli.web").warning("sign-in log write failed: %s", exc)
