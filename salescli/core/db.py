@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import os
 import sqlite3
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -56,9 +57,29 @@ def connect(path: str | os.PathLike, *, create: bool = False) -> sqlite3.Connect
     # Switching to WAL rewrites the file header: never do it to a file from a newer
     # salescli, which the version check refuses untouched.
     if create and schema_version(conn) <= SCHEMA_VERSION:
-        conn.execute("PRAGMA journal_mode = WAL")
+        _switch_to_wal(conn)
         conn.execute("PRAGMA synchronous = NORMAL")
     return conn
+
+
+def _switch_to_wal(conn: sqlite3.Connection) -> None:
+    """``PRAGMA journal_mode = WAL``, waiting out another process doing the same.
+
+    Switching needs an exclusive lock, and SQLite answers "database is locked" at once,
+    without its busy handler, when another connection holds the file meanwhile (two
+    writers opening a brand-new file). So wait here, up to the busy timeout.
+    """
+    deadline = time.monotonic() + BUSY_TIMEOUT_MS / 1000
+    delay = 0.001
+    while True:
+        try:
+            conn.execute("PRAGMA journal_mode = WAL")
+            return
+        except sqlite3.OperationalError as exc:
+            if "locked" not in str(exc) or time.monotonic() >= deadline:
+                raise
+        time.sleep(delay)
+        delay = min(delay * 2, 0.05)
 
 
 @contextmanager

@@ -23,6 +23,7 @@ from salescli.core import db
 from salescli.pipeline import prospects, stages
 
 path, who, n, mode, go = sys.argv[1], sys.argv[2], int(sys.argv[3]), sys.argv[4], sys.argv[5]
+Path(go).with_name("ready-" + who).touch()  # started and imported: wait at the barrier
 while not Path(go).exists():
     time.sleep(0.005)
 names = ["contacted", "replied", "meeting", "proposal", "lead"]
@@ -47,12 +48,18 @@ def _env() -> dict[str, str]:
     return env
 
 
-def run_pair(tmp_path: Path, commands: list[list[str]], go: Path) -> list[subprocess.Popen]:
-    """Start every command, release them together, wait; each must succeed quietly."""
+def run_pair(tmp_path: Path, commands: list[list[str]], go: Path,
+             ready: list[Path] = ()) -> list[subprocess.Popen]:
+    """Start every command, wait until each has touched its ``ready`` file (it is then
+    waiting for ``go``), release them together, wait; each must succeed quietly."""
     procs = [subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
                               env=_env(), cwd=tmp_path) for cmd in commands]
     try:
-        time.sleep(0.3)  # let both interpreters start and wait at the barrier
+        deadline = time.monotonic() + 60
+        while not all(r.exists() for r in ready):
+            assert all(p.poll() is None for p in procs), "a worker died before the barrier"
+            assert time.monotonic() < deadline, "workers never reached the barrier"
+            time.sleep(0.005)
         go.touch()
         results = [p.communicate(timeout=120) for p in procs]
     finally:
@@ -67,6 +74,10 @@ def run_pair(tmp_path: Path, commands: list[list[str]], go: Path) -> list[subpro
     return procs
 
 
+def _ready(go: Path) -> list[Path]:
+    return [go.with_name(f"ready-{who}") for who in ("a", "b")]
+
+
 @pytest.fixture
 def worker(tmp_path) -> Path:
     script = tmp_path / "worker.py"
@@ -79,7 +90,7 @@ def test_two_processes_moving_one_prospect_lose_nothing(tmp_path, worker, invoke
     go = tmp_path / "go"
     n = 40
     procs = run_pair(tmp_path, [[sys.executable, str(worker), str(sales), who, str(n), "move",
-                                 str(go)] for who in ("a", "b")], go)
+                                 str(go)] for who in ("a", "b")], go, _ready(go))
     reports = [json.loads(line) for p in procs for line in p.out.splitlines()]
     assert len(reports) == 2 * n
     moved = sum(r["moved"] for r in reports)
@@ -102,7 +113,7 @@ def test_two_processes_adding_prospects_on_a_fresh_file(tmp_path, worker):
     go = tmp_path / "go"
     n = 60
     run_pair(tmp_path, [[sys.executable, str(worker), str(target), who, str(n), "add",
-                         str(go)] for who in ("a", "b")], go)
+                         str(go)] for who in ("a", "b")], go, _ready(go))
     assert scalar(target, "SELECT count(*) FROM prospects") == 2 * n
     assert scalar(target, "SELECT count(*) FROM stage_changes") == 2 * n
     assert scalar(target, "SELECT count(*) FROM activities WHERE action = 'create'") == 2 * n
@@ -142,3 +153,28 @@ def test_two_cli_processes_moving_at_once(tmp_path, invoke, sales):
     assert moved + sum("already in" in line for line in lines) == 12
     assert scalar(sales, "SELECT count(*) FROM stage_changes") == 1 + moved
     assert scalar(sales, "SELECT count(*) FROM activities WHERE action = 'move'") == moved
+
+
+def test_opening_a_new_file_waits_for_another_process_switching_it_to_wal(tmp_path):
+    """SQLite refuses ``journal_mode = WAL`` at once (no busy handler) while another
+    connection holds a lock: opening must wait for the lock, not fail."""
+    import sqlite3
+    import threading
+
+    from salescli.core import db
+
+    path = tmp_path / "new.db"
+    other = sqlite3.connect(path, isolation_level=None, check_same_thread=False)
+    other.execute("CREATE TABLE t(x)")
+    other.execute("BEGIN IMMEDIATE")
+    other.execute("INSERT INTO t VALUES (1)")
+    release = threading.Timer(0.5, lambda: other.execute("COMMIT"))
+    release.start()
+    try:
+        conn = db.open_write(path)
+    finally:
+        release.join()
+        other.close()
+    assert conn.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
+    assert conn.execute("SELECT count(*) FROM stages").fetchone()[0] == 7
+    conn.close()
