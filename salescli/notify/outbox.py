@@ -310,7 +310,8 @@ def deliver(conn: sqlite3.Connection, *, now: datetime | str | None = None) -> d
     try:
         with _deliver_lock(conn):
             due = due_rows(conn, now=moment)
-            emails = [r for r in due if r["channel"] == Channel.EMAIL]
+            emails = _drop_disabled_recipients(
+                conn, [r for r in due if r["channel"] == Channel.EMAIL])
             hooks = [r for r in due if r["channel"] == Channel.WEBHOOK]
             if emails:
                 _deliver_email(conn, emails, moment, result)
@@ -327,6 +328,25 @@ def deliver(conn: sqlite3.Connection, *, now: datetime | str | None = None) -> d
         "SELECT count(*) FROM notifications WHERE sent_at IS NULL"
         " AND next_attempt_at IS NOT NULL").fetchone()[0]
     return result
+
+
+def _drop_disabled_recipients(conn: sqlite3.Connection, rows: list[sqlite3.Row]
+                              ) -> list[sqlite3.Row]:
+    """The rows still to mail: a row queued for an owner who has since been disabled is
+    suppressed, not sent (their address may now reach someone who left)."""
+    if not rows:
+        return rows
+    disabled = {r[0] for r in conn.execute(
+        "SELECT lower(email) FROM users WHERE disabled = 1 AND email IS NOT NULL"
+        " EXCEPT SELECT lower(email) FROM users WHERE disabled = 0 AND email IS NOT NULL")}
+    gone = [r for r in rows if r["recipient"].lower() in disabled]
+    if gone:
+        with transaction(conn):
+            conn.executemany(
+                "UPDATE notifications SET next_attempt_at = NULL, last_error = ?"
+                " WHERE id = ? AND sent_at IS NULL",
+                [(SUPPRESSED + "the recipient's user is disabled", r["id"]) for r in gone])
+    return [r for r in rows if r["recipient"].lower() not in disabled]
 
 
 def _mark_sent(conn: sqlite3.Connection, ids: list[int]) -> None:

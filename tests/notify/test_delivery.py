@@ -280,3 +280,37 @@ def test_old_events_from_a_first_scan_are_not_news(conn, team, smtp_server, monk
     assert queue(conn, "reply", team["carol"], "reply:1:<old2@x>", occurred_at=long_ago) == 1
     assert [r["event_key"] for r in rows(conn)] == ["reply:1:<new@x>|email",
                                                     "reply:1:<old2@x>|email"]
+
+
+def test_a_disabled_owner_gets_no_notification_mail(invoke, conn, team, smtp_server,
+                                                    monkeypatch):
+    assert invoke("users", "disable", "alice").exit_code == 0
+    # New events for alice's prospects have nobody to go to …
+    assert queue(conn, "reply", team["carol"], "reply:1:<d1@client.test>") == 0
+    # … or go to the team address when there is one, never to alice.
+    monkeypatch.setenv("SALESCLI_NOTIFY_TO", "sales@example.com")
+    assert queue(conn, "reply", team["dave"], "reply:2:<d2@client.test>") == 1
+    assert invoke("notify").exit_code == 0
+    [got] = smtp_server.wait_for(1)
+    assert got.rcpt_tos == ["sales@example.com"]
+
+
+def test_an_owner_disabled_before_delivery_is_not_mailed(invoke, conn, team, smtp_server):
+    assert queue(conn, "reply", team["carol"], "reply:1:<q1@client.test>") == 1
+    assert queue(conn, "bounce", team["erin"], "bounce:3:<q2@mx>") == 1
+    assert invoke("users", "disable", "alice").exit_code == 0
+    result = invoke("notify")
+    assert result.exit_code == 0, result.output
+    [got] = smtp_server.wait_for(1)
+    assert got.rcpt_tos == ["bob@example.com"]  # bob's still goes
+    carol = [r for r in rows(conn) if r["recipient"] == "alice@example.com"]
+    assert carol[0]["sent_at"] is None
+    assert carol[0]["last_error"] == "suppressed: the recipient's user is disabled"
+    assert outbox.state_of(conn.execute("SELECT * FROM notifications WHERE id = ?",
+                                        (carol[0]["id"],)).fetchone()) == "suppressed"
+    # Re-enabled later, the old event is not sent after all: suppressed stays suppressed.
+    from salescli.web import users
+
+    users.set_disabled(conn, "tester", "alice", False)
+    assert invoke("notify").exit_code == 0
+    assert len(smtp_server.messages) == 1
