@@ -78,7 +78,9 @@ def test_backoff_grows_and_gives_up_after_max_attempts(conn, team, smtp_server, 
     monkeypatch.setenv("SALESCLI_NOTIFY_MAX_ATTEMPTS", "3")
     queue(conn, "reply", team["carol"], "reply:1:<m2@client.test>")
     smtp_server.fail_next(10, code=451)  # the server answers DATA with "try later"
-    moment = datetime.now(UTC)
+    # Whole seconds: next_attempt_at is stored to the second, so from a moment with a
+    # fraction the first delay could read up to a second short of its 30 s floor.
+    moment = datetime.now(UTC).replace(microsecond=0)
     delays = []
     for _ in range(3):
         outbox.deliver(conn, now=moment)
