@@ -19,8 +19,8 @@ def now() -> str:
 def iso(dt: datetime) -> str:
     """Format an aware or naive-UTC datetime as ``YYYY-MM-DDTHH:MM:SSZ``."""
     if dt.tzinfo is not None:
-        dt = dt.astimezone(UTC)
-    return dt.strftime("%Y-%m-%dT%H:%M:%SZ")
+        dt = dt.astimezone(UTC).replace(tzinfo=None)
+    return dt.isoformat(timespec="seconds") + "Z"  # strftime's %Y drops a year's zeros
 
 
 def parse_duration(value: str, field: str = "duration") -> timedelta:
@@ -28,7 +28,18 @@ def parse_duration(value: str, field: str = "duration") -> timedelta:
     match = _DURATION.match(str(value))
     if not match:
         raise InvalidValue(field, value, "is not a duration like 30m, 12h, 7d or 2w")
-    return timedelta(**{_UNITS[match.group(2)]: int(match.group(1))})
+    try:
+        return timedelta(**{_UNITS[match.group(2)]: int(match.group(1))})
+    except OverflowError:
+        raise InvalidValue(field, value, "is too long a duration") from None
+
+
+def _ago(text: str, field: str) -> datetime:
+    """Now minus the duration ``text``, refused when it reaches before year 1."""
+    try:
+        return datetime.now(UTC) - parse_duration(text, field)
+    except OverflowError:
+        raise InvalidValue(field, text, "reaches too far back") from None
 
 
 def parse_when(value: str, field: str = "date") -> str:
@@ -37,7 +48,7 @@ def parse_when(value: str, field: str = "date") -> str:
     if text.lower() == "now":
         return iso(datetime.now(UTC))
     if _DURATION.match(text):
-        return iso(datetime.now(UTC) - parse_duration(text, field))
+        return iso(_ago(text, field))
     try:
         if len(text) == 10:
             day = date.fromisoformat(text)
@@ -49,7 +60,10 @@ def parse_when(value: str, field: str = "date") -> str:
         ) from None
     if dt.tzinfo is None:
         dt = dt.replace(tzinfo=UTC)
-    return iso(dt)
+    try:
+        return iso(dt)
+    except OverflowError:  # an offset that moves the time out of years 1-9999
+        raise InvalidValue(field, value, "is out of range") from None
 
 
 def parse_day(value: str, field: str = "date") -> str:
@@ -58,7 +72,7 @@ def parse_day(value: str, field: str = "date") -> str:
     if text.lower() == "today":
         return datetime.now(UTC).date().isoformat()
     if _DURATION.match(text):
-        return (datetime.now(UTC) - parse_duration(text, field)).date().isoformat()
+        return _ago(text, field).date().isoformat()
     try:
         return date.fromisoformat(text[:10]).isoformat() if len(text) >= 10 else \
             date.fromisoformat(text).isoformat()

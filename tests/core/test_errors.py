@@ -57,6 +57,10 @@ USER_ERRORS = [
     (("log", "99", "--kind", "call"), ["prospect '99' not found"]),
     (("log", "1", "--kind", "call", "--at", "yesterday-ish"), ["--at 'yesterday-ish'"]),
     (("log", "1", "--kind", "call", "--at", "2024-13-45"), ["--at '2024-13-45'"]),
+    (("log", "1", "--kind", "call", "--at", "9999-12-31T23:00:00-05:00"),
+     ["--at '9999-12-31T23:00:00-05:00'", "out of range"]),
+    (("activity", "--since", "1000000000d"), ["--since '1000000000d'", "too long"]),
+    (("activity", "--since", "999999d"), ["--since '999999d'", "too far back"]),
     # stages
     (("stages", "add", "Lead"), ["stage 'Lead' already exists"]),
     (("stages", "add", " "), ["stage name ''"]),
