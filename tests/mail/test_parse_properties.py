@@ -1,0 +1,54 @@
+"""Hypothesis properties of header decoding in the scanner: what a mail client encodes,
+the scanner reads back; garbage never raises; addresses normalise once and for all."""
+
+from __future__ import annotations
+
+from email.header import Header
+
+from hypothesis import given
+from hypothesis import strategies as st
+
+from salescli.mail.parse import decode_words, normalise_address
+
+words = st.text(st.characters(blacklist_categories=("Cs", "Cc")), min_size=1, max_size=60)
+
+
+@given(words, st.sampled_from(["utf-8", "iso-8859-1", "iso-8859-15", "windows-1252"]))
+def test_an_encoded_subject_decodes_to_its_text(text, charset):
+    try:
+        text.encode(charset)
+    except UnicodeEncodeError:
+        charset = "utf-8"
+    encoded = Header(text, charset).encode()
+    assert decode_words(encoded) == " ".join(text.split())
+
+
+@given(st.text(max_size=80))
+def test_plain_or_garbage_headers_never_raise_and_come_back_on_one_line(value):
+    got = decode_words(value)
+    assert isinstance(got, str)
+    assert "\n" not in got and "\r" not in got and "\t" not in got
+    assert got == got.strip()
+    if "=?" not in value:
+        assert got == " ".join(value.split())
+
+
+local = st.from_regex(r"[a-zA-Z0-9][a-zA-Z0-9._+-]{0,20}[a-zA-Z0-9]", fullmatch=True)
+domain = st.from_regex(r"[a-zA-Z0-9]{1,10}(\.[a-zA-Z0-9]{1,10}){0,2}\.[a-zA-Z]{2,6}",
+                       fullmatch=True)
+
+
+@given(local, domain, st.sampled_from(["", " ", "<", "mailto:"]))
+def test_an_address_normalises_to_lower_case_once_and_for_all(user, host, wrap):
+    if ".." in user:
+        return
+    raw = f"{wrap}{user}@{host}{'>' if wrap == '<' else ''}"
+    got = normalise_address(raw)
+    assert got == f"{user}@{host}".lower()
+    assert normalise_address(got) == got
+
+
+@given(st.text(max_size=60))
+def test_anything_is_an_address_or_none(value):
+    got = normalise_address(value)
+    assert got is None or (got == got.lower() and "@" in got and normalise_address(got) == got)
