@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+import json
 import os
 import secrets
 import sqlite3
@@ -252,7 +253,17 @@ class WebAuth:
         username = (username or "").strip()[:64]
         creds = self._conn("creds")
         at = self.clock()
-        verdict = throttle.check(creds, username, remote, at)
+        # The check and the attempt's log row in one write transaction: a try counts from
+        # the moment it is let in (as a failure until the password proves right), so
+        # guesses sent in parallel get no more tries than guesses sent one by one.
+        with transaction(creds):
+            verdict = throttle.check(creds, username, remote, at)
+            if verdict.allowed:
+                attempt = creds.execute(
+                    "INSERT INTO signin_log(at, username, event, remote, detail)"
+                    " VALUES (?, ?, ?, ?, ?)", (iso(at), username or None,
+                                                SigninEvent.LOGIN_FAILED.value, remote,
+                                                '{"reason": "checking"}')).lastrowid
         if not verdict.allowed:
             self.log(SigninEvent.LOGIN_THROTTLED, username or None, remote,
                      {"by": verdict.key, "retry_after": verdict.retry_after}, at=at)
@@ -263,8 +274,7 @@ class WebAuth:
         user = find_user(self._conn("users"), username) if good else None
         if user is None or user["disabled"]:
             reason = "disabled" if user is not None else "bad credentials"
-            self.log(SigninEvent.LOGIN_FAILED, username or None, remote, {"reason": reason},
-                     at=at)
+            self._settle(attempt, SigninEvent.LOGIN_FAILED, {"reason": reason})
             return LoginResult(False, 401, LOGIN_FAILED_MESSAGE)
         issued = at.replace(microsecond=0)
         expires = issued + SESSION_LIFETIME
@@ -273,10 +283,16 @@ class WebAuth:
             creds.execute("INSERT INTO tokens(jti, username, role, issued_at, expires_at)"
                           " VALUES (?, ?, ?, ?, ?)",
                           (sid, username, user["role"], iso(issued), iso(expires)))
-            log_event(creds, SigninEvent.LOGIN, username, remote, {"sid": sid}, at=iso(at))
+            self._settle(attempt, SigninEvent.LOGIN, {"sid": sid})
         session = {"id": username, "sid": sid, "pw": self._fingerprint(stored)}
         return LoginResult(True, 200, session=session,
                            expires=int(expires.timestamp()), role=Role(user["role"]))
+
+    def _settle(self, attempt: int, event: SigninEvent, detail: dict) -> None:
+        """Give a sign-in attempt's log row its outcome."""
+        with transaction(self._conn("creds")) as creds:
+            creds.execute("UPDATE signin_log SET event = ?, detail = ? WHERE id = ?",
+                          (event.value, json.dumps(detail, sort_keys=True), attempt))
 
     def logout(self, actor: dict[str, Any] | None, remote: str | None) -> None:
         """End a browser session: revoke its record so a copied cookie stops working."""

@@ -128,3 +128,23 @@ def test_over_http_the_victim_is_not_locked_out(fresh):
     assert "ds_actor" not in blocked.cookies
     events = signin_events(fresh["db_file"])
     assert [e[0] for e in events] == ["login_failed"] * 5 + ["login_throttled", "login"]
+
+
+def test_parallel_guesses_get_no_more_tries_than_serial_ones(web):
+    """Guesses sent at once (the password check takes ~0.1 s each) must not all slip in
+    before the first failure is written: a try counts from the moment it is let in."""
+    import threading
+    from concurrent.futures import ThreadPoolExecutor
+
+    web_auth, _, db_file = web
+    barrier = threading.Barrier(12)
+
+    def guess(_):
+        barrier.wait()
+        return web_auth.login("maria", "guess", ATTACKER).status
+
+    with ThreadPoolExecutor(12) as pool:
+        statuses = sorted(pool.map(guess, range(12)))
+    assert statuses == [401] * throttle.PAIR_FREE_FAILURES + [429] * 7
+    events = [e for e, _, _ in signin_events(db_file)]
+    assert events.count("login_failed") == 5 and events.count("login_throttled") == 7
