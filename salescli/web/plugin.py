@@ -282,6 +282,16 @@ async def _deny(send, status: int, message: str, extra: list = ()) -> None:
     await _reply(send, status, body, "application/json; charset=utf-8", list(extra))
 
 
+def _same_site_location(header: tuple[bytes, bytes]) -> tuple[bytes, bytes]:
+    """A Location that a browser would read as ``//host`` (Datasette's trailing-slash
+    redirect turns ``/\\evil.example/`` into ``/\\evil.example``) goes to ``/`` instead."""
+    name, value = header
+    if name.lower() == b"location" and browser_normalised(
+            value.decode("latin-1")).startswith("//"):
+        return name, b"/"
+    return header
+
+
 def guard(datasette: Any, app: Any) -> Any:
     """The ASGI app in front of Datasette (see the module docstring)."""
 
@@ -293,7 +303,8 @@ def guard(datasette: Any, app: Any) -> Any:
 
         async def secure_send(message):
             if message["type"] == "http.response.start":
-                message = {**message, "headers": [*message.get("headers", []),
+                message = {**message, "headers": [*map(_same_site_location,
+                                                       message.get("headers", [])),
                                                   *SECURITY_HEADERS]}
             await send(message)
 

@@ -166,3 +166,17 @@ def test_the_server_keeps_answering_after_malformed_tokens(fresh):
                                           " WHERE event = 'token_refused'")]
     conn.close()
     assert any("malformed time claims" in r for r in reasons)
+
+
+@pytest.mark.parametrize("path", ["/\\evil.example/", "/\\\\evil.example/", "/%09\\evil.example/",
+                                  "/sales/", "/.//evil.example/"])
+def test_no_redirect_of_the_server_leaves_the_site(fresh, path):
+    """Datasette's trailing-slash redirect echoes the path: ``/\\evil.example/`` became
+    ``Location: /\\evil.example``, which a browser reads as //evil.example."""
+    token, _ = tokens.create_token(fresh["db_file"], "anna", timedelta(hours=1), "t",
+                                   secret=SECRET.encode())
+    response = run(fresh["ds"].client.get(path, headers=bearer(token)))
+    location = response.headers.get("location", "")
+    assert not plugin.browser_normalised(location).startswith("//"), location
+    if path == "/sales/":
+        assert (response.status_code, location) == (302, "/sales")
