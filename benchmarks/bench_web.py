@@ -191,6 +191,11 @@ def check_vs_pages(db_file: Path, token: str, row: int, n: int = 5000,
         for name, path in PAGES.items():
             out[f"{name} ms"] = statistics.median(
                 asyncio.run(page(path.format(row=row)))) * 1e3
+        # The CSV formula guard on a whole streamed export, against the same with _raw=1.
+        stream = "/sales/prospects.csv?_stream=on"
+        for label, path in (("CSV stream, guarded", stream),
+                            ("CSV stream, _raw=1", stream + "&_raw=1")):
+            out[f"{label} ms"] = statistics.median(asyncio.run(page(path, 3))) * 1e3
         # What the browser waits for: the dashboard page plus every chart's SQL.
         charts = chart_queries()
         out["dashboard + its charts ms"] = out["dashboard page (HTML) ms"] + sum(
@@ -205,6 +210,10 @@ def check_vs_pages(db_file: Path, token: str, row: int, n: int = 5000,
         out[f"{name} ratio"] = out["check_us"] / (ms * 1e3)
         print(f"{name:24} {ms:8.2f} ms   check/page = {out[f'{name} ratio']:.4f}"
               f" ({out[f'{name} ratio'] * 100:.2f} %)")
+    guarded, raw = out["CSV stream, guarded ms"], out["CSV stream, _raw=1 ms"]
+    out["CSV guard ratio"] = guarded / raw
+    print(f"CSV stream of every prospect: {guarded:.0f} ms guarded, {raw:.0f} ms with _raw=1"
+          f" (guarded/raw = {guarded / raw:.3f})")
     return out
 
 

@@ -15,31 +15,53 @@ import io
 import re
 import urllib.parse
 
-from salescli.core.output import guard_cell
+from salescli.core.output import FORMULA_START, guard_cell
 
 RAW_ARG = "_raw"
-_QUOTE_OR_NEWLINE = re.compile(r'["\n]')
 
 
 def complete_records(text: str) -> int:
     """Length of the prefix of ``text`` that ends with a whole CSV record: the last
     newline outside quotes (a doubled quote inside a cell keeps the count even)."""
-    quoted = False
-    end = 0
-    for match in _QUOTE_OR_NEWLINE.finditer(text):
-        if match.group() == '"':
-            quoted = not quoted
-        elif not quoted:
-            end = match.end()
-    return end
+    end = text.rfind("\n")
+    quotes = text.count('"', 0, end) if end >= 0 else 0
+    while quotes % 2:  # inside a quoted cell: step back a line, in linear time overall
+        previous = text.rfind("\n", 0, end)
+        if previous < 0:
+            return 0
+        quotes -= text.count('"', previous, end)
+        end = previous
+    return end + 1
+
+
+# A cell a spreadsheet might run starts with one of these (guard_cell also looks
+# through leading quotes). Cells start at the beginning of a record, after a comma, or
+# after the opening quote of a quoted cell: if none of those is followed by one of these
+# characters, nothing in the text needs guarding (a match may be a false alarm).
+_FIRST = frozenset("".join(FORMULA_START) + "'")
+# A cell holding a CR is always quoted by csv.writer, so a CR right after a comma is the
+# end of a record whose last cell is empty, not a cell to guard.
+_CANDIDATE = re.compile("[,\n\"][" + re.escape("".join(sorted(_FIRST - {"\r"}))) + "]|\"\r")
+
+
+def _may_need_guard(text: str) -> bool:
+    # (a character-class pair: ~3x faster than 28 substring searches or a ^ alternative)
+    return text[:1] in _FIRST or _CANDIDATE.search(text) is not None
 
 
 def guard_text(text: str) -> str:
-    """Whole CSV records with every formula-like cell neutralised, in Datasette's dialect."""
+    """Whole CSV records with every formula-like cell neutralised, in Datasette's dialect
+    (text with no candidate cell comes back as it is, without being parsed)."""
+    if not _may_need_guard(text):
+        return text
+    rows = list(csv.reader(io.StringIO(text, newline="")))
+    first = _FIRST
+    for row in rows:
+        for i, cell in enumerate(row):
+            if cell and cell[0] in first:
+                row[i] = guard_cell(cell)
     out = io.StringIO()
-    writer = csv.writer(out)
-    for row in csv.reader(io.StringIO(text, newline="")):
-        writer.writerow([guard_cell(cell) for cell in row])
+    csv.writer(out).writerows(rows)
     return out.getvalue()
 
 

@@ -111,7 +111,8 @@ ROWS = [["id", "name", "notes"],
         [1, "=1+1", 'multi\nline "q" =x'],
         [2, "caf\u00e9 \u4e2d\u6587", "@a\r\nb"],
         [3, "-1", "+x"],
-        [4, "", "\t=tab"]]
+        [4, "", "\t=tab"],
+        ["=5", "starts the record", "-2"]]
 
 
 @pytest.mark.parametrize("chunk", [1, 2, 3, 7, 64, 10_000])
@@ -127,6 +128,13 @@ def test_chunk_boundaries_do_not_matter(chunk):
     assert parsed[2] == ["2", "caf\u00e9 \u4e2d\u6587", "'@a\r\nb"]
     assert parsed[3] == ["3", "-1", "'+x"]
     assert parsed[4] == ["4", "", "'\t=tab"]
+    assert parsed[5] == ["'=5", "starts the record", "-2"]
+
+
+def test_text_with_nothing_to_guard_passes_unparsed():
+    plain = datasette_csv([["id", "email"], [1, "a-b@example.com"], [2, "x"]]).decode()
+    assert csvguard.guard_text(plain) is plain
+    assert csvguard.guard_text("=1,x\r\n") == "'=1,x\r\n"
 
 
 def test_complete_records_stops_before_a_quoted_newline():
