@@ -1,17 +1,17 @@
-"""Benchmark: the same Datasette serving the same 100k-prospect database with and without
-the salescli auth plugin, under a fixed concurrent load (wrk), in one run.
+"""Benchmark: what the salescli auth plugin costs a request, in one run.
 
     python benchmarks/bench_web.py [--prospects 100000] [--duration 5] [--rounds 5]
-                                   [--connections 4] [--dir DIR]
+                                   [--connections 4] [--dir DIR] [--check-only]
 
-Servers (all three up at once; short wrk runs interleaved round by round, so that load
-from elsewhere on the machine hits every side alike):
-  plugin          salescli serve as shipped (auth cache 5 s)
-  plugin-nocache  the plugin re-checking user, token record and revocation per request
-  none            the same Datasette with the salescli plugin unregistered
-Requests carry the same Bearer token on every side. Prints median and p99 latency and
-requests per second per endpoint (median over rounds), and the ratios to ``none``.
-Goal: plugin latency ≤ 1.05 × none.
+1. In-process: the credentials check (JWT + token record + user, against the databases,
+   as every request now does: there is no cache) against whole pages served by the same
+   Datasette (dashboard, table page, row JSON), with the ratio check / page. This is the
+   figure behind dropping the credentials cache (issue 13).
+2. Under wrk (skipped with --check-only): the same Datasette with and without the plugin,
+   both servers up at once, short runs interleaved round by round so that load from
+   elsewhere on the machine hits both alike. Prints median and p99 latency and
+   requests per second per endpoint (median over rounds), and the ratios to ``none``.
+   Goal: plugin latency <= 1.05 x none.
 """
 
 from __future__ import annotations
@@ -36,7 +36,12 @@ ENDPOINTS = {
     "table page (HTML)": "/sales/prospects?_size=50",
     "row JSON (cheapest)": "/sales/prospects/{row}.json",
 }
-MODES = ["plugin", "plugin-nocache", "none"]
+MODES = ["plugin", "none"]
+PAGES = {
+    "dashboard page (HTML)": "/-/dashboards/pipeline",
+    "table page (HTML)": "/sales/prospects?_size=50",
+    "row JSON (cheapest)": "/sales/prospects/{row}.json",
+}
 
 
 def build(db_file: Path, n: int) -> None:
@@ -83,7 +88,6 @@ def build(db_file: Path, n: int) -> None:
 
 def serve(db_file: str, mode: str) -> None:
     """Child process: one server in ``mode`` on a free port; prints its URL."""
-    os.environ["SALESCLI_AUTH_CACHE_SECONDS"] = "0" if mode == "plugin-nocache" else "5"
     if mode == "none":
         from datasette.plugins import pm
 
@@ -133,32 +137,83 @@ def wrk(url: str, token: str, duration: float, connections: int) -> dict[str, fl
     return {"median_ms": pct("50"), "p99_ms": pct("99"), "rps": rps}
 
 
-def auth_cost(db_file: Path, token: str, n: int = 20000) -> dict[str, float]:
-    """Microseconds the plugin spends authenticating one request, measured in-process
-    (the part of the latency that is ours, free of the machine's load swings)."""
+def chart_queries() -> list[str]:
+    """The SQL URL of each chart of the pipeline dashboard, with its filters' defaults."""
+    import urllib.parse
+
+    from salescli.web.server import load_metadata
+
+    board = load_metadata()["plugins"]["datasette-dashboards"]["pipeline"]
+    params = {k: str(f.get("default", "")) for k, f in board.get("filters", {}).items()}
+    return ["/sales.json?" + urllib.parse.urlencode({"sql": chart["query"], **params})
+            for chart in board["charts"].values()]
+
+
+def check_vs_pages(db_file: Path, token: str, row: int, n: int = 5000,
+                   pages: int = 40) -> dict[str, float]:
+    """Microseconds per credentials check (what every request pays, no cache) and per
+    page served in-process by the same Datasette; their ratios."""
     import asyncio
 
     from salescli.web import plugin, server
 
-    out = {}
-    for label, cache in (("cached", 5.0), ("uncached", 0.0)):
-        ds = server.build_datasette(db_file, cache_seconds=cache)
-        scope = {"type": "http", "method": "GET", "path": "/sales/prospects/1.json",
-                 "raw_path": b"/sales/prospects/1.json", "query_string": b"",
-                 "client": ("127.0.0.1", 1),
-                 "headers": [(b"host", b"localhost"), (b"accept", b"*/*"),
-                             (b"authorization", f"Bearer {token}".encode())]}
+    ds = server.build_datasette(db_file)
+    scope = {"type": "http", "method": "GET", "path": "/sales/prospects/1.json",
+             "raw_path": b"/sales/prospects/1.json", "query_string": b"",
+             "client": ("127.0.0.1", 1),
+             "headers": [(b"host", b"localhost"), (b"accept", b"*/*"),
+                         (b"authorization", f"Bearer {token}".encode())]}
 
-        async def loop(ds=ds, scope=scope):
-            for _ in range(n):
-                actor, refused = plugin.authenticate(ds, scope)
-                assert actor and not refused
-                plugin.is_csv_request(scope)
+    async def checks():
+        for _ in range(n):
+            actor, refused = plugin.authenticate(ds, scope)
+            assert actor and not refused
 
+    failed: list[str] = []
+
+    async def page(path: str, reps: int = pages) -> list[float]:
+        times = []
+        for i in range(reps + 1):
+            t = time.perf_counter()
+            response = await ds.client.get(path, headers={"Authorization": f"Bearer {token}"})
+            if i >= 1:  # the first request warms Datasette's caches
+                times.append(time.perf_counter() - t)
+            if response.status_code != 200:  # e.g. a chart past the 3 s SQL time limit
+                failed.append(f"{response.status_code} {path[:80]}")
+        return times
+
+    out: dict[str, float] = {}
+    try:
+        asyncio.run(checks())  # warm the connections
         t = time.perf_counter()
-        asyncio.run(loop())
-        out[label] = (time.perf_counter() - t) / n * 1e6
+        asyncio.run(checks())
+        out["check_us"] = (time.perf_counter() - t) / n * 1e6
+        for name, path in PAGES.items():
+            out[f"{name} ms"] = statistics.median(
+                asyncio.run(page(path.format(row=row)))) * 1e3
+        # The CSV formula guard on a whole streamed export, against the same with _raw=1.
+        stream = "/sales/prospects.csv?_stream=on"
+        for label, path in (("CSV stream, guarded", stream),
+                            ("CSV stream, _raw=1", stream + "&_raw=1")):
+            out[f"{label} ms"] = statistics.median(asyncio.run(page(path, 3))) * 1e3
+        # What the browser waits for: the dashboard page plus every chart's SQL.
+        charts = chart_queries()
+        out["dashboard + its charts ms"] = out["dashboard page (HTML) ms"] + sum(
+            statistics.median(asyncio.run(page(q, 3))) * 1e3 for q in charts)
+    finally:
         ds._salescli_auth.close()
+    print(f"\ncredentials check, uncached: {out['check_us']:.1f} µs per request")
+    for line in failed:
+        print(f"  (not 200: {line})")
+    for name in [*PAGES, "dashboard + its charts"]:
+        ms = out[f"{name} ms"]
+        out[f"{name} ratio"] = out["check_us"] / (ms * 1e3)
+        print(f"{name:24} {ms:8.2f} ms   check/page = {out[f'{name} ratio']:.4f}"
+              f" ({out[f'{name} ratio'] * 100:.2f} %)")
+    guarded, raw = out["CSV stream, guarded ms"], out["CSV stream, _raw=1 ms"]
+    out["CSV guard ratio"] = guarded / raw
+    print(f"CSV stream of every prospect: {guarded:.0f} ms guarded, {raw:.0f} ms with _raw=1"
+          f" (guarded/raw = {guarded / raw:.3f})")
     return out
 
 
@@ -169,13 +224,15 @@ def main() -> None:
     parser.add_argument("--rounds", type=int, default=5)
     parser.add_argument("--connections", type=int, default=4)
     parser.add_argument("--dir", help="keep the generated database here (reused if present)")
+    parser.add_argument("--check-only", action="store_true",
+                        help="only the in-process check-vs-page figures (no wrk)")
     parser.add_argument("--serve", choices=MODES, help=argparse.SUPPRESS)
     parser.add_argument("--db", help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.serve:
         return serve(args.db, args.serve)
-    if not shutil.which("wrk"):
-        raise SystemExit("wrk is not installed: apt-get install wrk")
+    if not args.check_only and not shutil.which("wrk"):
+        raise SystemExit("wrk is not installed: apt-get install wrk (or --check-only)")
 
     os.environ["SALESCLI_SECRET"] = SECRET
     workdir = Path(args.dir) if args.dir else Path(tempfile.mkdtemp(prefix="bench-web-"))
@@ -189,7 +246,12 @@ def main() -> None:
     from salescli.web import tokens
 
     token, _ = tokens.create_token(db_file, "bench", timedelta(days=1), "bench")
-    cost = auth_cost(db_file, token)
+    cost = check_vs_pages(db_file, token, args.prospects // 2)
+    if args.check_only:
+        if not args.dir:
+            shutil.rmtree(workdir, ignore_errors=True)
+        print("\n" + json.dumps(cost, indent=1), file=sys.stderr)
+        return
     results: dict[tuple[str, str], list[dict]] = {}
     servers = {}
     try:
@@ -230,9 +292,7 @@ def main() -> None:
             print(f"{name:22} {mode:15} {m['median_ms']:10.2f} {m['p99_ms']:8.2f}"
                   f" {m['rps']:8.0f} {ratios['median']:8.3f} {ratios['p99']:6.3f}"
                   f" {ratios['rps']:7.3f}")
-    print(f"\nauth check per request, in-process: {cost['cached']:.1f} µs with the 5 s cache,"
-          f" {cost['uncached']:.1f} µs re-checking the databases every time")
-    summary["auth_check_us"] = cost
+    summary["check_vs_pages"] = cost
     print("\n" + json.dumps(summary, indent=1), file=sys.stderr)
 
 

@@ -42,7 +42,7 @@ from salescli.core.timeutil import now
 DEFAULT_KEEP = 7
 PAGES_PER_STEP = 4096  # 16 MiB with 4 KiB pages: a progress tick
 FLUSH_EVERY_BYTES = 256 * 1024**2
-CREDENTIALS_VERSION = 1  # PRAGMA user_version written by salescli.web.credentials
+CREDENTIALS_VERSION = 2  # salescli.web.credentials.VERSION (tests/web checks they match)
 _NAME = re.compile(r"^(?P<stem>.+)-(?P<stamp>\d{8}T\d{6}Z)(?:-(?P<n>\d+))?\.db$")
 Progress = Callable[[str, int, int], None]
 

@@ -11,11 +11,13 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+import json
 import os
 import secrets
 import sqlite3
 import threading
-import time
+import urllib.parse
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from enum import StrEnum
@@ -26,7 +28,7 @@ from salescli.core.db import transaction
 from salescli.core.enums import Role
 from salescli.core.errors import InvalidValue
 from salescli.core.timeutil import iso, now
-from salescli.web import credentials
+from salescli.web import credentials, throttle
 from salescli.web.tokens import (
     MIN_SECRET_BYTES,
     SESSION_PREFIX,
@@ -41,9 +43,6 @@ from salescli.web.tokens import (
 SESSION_LIFETIME = timedelta(hours=12)
 SERVED_DATABASE = "sales"
 OPERATOR_TABLES = frozenset({"prospects"})
-THROTTLE_WINDOW = timedelta(minutes=15)
-MAX_USER_FAILURES = 5
-MAX_REMOTE_FAILURES = 20
 LOGIN_FAILED_MESSAGE = "Sign-in failed: unknown user or wrong password."
 THROTTLED_MESSAGE = "Too many failed sign-ins. Try again in a few minutes."
 
@@ -107,6 +106,19 @@ def is_allowed(actor: dict[str, Any] | None, action: str, resource: Any = None) 
     return True
 
 
+ADMIN_PAGES = frozenset({"databases", "metadata", "versions", "plugins", "settings",
+                         "threads", "config"})
+
+
+def is_admin_page(path: str) -> bool:
+    """Datasette's introspection pages (``/-/databases.json`` shows the file's path on disk,
+    ``/-/versions``, ``/-/plugins``, …), open to admins only."""
+    path = urllib.parse.unquote(path).rstrip("/").lower()
+    if not path.startswith("/-/"):
+        return False
+    return path[3:].removesuffix(".json") in ADMIN_PAGES
+
+
 def landing_page(role: Role | None) -> str:
     """Where a browser goes after signing in: the dashboard if the role may see it."""
     if role is not None and Action.EXECUTE_SQL in GRANTS[role]:
@@ -135,26 +147,25 @@ class LoginResult:
     session: dict[str, Any] = field(default_factory=dict)
     expires: int = 0
     role: Role | None = None
+    retry_after: int = 0
 
 
 class WebAuth:
     """Checks bearer tokens, session cookies and passwords for one served database.
 
-    Verdicts for valid credentials are cached for ``cache_seconds`` so that a busy
-    server does not query SQLite per request; disabling a user, revoking a token or
-    changing a password takes effect within that time.
+    Every request is checked against the databases: no cache, so that ``tokens revoke``,
+    ``users disable`` and ``users set-role`` take effect on the very next request (the
+    check costs tens of microseconds against a page's tens of milliseconds, see
+    benchmarks/bench_web.py). ``clock`` (an aware UTC datetime) is for tests.
     """
 
     def __init__(self, sales_db: str | os.PathLike, secret: bytes, *,
-                 cache_seconds: float | None = None):
+                 clock: Callable[[], datetime] | None = None):
         if len(secret) < MIN_SECRET_BYTES:
             raise InvalidValue("SALESCLI_SECRET", "…", f"must be at least {MIN_SECRET_BYTES} bytes")
         self.sales_db = Path(sales_db)
         self.secret = secret
-        if cache_seconds is None:
-            cache_seconds = float(os.environ.get("SALESCLI_AUTH_CACHE_SECONDS", "5"))
-        self.cache_seconds = cache_seconds
-        self._cache: dict[tuple[str, str], tuple[float, dict[str, Any]]] = {}
+        self.clock = clock or (lambda: datetime.now(UTC))
         self._local = threading.local()
         self._lock = threading.Lock()
         self._conns: list[sqlite3.Connection] = []
@@ -181,20 +192,6 @@ class WebAuth:
             conn.close()
         self._local = threading.local()
 
-    def _cached(self, key: tuple[str, str]) -> dict[str, Any] | None:
-        hit = self._cache.get(key)
-        if hit and hit[0] > time.monotonic():
-            return hit[1]
-        return None
-
-    def _remember(self, key: tuple[str, str], actor: dict[str, Any], expires: float) -> None:
-        if self.cache_seconds <= 0:
-            return
-        if len(self._cache) > 10_000:
-            self._cache.clear()
-        ttl = min(self.cache_seconds, max(0.0, expires - time.time()))
-        self._cache[key] = (time.monotonic() + ttl, actor)
-
     def _check_user(self, username: str, role: str | None = None) -> sqlite3.Row:
         user = find_user(self._conn("users"), username)
         if user is None:
@@ -213,16 +210,12 @@ class WebAuth:
             raise TokenRejected("unknown jti")
         if row["revoked_at"]:
             raise TokenRejected("revoked")
-        if row["expires_at"] <= now():
+        if row["expires_at"] <= iso(self.clock()):
             raise TokenRejected("expired")
         return row
 
     def actor_for_token(self, token: str) -> dict[str, Any]:
         """The actor for a bearer JWT, or TokenRejected."""
-        key = ("token", token)
-        actor = self._cached(key)
-        if actor is not None:
-            return actor
         claims = decode_token(self.secret, token)
         if claims["jti"].startswith(SESSION_PREFIX):
             raise TokenRejected("unknown jti")
@@ -230,32 +223,23 @@ class WebAuth:
         if record["role"] != claims["role"]:
             raise TokenRejected("role claim does not match the issued token")
         user = self._check_user(claims["sub"], claims["role"])
-        actor = {"id": user["username"], "role": user["role"], "auth": "token",
-                 "jti": claims["jti"]}
-        self._remember(key, actor, claims["exp"])
-        return actor
+        return {"id": user["username"], "role": user["role"], "auth": "token",
+                "jti": claims["jti"]}
 
     def actor_for_session(self, session: Any) -> dict[str, Any]:
         """The actor for the (already signature-checked) session dict in a login cookie."""
         if not isinstance(session, dict) or not all(
                 isinstance(session.get(k), str) for k in ("id", "sid", "pw")):
             raise TokenRejected("malformed session")
-        key = ("session", session["sid"])
-        actor = self._cached(key)
-        if actor is not None and actor["id"] == session["id"]:
-            return actor
         if not session["sid"].startswith(SESSION_PREFIX):
             raise TokenRejected("unknown session")
         record = self._check_record(session["sid"], session["id"])
-        user = self._check_user(session["id"])
+        user = self._check_user(session["id"], record["role"])
         stored = credentials.password_hash(self._conn("creds"), session["id"])
         if stored is None or not hmac.compare_digest(self._fingerprint(stored), session["pw"]):
             raise TokenRejected("password changed")
-        actor = {"id": user["username"], "role": user["role"], "auth": "session",
-                 "sid": session["sid"]}
-        expires = datetime.fromisoformat(record["expires_at"].replace("Z", "+00:00"))
-        self._remember(key, actor, expires.timestamp())
-        return actor
+        return {"id": user["username"], "role": user["role"], "auth": "session",
+                "sid": session["sid"]}
 
     def _fingerprint(self, stored_hash: str) -> str:
         """Names the password a session was opened with (any change, even within the same
@@ -263,39 +247,52 @@ class WebAuth:
         return hmac.new(self.secret, b"session-password:" + stored_hash.encode(),
                         hashlib.sha256).hexdigest()[:32]
 
-    def _failures(self, creds: sqlite3.Connection, column: str, value: str) -> int:
-        since = iso(datetime.now(UTC) - THROTTLE_WINDOW)
-        return creds.execute(f"SELECT count(*) FROM signin_log WHERE {column} = ? AND at >= ?"
-                             " AND event = ?", (value, since, SigninEvent.LOGIN_FAILED.value)
-                             ).fetchone()[0]
-
     def login(self, username: str, password: str, remote: str | None) -> LoginResult:
-        """Check a password (throttled after repeated failures) and open a session."""
+        """Check a password (throttled per user and address, see ``throttle``) and open
+        a session."""
         username = (username or "").strip()[:64]
         creds = self._conn("creds")
-        if (username and self._failures(creds, "username", username) >= MAX_USER_FAILURES) or (
-                remote and self._failures(creds, "remote", remote) >= MAX_REMOTE_FAILURES):
-            self.log(SigninEvent.LOGIN_THROTTLED, username or None, remote)
-            return LoginResult(False, 429, THROTTLED_MESSAGE)
+        at = self.clock()
+        # The check and the attempt's log row in one write transaction: a try counts from
+        # the moment it is let in (as a failure until the password proves right), so
+        # guesses sent in parallel get no more tries than guesses sent one by one.
+        with transaction(creds):
+            verdict = throttle.check(creds, username, remote, at)
+            if verdict.allowed:
+                attempt = creds.execute(
+                    "INSERT INTO signin_log(at, username, event, remote, detail)"
+                    " VALUES (?, ?, ?, ?, ?)", (iso(at), username or None,
+                                                SigninEvent.LOGIN_FAILED.value, remote,
+                                                '{"reason": "checking"}')).lastrowid
+        if not verdict.allowed:
+            self.log(SigninEvent.LOGIN_THROTTLED, username or None, remote,
+                     {"by": verdict.key, "retry_after": verdict.retry_after}, at=at)
+            return LoginResult(False, 429, THROTTLED_MESSAGE, retry_after=verdict.retry_after)
         password = password or ""
         stored = credentials.password_hash(creds, username) if username else None
         good = credentials.verify_password(password[:1024], stored) and len(password) <= 1024
         user = find_user(self._conn("users"), username) if good else None
         if user is None or user["disabled"]:
             reason = "disabled" if user is not None else "bad credentials"
-            self.log(SigninEvent.LOGIN_FAILED, username or None, remote, {"reason": reason})
+            self._settle(attempt, SigninEvent.LOGIN_FAILED, {"reason": reason})
             return LoginResult(False, 401, LOGIN_FAILED_MESSAGE)
-        issued = datetime.now(UTC).replace(microsecond=0)
+        issued = at.replace(microsecond=0)
         expires = issued + SESSION_LIFETIME
         sid = SESSION_PREFIX + secrets.token_hex(16)
         with transaction(creds):
             creds.execute("INSERT INTO tokens(jti, username, role, issued_at, expires_at)"
                           " VALUES (?, ?, ?, ?, ?)",
                           (sid, username, user["role"], iso(issued), iso(expires)))
-            log_event(creds, SigninEvent.LOGIN, username, remote, {"sid": sid})
+            self._settle(attempt, SigninEvent.LOGIN, {"sid": sid})
         session = {"id": username, "sid": sid, "pw": self._fingerprint(stored)}
         return LoginResult(True, 200, session=session,
                            expires=int(expires.timestamp()), role=Role(user["role"]))
+
+    def _settle(self, attempt: int, event: SigninEvent, detail: dict) -> None:
+        """Give a sign-in attempt's log row its outcome."""
+        with transaction(self._conn("creds")) as creds:
+            creds.execute("UPDATE signin_log SET event = ?, detail = ? WHERE id = ?",
+                          (event.value, json.dumps(detail, sort_keys=True), attempt))
 
     def logout(self, actor: dict[str, Any] | None, remote: str | None) -> None:
         """End a browser session: revoke its record so a copied cookie stops working."""
@@ -306,13 +303,13 @@ class WebAuth:
             creds.execute("UPDATE tokens SET revoked_at = ?, revoked_by = ? WHERE jti = ?"
                           " AND revoked_at IS NULL", (now(), actor["id"], actor["sid"]))
             log_event(creds, SigninEvent.LOGOUT, actor["id"], remote, {"sid": actor["sid"]})
-        self._cache.pop(("session", actor["sid"]), None)
 
     def log(self, event: SigninEvent, username: str | None, remote: str | None,
-            detail: dict | None = None) -> None:
+            detail: dict | None = None, *, at: datetime | None = None) -> None:
         """Write one sign-in log row (call from a worker thread: it may wait for a lock)."""
         try:
-            log_event(self._conn("creds"), event, username, remote, detail)
+            log_event(self._conn("creds"), event, username, remote, detail,
+                      at=iso(at or self.clock()))
         except sqlite3.Error as exc:  # the log must never take the server down
             import logging
 

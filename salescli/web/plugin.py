@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import html
 import json
+import re
 import secrets
 import sqlite3
 import time
@@ -25,8 +26,9 @@ from datasette.utils import baseconv
 from datasette.utils.asgi import Response
 from itsdangerous import BadSignature
 
+from salescli.core.enums import Role
 from salescli.core.errors import SalescliError
-from salescli.web import auth, tokens
+from salescli.web import auth, csvguard, sqlguard, tokens
 from salescli.web.auth import Action
 from salescli.web.tokens import SigninEvent, TokenRejected
 
@@ -88,8 +90,8 @@ class ReadOnlyDatabase(Database):
         return conn
 
 
-def make_datasette(db_file: str | Path, *, metadata: dict, settings: dict, secret: bytes,
-                   cache_seconds: float | None = None) -> Any:
+def make_datasette(db_file: str | Path, *, metadata: dict, settings: dict, secret: bytes
+                   ) -> Any:
     """A Datasette serving ``db_file`` read-only as /sales, its signing key derived from
     ``secret`` (so cookies survive a restart), with our authenticator attached."""
     from datasette.app import Datasette
@@ -101,7 +103,7 @@ def make_datasette(db_file: str | Path, *, metadata: dict, settings: dict, secre
         ds.remove_database(name)
     ds.add_database(ReadOnlyDatabase(ds, path=str(path), is_mutable=True),
                     name=auth.SERVED_DATABASE, route=auth.SERVED_DATABASE)
-    ds._salescli_auth = auth.WebAuth(path, secret, cache_seconds=cache_seconds)
+    ds._salescli_auth = auth.WebAuth(path, secret)
     return ds
 
 
@@ -193,7 +195,7 @@ def _session_from_cookie(datasette: Any, value: str) -> Any:
 
 def authenticate(datasette: Any, scope: dict) -> tuple[dict | None, str | None]:
     """(actor, refusal reason) for a request: a bearer JWT if one is sent, else the login
-    cookie. Refusals are logged. Cheap when cached: no SQL, no JWT parsing."""
+    cookie, checked against the databases every time. Refusals are logged."""
     web_auth = _web_auth(datasette)
     if web_auth is None:
         return None, "not configured"
@@ -280,6 +282,16 @@ async def _deny(send, status: int, message: str, extra: list = ()) -> None:
     await _reply(send, status, body, "application/json; charset=utf-8", list(extra))
 
 
+def _same_site_location(header: tuple[bytes, bytes]) -> tuple[bytes, bytes]:
+    """A Location that a browser would read as ``//host`` (Datasette's trailing-slash
+    redirect turns ``/\\evil.example/`` into ``/\\evil.example``) goes to ``/`` instead."""
+    name, value = header
+    if name.lower() == b"location" and browser_normalised(
+            value.decode("latin-1")).startswith("//"):
+        return name, b"/"
+    return header
+
+
 def guard(datasette: Any, app: Any) -> Any:
     """The ASGI app in front of Datasette (see the module docstring)."""
 
@@ -291,7 +303,8 @@ def guard(datasette: Any, app: Any) -> Any:
 
         async def secure_send(message):
             if message["type"] == "http.response.start":
-                message = {**message, "headers": [*message.get("headers", []),
+                message = {**message, "headers": [*map(_same_site_location,
+                                                       message.get("headers", [])),
                                                   *SECURITY_HEADERS]}
             await send(message)
 
@@ -323,9 +336,16 @@ def guard(datasette: Any, app: Any) -> Any:
                 challenge += b', error="invalid_token"'
             return await _deny(send, 401, "sign in or send Authorization: Bearer <token>",
                                [(b"www-authenticate", challenge)])
-        if is_csv_request(scope) and not auth.is_allowed(actor, Action.EXPORT_CSV):
-            return await _deny(send, 403, f"CSV export is not allowed for the role "
-                               f"{auth.actor_role(actor) or 'anonymous'}")
+        if auth.is_admin_page(path) or auth.is_admin_page(scope["path"]):
+            if auth.actor_role(actor) != Role.ADMIN:
+                return await _deny(send, 403, "this page is for admins only")
+        if is_csv_request(scope):
+            if not auth.is_allowed(actor, Action.EXPORT_CSV):
+                return await _deny(send, 403, f"CSV export is not allowed for the role "
+                                   f"{auth.actor_role(actor) or 'anonymous'}")
+            raw, scope = csvguard.wants_raw(scope)
+            if not raw:
+                return await app(scope, receive, csvguard.guarding_send(secure_send))
         return await app(scope, receive, secure_send)
 
     return guarded
@@ -355,11 +375,12 @@ def permission_allowed(datasette, actor, action, resource):
 
 @hookimpl
 def prepare_connection(conn, database):
-    """``html_escape(text)`` for dashboard table charts (they insert cells as HTML), and a
-    read-only guard on the sales database connection."""
+    """``html_escape(text)`` for dashboard table charts (they insert cells as HTML), a
+    read-only guard and the SQL authorizer (``sqlguard``) on the sales database."""
     if database == auth.SERVED_DATABASE:
         conn.create_function("html_escape", 1, _html_escape, deterministic=True)
         conn.execute("PRAGMA query_only = 1")
+        sqlguard.restrict(conn)
 
 
 def _html_escape(value: Any) -> Any:
@@ -374,13 +395,28 @@ def register_routes():
 # --- login and logout pages --------------------------------------------------------------
 
 
-def _safe_next(value: str | None) -> str:
-    """Only local paths, never ``//host`` or a scheme, as a redirect after sign-in."""
-    value = (value or "").strip()
-    if not value.startswith("/") or value.startswith(("//", "/\\")) or any(
-            c in value for c in "\r\n\\"):
+_SCHEME = re.compile(r"^[A-Za-z][A-Za-z0-9+.-]*:")
+_C0_AND_SPACE = "".join(map(chr, range(0x21)))
+
+
+def browser_normalised(value: str) -> str:
+    """``value`` as a browser reads a URL (WHATWG): leading and trailing C0 controls and
+    spaces dropped, tabs and newlines removed anywhere, backslashes taken as slashes."""
+    value = value.strip(_C0_AND_SPACE)
+    value = value.replace("\t", "").replace("\n", "").replace("\r", "")
+    return value.replace("\\", "/")
+
+
+def safe_next(value: str | None) -> str:
+    """The redirect after sign-in: a same-origin absolute path as the browser will read
+    it (no scheme, no ``//host``), or "" for the landing page. Judged after the browser's
+    normalisation, so a tab or a backslash cannot turn ``next`` into ``//evil.example``."""
+    value = browser_normalised(value or "")
+    if (not value.startswith("/") or value.startswith("//") or _SCHEME.match(value)
+            or any(ord(c) < 0x20 or ord(c) == 0x7F for c in value) or len(value) > 2048):
         return ""
-    return value
+    # What is left is sent in a Location header: percent-encode anything not plain ASCII.
+    return urllib.parse.quote(value, safe="/?#[]@!$&'()*+,;=:%~-._")
 
 
 def _csrf_ok(request, form: dict[str, str]) -> bool:
@@ -397,12 +433,12 @@ async def _page(datasette, request, source: str, context: dict, status: int = 20
 
 async def login_view(request, datasette):
     web_auth = _web_auth(datasette)
-    context = {"error": "", "username": "", "next": _safe_next(request.args.get("next")),
+    context = {"error": "", "username": "", "next": safe_next(request.args.get("next")),
                "actor": request.actor if auth.actor_role(request.actor) else None}
     if request.method != "POST":
         return await _page(datasette, request, LOGIN_TEMPLATE, context)
     form = await request.post_vars()
-    context.update(username=form.get("username", "")[:64], next=_safe_next(form.get("next")))
+    context.update(username=form.get("username", "")[:64], next=safe_next(form.get("next")))
     if not _csrf_ok(request, form):
         context["error"] = "The form expired. Please try again."
         return await _page(datasette, request, LOGIN_TEMPLATE, context, status=403)
@@ -410,7 +446,10 @@ async def login_view(request, datasette):
                                      form.get("password", ""), _remote(request.scope))
     if not result.ok:
         context["error"] = result.message
-        return await _page(datasette, request, LOGIN_TEMPLATE, context, status=result.status)
+        page = await _page(datasette, request, LOGIN_TEMPLATE, context, status=result.status)
+        if result.retry_after:
+            page.headers["Retry-After"] = str(result.retry_after)
+        return page
     response = Response.redirect(context["next"] or auth.landing_page(result.role))
     cookie = datasette.sign({"a": result.session, "e": baseconv.base62.encode(result.expires)},
                             "actor")

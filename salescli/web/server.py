@@ -67,14 +67,14 @@ def check_database(db_file: str | os.PathLike) -> Path:
     return path
 
 
-def build_datasette(db_file: str | os.PathLike, *, cache_seconds: float | None = None) -> Any:
+def build_datasette(db_file: str | os.PathLike) -> Any:
     """A ready Datasette for ``db_file``; refuses a missing or short ``SALESCLI_SECRET``."""
     from salescli.web.plugin import make_datasette
 
     secret = tokens.load_secret()
     path = check_database(db_file)
     return make_datasette(path, metadata=load_metadata(), settings=dict(SETTINGS),
-                          secret=secret, cache_seconds=cache_seconds)
+                          secret=secret)
 
 
 def _bind(host: str, port: int) -> socket.socket:

@@ -108,6 +108,10 @@ def decode_token(secret: bytes, token: str) -> dict[str, Any]:
         raise TokenRejected(f"invalid token: {type(exc).__name__}") from None
     if not all(isinstance(claims[k], str) and claims[k] for k in ("sub", "role", "jti")):
         raise TokenRejected("malformed claims")
+    # PyJWT accepts a numeric string or a float for the times; we mint whole numbers only.
+    if not all(type(claims[k]) is int and 0 <= claims[k] < 2**40 for k in ("iat", "exp")) or (
+            "nbf" in claims and type(claims["nbf"]) is not int):
+        raise TokenRejected("malformed time claims")
     return claims
 
 
@@ -132,11 +136,12 @@ def find_user(conn: sqlite3.Connection, username: str) -> sqlite3.Row | None:
 
 
 def log_event(creds: sqlite3.Connection, event: SigninEvent, username: str | None,
-              remote: str | None = None, detail: dict | None = None) -> None:
-    """Append one row to the sign-in log (credentials database)."""
+              remote: str | None = None, detail: dict | None = None, *,
+              at: str | None = None) -> None:
+    """Append one row to the sign-in log (credentials database), at ``at`` or now."""
     creds.execute("INSERT INTO signin_log(at, username, event, remote, detail)"
                   " VALUES (?, ?, ?, ?, ?)",
-                  (now(), username, str(event), remote,
+                  (at or now(), username, str(event), remote,
                    json.dumps(detail, sort_keys=True) if detail else None))
 
 

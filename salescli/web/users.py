@@ -93,15 +93,31 @@ def _change(conn: sqlite3.Connection, actor: str, username: str, action: str,
                          [*changed.values(), now(), username])
             audit.record(conn, actor, action, "user", before["id"],
                          {k: before[k] for k in changed}, changed)
+            if "role" in changed or changed.get("disabled"):
+                _end_credentials(conn, username, f"{actor} ({action})")
     return get(conn, username)
 
 
+def _end_credentials(conn: sqlite3.Connection, username: str, by: str) -> None:
+    """Revoke the user's tokens and sessions in the credentials database, committed before
+    the sales change (a crash between leaves them revoked: fail closed)."""
+    main = next(row[2] for row in conn.execute("PRAGMA database_list") if row[1] == "main")
+    creds = credentials.open_credentials(main)
+    try:
+        with transaction(creds):
+            credentials.revoke_user_records(creds, username, by)
+    finally:
+        creds.close()
+
+
 def set_role(conn: sqlite3.Connection, actor: str, username: str, role: str) -> dict:
+    """Change a user's role; their tokens and sessions end (mint new ones)."""
     return _change(conn, actor, username, "set-role", {"role": parse_role(role).value})
 
 
 def set_disabled(conn: sqlite3.Connection, actor: str, username: str, disabled: bool) -> dict:
-    """Disable (or enable) a user: their web sessions and tokens stop working at once."""
+    """Disable (or enable) a user. Disabling revokes their tokens and web sessions at once:
+    enabling them again does not bring those back."""
     return _change(conn, actor, username, "disable" if disabled else "enable",
                    {"disabled": disabled})
 

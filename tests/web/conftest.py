@@ -156,7 +156,7 @@ def web_env(tmp_path_factory, template_dir):
         conn = open_write(db_file)
         users.set_disabled(conn, "setup", "dora", True)
         conn.close()
-        ds = server.build_datasette(db_file, cache_seconds=0)
+        ds = server.build_datasette(db_file)
     env = {"db_file": db_file, "ds": ds, "tokens": tokens, "secret": secret,
            "revoked": revoked, "disabled": disabled}
     env["sessions"] = {}
@@ -175,7 +175,7 @@ def fresh(tmp_path, monkeypatch, template_dir):
 
     monkeypatch.setenv("SALESCLI_SECRET", SECRET)
     db_file = copy_template(template_dir, tmp_path / "fresh")
-    ds = server.build_datasette(db_file, cache_seconds=0)
+    ds = server.build_datasette(db_file)
     yield {"db_file": db_file, "ds": ds}
     ds._salescli_auth.close()
 

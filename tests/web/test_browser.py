@@ -3,6 +3,8 @@ serve``: sign in, open the dashboard, charts render, hostile prospect names stay
 
 from __future__ import annotations
 
+import urllib.parse
+
 import pytest
 
 from tests.support.browser import chromium_page
@@ -74,3 +76,29 @@ def test_operator_cannot_open_the_dashboard(live_server, browser_page):
     assert response.status == 403
     response = page.goto(url + "sales/prospects.csv")
     assert response.status == 403
+
+
+@pytest.mark.parametrize("next_param", ["/%09/evil.example", "/%0A/evil.example",
+                                        "%09%2F%2Fevil.example", "/%09%5Cevil.example"])
+def test_sign_in_never_sends_the_browser_to_another_site(live_server, browser_page,
+                                                          next_param):
+    """The open redirect as Chromium itself reads the Location header: it stays here."""
+    url, _ = live_server
+    page = browser_page
+    page.goto(url + "-/login?next=" + next_param)
+    page.fill("#username", "anna")
+    page.fill("#password", PASSWORD)
+    page.click("input[type=submit]")
+    page.wait_for_url(lambda u: "/-/login" not in u, timeout=15000)
+    assert page.url == url + "-/dashboards/pipeline"
+    assert {urllib.parse.urlsplit(r).hostname for r in page.requests} == {"127.0.0.1"}
+
+
+def test_sign_in_follows_a_local_next(live_server, browser_page):
+    url, _ = live_server
+    page = browser_page
+    page.goto(url + "-/login?next=/sales/prospects%3F_sort%3Dname")
+    page.fill("#username", "anna")
+    page.fill("#password", PASSWORD)
+    page.click("input[type=submit]")
+    page.wait_for_url(url + "sales/prospects?_sort=name")
