@@ -390,6 +390,7 @@ def m006_automation(db: Database) -> None:
             subject TEXT,
             body TEXT,
             task TEXT CHECK (task IS NULL OR task IN ({sql_in(TaskKind)})),
+            text TEXT,                             -- a task step's text template
             UNIQUE (sequence_id, position)
         );
 

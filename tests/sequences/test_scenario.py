@@ -1,0 +1,92 @@
+"""The issue's scenario with real parts: aiosmtpd receives, Dovecot holds the replies and
+bounces, the real scanner records them, and ``send`` obeys what it recorded."""
+
+from __future__ import annotations
+
+import json
+from datetime import timedelta
+
+from salescli.mail import sample
+from salescli.sequences import enroll
+from salescli.sequences.send import send_due
+from tests.sequences.conftest import ME
+from tests.support.cli import ok, query
+
+
+def _ours(server) -> list:
+    """Sequence mail only (the scan also delivers notifications to the owner)."""
+    return [m for m in server.messages if m.message["Message-ID"].startswith("<seq.")]
+
+
+def _by_rcpt(server) -> dict[str, list]:
+    out: dict[str, list] = {}
+    for m in _ours(server):
+        out.setdefault(m.rcpt_tos[0], []).append(m.message)
+    return out
+
+
+def test_reply_ends_hard_bounce_ends_third_gets_three_threaded_steps(
+        conn, db_file, intro, team, smtp_server, mailbox, t0, invoke):
+    r = enroll.enroll(conn, "tester", "intro", ["ada@example.com", "bob@example.org",
+                                                "cy@example.net"], now_=t0)
+    assert r == {"enrolled": 3, "skipped": {}}
+    assert send_due(conn, now=t0)["sent"] == 3
+    first = _by_rcpt(smtp_server)
+    assert sorted(first) == ["ada@example.com", "bob@example.org", "cy@example.net"]
+    ada1 = first["ada@example.com"][0]
+    assert ada1["Subject"] == "Quick question, Ada"
+    assert ada1["From"] == f"maria <{ME}>"
+    assert "would Lovelace Ltd like a demo?" in ada1.get_content()
+    assert ada1["In-Reply-To"] is None
+    # The server's Sent copies, a reply from Ada, a hard bounce for Bob, all in the mailbox.
+    for m in _ours(smtp_server):
+        mailbox.append("Sent", m.data, t0)
+    raw, _ = sample.reply(team["ada"], ME, t0 + timedelta(hours=1), ada1["Subject"],
+                          ada1["Message-ID"])
+    mailbox.append("INBOX", raw, t0 + timedelta(hours=1))
+    bounce, _ = sample.dsn_bounce("bob@example.org", ME, t0 + timedelta(minutes=5), hard=True,
+                                  original_subject="Quick question, Bob")
+    mailbox.append("INBOX", bounce, t0 + timedelta(minutes=5))
+    ok(invoke("scan"))
+    # The scanner saw our three Sent copies as the mails already recorded: no duplicates.
+    outs = query(db_file, "SELECT prospect_id, message_id FROM interactions"
+                          " WHERE kind = 'email_out' ORDER BY prospect_id")
+    assert len(outs) == 3
+    assert {o["message_id"] for o in outs} == {m.message["Message-ID"]
+                                               for m in _ours(smtp_server)}
+    # Ada's reply raised the existing reply notification for her owner, and it went out.
+    assert query(db_file, "SELECT rule, recipient FROM notifications WHERE prospect_id = ?"
+                          " AND channel = 'email'", (team["ada"]["id"],)) == \
+        [{"rule": "reply", "recipient": ME}]
+    assert any(m.rcpt_tos == [ME] and "Reply from" in m.message["Subject"]
+               for m in smtp_server.messages)
+
+    assert send_due(conn, now=t0 + timedelta(days=3)) == {"replied": 1, "bounced": 1,
+                                                          "sent": 1}
+    assert send_due(conn, now=t0 + timedelta(days=4)) == {}  # step 3 waits 2 days
+    assert send_due(conn, now=t0 + timedelta(days=5, seconds=1)) == {"sent": 1}
+    assert send_due(conn, now=t0 + timedelta(days=30)) == {}
+
+    got = _by_rcpt(smtp_server)
+    assert len(got["ada@example.com"]) == len(got["bob@example.org"]) == 1
+    c1, c2, c3 = got["cy@example.net"]
+    assert [c["Subject"] for c in (c1, c2, c3)] == [
+        "Quick question, Cy", "Re: Quick question, Cy", "Re: Quick question, Cy"]
+    assert c2["In-Reply-To"] == c1["Message-ID"] and c2["References"] == c1["Message-ID"]
+    assert c3["In-Reply-To"] == c2["Message-ID"]
+    assert c3["References"].split() == [c1["Message-ID"], c2["Message-ID"]]
+    assert c3.get_content().strip() == f"Last note from me. {ME}"
+    for m in (c1, c2, c3):
+        assert m["List-Unsubscribe"].strip().startswith(f"<mailto:{ME}?subject=unsubscribe%20")
+        assert m["List-Unsubscribe-Post"] is None  # no https endpoint configured
+    status = {r["email"]: r for r in json.loads(ok(invoke("sequences", "status", "intro",
+                                                          "--format", "json")))}
+    assert status["ada@example.com"]["state"] == "replied"
+    assert status["bob@example.org"]["state"] == "bounced"
+    assert status["bob@example.org"]["step"] == "1/3"
+    assert status["cy@example.net"]["state"] == "finished"
+    assert status["cy@example.net"]["step"] == "3/3"
+    # every sent step is one ledger row and one email_out interaction, same Message-ID
+    assert query(db_file, "SELECT count(*) AS n FROM sends WHERE state = 'sent'") == [{"n": 5}]
+    assert query(db_file, "SELECT count(*) AS n FROM sends s JOIN interactions i"
+                          " ON i.message_id = s.message_id")[0]["n"] == 5
