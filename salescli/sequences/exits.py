@@ -119,7 +119,10 @@ def verdict(conn: sqlite3.Connection, e: dict[str, Any], *, next_wait: str | Non
                 return Verdict("end", EnrollmentState.BOUNCED,
                                "hard bounce" + (f": {detail['diagnostic']}"
                                                 if detail.get("diagnostic") else ""), seen=seen)
-            if e["attempt"] > 1 or e["step"] == 0:
+            last = conn.execute("SELECT attempt FROM sends WHERE enrollment_id = ? AND"
+                                " state = 'sent' ORDER BY id DESC LIMIT 1",
+                                (e["id"],)).fetchone()
+            if e["attempt"] > 1 or e["step"] == 0 or (last and last["attempt"] > 1):
                 return Verdict("end", EnrollmentState.BOUNCED, "soft bounce, again", seen=seen)
             return Verdict("retry", until=window.next_open(at + timedelta(days=1)),
                            reason="soft bounce: step retried once", seen=seen)
