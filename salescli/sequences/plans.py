@@ -198,6 +198,7 @@ class Scope(dict):
 
 
 _ENV: Any = None
+_COMPILED: dict[str, Any] = {}  # source → compiled template: a run renders the same few
 
 
 def environment() -> Any:
@@ -248,7 +249,10 @@ def render(source: str, scope: dict[str, Any], where: str) -> str:
     from jinja2.exceptions import SecurityError, TemplateSyntaxError
 
     try:
-        return environment().from_string(source).render(scope)
+        template = _COMPILED.get(source)
+        if template is None:
+            template = _COMPILED[source] = environment().from_string(source)
+        return template.render(scope)
     except TemplateSyntaxError as exc:
         raise TemplateError(f"{where}: template syntax error on line {exc.lineno}: "
                             f"{exc.message}") from None
