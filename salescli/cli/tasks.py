@@ -19,7 +19,7 @@ def tasks() -> None:
               "(days in SALESCLI_TZ).")
 @click.option("--owner", metavar="USER", help="Whose task (default: the prospect's owner).")
 @click.option("--kind", type=click.Choice(["call", "email", "meeting", "todo"]),
-              default="todo", show_default=True)
+              default="todo", show_default=True, help="What kind of task.")
 def add_cmd(prospect: str, text: str, due: str | None, owner: str | None, kind: str) -> None:
     """Add a task on a prospect.
 
