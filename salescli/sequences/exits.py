@@ -76,13 +76,16 @@ def return_date(text: str | None, received: datetime) -> date | None:
     return None
 
 
+PROSPECT = ("SELECT p.*, s.name AS stage, s.kind FROM prospects p"
+            " JOIN stages s ON s.id = p.stage_id WHERE p.id = ?")
+
+
 def verdict(conn: sqlite3.Connection, e: dict[str, Any], *, next_wait: str | None,
-            window: Window, moment: datetime) -> Verdict:
-    """Decide, from recorded facts only, whether the due step of ``e`` may go out."""
-    p = conn.execute(
-        "SELECT p.email, p.archived_at, p.email_status, s.kind, s.name AS stage"
-        " FROM prospects p JOIN stages s ON s.id = p.stage_id WHERE p.id = ?",
-        (e["prospect_id"],)).fetchone()
+            window: Window, moment: datetime, prospect: Any = None) -> Verdict:
+    """Decide, from recorded facts only, whether the due step of ``e`` may go out.
+    ``prospect`` is the row of ``PROSPECT`` when the caller has read it already."""
+    p = prospect if prospect is not None else conn.execute(
+        PROSPECT, (e["prospect_id"],)).fetchone()
     if p is None:
         return Verdict("end", EnrollmentState.STOPPED, "prospect deleted")
     if p["archived_at"]:
@@ -95,17 +98,17 @@ def verdict(conn: sqlite3.Connection, e: dict[str, Any], *, next_wait: str | Non
                        f"suppressed: {hit['address']} ({hit['source']})")
     if p["email_status"] == EmailStatus.BOUNCED_HARD:
         return Verdict("end", EnrollmentState.BOUNCED, "hard bounce")
-    reply = conn.execute(
-        "SELECT occurred_at, subject FROM interactions WHERE prospect_id = ? AND kind = ?"
-        " AND occurred_at >= ? ORDER BY occurred_at LIMIT 1",
-        (e["prospect_id"], InteractionKind.EMAIL_IN.value, e["enrolled_at"])).fetchone()
-    if reply:
-        return Verdict("end", EnrollmentState.REPLIED, f"replied {reply['occurred_at']}")
-    news = conn.execute(
+    rows = conn.execute(
         "SELECT id, kind, occurred_at, subject, body, detail FROM interactions"
-        " WHERE prospect_id = ? AND id > ? AND kind IN (?, ?) ORDER BY id",
-        (e["prospect_id"], e["seen_interaction_id"], InteractionKind.BOUNCE.value,
+        " WHERE prospect_id = ? AND ((kind = ? AND occurred_at >= ?)"
+        " OR (id > ? AND kind IN (?, ?))) ORDER BY id",
+        (e["prospect_id"], InteractionKind.EMAIL_IN.value, e["enrolled_at"],
+         e["seen_interaction_id"], InteractionKind.BOUNCE.value,
          InteractionKind.AUTO_REPLY.value)).fetchall()
+    replies = sorted(r["occurred_at"] for r in rows if r["kind"] == InteractionKind.EMAIL_IN)
+    if replies:
+        return Verdict("end", EnrollmentState.REPLIED, f"replied {replies[0]}")
+    news = [r for r in rows if r["kind"] != InteractionKind.EMAIL_IN]
     seen = max([e["seen_interaction_id"], *(r["id"] for r in news)])
     until: datetime | None = None
     why = None

@@ -23,6 +23,7 @@ import sqlite3
 import time
 from collections import Counter
 from collections.abc import Callable
+from concurrent.futures import Future, ThreadPoolExecutor
 from contextlib import ExitStack
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -64,7 +65,8 @@ class Item:
     sender: str
     recipient: str
     subject: str
-    msg: Any
+    msg_id: str
+    data: bytes
     resend: bool
 
 
@@ -100,6 +102,7 @@ class _Senders:
         self.moment = moment
         self.sleep = sleep
         self.sessions: dict[str, Any] = {}
+        self.owners: dict[tuple, dict[str, Any]] = {}
         self.stack = ExitStack()
 
     def get(self, address: str) -> senders.Sender:
@@ -118,6 +121,15 @@ class _Senders:
             ago = (self.moment - utc(last)).total_seconds() if last else 1e9
             self.last[address] = time.monotonic() - max(ago, 0)
         return self.by_address[address]
+
+    def scope(self, prospect: dict[str, Any], sender: str) -> dict[str, Any]:
+        """The template scope; the owner part is read once per owner and run."""
+        key = (prospect.get("owner"), sender)
+        if key not in self.owners:
+            self.owners[key] = enroll.owner_of(self.conn, prospect.get("owner")) or {
+                "username": prospect.get("owner"), "name": prospect.get("owner"),
+                "email": sender}
+        return plans.context(prospect, self.owners[key])
 
     def full(self, address: str) -> bool:
         cap = self.get(address).daily_cap
@@ -183,36 +195,45 @@ def send_due(conn: sqlite3.Connection, *, now: datetime | str | None = None,
     pool = _Senders(conn, moment, sleep, dry=dry_run)
     if dry_run:
         return _dry_run(conn, ids, moment, cache, pool, counts)
+    sender = ThreadPoolExecutor(max_workers=1, thread_name_prefix="smtp")
     try:
         i = 0
-        while i < len(ids):
-            size = CHUNK
+        in_flight: tuple[Future, list[Item]] | None = None
+        while True:
             items: list[Item] = []
-            with transaction(conn):
-                while i < len(ids) and len(items) < size:
-                    item = _prepare(conn, ids[i], moment, cache, pool, counts)
-                    i += 1
-                    if item is not None:
-                        items.append(item)
-                        if pool.get(item.sender).min_gap:
-                            break
+            gap = False
+            if i < len(ids):
+                with transaction(conn):
+                    while i < len(ids) and len(items) < CHUNK:
+                        item = _prepare(conn, ids[i], moment, cache, pool, counts)
+                        i += 1
+                        if item is not None:
+                            items.append(item)
+                            if pool.get(item.sender).min_gap:
+                                gap = True
+                                break
+                if items:
+                    failpoint("send.pending.committed")
+            if in_flight is not None:  # the previous chunk went out while this one was made
+                future, sent = in_flight
+                _finish(conn, future.result(), moment, cache, counts)
+                failpoint("send.sent.committed")
+                if progress is not None:
+                    progress(len(sent))
+                in_flight = None
             if not items:
+                if i >= len(ids):
+                    break
                 continue
-            failpoint("send.pending.committed")
-            results = []
-            for item in items:
-                pool.wait_gap(item.sender)
-                results.append((item, _hand_over(pool, item)))
-                pool.last[item.sender] = time.monotonic()
-                failpoint("send.smtp.accepted")
-            with transaction(conn):
-                for item, error in results:
-                    _finish(conn, item, error, moment, cache, counts)
-                failpoint("send.before_commit")
-            failpoint("send.sent.committed")
-            if progress is not None:
-                progress(len(items))
+            if gap:  # read the exit rules right before each mail: no overlap
+                _finish(conn, _hand_all(pool, items), moment, cache, counts)
+                failpoint("send.sent.committed")
+                if progress is not None:
+                    progress(len(items))
+            else:
+                in_flight = (sender.submit(_hand_all, pool, items), items)
     finally:
+        sender.shutdown(wait=True)
         pool.close()
     return dict(counts)
 
@@ -248,8 +269,9 @@ def _prepare(conn: sqlite3.Connection, eid: int, moment: datetime, cache: _Plans
     seq, plan, window = cache.get(e["sequence_id"])
     total = len(plan.steps)
     nxt = plan.steps[e["step"]] if e["step"] < total else None
+    prow = conn.execute(exits.PROSPECT, (e["prospect_id"],)).fetchone()
     v = exits.verdict(conn, e, next_wait=nxt.wait if nxt else None, window=window,
-                      moment=moment)
+                      moment=moment, prospect=prow)
     if v.seen != e["seen_interaction_id"]:
         conn.execute("UPDATE enrollments SET seen_interaction_id = ? WHERE id = ?",
                      (v.seen, eid))
@@ -279,8 +301,8 @@ def _prepare(conn: sqlite3.Connection, eid: int, moment: datetime, cache: _Plans
                      (iso(window.next_open(moment)), ts, eid))
         counts["outside_window"] += 1
         return None
-    p = prospects.resolve(conn, e["prospect_id"])
-    scope = enroll.scope_for(conn, p, e["sender"])
+    p = prospects.public(prow)
+    scope = pool.scope(p, e["sender"])
     if not nxt.is_email:
         _task_step(conn, e, nxt, plan, window, scope, p, ts, moment)
         counts["tasks"] += 1
@@ -320,7 +342,19 @@ def _prepare(conn: sqlite3.Connection, eid: int, moment: datetime, cache: _Plans
                         body=body, msg_id=msg_id, refs=refs, token=e["token"], date=moment)
     pool.count[e["sender"]] = pool.count.get(e["sender"], 0) + (0 if old else 1)
     return Item(send_id=send_id, enrollment=e, step=pos, sender=e["sender"],
-                recipient=p["email"], subject=subject, msg=msg, resend=old is not None)
+                recipient=p["email"], subject=subject, msg_id=msg_id, data=msg,
+                resend=old is not None)
+
+
+def _hand_all(pool: _Senders, items: list[Item]) -> list[tuple[Item, Any]]:
+    """Phase 2 for a chunk (on the SMTP thread): each mail to the server, in order."""
+    results = []
+    for item in items:
+        pool.wait_gap(item.sender)
+        results.append((item, _hand_over(pool, item)))
+        pool.last[item.sender] = time.monotonic()
+        failpoint("send.smtp.accepted")
+    return results
 
 
 def _hand_over(pool: _Senders, item: Item) -> Any:
@@ -328,21 +362,34 @@ def _hand_over(pool: _Senders, item: Item) -> Any:
     from salescli.notify import smtp
 
     try:
-        pool.session(item.sender).send(item.msg)
+        pool.session(item.sender).send_bytes(item.sender, [item.recipient], item.data)
     except smtp.SmtpError as exc:
         pool.drop(item.sender)
         return exc
     return None
 
 
-def _finish(conn: sqlite3.Connection, item: Item, error: Any, moment: datetime,
+def _finish(conn: sqlite3.Connection, results: list[tuple[Item, Any]], moment: datetime,
             cache: _Plans, counts: Counter) -> None:
-    """Phase 3 for one mail: the ledger, the enrollment, the interaction."""
+    """Phase 3, one transaction: the ledger, the enrollments, the email_out interactions
+    (one bulk insert per sender, each with its audit row)."""
+    done: dict[str, list[dict]] = {}
+    with transaction(conn):
+        for item, error in results:
+            if error is None:
+                done.setdefault(item.sender, []).append(_sent(conn, item, moment, cache))
+                counts["sent"] += 1
+            else:
+                _refused(conn, item, error, moment, counts)
+        for sender, rows in done.items():
+            interactions.record_many(conn, sender, rows)
+        failpoint("send.before_commit")
+
+
+def _refused(conn: sqlite3.Connection, item: Item, error: Any, moment: datetime,
+             counts: Counter) -> None:
+    """An SMTP refusal: a hard bounce, a permanent failure, or a retry with backoff."""
     e, ts = item.enrollment, iso(moment)
-    if error is None:
-        _sent(conn, item, moment, cache)
-        counts["sent"] += 1
-        return
     reply = str(error)[:1000]
     if error.permanent and "refused recipient" in reply:
         _fail_send(conn, item.send_id, reply)
@@ -374,10 +421,11 @@ def _finish(conn: sqlite3.Connection, item: Item, error: Any, moment: datetime,
                     reply)
 
 
-def _sent(conn: sqlite3.Connection, item: Item, moment: datetime, cache: _Plans) -> None:
+def _sent(conn: sqlite3.Connection, item: Item, moment: datetime, cache: _Plans) -> dict:
+    """The ledger row and the enrollment of an accepted mail; returns its interaction."""
     e, ts = item.enrollment, iso(moment)
     _seq, plan, window = cache.get(e["sequence_id"])
-    msg_id = item.msg["Message-ID"]
+    msg_id = item.msg_id
     conn.execute("UPDATE sends SET state = 'sent', sent_at = ?, smtp_reply = '250 accepted'"
                  " WHERE id = ?", (ts, item.send_id))
     refs = (e["refs"].split() if e["refs"] else []) + [msg_id]
@@ -390,11 +438,10 @@ def _sent(conn: sqlite3.Connection, item: Item, moment: datetime, cache: _Plans)
          iso(due_after(moment, nxt.wait, window)) if nxt else None, ts, e["id"]))
     if nxt is None:
         enroll.end(conn, ACTOR, e, EnrollmentState.FINISHED, "all steps done", at=ts)
-    interactions.record_many(conn, item.sender, [{
-        "prospect_id": e["prospect_id"], "kind": InteractionKind.EMAIL_OUT,
-        "occurred_at": ts, "subject": item.subject, "message_id": msg_id,
-        "thread_key": refs[0], "account": "send",
-        "detail": {"sequence": plan.name, "step": item.step, "enrollment": e["id"]}}])
+    return {"prospect_id": e["prospect_id"], "kind": InteractionKind.EMAIL_OUT,
+            "occurred_at": ts, "subject": item.subject, "message_id": msg_id,
+            "thread_key": refs[0], "account": "send",
+            "detail": {"sequence": plan.name, "step": item.step, "enrollment": e["id"]}}
 
 
 def _task_step(conn: sqlite3.Connection, e: dict, step: plans.Step, plan: Plan,
