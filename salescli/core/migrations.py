@@ -416,7 +416,8 @@ def m006_automation(db: Database) -> None:
             updated_at TEXT NOT NULL,
             UNIQUE (sequence_id, prospect_id)
         );
-        CREATE INDEX enrollments_due ON enrollments(next_due_at) WHERE state = 'active';
+        CREATE INDEX enrollments_due ON enrollments(next_due_at, step, sequence_id, state)
+            WHERE state = 'active';  -- covers the due-step selection
         CREATE INDEX enrollments_prospect ON enrollments(prospect_id);
 
         -- The never-twice ledger: one row per step (and soft-bounce attempt) per enrollment,
