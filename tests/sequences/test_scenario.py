@@ -90,3 +90,26 @@ def test_reply_ends_hard_bounce_ends_third_gets_three_threaded_steps(
     assert query(db_file, "SELECT count(*) AS n FROM sends WHERE state = 'sent'") == [{"n": 5}]
     assert query(db_file, "SELECT count(*) AS n FROM sends s JOIN interactions i"
                           " ON i.message_id = s.message_id")[0]["n"] == 5
+
+
+def test_metrics_by_sequence_and_step(conn, db_file, intro, team, smtp_server, t0, invoke):
+    from salescli.core.timeutil import iso
+    from salescli.pipeline import interactions
+
+    t0 -= timedelta(days=5)  # everything inside the default 30-day period
+    enroll.enroll(conn, "tester", "intro", ["ada@example.com", "bob@example.org",
+                                            "cy@example.net"], now_=t0)
+    smtp_server.refuse_rcpt("bob@example.org", 550)
+    send_due(conn, now=t0)
+    interactions.record(conn, "monitor", team["ada"]["id"], "email_in",
+                        iso(t0 + timedelta(hours=1)), message_id="<r1@x>")
+    assert send_due(conn, now=t0 + timedelta(days=3)) == {"replied": 1, "sent": 1}
+    rows = json.loads(ok(invoke("metrics", "--sequences", "--format", "json")))
+    assert rows == [
+        {"sequence": "intro", "step": 1, "sent": 2, "replied": 1, "bounced": 1,
+         "unsubscribed": 0, "reply_rate": 0.5},
+        {"sequence": "intro", "step": 2, "sent": 1, "replied": 0, "bounced": 0,
+         "unsubscribed": 0, "reply_rate": 0.0},
+        {"sequence": "intro", "step": 3, "sent": 0, "replied": 0, "bounced": 0,
+         "unsubscribed": 0, "reply_rate": None}]
+    assert "50.0%" in ok(invoke("metrics", "--sequences"))
