@@ -63,6 +63,7 @@ class Rule(StrEnum):
     REPLY = "reply"
     BOUNCE = "bounce"
     STALE = "stale"
+    MORNING = "morning"  # an owner's daily digest of tasks and sequence replies
 
 
 class Channel(StrEnum):
