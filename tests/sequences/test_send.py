@@ -212,3 +212,21 @@ def test_dry_run_sends_and_changes_nothing(invoke, conn, db_file, intro, team, s
     out = ok(invoke("send", "--dry-run", "--format", "json"))
     assert sorted(r["to"] for r in __import__("json").loads(out)) == ALL
     assert db_state(db_file) == before and smtp_server.messages == []
+
+
+def test_forget_removes_enrollments_and_their_ledger_merge_moves_them(
+        conn, db_file, intro, team, smtp_server, t0, invoke):
+    from tests.support.cli import ok
+
+    enroll.enroll(conn, "tester", "intro", ALL, now_=t0)
+    send_due(conn, now=t0)
+    ok(invoke("prospects", "merge", "ada@example.com", "cy@example.net"))
+    assert query(db_file, "SELECT p.email, count(*) AS n FROM enrollments e JOIN prospects p"
+                          " ON p.id = e.prospect_id GROUP BY p.email ORDER BY p.email") == \
+        [{"email": "ada@example.com", "n": 1}, {"email": "bob@example.org", "n": 1}]
+    ok(invoke("prospects", "forget", "bob@example.org", input="y\n"))
+    assert query(db_file, "SELECT recipient FROM sends WHERE recipient = ?",
+                 ("bob@example.org",)) == []
+    assert [r["n"] for r in query(db_file, "SELECT count(*) AS n FROM enrollments")] == [1]
+    assert send_due(conn, now=t0 + timedelta(days=3)) == {"sent": 1}
+    assert _rcpts(smtp_server)[-1] == "ada@example.com"
