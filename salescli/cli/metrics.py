@@ -106,8 +106,8 @@ def metrics(days: int, owner: str | None, stale_days: int, sequences: bool, fmt:
 
 
 def _sequences(days: int, fmt: str) -> None:
+    from salescli.metrics import sequences as stats
     from salescli.metrics.days import period
-    from salescli.sequences import stats
 
     p = period(days)
     rows = stats.by_step(read_conn(), start=p.start_utc, end=p.end_utc)

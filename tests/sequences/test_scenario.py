@@ -113,3 +113,8 @@ def test_metrics_by_sequence_and_step(conn, db_file, intro, team, smtp_server, t
         {"sequence": "intro", "step": 3, "sent": 0, "replied": 0, "bounced": 0,
          "unsubscribed": 0, "reply_rate": None}]
     assert "50.0%" in ok(invoke("metrics", "--sequences"))
+    text = ok(invoke("report", "weekly", "--format", "text"))
+    assert "intro step 1: 2 sent, 1 replied, 1 bounced, 0 unsubscribed (50.0% replied)" in text
+    assert "intro step 3" not in text  # nothing happened at step 3
+    assert "| intro | 2 | 1 | 0 | 0 | 0 | 0.0% |" in ok(invoke("report", "weekly", "--format",
+                                                            "md"))
