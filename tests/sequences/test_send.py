@@ -230,3 +230,27 @@ def test_forget_removes_enrollments_and_their_ledger_merge_moves_them(
     assert [r["n"] for r in query(db_file, "SELECT count(*) AS n FROM enrollments")] == [1]
     assert send_due(conn, now=t0 + timedelta(days=3)) == {"sent": 1}
     assert _rcpts(smtp_server)[-1] == "ada@example.com"
+
+
+def test_senders_table_routes_an_owner_through_their_own_account(
+        conn, db_file, intro, team, smtp_server, t0, tmp_path, monkeypatch):
+    from tests.support.smtpd import SmtpServer
+
+    with SmtpServer(users={"maria": "s3cret-pw"}) as own:
+        config = tmp_path / "salescli.toml"
+        config.write_text(
+            '[[senders]]\naddress = "me@ours.example"\nsmtp_host = "127.0.0.1"\n'
+            f'smtp_port = {own.port}\nsmtp_ssl = "none"\nsmtp_user = "maria"\n'
+            'smtp_password_env = "MARIA_SMTP_PASSWORD"\ndaily_cap = 2\nmin_gap = 0\n')
+        monkeypatch.setenv("SALESCLI_CONFIG", str(config))
+        monkeypatch.setenv("MARIA_SMTP_PASSWORD", "s3cret-pw")
+        monkeypatch.delenv("SALESCLI_SEND_MIN_GAP")
+        enroll.enroll(conn, "tester", "intro", ALL, now_=t0)
+        assert send_due(conn, now=t0) == {"sent": 2, "capped": 1}
+        assert len(own.messages) == 2 and smtp_server.messages == []
+        assert own.logins == [("maria", True)]
+    config.write_text('[[senders]]\naddress = "me@ours.example"\ncolour = "red"\n')
+    from salescli.core.errors import InvalidValue
+
+    with pytest.raises(InvalidValue, match="colour"):
+        send_due(conn, now=t0 + timedelta(days=1))
