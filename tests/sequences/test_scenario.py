@@ -118,3 +118,22 @@ def test_metrics_by_sequence_and_step(conn, db_file, intro, team, smtp_server, t
     assert "intro step 3" not in text  # nothing happened at step 3
     assert "| intro | 2 | 1 | 0 | 0 | 0 | 0.0% |" in ok(invoke("report", "weekly", "--format",
                                                             "md"))
+
+
+def test_out_of_office_seen_by_the_scanner_delays_and_never_ends(
+        conn, db_file, intro, team, smtp_server, mailbox, t0, invoke):
+    enroll.enroll(conn, "tester", "intro", ["ada@example.com"], now_=t0)
+    send_due(conn, now=t0)
+    first = _ours(smtp_server)[0].message
+    ooo_at = t0 + timedelta(hours=20)
+    raw, _ = sample.auto_reply(team["ada"], ME, ooo_at, first["Subject"], first["Message-ID"])
+    mailbox.append("INBOX", raw, ooo_at)
+    ok(invoke("scan"))
+    assert query(db_file, "SELECT kind FROM interactions ORDER BY id") == \
+        [{"kind": "email_out"}, {"kind": "auto_reply"}]
+    due = t0 + timedelta(days=3)
+    assert send_due(conn, now=due) == {"delayed": 1}  # pushed by the wait, from the OOO
+    assert send_due(conn, now=ooo_at + timedelta(days=3, seconds=-1)) == {}
+    assert send_due(conn, now=ooo_at + timedelta(days=3)) == {"sent": 1}
+    assert [m.message["Subject"] for m in _ours(smtp_server)] == [
+        "Quick question, Ada", "Re: Quick question, Ada"]
