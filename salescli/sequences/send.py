@@ -12,8 +12,9 @@ The outbox discipline of ``salescli.notify.outbox``, with a ledger (``sends``):
 
 A crash between 1 and 3 leaves ``pending`` rows: the next run sends them again with the
 same Message-ID (receivers drop the duplicate) after checking the exit rules again. The
-job lock (``salescli.ops.runner``) keeps a second sender out. Chunks are one mail when a
-sender has a minimum gap, so the exit rules are read just before each mail goes out.
+job lock (``salescli.ops.runner``) keeps a second sender out. Step 2 runs on one SMTP
+thread while the next chunk is prepared; when a sender has a minimum gap, chunks are one
+mail and nothing overlaps, so the exit rules are read just before each mail goes out.
 """
 
 from __future__ import annotations
@@ -24,7 +25,6 @@ import time
 from collections import Counter
 from collections.abc import Callable
 from concurrent.futures import Future, ThreadPoolExecutor
-from contextlib import ExitStack
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
@@ -41,10 +41,10 @@ from salescli.core.enums import (
 from salescli.core.errors import SalescliError
 from salescli.core.faults import failpoint
 from salescli.core.timeutil import iso
-from salescli.metrics.days import midnight, zone
 from salescli.pipeline import interactions, prospects, suppressions
-from salescli.sequences import compose, enroll, exits, plans, senders, store
+from salescli.sequences import compose, enroll, exits, plans
 from salescli.sequences.plans import Plan
+from salescli.sequences.pool import Plans, SenderPool
 from salescli.sequences.schedule import Window, due_after, utc
 
 log = logging.getLogger("salescli.send")
@@ -68,101 +68,6 @@ class Item:
     msg_id: str
     data: bytes
     resend: bool
-
-
-class _Plans:
-    """Sequences, their steps and windows, read once per run."""
-
-    def __init__(self, conn: sqlite3.Connection):
-        self.conn = conn
-        self.cache: dict[int, tuple[dict, Plan, Window]] = {}
-
-    def get(self, sequence_id: int) -> tuple[dict, Plan, Window]:
-        if sequence_id not in self.cache:
-            seq = dict(self.conn.execute("SELECT * FROM sequences WHERE id = ?",
-                                         (sequence_id,)).fetchone())
-            plan = store.plan_of(self.conn, seq)
-            self.cache[sequence_id] = (seq, plan, Window.of(plan.window, plan.days,
-                                                            plan.timezone))
-        return self.cache[sequence_id]
-
-
-class _Senders:
-    """Per-sender settings, today's count, the last send, and one open SMTP session."""
-
-    def __init__(self, conn: sqlite3.Connection, moment: datetime,
-                 sleep: Callable[[float], None], *, dry: bool = False):
-        self.conn = conn
-        self.dry = dry
-        self.config = senders.load()
-        self.by_address: dict[str, senders.Sender] = {}
-        self.today = iso(midnight(moment.astimezone(zone()).date(), zone()))
-        self.count: dict[str, int] = {}
-        self.last: dict[str, float] = {}
-        self.moment = moment
-        self.sleep = sleep
-        self.sessions: dict[str, Any] = {}
-        self.owners: dict[tuple, dict[str, Any]] = {}
-        self.stack = ExitStack()
-
-    def get(self, address: str) -> senders.Sender:
-        if address not in self.by_address:
-            try:
-                self.by_address[address] = senders.for_address(self.config, address)
-            except SalescliError:
-                if not self.dry:
-                    raise
-                self.by_address[address] = senders.Sender(address, None, 0, 0.0)
-            self.count[address] = self.conn.execute(
-                "SELECT count(*) FROM sends WHERE sender = ? AND handoffs > 0"
-                " AND created_at >= ?", (address, self.today)).fetchone()[0]
-            last = self.conn.execute("SELECT max(sent_at) FROM sends WHERE sender = ?",
-                                     (address,)).fetchone()[0]
-            ago = (self.moment - utc(last)).total_seconds() if last else 1e9
-            self.last[address] = time.monotonic() - max(ago, 0)
-        return self.by_address[address]
-
-    def scope(self, prospect: dict[str, Any], sender: str) -> dict[str, Any]:
-        """The template scope; the owner part is read once per owner and run."""
-        key = (prospect.get("owner"), sender)
-        if key not in self.owners:
-            self.owners[key] = enroll.owner_of(self.conn, prospect.get("owner")) or {
-                "username": prospect.get("owner"), "name": prospect.get("owner"),
-                "email": sender}
-        return plans.context(prospect, self.owners[key])
-
-    def full(self, address: str) -> bool:
-        cap = self.get(address).daily_cap
-        return bool(cap) and self.count[address] >= cap
-
-    def wait_gap(self, address: str) -> None:
-        gap = self.get(address).min_gap
-        left = self.last[address] + gap - time.monotonic()
-        if gap and left > 0:
-            self.sleep(left)
-
-    def session(self, address: str) -> Any:
-        from salescli.notify import smtp
-
-        if address not in self.sessions:
-            self.sessions[address] = self.stack.enter_context(
-                smtp.session(self.get(address).settings))
-        return self.sessions[address]
-
-    def drop(self, address: str) -> None:
-        """Forget a session after a failure (the next mail reconnects)."""
-        session = self.sessions.pop(address, None)
-        if session is not None:
-            try:
-                session.client.close()
-            except OSError:
-                pass
-
-    def close(self) -> None:
-        try:
-            self.stack.close()
-        except (SalescliError, OSError):
-            pass
 
 
 def due_ids(conn: sqlite3.Connection, moment: datetime, limit: int | None = None
@@ -191,8 +96,8 @@ def send_due(conn: sqlite3.Connection, *, now: datetime | str | None = None,
     counts: Counter[str] = Counter()
     ids = due_ids(conn, moment, limit)
     failpoint("send.selected")
-    cache = _Plans(conn)
-    pool = _Senders(conn, moment, sleep, dry=dry_run)
+    cache = Plans(conn)
+    pool = SenderPool(conn, moment, sleep, dry=dry_run)
     if dry_run:
         return _dry_run(conn, ids, moment, cache, pool, counts)
     sender = ThreadPoolExecutor(max_workers=1, thread_name_prefix="smtp")
@@ -238,8 +143,8 @@ def send_due(conn: sqlite3.Connection, *, now: datetime | str | None = None,
     return dict(counts)
 
 
-def _dry_run(conn: sqlite3.Connection, ids: list[int], moment: datetime, cache: _Plans,
-             pool: _Senders, counts: Counter) -> dict:
+def _dry_run(conn: sqlite3.Connection, ids: list[int], moment: datetime, cache: Plans,
+             pool: SenderPool, counts: Counter) -> dict:
     decided: list[dict[str, Any]] = []
     conn.execute("BEGIN IMMEDIATE")
     try:
@@ -258,8 +163,8 @@ def _dry_run(conn: sqlite3.Connection, ids: list[int], moment: datetime, cache: 
     return {**dict(counts), "plan": decided}
 
 
-def _prepare(conn: sqlite3.Connection, eid: int, moment: datetime, cache: _Plans,
-             pool: _Senders, counts: Counter) -> Item | None:
+def _prepare(conn: sqlite3.Connection, eid: int, moment: datetime, cache: Plans,
+             pool: SenderPool, counts: Counter) -> Item | None:
     """Phase 1 for one enrollment, inside the chunk's transaction."""
     row = conn.execute("SELECT * FROM enrollments WHERE id = ? AND state = 'active'"
                        " AND next_due_at <= ?", (eid, iso(moment))).fetchone()
@@ -346,7 +251,7 @@ def _prepare(conn: sqlite3.Connection, eid: int, moment: datetime, cache: _Plans
                 resend=old is not None)
 
 
-def _hand_all(pool: _Senders, items: list[Item]) -> list[tuple[Item, Any]]:
+def _hand_all(pool: SenderPool, items: list[Item]) -> list[tuple[Item, Any]]:
     """Phase 2 for a chunk (on the SMTP thread): each mail to the server, in order."""
     results = []
     for item in items:
@@ -357,7 +262,7 @@ def _hand_all(pool: _Senders, items: list[Item]) -> list[tuple[Item, Any]]:
     return results
 
 
-def _hand_over(pool: _Senders, item: Item) -> Any:
+def _hand_over(pool: SenderPool, item: Item) -> Any:
     """Phase 2: give one mail to the server; the SmtpError, or None once accepted."""
     from salescli.notify import smtp
 
@@ -370,7 +275,7 @@ def _hand_over(pool: _Senders, item: Item) -> Any:
 
 
 def _finish(conn: sqlite3.Connection, results: list[tuple[Item, Any]], moment: datetime,
-            cache: _Plans, counts: Counter) -> None:
+            cache: Plans, counts: Counter) -> None:
     """Phase 3, one transaction: the ledger, the enrollments, the email_out interactions
     (one bulk insert per sender, each with its audit row)."""
     done: dict[str, list[dict]] = {}
@@ -421,7 +326,7 @@ def _refused(conn: sqlite3.Connection, item: Item, error: Any, moment: datetime,
                     reply)
 
 
-def _sent(conn: sqlite3.Connection, item: Item, moment: datetime, cache: _Plans) -> dict:
+def _sent(conn: sqlite3.Connection, item: Item, moment: datetime, cache: Plans) -> dict:
     """The ledger row and the enrollment of an accepted mail; returns its interaction."""
     e, ts = item.enrollment, iso(moment)
     _seq, plan, window = cache.get(e["sequence_id"])
