@@ -1,7 +1,8 @@
 """Exit rules, checked at send time against what the scanner recorded (never the mailbox).
 
 In order: the prospect is gone, archived, won or lost; the address is suppressed; it
-hard-bounced; the person replied (in any thread) since enrolment. Then the interactions
+hard-bounced; the person replied (in any thread) since enrolment, or someone else we know
+replied in our thread. Then the interactions
 recorded since the last check: a hard bounce ends, a soft bounce retries the step once the
 next day, an out-of-office auto-reply pushes the next step by its wait, or to the return
 date the auto-reply states when one parses (subject or recorded body).
@@ -108,6 +109,16 @@ def verdict(conn: sqlite3.Connection, e: dict[str, Any], *, next_wait: str | Non
     replies = sorted(r["occurred_at"] for r in rows if r["kind"] == InteractionKind.EMAIL_IN)
     if replies:
         return Verdict("end", EnrollmentState.REPLIED, f"replied {replies[0]}")
+    ours = (e.get("refs") or "").split()
+    if ours:  # someone else (a colleague we know) answered in our thread
+        other = conn.execute(
+            "SELECT i.occurred_at, p.email FROM interactions i JOIN prospects p"
+            f" ON p.id = i.prospect_id WHERE i.thread_key IN ({','.join('?' * len(ours))})"
+            " AND i.kind = ? ORDER BY i.occurred_at LIMIT 1",
+            (*ours, InteractionKind.EMAIL_IN.value)).fetchone()
+        if other:
+            return Verdict("end", EnrollmentState.REPLIED,
+                           f"{other['email']} replied in the thread {other['occurred_at']}")
     news = [r for r in rows if r["kind"] != InteractionKind.EMAIL_IN]
     seen = max([e["seen_interaction_id"], *(r["id"] for r in news)])
     until: datetime | None = None

@@ -137,3 +137,20 @@ def test_out_of_office_seen_by_the_scanner_delays_and_never_ends(
     assert send_due(conn, now=ooo_at + timedelta(days=3)) == {"sent": 1}
     assert [m.message["Subject"] for m in _ours(smtp_server)] == [
         "Quick question, Ada", "Re: Quick question, Ada"]
+
+
+def test_a_colleague_replying_in_the_thread_ends_it(conn, db_file, intro, team, smtp_server,
+                                                   mailbox, t0, invoke):
+    enroll.enroll(conn, "tester", "intro", ["ada@example.com", "bob@example.org"], now_=t0)
+    send_due(conn, now=t0)
+    to_ada = next(m.message for m in _ours(smtp_server) if m.rcpt_tos == ["ada@example.com"])
+    raw, _ = sample.reply(team["bob"], ME, t0 + timedelta(hours=1), to_ada["Subject"],
+                          to_ada["Message-ID"])  # Bob answers Ada's mail
+    mailbox.append("INBOX", raw, t0 + timedelta(hours=1))
+    ok(invoke("scan"))
+    assert send_due(conn, now=t0 + timedelta(days=3)) == {"replied": 2}
+    reasons = {r["email"]: r["reason"] for r in query(
+        db_file, "SELECT p.email, e.reason FROM enrollments e JOIN prospects p"
+                 " ON p.id = e.prospect_id")}
+    assert reasons["ada@example.com"].startswith("bob@example.org replied in the thread")
+    assert reasons["bob@example.org"].startswith("replied ")
