@@ -170,7 +170,9 @@ def send(dry_run: bool, limit: int | None, fmt: str) -> None:
                    + "; nothing sent or changed", err=True)
         return
     from salescli.ops.runner import run_job
+    from salescli.sequences import senders
 
+    senders.load()  # a bad limit or sender table is one error line, before the job starts
     try:
         with run_job("send", settings().db) as run:
             bar = None

@@ -67,8 +67,12 @@ def _tables(env: dict[str, str]) -> dict[str, dict[str, Any]]:
 
 
 def load(env: dict[str, str] | None = None) -> dict[str, Any]:
-    """Read the configuration once per run: ``for_address`` then builds each sender."""
+    """Read and check the configuration once per run (the limits in the environment and
+    the ``[[senders]]`` tables): ``for_address`` then builds each sender."""
     env = dict(os.environ if env is None else env)
+    for name, cast in (("SALESCLI_SEND_DAILY_CAP", int), ("SALESCLI_SEND_MIN_GAP", float)):
+        if env.get(name, "").strip():
+            _number(name, env[name], cast)
     return {"env": env, "tables": _tables(env)}
 
 

@@ -254,3 +254,23 @@ def test_senders_table_routes_an_owner_through_their_own_account(
 
     with pytest.raises(InvalidValue, match="colour"):
         send_due(conn, now=t0 + timedelta(days=1))
+
+
+def test_default_daily_cap_is_200_per_sender_and_a_bad_limit_is_one_error(
+        conn, db_file, intro, team, smtp_server, t0, invoke, monkeypatch):
+    from tests.support.cli import fails
+
+    ts = iso(t0)
+    conn.execute("BEGIN")
+    conn.executemany(
+        "INSERT INTO prospects(email, owner, stage_id, stage_entered_at, created_at,"
+        " updated_at) VALUES (?, 'maria', 1, ?, ?, ?)",
+        [(f"c{i}@cap.example", ts, ts, ts) for i in range(201)])
+    conn.execute("COMMIT")
+    enroll.enroll(conn, "tester", "intro", search="cap.example", now_=t0)
+    assert send_due(conn, now=t0) == {"sent": 200, "capped": 1}
+    monkeypatch.setenv("SALESCLI_SEND_DAILY_CAP", "lots")
+    fails(invoke("send"), "SALESCLI_SEND_DAILY_CAP", "lots")
+    monkeypatch.setenv("SALESCLI_SEND_DAILY_CAP", "-1")
+    fails(invoke("send"), "SALESCLI_SEND_DAILY_CAP", "-1")
+    assert len(smtp_server.messages) == 200
