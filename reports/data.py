@@ -181,6 +181,15 @@ def bounced(conn: sqlite3.Connection, p: Period, owner: str | None = None,
         [InteractionKind.BOUNCE.value, p.start_utc, p.end_utc, *params, LIST_LIMIT])]
 
 
+def sequence_steps(conn: sqlite3.Connection, p: Period) -> list[dict[str, Any]]:
+    """Per sequence and mail step with activity in the period: sent, replied, bounced,
+    unsubscribed, reply rate (``salescli metrics --sequences``)."""
+    from salescli.metrics import sequences
+
+    return [r for r in sequences.by_step(conn, start=p.start_utc, end=p.end_utc)
+            if r["sent"] or r["replied"] or r["bounced"] or r["unsubscribed"]]
+
+
 def owner_table(conn: sqlite3.Connection, p: Period, names: list[str], stale_days: int,
                 ) -> list[dict[str, Any]]:
     """One row of KPIs per owner."""

@@ -130,6 +130,7 @@ def gather(conn: sqlite3.Connection, name: str, *, owner: str | None = None, day
         ctx["owners"] = data.owner_table(conn, period, names, stale_days)
         ctx["replies"] = data.interactions(conn, period, owner, (InteractionKind.EMAIL_IN,))
         ctx["bounced"] = data.bounced(conn, period, owner)
+        ctx["sequences"] = data.sequence_steps(conn, period)
     else:
         sections = []
         for who in names:

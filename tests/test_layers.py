@@ -21,8 +21,9 @@ LAYERS = {
     "salescli": 0,  # salescli/__init__.py: the version, nothing else
     "core": 0,
     "pipeline": 1, "ops": 1, "metrics": 1, "forecast": 1,
-    "notify": 2, "web": 2, "tasks": 2, "sequences": 2,
-    "mail": 3, "reports": 3, "demo": 3,
+    "notify": 2, "web": 2, "tasks": 2,
+    # sequences send through notify's SMTP client, so they sit one layer above it
+    "mail": 3, "reports": 3, "demo": 3, "sequences": 3,
     "cli": 4,
     "jobs": 5,
     "__main__": 6,

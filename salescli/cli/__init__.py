@@ -39,6 +39,12 @@ COMMANDS = {
     "health": "salescli.cli.ops:health",
     "jobs": "salescli.cli.ops:jobs",
     "db": "salescli.cli.ops:db_group",
+    "tasks": "salescli.cli.tasks:tasks",
+    "sequences": "salescli.cli.sequences:sequences",
+    "send": "salescli.cli.sequences:send",
+    "suppress": "salescli.cli.suppress:suppress",
+    "unsuppress": "salescli.cli.suppress:unsuppress",
+    "suppressions": "salescli.cli.suppress:suppressions",
 }
 
 

@@ -67,8 +67,11 @@ def rollup(since: str | None) -> None:
 @click.option("--owner", help="Only this owner's prospects and activity ('' = no owner).")
 @click.option("--stale-days", type=click.IntRange(min=1), default=14, show_default=True,
               help="Open prospects idle this long count as stale.")
+@click.option("--sequences", "sequences", is_flag=True,
+              help="Instead: per sequence and step, mails sent in the period and how "
+                   "enrollments ended there (replied, bounced, unsubscribed), reply rate.")
 @format_option()
-def metrics(days: int, owner: str | None, stale_days: int, fmt: str) -> None:
+def metrics(days: int, owner: str | None, stale_days: int, sequences: bool, fmt: str) -> None:
     """The pipeline funnel and KPIs of a period, from the live history.
 
     Per stage: prospects and value now; stays entered and exited in the period, exits
@@ -78,6 +81,9 @@ def metrics(days: int, owner: str | None, stale_days: int, fmt: str) -> None:
     """
     from salescli.metrics import rollup as lib
 
+    if sequences:
+        _sequences(days, fmt)
+        return
     data = lib.summary(read_conn(), days=days, owner=owner, stale_days=stale_days)
     funnel, kpis = data["funnel"], data["kpis"]
     if fmt == "json":
@@ -97,6 +103,18 @@ def metrics(days: int, owner: str | None, stale_days: int, fmt: str) -> None:
         click.echo()
         emit([{"kpi": label, "value": _show(key, kpis[key])} for key, label in KPI_LABELS],
              fmt)
+
+
+def _sequences(days: int, fmt: str) -> None:
+    from salescli.metrics import sequences as stats
+    from salescli.metrics.days import period
+
+    p = period(days)
+    rows = stats.by_step(read_conn(), start=p.start_utc, end=p.end_utc)
+    if fmt == "table":
+        rows = [{k: _show(k, v) for k, v in r.items()} for r in rows]
+    if emit(rows, fmt, columns=stats.COLUMNS) == 0 and fmt == "table":
+        click.echo("No sequences.", err=True)
 
 
 def _long_rows(funnel: list[dict[str, Any]], kpis: dict[str, Any]) -> list[dict[str, Any]]:

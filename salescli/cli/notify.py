@@ -15,6 +15,9 @@ LIST_COLUMNS = ["id", "state", "rule", "prospect_id", "channel", "recipient", "s
 @click.option("--stale-days", type=click.IntRange(min=1), metavar="N",
               help="Also queue a notification for each open prospect with no interaction "
                    "for N days (once per prospect per day).")
+@click.option("--morning", is_flag=True,
+              help="Also queue each owner's morning digest: overdue and due-today tasks and "
+                   "sequence replies waiting (once per owner per day).")
 @click.option("--dry-run", is_flag=True,
               help="Show what would be queued and sent; change and send nothing.")
 @click.option("--list", "list_", is_flag=True,
@@ -22,15 +25,15 @@ LIST_COLUMNS = ["id", "state", "rule", "prospect_id", "channel", "recipient", "s
 @click.option("--state", "states", multiple=True, type=click.Choice(STATES),
               help="With --list: which states to show (repeatable).")
 @format_option()
-def notify(stale_days: int | None, dry_run: bool, list_: bool, states: tuple[str, ...],
-           fmt: str) -> None:
+def notify(stale_days: int | None, morning: bool, dry_run: bool, list_: bool,
+           states: tuple[str, ...], fmt: str) -> None:
     """Deliver pending notifications (replies, hard bounces, stale prospects) by mail
     (SALESCLI_SMTP_*) and webhook (SALESCLI_WEBHOOK_URL); failures retry on later runs.
 
     \b
     Examples:
       salescli notify                      # cron, every few minutes
-      salescli notify --stale-days 14      # cron, daily
+      salescli notify --stale-days 14 --morning   # cron, daily
       salescli notify --list --format json
     """
     from salescli.notify import outbox as lib
@@ -54,6 +57,10 @@ def notify(stale_days: int | None, dry_run: bool, list_: bool, states: tuple[str
         with run_job("notify", settings().db) as run:
             if stale_days:
                 run.add("stale_queued", lib.enqueue_stale(run.conn, days=stale_days))
+            if morning and lib.smtp_configured():
+                from salescli.sequences.digest import enqueue_morning
+
+                run.add("morning_queued", enqueue_morning(run.conn))
             result = lib.deliver(run.conn)
             run.counts.update(result)
             if result["failed"] and not result["sent"]:

@@ -96,7 +96,7 @@ def list_cmd(stage, owner, tag, email_status, search, stale, archived, sort, lim
 @click.argument("prospect", metavar="ID|EMAIL")
 @format_option()
 def show_cmd(prospect, fmt) -> None:
-    """Show a prospect with its timeline (stage changes, interactions, activity)."""
+    """Show a prospect with its timeline (stage changes, interactions, tasks, activity)."""
     from salescli.pipeline import prospects as lib
     from salescli.pipeline.timeline import timeline
 
@@ -131,6 +131,11 @@ def _describe(event: dict) -> str:
         elif event.get("body"):
             text += f": {event['body']}"
         return text
+    if event["type"] == "task":
+        text = f"task ({event['kind']}): {event['text']}"
+        if event.get("due_on"):
+            text += f" due {event['due_on']}"
+        return text + (f", done {event['done_at']}" if event.get("done_at") else "")
     changes = event.get("after") or {}
     return f"{event['action']} {', '.join(f'{k}={v}' for k, v in changes.items())}".strip()
 

@@ -63,6 +63,7 @@ class Rule(StrEnum):
     REPLY = "reply"
     BOUNCE = "bounce"
     STALE = "stale"
+    MORNING = "morning"  # an owner's daily digest of tasks and sequence replies
 
 
 class Channel(StrEnum):
@@ -83,3 +84,35 @@ class OnDuplicate(StrEnum):
     ERROR = "error"
     SKIP = "skip"
     UPDATE = "update"
+
+
+class TaskKind(StrEnum):
+    CALL = "call"
+    EMAIL = "email"
+    MEETING = "meeting"
+    TODO = "todo"
+
+
+class SuppressionSource(StrEnum):
+    """Why an address is on the do-not-contact list."""
+
+    MANUAL = "manual"
+    UNSUBSCRIBE = "unsubscribe"
+    BOUNCE = "bounce"
+
+
+class EnrollmentState(StrEnum):
+    ACTIVE = "active"
+    FINISHED = "finished"
+    REPLIED = "replied"
+    BOUNCED = "bounced"
+    UNSUBSCRIBED = "unsubscribed"
+    STOPPED = "stopped"
+
+
+class SendState(StrEnum):
+    """A row of the never-twice ledger: written ``pending`` before SMTP."""
+
+    PENDING = "pending"
+    SENT = "sent"
+    FAILED = "failed"

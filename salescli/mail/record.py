@@ -16,7 +16,7 @@ from salescli.core.db import transaction
 from salescli.core.enums import InteractionKind
 from salescli.core.timeutil import now
 from salescli.mail import classify as cls
-from salescli.mail import rules
+from salescli.mail import rules, unsubscribe
 from salescli.mail.faults import failpoint
 from salescli.mail.parse import Envelope
 from salescli.mail.run import ACTOR, save_checkpoints
@@ -105,6 +105,8 @@ def _batch(run: ScanRun, batch: list[Envelope], own: frozenset[str], *, careful:
                     state.newest = env.sent_at
         for key, n in rules.apply_many(run.conn, touched, {}).items():
             run.counts[key] = run.counts.get(key, 0) + n
+        if unsubscribed := unsubscribe.apply(run.conn, batch):
+            run.counts["unsubscribed"] = run.counts.get("unsubscribed", 0) + unsubscribed
         save_checkpoints(run)
         failpoint("scan.batch.before_commit")
 

@@ -194,6 +194,26 @@ def enqueue(conn: sqlite3.Connection, *, rule: str, prospect_id: int, event_key:
     return len(targets)
 
 
+def enqueue_mail(conn: sqlite3.Connection, *, rule: str, event_key: str, recipient: str,
+                 subject: str, text: str) -> bool:
+    """Queue one composed mail to a person (not about one prospect, e.g. an owner's morning
+    digest); False when this event was queued before. Needs ``SALESCLI_SMTP_HOST``."""
+    if not event_key or not recipient:
+        raise InvalidValue("event_key" if not event_key else "recipient", event_key or
+                           recipient, "must not be empty")
+    key = row_key(event_key, Channel.EMAIL)
+    with transaction(conn):
+        if conn.execute("SELECT 1 FROM notifications WHERE event_key = ?", (key,)).fetchone():
+            return False
+        ts = iso(datetime.now(UTC))
+        conn.execute(
+            "INSERT INTO notifications(event_key, rule, prospect_id, recipient, channel,"
+            " subject, payload, created_at, next_attempt_at) VALUES (?, ?, NULL, ?, ?, ?, ?,"
+            " ?, ?)", (key, str(rule), recipient, Channel.EMAIL.value, subject[:200],
+                       json.dumps({"text": text}), ts, ts))
+    return True
+
+
 def _too_old(occurred_at: Any) -> bool:
     """Events older than ``SALESCLI_NOTIFY_MAX_AGE_DAYS`` (default 7; 0 = no limit) are not
     news: a first scan of years of mail must not notify every old reply."""

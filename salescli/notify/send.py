@@ -65,9 +65,12 @@ def _base_message(sender: str | None, to: str, subject: str, key: str) -> EmailM
 
 
 def event_message(row: sqlite3.Row, sender: str | None) -> EmailMessage:
+    """One event's mail; a payload with ``text`` (a composed digest) is sent as written."""
     msg = _base_message(sender, row["recipient"], row["subject"] or row["rule"],
                         row["event_key"])
-    msg.set_content("\n".join(_describe(row)) + "\n\n-- \nsalescli notifications\n")
+    text = _payload(row).get("text")
+    body = text.rstrip("\n") if isinstance(text, str) else "\n".join(_describe(row))
+    msg.set_content(body + "\n\n-- \nsalescli notifications\n")
     return msg
 
 

@@ -12,7 +12,7 @@ import os
 import smtplib
 import socket
 import ssl
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from email.message import EmailMessage
@@ -140,11 +140,19 @@ class SmtpSession:
 
     def send(self, msg: EmailMessage) -> None:
         """Hand one message to the server; returns once the server accepted it."""
-        s = self.settings
         if msg["From"] is None:
-            msg["From"] = s.sender
+            msg["From"] = self.settings.sender
+        self._call(lambda: self.client.send_message(msg))
+
+    def send_bytes(self, sender: str, recipients: list[str], data: bytes) -> None:
+        """Hand an already flattened message to the server (for callers that flatten
+        elsewhere, such as the sequence sender); same errors as ``send``."""
+        self._call(lambda: self.client.sendmail(sender, recipients, data))
+
+    def _call(self, call: Callable[[], dict]) -> None:
+        s = self.settings
         try:
-            refused = self.client.send_message(msg)
+            refused = call()
         except smtplib.SMTPRecipientsRefused as exc:
             parts = [f"{rcpt} ({code} {' '.join(resp.decode(errors='replace').split())})"
                      for rcpt, (code, resp) in exc.recipients.items()]

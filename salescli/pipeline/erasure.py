@@ -1,9 +1,11 @@
 """Right to erasure: ``forget`` removes a person everywhere, the audit log included.
 
-The prospect, its interactions, stage history, tags and notifications are
-deleted; personal values inside audit JSON are redacted; one tombstone activity
-without personal data records that it happened. Freed pages are zeroed
-(``secure_delete``) and the WAL is checkpointed so no copy lingers on disk.
+The prospect, its interactions, stage history, tags, notifications, tasks and
+sequence enrollments (with their send ledger) are deleted; personal values inside
+audit JSON are redacted; one tombstone activity without personal data records that
+it happened. A do-not-contact entry stays (it is what keeps the person unmailed).
+Freed pages are zeroed (``secure_delete``) and the WAL is checkpointed so no copy
+lingers on disk.
 """
 
 from __future__ import annotations
@@ -96,6 +98,9 @@ def forget(conn: sqlite3.Connection, actor: str, email: str) -> dict[str, int]:
             interactions = conn.execute("DELETE FROM interactions WHERE prospect_id = ?",
                                         (p["id"],)).rowcount
             conn.execute("DELETE FROM notifications WHERE prospect_id = ?", (p["id"],))
+            # Tasks, enrollments and their send ledger (which holds the address) go too.
+            conn.execute("DELETE FROM tasks WHERE prospect_id = ?", (p["id"],))
+            conn.execute("DELETE FROM enrollments WHERE prospect_id = ?", (p["id"],))
             conn.execute("DELETE FROM prospects WHERE id = ?", (p["id"],))
         own = conn.execute(
             "UPDATE activities SET before = NULL, after = NULL WHERE prospect_id IN"

@@ -335,8 +335,9 @@ def delete(conn: sqlite3.Connection, actor: str, key: Any) -> dict[str, Any]:
 
 
 def merge(conn: sqlite3.Connection, actor: str, keep_key: Any, other_key: Any) -> dict:
-    """Fold OTHER into KEEP: its interactions and stage history move, empty fields and
-    tags fill in, one merge activity names both, OTHER is deleted. Audit rows stay."""
+    """Fold OTHER into KEEP: its interactions, stage history, tasks and enrollments move,
+    empty fields and tags fill in, one merge activity names both, OTHER is deleted.
+    Audit rows stay."""
     with transaction(conn):
         keep = resolve(conn, keep_key)
         other = resolve(conn, other_key)
@@ -349,6 +350,11 @@ def merge(conn: sqlite3.Connection, actor: str, keep_key: Any, other_key: Any) -
         history = conn.execute("UPDATE stage_changes SET prospect_id = ? WHERE prospect_id = ?",
                                (k, o)).rowcount
         conn.execute("UPDATE notifications SET prospect_id = ? WHERE prospect_id = ?", (k, o))
+        tasks = conn.execute("UPDATE tasks SET prospect_id = ? WHERE prospect_id = ?",
+                             (k, o)).rowcount
+        # An enrollment of OTHER in a sequence KEEP is in already ends with OTHER.
+        enrollments = conn.execute("UPDATE OR IGNORE enrollments SET prospect_id = ?"
+                                   " WHERE prospect_id = ?", (k, o)).rowcount
         fills = {f: other[f] for f in ("name", "company", "owner", "value", "source", "notes")
                  if keep[f] in (None, "") and other[f] not in (None, "")}
         tags = keep["tags"] + [t for t in other["tags"] if t not in keep["tags"]]
@@ -363,6 +369,7 @@ def merge(conn: sqlite3.Connection, actor: str, keep_key: Any, other_key: Any) -
                      {"keep": {"id": k, **_snapshot(keep)},
                       "other": {"id": o, **_snapshot(other)}},
                      {"id": k, **_snapshot(after), "merged_id": o, "interactions_moved": moved,
-                      "duplicates_dropped": dupes, "stage_changes_moved": history},
+                      "duplicates_dropped": dupes, "stage_changes_moved": history,
+                      "tasks_moved": tasks, "enrollments_moved": enrollments},
                      prospect_id=k)
     return after

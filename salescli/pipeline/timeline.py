@@ -11,7 +11,7 @@ _SHOWN_ELSEWHERE = ("move",)
 
 
 def timeline(conn: sqlite3.Connection, prospect_id: int) -> list[dict[str, Any]]:
-    """Stage changes, interactions and other activities of a prospect, oldest first."""
+    """Stage changes, interactions, tasks and other activities of a prospect, oldest first."""
     events: list[dict[str, Any]] = []
     for r in conn.execute(
         """SELECT c.id, c.at, c.actor, c.owner, c.note, c.reason,
@@ -34,12 +34,20 @@ def timeline(conn: sqlite3.Connection, prospect_id: int) -> list[dict[str, Any]]
     for r in conn.execute(
         "SELECT id, at, actor, action, entity, entity_id, before, after FROM activities"
         " WHERE prospect_id = ? AND NOT (entity = 'prospect' AND action IN ({}))"
-        " AND entity != 'interaction'".format(",".join("?" * len(_SHOWN_ELSEWHERE))),
+        " AND entity != 'interaction' AND NOT (entity = 'task' AND action = 'create')"
+        .format(",".join("?" * len(_SHOWN_ELSEWHERE))),
             (prospect_id, *_SHOWN_ELSEWHERE)):
         events.append({"at": r["at"], "type": "activity", "id": r["id"], "actor": r["actor"],
                        "action": r["action"], "entity": r["entity"],
                        "before": json.loads(r["before"]) if r["before"] else None,
                        "after": json.loads(r["after"]) if r["after"] else None})
-    order = {"stage_change": 0, "activity": 1, "interaction": 2}
+    for r in conn.execute(
+        "SELECT id, created_at, kind, text, owner, due_on, done_at, note, source, actor"
+        " FROM tasks WHERE prospect_id = ?", (prospect_id,)):
+        events.append({"at": r["created_at"], "type": "task", "id": r["id"],
+                       "actor": r["actor"], "kind": r["kind"], "text": r["text"],
+                       "owner": r["owner"], "due_on": r["due_on"], "done_at": r["done_at"],
+                       "note": r["note"], "source": r["source"]})
+    order = {"stage_change": 0, "activity": 1, "task": 2, "interaction": 3}
     events.sort(key=lambda e: (e["at"] or "", order[e["type"]], e["id"]))
     return events

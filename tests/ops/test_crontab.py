@@ -142,7 +142,7 @@ def test_crontab_schedules_every_job():
     variables, commands = parse_crontab(CRONTAB.read_text())
     jobs = [re.search(r"salescli\.jobs\.(\w+)", c).group(1) for c in commands]
     assert sorted(set(jobs)) == ["backup", "health", "maintenance", "notify", "report",
-                                 "rollup", "scan"]
+                                 "rollup", "scan", "send"]
     assert all((ROOT / "jobs" / f"{j}.py").exists() for j in jobs)
     assert commands[jobs.index("scan")].startswith("$VENV/bin/python -m ")
     assert {"MAILTO", "SALESCLI_DB", "SALESCLI_LOG_FILE", "SALESCLI_BACKUP_DIR"} <= set(variables)
@@ -164,7 +164,8 @@ def test_every_crontab_line_runs_quietly_end_to_end(tmp_path, demo, mailbox, smt
         assert (r.returncode, r.stdout, r.stderr) == (0, "", ""), (command, r)
 
     status = job_status(demo)
-    for job in ("scan", "notify", "rollup", "backup", "cleanup", "optimize", "report"):
+    for job in ("scan", "notify", "send", "rollup", "backup", "cleanup", "optimize",
+                "report"):
         assert status.get(job, [])[-1:] == ["ok"], (job, status)
 
     # The scan read the real mailbox: the reply is on the prospect's timeline.

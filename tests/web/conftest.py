@@ -101,6 +101,16 @@ def populate(db_file: Path) -> None:
         recent = (datetime.now(UTC) - timedelta(days=3)).strftime("%Y-%m-%dT%H:%M:%SZ")
         interactions.record(conn, "setup", ids[2], "email_in", recent, subject="Re: hello")
         interactions.record(conn, "setup", ids[0], "bounce", recent, subject="Undelivered")
+        # automation: an overdue task with a hostile text, a loaded sequence
+        from salescli.sequences import store as sequences
+        from salescli.tasks import store as tasks
+
+        tasks.add(conn, "setup", ids[0], "<script>alert(5)</script> call back", kind="call",
+                  due=(datetime.now(UTC) - timedelta(days=2)).date().isoformat())
+        plan = db_file.with_name("intro.toml")
+        plan.write_text('name = "intro"\n[[steps]]\nsubject = "Hi {{ prospect.name }}"\n'
+                        'body = "Hello"\n')
+        sequences.load(conn, "setup", plan)
     finally:
         conn.close()
 

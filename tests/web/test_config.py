@@ -75,3 +75,19 @@ def test_dashboard_page_and_owner_filter(web_env):
     assert "Sales pipeline" in page.text
     assert "eve&lt;script&gt;alert(4)&lt;/script&gt;" in page.text  # an option, escaped
     assert "<script>alert(4)" not in page.text
+
+
+def test_task_and_sequence_panels(web_env):
+    rows = manager_get(web_env, "/sales/open_tasks.json?_shape=objects").json()["rows"]
+    assert [(r["owner"], r["kind"], r["overdue"]) for r in rows] == [("maria", "call", 1)]
+    by_owner = manager_get(web_env, "/sales.json?" + urllib.parse.urlencode(
+        {"sql": CHARTS["overdue_by_owner"]["query"], "_shape": "objects", "owner": ""})
+    ).json()["rows"]
+    assert by_owner == [{"owner": "maria", "overdue": 1, "today": 0, "later": 0}]
+    table = manager_get(web_env, "/sales.json?" + urllib.parse.urlencode(
+        {"sql": CHARTS["open_tasks"]["query"], "_shape": "objects", "owner": ""})
+    ).json()["rows"]
+    assert table[0]["task"] == "&lt;script&gt;alert(5)&lt;/script&gt; call back"
+    steps = manager_get(web_env, "/sales/sequence_results.json?_shape=objects").json()["rows"]
+    assert steps == [{"sequence": "intro", "step": 1, "sent": 0, "replied": 0, "bounced": 0,
+                      "unsubscribed": 0}]

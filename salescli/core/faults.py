@@ -1,0 +1,39 @@
+"""Fail points for fault tests below the mail package: the sequence sender uses them.
+
+Same contract as ``salescli.mail.faults`` (the scanner's): ``SALESCLI_FAILPOINT=NAME[:N]
+[:ACTION]`` makes the N-th pass through ``failpoint(NAME)`` SIGKILL the process (``kill``,
+the default) or ``pause=FILE`` (create FILE, wait until the test removes it). Unset, it
+costs one dictionary lookup. For fault tests only.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import time
+from pathlib import Path
+
+_hits: dict[str, int] = {}
+
+
+def failpoint(name: str) -> None:
+    """Kill or pause here if ``SALESCLI_FAILPOINT`` names this point and pass."""
+    spec = os.environ.get("SALESCLI_FAILPOINT")
+    if not spec or not spec.startswith(name):
+        return
+    parts = spec.split(":", 2)
+    if parts[0] != name:
+        return
+    nth = int(parts[1]) if len(parts) > 1 and parts[1] else 1
+    action = parts[2] if len(parts) > 2 else "kill"
+    _hits[name] = _hits.get(name, 0) + 1
+    if _hits[name] != nth:
+        return
+    if action.startswith("pause="):
+        flag = Path(action[6:])
+        flag.write_text(str(os.getpid()))
+        deadline = time.monotonic() + 120
+        while flag.exists() and time.monotonic() < deadline:
+            time.sleep(0.02)
+        return
+    os.kill(os.getpid(), signal.SIGKILL)

@@ -1,0 +1,104 @@
+"""Sending accounts: SMTP settings, daily cap and minimum gap for each sender address.
+
+A ``[[senders]]`` table per address in the TOML file named by ``SALESCLI_CONFIG`` (the
+file of the IMAP accounts) sets ``smtp_host``, ``smtp_port``, ``smtp_ssl``, ``smtp_user``,
+``smtp_password_env`` (the *name* of the variable holding the password), ``smtp_ca``,
+``daily_cap`` and ``min_gap``; any other sender uses ``SALESCLI_SMTP_*``.
+``SALESCLI_SEND_DAILY_CAP`` and ``SALESCLI_SEND_MIN_GAP`` override the limits; 0 lifts one.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from salescli.core.errors import InvalidValue
+from salescli.notify import smtp
+
+DEFAULT_DAILY_CAP = 200
+DEFAULT_MIN_GAP = 30.0  # seconds between two mails of one sender
+_KEYS = {"address", "smtp_host", "smtp_port", "smtp_ssl", "smtp_user", "smtp_password_env",
+         "smtp_ca", "daily_cap", "min_gap"}
+
+
+@dataclass(frozen=True)
+class Sender:
+    """How one address sends."""
+
+    address: str
+    settings: smtp.SmtpSettings | None
+    daily_cap: int
+    min_gap: float
+
+
+def _number(name: str, raw: Any, cast: type) -> Any:
+    try:
+        value = cast(str(raw).strip())
+    except ValueError:
+        raise InvalidValue(name, raw, "is not a number") from None
+    if value < 0:
+        raise InvalidValue(name, raw, "must be 0 (no limit) or more")
+    return value
+
+
+def _tables(env: dict[str, str]) -> dict[str, dict[str, Any]]:
+    path = env.get("SALESCLI_CONFIG", "").strip()
+    if not path:
+        return {}
+    import tomllib
+
+    try:
+        data = tomllib.loads(Path(path).read_text())
+    except (OSError, tomllib.TOMLDecodeError) as exc:
+        raise InvalidValue("SALESCLI_CONFIG", path, f"cannot be read ({exc})") from None
+    out = {}
+    for i, raw in enumerate(data.get("senders") or []):
+        where = f"senders[{i}]"
+        if not isinstance(raw, dict) or not str(raw.get("address") or "").strip():
+            raise InvalidValue(f"{where}.address", raw, "is required")
+        unknown = set(raw) - _KEYS
+        if unknown:
+            raise InvalidValue(f"{where} key", sorted(unknown)[0], "is not a sender setting ("
+                               + ", ".join(sorted(_KEYS)) + ")")
+        out[str(raw["address"]).strip().lower()] = raw
+    return out
+
+
+def load(env: dict[str, str] | None = None) -> dict[str, Any]:
+    """Read and check the configuration once per run (the limits in the environment and
+    the ``[[senders]]`` tables): ``for_address`` then builds each sender."""
+    env = dict(os.environ if env is None else env)
+    for name, cast in (("SALESCLI_SEND_DAILY_CAP", int), ("SALESCLI_SEND_MIN_GAP", float)):
+        if env.get(name, "").strip():
+            _number(name, env[name], cast)
+    return {"env": env, "tables": _tables(env)}
+
+
+def for_address(config: dict[str, Any], address: str) -> Sender:
+    """The sender for ``address``: its ``[[senders]]`` table, else ``SALESCLI_SMTP_*``."""
+    env, table = config["env"], config["tables"].get(address.lower())
+    if table is not None:
+        where = f"senders.{address}"
+        if not table.get("smtp_host"):
+            raise InvalidValue(f"{where}.smtp_host", None, "is required")
+        secret_var = table.get("smtp_password_env")
+        values = {"SALESCLI_SMTP_HOST": str(table["smtp_host"]),
+                  "SALESCLI_SMTP_PORT": str(table.get("smtp_port", "")),
+                  "SALESCLI_SMTP_SSL": str(table.get("smtp_ssl", "starttls")),
+                  "SALESCLI_SMTP_USER": str(table.get("smtp_user", "")),
+                  "SALESCLI_SMTP_PASSWORD": env.get(str(secret_var), "") if secret_var else "",
+                  "SALESCLI_SMTP_CA": str(table.get("smtp_ca", "")),
+                  "SALESCLI_SMTP_TIMEOUT": env.get("SALESCLI_SMTP_TIMEOUT", "")}
+        settings = smtp.settings_from_env(values)
+        cap = _number(f"{where}.daily_cap", table.get("daily_cap", DEFAULT_DAILY_CAP), int)
+        gap = _number(f"{where}.min_gap", table.get("min_gap", DEFAULT_MIN_GAP), float)
+    else:
+        settings = smtp.settings_from_env(env)
+        cap, gap = DEFAULT_DAILY_CAP, DEFAULT_MIN_GAP
+    if env.get("SALESCLI_SEND_DAILY_CAP", "").strip():
+        cap = _number("SALESCLI_SEND_DAILY_CAP", env["SALESCLI_SEND_DAILY_CAP"], int)
+    if env.get("SALESCLI_SEND_MIN_GAP", "").strip():
+        gap = _number("SALESCLI_SEND_MIN_GAP", env["SALESCLI_SEND_MIN_GAP"], float)
+    return Sender(address=address.lower(), settings=settings, daily_cap=cap, min_gap=gap)

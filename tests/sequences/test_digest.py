@@ -1,0 +1,50 @@
+"""The morning digest: one mail per owner per day through the notification outbox."""
+
+from __future__ import annotations
+
+from datetime import date, timedelta
+
+from salescli.core.timeutil import iso
+from salescli.pipeline import interactions
+from salescli.sequences import enroll
+from salescli.sequences.send import send_due
+from salescli.tasks import store
+from salescli.web import users
+from tests.sequences.conftest import ME
+from tests.support.cli import ok, query
+
+
+def test_morning_digest_lists_tasks_and_waiting_replies_once_a_day(
+        conn, db_file, intro, team, smtp_server, t0, invoke):
+    users.add(conn, db_file, "tester", "dev", "operator", email="dev@ours.example")
+    today = date.today()
+    store.add(conn, "tester", "ada@example.com", "Call Ada", kind="call",
+              due=(today - timedelta(days=2)).isoformat())
+    store.add(conn, "tester", "bob@example.org", "Send the deck", kind="email", due="today")
+    store.add(conn, "tester", "cy@example.net", "Later", due="+5d")
+    done = store.add(conn, "tester", "cy@example.net", "Done already", due="today")
+    store.done(conn, "tester", done["id"])
+    enroll.enroll(conn, "tester", "intro", ["cy@example.net"], now_=t0)
+    send_due(conn, now=t0)
+    interactions.record(conn, "monitor", team["cy"]["id"], "email_in",
+                        iso(t0 + timedelta(hours=1)), message_id="<r@x>")
+    conn.execute("UPDATE prospects SET last_reply_at = ? WHERE id = ?",
+                 (iso(t0 + timedelta(hours=1)), team["cy"]["id"]))
+    send_due(conn, now=t0 + timedelta(days=3))  # ends Cy's enrollment as replied
+    before = len(smtp_server.messages)
+
+    ok(invoke("notify", "--morning"))
+    digests = [m for m in smtp_server.messages[before:]]
+    assert [m.rcpt_tos for m in digests] == [[ME]]  # dev has nothing today: no mail
+    text = digests[0].message.get_content()
+    assert "Overdue tasks (1):" in text and "call: Call Ada (ada@example.com, due" in text
+    assert "Due today (1):" in text and "email: Send the deck (bob@example.org)" in text
+    assert "Later" not in text and "Done already" not in text
+    assert "Sequence replies waiting for you (1):" in text and "Cy Young <cy@example.net>" in text
+    assert digests[0].message["Subject"] == "[salescli] Your day: 3 item(s)"
+
+    ok(invoke("notify", "--morning"))  # the same day again: nothing new
+    assert len(smtp_server.messages) == before + 1
+    assert query(db_file, "SELECT rule, recipient, sent_at IS NOT NULL AS sent FROM"
+                          " notifications WHERE rule = 'morning'") == \
+        [{"rule": "morning", "recipient": ME, "sent": 1}]

@@ -1,0 +1,137 @@
+"""Never twice, never lost: ``salescli send`` killed (SIGKILL) at five points, two senders at
+once, and 10,000 enrollments due at once. Message-IDs received by aiosmtpd are compared
+with the ledger."""
+
+from __future__ import annotations
+
+import os
+import time
+from collections import Counter
+from datetime import UTC, datetime, timedelta
+
+import pytest
+
+from salescli.core.timeutil import iso
+from salescli.sequences import enroll
+from salescli.sequences.send import send_due
+from tests.sequences.conftest import cli_process
+from tests.support.cli import query
+
+ALL = ["ada@example.com", "bob@example.org", "cy@example.net"]
+
+
+def _run(db_file, env=None, timeout=60):
+    proc = cli_process(db_file, "send", env=env)
+    out, err = proc.communicate(timeout=timeout)
+    return proc.returncode, out, err
+
+
+def _received(server) -> Counter:
+    return Counter(m.message["Message-ID"] for m in server.messages)
+
+
+@pytest.mark.parametrize("point, resent", [
+    ("send.selected", 0),            # before anything was written
+    ("send.pending.committed", 0),   # ledger rows committed, nothing handed over yet
+    ("send.smtp.accepted", 1),       # the server took the first mail, we did not record it
+    ("send.before_commit", 3),       # all taken, the recording transaction rolled back
+    ("send.sent.committed", 0),      # all recorded, killed before the run ended
+])
+def test_kill_at_each_point_then_rerun_sends_each_step_exactly_once(
+        conn, db_file, intro, team, smtp_server, point, resent):
+    enroll.enroll(conn, "tester", "intro", ALL, now_=datetime.now(UTC) - timedelta(days=1))
+    code, _out, err = _run(db_file, {"SALESCLI_FAILPOINT": point})
+    assert code == -9, err
+    code, _out, err = _run(db_file)
+    assert code == 0, err
+    got = _received(smtp_server)
+    ledger = query(db_file, "SELECT message_id, state, recipient FROM sends ORDER BY id")
+    assert [r["state"] for r in ledger] == ["sent"] * 3
+    assert set(got) == {r["message_id"] for r in ledger}  # each step: one Message-ID
+    assert sorted({m.rcpt_tos[0] for m in smtp_server.messages}) == ALL
+    # a mail goes out twice only when the server accepted it before the kill, and then
+    # with the same Message-ID (receivers drop the duplicate)
+    assert sum(got.values()) - 3 == resent
+    assert max(got.values()) <= 2
+    assert query(db_file, "SELECT count(*) AS n FROM interactions WHERE kind = 'email_out'")[0][
+        "n"] == 3
+    assert [r["step"] for r in query(db_file, "SELECT step FROM enrollments")] == [1, 1, 1]
+    # and nothing more on a third run
+    assert _run(db_file)[0] == 0
+    assert sum(_received(smtp_server).values()) == 3 + resent
+    assert query(db_file, "SELECT status FROM job_runs WHERE job = 'send' ORDER BY id")[0][
+        "status"] == "failed"
+
+
+def test_two_senders_at_once_send_nothing_twice(conn, db_file, intro, team, smtp_server,
+                                                tmp_path):
+    enroll.enroll(conn, "tester", "intro", ALL, now_=datetime.now(UTC) - timedelta(days=1))
+    flag = tmp_path / "paused"
+    first = cli_process(db_file, "send",
+                        env={"SALESCLI_FAILPOINT": f"send.pending.committed:1:pause={flag}"})
+    deadline = time.monotonic() + 30
+    while not flag.exists():
+        assert first.poll() is None, first.communicate()
+        assert time.monotonic() < deadline
+        time.sleep(0.02)
+    code, _out, err = _run(db_file)  # the second starts while the first holds the lock
+    assert code == 0 and "already running" in err
+    assert smtp_server.messages == []
+    flag.unlink()
+    assert first.wait(30) == 0
+    got = _received(smtp_server)
+    assert len(got) == 3 and set(got.values()) == {1}
+    assert sorted(m.rcpt_tos[0] for m in smtp_server.messages) == ALL
+
+
+def test_a_suppression_committed_while_a_run_is_due_stops_that_mail(conn, db_file, intro, team,
+                                                                    smtp_server, tmp_path):
+    """The exit rules are read in the transaction that writes the ledger row: whatever was
+    committed before it (a scan, a suppression) is obeyed."""
+    enroll.enroll(conn, "tester", "intro", ALL, now_=datetime.now(UTC) - timedelta(days=1))
+    flag = tmp_path / "selected"
+    proc = cli_process(db_file, "send",
+                       env={"SALESCLI_FAILPOINT": f"send.selected:1:pause={flag}"})
+    deadline = time.monotonic() + 30
+    while not flag.exists():
+        assert proc.poll() is None and time.monotonic() < deadline
+        time.sleep(0.02)
+    from salescli.pipeline import suppressions
+
+    suppressions.add(conn, "tester", "bob@example.org")
+    flag.unlink()
+    assert proc.wait(30) == 0
+    assert sorted(m.rcpt_tos[0] for m in smtp_server.messages) == ["ada@example.com",
+                                                                   "cy@example.net"]
+
+
+def test_ten_thousand_enrollments_due_at_once(conn, db_file, intro, team, smtp_server,
+                                              monkeypatch):
+    monkeypatch.setenv("SALESCLI_SEND_DAILY_CAP", "0")
+    t0 = datetime(2026, 12, 1, 9, tzinfo=UTC)
+    ts = iso(t0)
+    n = 10_000
+    stage = conn.execute("SELECT id FROM stages WHERE name = 'lead'").fetchone()[0]
+    seq = conn.execute("SELECT id FROM sequences").fetchone()[0]
+    with conn:
+        conn.execute("BEGIN")
+        conn.executemany(
+            "INSERT INTO prospects(email, name, owner, stage_id, stage_entered_at, created_at,"
+            " updated_at) VALUES (?, ?, 'maria', ?, ?, ?, ?)",
+            [(f"p{i}@bulk.example", f"P {i}", stage, ts, ts, ts) for i in range(n)])
+    enroll.enroll(conn, "tester", "intro", search="bulk.example", now_=t0)
+    assert conn.execute("SELECT count(*) FROM enrollments WHERE sequence_id = ?",
+                        (seq,)).fetchone()[0] == n
+    assert send_due(conn, now=t0) == {"sent": n}
+    got = _received(smtp_server)
+    assert len(got) == n and set(got.values()) == {1}
+    assert len({m.rcpt_tos[0] for m in smtp_server.messages}) == n
+    assert send_due(conn, now=t0 + timedelta(hours=1)) == {}
+    assert conn.execute("SELECT count(*) FROM interactions WHERE kind = 'email_out'"
+                        ).fetchone()[0] == n
+
+
+@pytest.fixture(autouse=True)
+def _no_stray_env():
+    os.environ.pop("SALESCLI_FAILPOINT", None)
+    yield

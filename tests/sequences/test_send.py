@@ -1,0 +1,276 @@
+"""``send`` against a real aiosmtpd with an injected clock: exit rules, refusals, limits,
+windows, task steps, unsubscribe headers."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+
+import pytest
+
+from salescli.core.timeutil import iso
+from salescli.pipeline import interactions, prospects, stages, suppressions
+from salescli.sequences import enroll, store
+from salescli.sequences.send import send_due
+from tests.sequences.conftest import THREE_STEPS, write_plan
+from tests.support.cli import query
+
+ALL = ["ada@example.com", "bob@example.org", "cy@example.net"]
+
+
+def _state(db_file, email: str) -> dict:
+    return query(db_file, "SELECT e.* FROM enrollments e JOIN prospects p ON"
+                          " p.id = e.prospect_id WHERE p.email = ?", (email,))[0]
+
+
+def _rcpts(server) -> list[str]:
+    return [m.rcpt_tos[0] for m in server.messages]
+
+
+def test_suppression_wins_over_enrollment(conn, db_file, intro, team, smtp_server, t0):
+    enroll.enroll(conn, "tester", "intro", ALL, now_=t0)
+    suppressions.add(conn, "tester", "@example.org")
+    assert send_due(conn, now=t0) == {"unsubscribed": 1, "sent": 2}
+    assert sorted(_rcpts(smtp_server)) == ["ada@example.com", "cy@example.net"]
+    assert _state(db_file, "bob@example.org")["reason"] == "suppressed: @example.org (manual)"
+    suppressions.add(conn, "tester", "ada@example.com", reason="asked")
+    assert send_due(conn, now=t0 + timedelta(days=3)) == {"unsubscribed": 1, "sent": 1}
+    assert _rcpts(smtp_server)[2:] == ["cy@example.net"]
+    assert _state(db_file, "ada@example.com")["state"] == "unsubscribed"
+
+
+@pytest.mark.parametrize("action, state, reason", [
+    (lambda c: prospects.archive(c, "t", "ada@example.com"), "stopped", "archived"),
+    (lambda c: stages.move(c, "t", 1, "won", reason="signed"), "stopped",
+     "moved to won (won)"),
+    (lambda c: interactions.record(c, "monitor", 1, "email_in", iso(datetime.now(UTC)),
+                                   subject="other thread"), "replied", "replied"),
+    (lambda c: interactions.record(c, "monitor", 1, "bounce", iso(datetime.now(UTC)),
+                                   detail={"bounce": "hard", "diagnostic": "5.1.1 unknown"}),
+     "bounced", "hard bounce: 5.1.1 unknown"),
+])
+def test_exit_rules_end_the_enrollment_before_the_next_step(conn, db_file, intro, team,
+                                                            smtp_server, t0, action, state,
+                                                            reason):
+    enroll.enroll(conn, "tester", "intro", ["ada@example.com"], now_=t0)
+    assert send_due(conn, now=t0) == {"sent": 1}
+    action(conn)
+    assert send_due(conn, now=t0 + timedelta(days=3)) == {state: 1}
+    assert len(smtp_server.messages) == 1
+    row = _state(db_file, "ada@example.com")
+    assert row["state"] == state and row["reason"].startswith(reason)
+    assert row["next_due_at"] is None
+
+
+def test_out_of_office_delays_by_the_wait_and_never_ends(conn, db_file, intro, team,
+                                                         smtp_server, t0):
+    enroll.enroll(conn, "tester", "intro", ["ada@example.com"], now_=t0)
+    send_due(conn, now=t0)
+    ooo_at = t0 + timedelta(days=2)
+    interactions.record(conn, "monitor", 1, "auto_reply", iso(ooo_at),
+                        subject="Automatic reply: Quick question, Ada")
+    assert send_due(conn, now=t0 + timedelta(days=3)) == {"delayed": 1}
+    assert _state(db_file, "ada@example.com")["next_due_at"] == iso(ooo_at + timedelta(days=3))
+    assert send_due(conn, now=ooo_at + timedelta(days=3) - timedelta(seconds=1)) == {}
+    assert send_due(conn, now=ooo_at + timedelta(days=3)) == {"sent": 1}
+    assert _state(db_file, "ada@example.com")["state"] == "active"
+
+
+def test_out_of_office_with_a_return_date_waits_for_it(conn, db_file, intro, team,
+                                                       smtp_server):
+    t0 = datetime(2026, 12, 1, 9, tzinfo=UTC)
+    enroll.enroll(conn, "tester", "intro", ["ada@example.com"], now_=t0)
+    send_due(conn, now=t0)
+    interactions.record(conn, "monitor", 1, "auto_reply", iso(t0 + timedelta(hours=2)),
+                        subject="Out of office until 14 December")
+    assert send_due(conn, now=t0 + timedelta(days=3)) == {"delayed": 1}
+    assert _state(db_file, "ada@example.com")["next_due_at"] == "2026-12-14T00:00:00Z"
+    assert send_due(conn, now=datetime(2026, 12, 13, 23, tzinfo=UTC)) == {}
+    assert send_due(conn, now=datetime(2026, 12, 14, 0, 1, tzinfo=UTC)) == {"sent": 1}
+
+
+def test_soft_bounce_retries_the_step_once_next_day_then_ends(conn, db_file, intro, team,
+                                                              smtp_server, t0):
+    enroll.enroll(conn, "tester", "intro", ["ada@example.com"], now_=t0)
+    send_due(conn, now=t0)
+    soft = {"bounce": "soft", "diagnostic": "4.2.2 mailbox full"}
+    interactions.record(conn, "monitor", 1, "bounce", iso(t0 + timedelta(hours=1)),
+                        message_id="<b1@mx>", detail=soft)
+    assert send_due(conn, now=t0 + timedelta(days=3)) == {"retried": 1}
+    row = _state(db_file, "ada@example.com")
+    assert (row["step"], row["attempt"]) == (0, 2)
+    assert row["next_due_at"] == iso(t0 + timedelta(days=1, hours=1))
+    assert send_due(conn, now=t0 + timedelta(days=3, minutes=1)) == {"sent": 1}
+    first, again = smtp_server.messages
+    assert again.message["Subject"] == first.message["Subject"]
+    assert again.message["Message-ID"] != first.message["Message-ID"]
+    interactions.record(conn, "monitor", 1, "bounce", iso(t0 + timedelta(days=3, hours=1)),
+                        message_id="<b2@mx>", detail=soft)
+    assert send_due(conn, now=t0 + timedelta(days=7)) == {"bounced": 1}
+    assert len(smtp_server.messages) == 2
+
+
+def test_smtp_5xx_for_the_recipient_is_a_hard_bounce(conn, db_file, intro, team,
+                                                     smtp_server, t0):
+    smtp_server.refuse_rcpt("bob@example.org", 550)
+    enroll.enroll(conn, "tester", "intro", ALL, now_=t0)
+    assert send_due(conn, now=t0) == {"sent": 2, "bounced": 1}
+    row = _state(db_file, "bob@example.org")
+    assert row["state"] == "bounced" and "550" in row["reason"]
+    send = query(db_file, "SELECT state, smtp_reply FROM sends WHERE recipient = ?",
+                 ("bob@example.org",))[0]
+    assert send["state"] == "failed" and "550" in send["smtp_reply"]
+    assert prospects.resolve(conn, "bob@example.org")["email_status"] == "bounced_hard"
+    assert suppressions.match(conn, "bob@example.org")["source"] == "bounce"
+
+
+def test_smtp_4xx_retries_with_backoff_and_the_same_message_id(conn, db_file, intro, team,
+                                                               smtp_server, t0):
+    enroll.enroll(conn, "tester", "intro", ["ada@example.com"], now_=t0)
+    smtp_server.fail_next(1, 451)
+    assert send_due(conn, now=t0) == {"deferred": 1}
+    row = _state(db_file, "ada@example.com")
+    assert row["next_due_at"] == iso(t0 + timedelta(minutes=10)) and row["retries"] == 1
+    pending = query(db_file, "SELECT state, message_id, smtp_reply FROM sends")[0]
+    assert pending["state"] == "pending" and "451" in pending["smtp_reply"]
+    assert send_due(conn, now=t0 + timedelta(minutes=9)) == {}
+    assert send_due(conn, now=t0 + timedelta(minutes=10)) == {"resent": 1, "sent": 1}
+    assert [m.message["Message-ID"] for m in smtp_server.messages] == [pending["message_id"]]
+
+
+def test_daily_cap_sends_follow_ups_first_and_min_gap_waits(conn, db_file, intro, team,
+                                                            smtp_server, t0, monkeypatch):
+    enroll.enroll(conn, "tester", "intro", ["ada@example.com"], now_=t0 - timedelta(days=3))
+    send_due(conn, now=t0 - timedelta(days=3))
+    enroll.enroll(conn, "tester", "intro", ["bob@example.org", "cy@example.net"], now_=t0)
+    monkeypatch.setenv("SALESCLI_SEND_DAILY_CAP", "2")
+    monkeypatch.setenv("SALESCLI_SEND_MIN_GAP", "45")
+    slept: list[float] = []
+    assert send_due(conn, now=t0 + timedelta(days=1), sleep=slept.append) == \
+        {"sent": 2, "capped": 1}
+    assert _rcpts(smtp_server)[1:] == ["ada@example.com", "bob@example.org"]  # follow-up 1st
+    assert len(slept) == 1 and 40 < slept[0] <= 45  # the second mail waited for the gap
+    monkeypatch.setenv("SALESCLI_SEND_DAILY_CAP", "0")
+    assert send_due(conn, now=t0 + timedelta(days=1), sleep=slept.append) == {"sent": 1}
+
+
+def test_sending_window_days_and_zone(conn, db_file, team, smtp_server, tmp_path):
+    plan = THREE_STEPS.replace('window = "00:00-24:00"', 'window = "09:00-17:00"').replace(
+        'days = "daily"', 'days = "mon-fri"\ntimezone = "Europe/Berlin"')
+    store.load(conn, "t", write_plan(tmp_path, plan))
+    saturday = datetime(2026, 12, 5, 12, tzinfo=UTC)
+    enroll.enroll(conn, "tester", "intro", ["ada@example.com"], now_=saturday)
+    monday_9 = "2026-12-07T08:00:00Z"  # 09:00 in Berlin
+    assert _state(db_file, "ada@example.com")["next_due_at"] == monday_9
+    assert send_due(conn, now=datetime(2026, 12, 7, 7, 59, tzinfo=UTC)) == {}
+    # cron ran late, after the window closed: the step waits for the next opening
+    assert send_due(conn, now=datetime(2026, 12, 7, 16, 30, tzinfo=UTC)) == \
+        {"outside_window": 1}
+    assert _state(db_file, "ada@example.com")["next_due_at"] == "2026-12-08T08:00:00Z"
+    assert send_due(conn, now=datetime(2026, 12, 8, 8, 0, tzinfo=UTC)) == {"sent": 1}
+
+
+def test_task_step_makes_a_task_for_the_owner(conn, db_file, team, smtp_server, tmp_path, t0):
+    plan = THREE_STEPS.replace('body = "Just bumping this up, {{ prospect.first_name }}."',
+                               'task = "call"\ntext = "Call {{ prospect.name }}"')
+    store.load(conn, "t", write_plan(tmp_path, plan))
+    enroll.enroll(conn, "tester", "intro", ["ada@example.com"], now_=t0)
+    send_due(conn, now=t0)
+    assert send_due(conn, now=t0 + timedelta(days=3)) == {"tasks": 1}
+    task = query(db_file, "SELECT kind, text, owner, source FROM tasks")
+    assert task == [{"kind": "call", "text": "Call Ada Lovelace", "owner": "maria",
+                     "source": "sequence:intro:2"}]
+    assert send_due(conn, now=t0 + timedelta(days=5)) == {"sent": 1}
+    assert _state(db_file, "ada@example.com")["state"] == "finished"
+
+
+def test_paused_sequence_sends_nothing_until_resumed(conn, intro, team, smtp_server, t0):
+    enroll.enroll(conn, "tester", "intro", ["ada@example.com"], now_=t0)
+    store.set_paused(conn, "t", "intro", True)
+    assert send_due(conn, now=t0) == {}
+    store.set_paused(conn, "t", "intro", False)
+    assert send_due(conn, now=t0) == {"sent": 1}
+
+
+def test_one_click_unsubscribe_only_with_an_https_endpoint(conn, intro, team, smtp_server, t0,
+                                                           monkeypatch):
+    monkeypatch.setenv("SALESCLI_UNSUBSCRIBE_URL", "https://sales.example/unsubscribe")
+    enroll.enroll(conn, "tester", "intro", ["ada@example.com"], now_=t0)
+    send_due(conn, now=t0)
+    msg = smtp_server.messages[0].message
+    token = conn.execute("SELECT token FROM enrollments").fetchone()[0]
+    assert " ".join(msg["List-Unsubscribe"].split()) == (
+        f"<https://sales.example/unsubscribe?token={token}>, "
+        f"<mailto:me@ours.example?subject=unsubscribe%20{token}>")
+    assert msg["List-Unsubscribe-Post"] == "List-Unsubscribe=One-Click"
+
+
+def test_dry_run_sends_and_changes_nothing(invoke, conn, db_file, intro, team, smtp_server):
+    from tests.support.cli import db_state, ok
+
+    enroll.enroll(conn, "tester", "intro", ALL, now_=datetime.now(UTC) - timedelta(hours=1))
+    before = db_state(db_file)
+    out = ok(invoke("send", "--dry-run", "--format", "json"))
+    assert sorted(r["to"] for r in __import__("json").loads(out)) == ALL
+    assert db_state(db_file) == before and smtp_server.messages == []
+
+
+def test_forget_removes_enrollments_and_their_ledger_merge_moves_them(
+        conn, db_file, intro, team, smtp_server, t0, invoke):
+    from tests.support.cli import ok
+
+    enroll.enroll(conn, "tester", "intro", ALL, now_=t0)
+    send_due(conn, now=t0)
+    ok(invoke("prospects", "merge", "ada@example.com", "cy@example.net"))
+    assert query(db_file, "SELECT p.email, count(*) AS n FROM enrollments e JOIN prospects p"
+                          " ON p.id = e.prospect_id GROUP BY p.email ORDER BY p.email") == \
+        [{"email": "ada@example.com", "n": 1}, {"email": "bob@example.org", "n": 1}]
+    ok(invoke("prospects", "forget", "bob@example.org", input="y\n"))
+    assert query(db_file, "SELECT recipient FROM sends WHERE recipient = ?",
+                 ("bob@example.org",)) == []
+    assert [r["n"] for r in query(db_file, "SELECT count(*) AS n FROM enrollments")] == [1]
+    assert send_due(conn, now=t0 + timedelta(days=3)) == {"sent": 1}
+    assert _rcpts(smtp_server)[-1] == "ada@example.com"
+
+
+def test_senders_table_routes_an_owner_through_their_own_account(
+        conn, db_file, intro, team, smtp_server, t0, tmp_path, monkeypatch):
+    from tests.support.smtpd import SmtpServer
+
+    with SmtpServer(users={"maria": "s3cret-pw"}) as own:
+        config = tmp_path / "salescli.toml"
+        config.write_text(
+            '[[senders]]\naddress = "me@ours.example"\nsmtp_host = "127.0.0.1"\n'
+            f'smtp_port = {own.port}\nsmtp_ssl = "none"\nsmtp_user = "maria"\n'
+            'smtp_password_env = "MARIA_SMTP_PASSWORD"\ndaily_cap = 2\nmin_gap = 0\n')
+        monkeypatch.setenv("SALESCLI_CONFIG", str(config))
+        monkeypatch.setenv("MARIA_SMTP_PASSWORD", "s3cret-pw")
+        monkeypatch.delenv("SALESCLI_SEND_MIN_GAP")
+        enroll.enroll(conn, "tester", "intro", ALL, now_=t0)
+        assert send_due(conn, now=t0) == {"sent": 2, "capped": 1}
+        assert len(own.messages) == 2 and smtp_server.messages == []
+        assert own.logins == [("maria", True)]
+    config.write_text('[[senders]]\naddress = "me@ours.example"\ncolour = "red"\n')
+    from salescli.core.errors import InvalidValue
+
+    with pytest.raises(InvalidValue, match="colour"):
+        send_due(conn, now=t0 + timedelta(days=1))
+
+
+def test_default_daily_cap_is_200_per_sender_and_a_bad_limit_is_one_error(
+        conn, db_file, intro, team, smtp_server, t0, invoke, monkeypatch):
+    from tests.support.cli import fails
+
+    ts = iso(t0)
+    conn.execute("BEGIN")
+    conn.executemany(
+        "INSERT INTO prospects(email, owner, stage_id, stage_entered_at, created_at,"
+        " updated_at) VALUES (?, 'maria', 1, ?, ?, ?)",
+        [(f"c{i}@cap.example", ts, ts, ts) for i in range(201)])
+    conn.execute("COMMIT")
+    enroll.enroll(conn, "tester", "intro", search="cap.example", now_=t0)
+    assert send_due(conn, now=t0) == {"sent": 200, "capped": 1}
+    monkeypatch.setenv("SALESCLI_SEND_DAILY_CAP", "lots")
+    fails(invoke("send"), "SALESCLI_SEND_DAILY_CAP", "lots")
+    monkeypatch.setenv("SALESCLI_SEND_DAILY_CAP", "-1")
+    fails(invoke("send"), "SALESCLI_SEND_DAILY_CAP", "-1")
+    assert len(smtp_server.messages) == 200
