@@ -64,6 +64,7 @@ class Deal:
     change_at: list[float] = field(default_factory=list)
     changes: list[tuple[int, str | None, float | None]] = field(default_factory=list)
     mail: dict[str, list[float]] = field(default_factory=dict)
+    closed_at: float = math.inf  # from here on the deal stays won or lost
 
 
 @dataclass
@@ -97,10 +98,12 @@ class History:
                 " CAST(strftime('%s', archived_at) AS INTEGER),"
                 " CAST(strftime('%s', updated_at) AS INTEGER), owner, value, source, tags"
                 " FROM prospects"):
-            try:
-                tags = tuple(sorted(str(t) for t in json.loads(r[8] or "[]")))
-            except ValueError:
-                tags = ()
+            tags: tuple[str, ...] = ()
+            if r[8] and r[8] != "[]":
+                try:
+                    tags = tuple(sorted(str(t) for t in json.loads(r[8])))
+                except ValueError:
+                    pass
             self.deals[r[0]] = Deal(r[0], r[1], float(r[2]), _f(r[3]), float(r[4]), r[5],
                                     r[6], r[7], tags)
         for pid, at, stage, owner, value in conn.execute(
@@ -110,6 +113,13 @@ class History:
             if d is not None:
                 d.change_at.append(float(at))
                 d.changes.append((stage, owner, value))
+        closing = self.won | self.lost
+        for d in self.deals.values():  # closed for good from the first close of the last run
+            i = len(d.changes)
+            while i and d.changes[i - 1][0] in closing:
+                i -= 1
+            if i < len(d.changes):
+                d.closed_at = d.change_at[i]
         kinds = ", ".join(f"'{k.value}'" for k in _MAIL_KINDS)
         for pid, kind, at in () if not mail else conn.execute(
                 "SELECT prospect_id, kind, CAST(strftime('%s', occurred_at) AS INTEGER)"
@@ -122,7 +132,8 @@ class History:
 
     def state(self, d: Deal, cutoff: float) -> State | None:
         """The deal at ``cutoff`` if it was open then (created, not archived, open stage)."""
-        if d.created > cutoff or (d.archived is not None and d.archived <= cutoff):
+        if d.created > cutoff or (d.archived is not None and d.archived <= cutoff) \
+                or d.closed_at <= cutoff:
             return None
         i = bisect_right(d.change_at, cutoff) - 1
         if i < 0:
@@ -144,6 +155,8 @@ class History:
         """Every deal open at ``cutoff``, in id order."""
         out = []
         for d in self.deals.values():
+            if d.created > cutoff or d.closed_at <= cutoff:
+                continue
             s = self.state(d, cutoff)
             if s is not None:
                 out.append(s)
@@ -168,13 +181,7 @@ class History:
 
     def closed_by(self, cutoff: float) -> int:
         """How many deals had been won or lost at or before ``cutoff``."""
-        closed = self.won | self.lost
-        n = 0
-        for d in self.deals.values():
-            i = bisect_right(d.change_at, cutoff)
-            if any(c[0] in closed for c in d.changes[:i]):
-                n += 1
-        return n
+        return sum(1 for d in self.deals.values() if d.closed_at <= cutoff)
 
 
 def _f(value: int | None) -> float | None:

@@ -9,8 +9,9 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-EXACT_SUPPORT = 20000  # distinct value sums tracked exactly before switching to simulation
-DRAWS = 20000
+EXACT_SUPPORT = 4096  # distinct value sums tracked exactly before switching to simulation
+EXACT_DEALS = 64  # more deals than this: simulate straight away
+DRAWS = 4000
 SEED = 20240101
 
 
@@ -56,6 +57,8 @@ def value_interval(probs: Sequence[float], values: Sequence[float], level: float
     """The central ``level`` interval of the value won (values in cents, exactly, while the
     number of distinct sums stays under ``EXACT_SUPPORT``; else by simulation)."""
     lo = (1 - level) / 2
+    if len(probs) > EXACT_DEALS:
+        return _simulated(probs, values, lo)
     dist: dict[int, float] = {0: 1.0}
     for p, v in zip(probs, values, strict=True):
         cents = round(v * 100)
@@ -78,8 +81,8 @@ def _simulated(probs: Sequence[float], values: Sequence[float], lo: float,
     p = np.asarray(probs, dtype=float)
     v = np.asarray(values, dtype=float)
     totals = np.zeros(DRAWS)
-    for start in range(0, DRAWS, 2000):  # in blocks: DRAWS x deals at once can be large
-        wins = rng.random((2000, len(p))) < p
-        totals[start:start + 2000] = wins @ v
+    for start in range(0, DRAWS, 1000):  # in blocks: DRAWS x deals at once can be large
+        wins = rng.random((1000, len(p)), dtype=np.float32) < p
+        totals[start:start + 1000] = wins @ v
     a, b = np.quantile(totals, [lo, 1 - lo], method="inverted_cdf")
     return round(float(a), 2), round(float(b), 2)
