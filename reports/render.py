@@ -130,6 +130,8 @@ def gather(conn: sqlite3.Connection, name: str, *, owner: str | None = None, day
         ctx["owners"] = data.owner_table(conn, period, names, stale_days)
         ctx["replies"] = data.interactions(conn, period, owner, (InteractionKind.EMAIL_IN,))
         ctx["bounced"] = data.bounced(conn, period, owner)
+        ctx["forecast"] = data.forecast_months(conn, period)
+        ctx["forecast_chart"] = charts.forecast_band(ctx["forecast"])
     else:
         sections = []
         for who in names:

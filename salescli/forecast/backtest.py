@@ -143,3 +143,45 @@ def rolling(conn: sqlite3.Connection, *, as_of: str | date | None = None,
                    forecast_count=model["forecast_count"], actual_count=model["actual_count"])
         series.append(row)
     return {"horizon": window(last, horizon, tz).horizon, "tz": tz.key, "series": series}
+
+
+def monthly_bands(conn: sqlite3.Connection, end: date, *, months_back: int = 4,
+                  months_ahead: int = 3, history: History | None = None,
+                  ) -> list[dict[str, Any]]:
+    """Forecast band vs actual by month, for the weekly report: each of the last
+    ``months_back`` months ended by ``end`` forecast as of the day before it began (deals
+    open then, their value won in the month, 80 % interval) beside what they actually won;
+    then the next ``months_ahead`` months forecast as of ``end`` (no actual yet)."""
+    from salescli.forecast import sums
+    from salescli.forecast.outlook import Window, forecast
+
+    tz = zone()
+    history = history or History(conn)
+    out = []
+    starts = []
+    m = (end + timedelta(days=1)).replace(day=1)  # months before this one have ended
+    for _ in range(months_back):
+        m = (m - timedelta(days=1)).replace(day=1)
+        starts.insert(0, m)
+    if history.first is not None:
+        for start in starts:
+            last = (start + timedelta(days=32)).replace(day=1) - timedelta(days=1)
+            w = Window(start - timedelta(days=1), last, tz, "month")
+            if w.cutoff <= history.first:
+                continue
+            model = fit(history, w.cutoff, w.days)
+            states = [s for s in history.snapshot(w.cutoff) if s.value]
+            probs = model.predict([raw(s, w.cutoff) for s in states])
+            values = [s.value for s in states]
+            lo, hi = sums.value_interval(probs, values)
+            actual = sum(s.value for s in states
+                         if history.won_within(s.deal, w.cutoff, w.stop) is not None)
+            out.append({"month": start.strftime("%Y-%m"), "expected": round(
+                sum(p * v for p, v in zip(probs, values, strict=True)), 2), "low": lo,
+                "high": hi, "actual": round(actual, 2), "model": model.kind})
+    ahead = forecast(conn, as_of=end, horizon="90d", by="month", today=end, history=history)
+    for r in ahead["rows"][:-1][:months_ahead]:
+        out.append({"month": r["period"], "expected": r["expected_value"],
+                    "low": r["value_low"], "high": r["value_high"], "actual": None,
+                    "model": ahead["model"]["kind"]})
+    return out

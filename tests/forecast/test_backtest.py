@@ -164,3 +164,29 @@ def test_stage_outlook(small):
     assert rows["proposal"]["closed_since"] == 4 and rows["proposal"]["win_rate"] == 0.75
     assert rows["lead"]["closed_since"] == 1 and rows["lead"]["win_rate"] == 1.0
     assert rows["meeting"]["win_rate"] is None
+
+
+def test_monthly_bands_for_the_weekly_report(small):
+    conn, _ = small
+    rows = backtest.monthly_bands(conn, date(2025, 4, 30))
+    # Jan and Feb start before any history; March: nothing learned yet (A, B, C open,
+    # A won 1000); April: the 30-day backtest above (3350 expected, band 0-6700, won 4700)
+    assert rows[0] == {"month": "2025-03", "expected": 0, "low": 0, "high": 0,
+                       "actual": 1000, "model": "stage rates"}
+    assert rows[1] == {"month": "2025-04", "expected": 3350, "low": 0, "high": 6700,
+                       "actual": 4700, "model": "stage rates"}
+    assert all(r["actual"] is None and r["month"] >= "2025-05" for r in rows[2:])
+
+
+def test_forecast_band_geometry():
+    from salescli.reports import charts
+
+    c = charts.forecast_band([{"month": "2025-03", "expected": 50, "low": 0, "high": 100,
+                               "actual": None},
+                              {"month": "2025-04", "expected": 20, "low": 10, "high": 40,
+                               "actual": 200}])
+    a, b = c["months"]
+    assert c["max"] == 200 and c["baseline"] == 168
+    assert (a["y_high"], a["h"], a["y_expected"], a["y_actual"]) == (92.0, 76.0, 130.0, None)
+    assert b["y_actual"] == 16.0 and b["inside"] is False and a["inside"] is None
+    assert (b["pct_low"], b["pct_band"]) == (5.0, 15.0)
