@@ -72,8 +72,9 @@ def forecast(ctx: click.Context, as_of: str | None, horizon: str, by: str,
                        f"{_money(p['value'])}) as of {result['as_of']}, horizon "
                        f"{result['horizon']}")
             click.echo(f"Probability of a win: {100 * p['probability']:.1f}% (stage rate "
-                       f"{100 * p['stage_rate']:.1f}%, all deals {100 * result['overall_rate']:.1f}%)"
-                       f"; expected close {p['expected_close']}")
+                       f"{100 * p['stage_rate']:.1f}%, all deals "
+                       f"{100 * result['overall_rate']:.1f}%); expected close "
+                       f"{p['expected_close']}")
             click.echo(f"Model: {result['model']['note']}\n")
             emit([{"factor": f["factor"], "this deal": f["value"],
                    "typical deal": f.get("typical", "-"),

@@ -109,7 +109,7 @@ def generated(conn, n=240, seed=5):
 
 
 def test_learned_model_uses_replies_and_does_not_leak(conn):
-    ids = generated(conn)
+    generated(conn)
     kw = dict(as_of="2025-10-20", horizon="30d", today=TODAY)
     r = outlook.forecast(conn, **kw)
     assert r["model"]["kind"] == "learned"
