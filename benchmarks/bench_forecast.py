@@ -36,7 +36,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 STAGES = ["lead", "contacted", "replied", "meeting", "proposal"]
-OWNERS = {"ana": 1.6, "bo": 1.0, "cy": 0.7, "dee": 0.45}
+OWNERS = {"ana": 2.2, "bo": 1.0, "cy": 0.5, "dee": 0.25}
 BASE_WIN = [0.0006, 0.0015, 0.004, 0.008, 0.016]   # per day, fresh in stage, no reply
 BASE_LOSS = [0.012, 0.012, 0.010, 0.010, 0.012]
 ADVANCE = [0.05, 0.04, 0.035, 0.03, 0.0]
@@ -47,8 +47,8 @@ VALUES = [800, 1500, 3000, 6000, 12000, 25000]
 def hazards(stage: int, in_stage: float, replied: bool, owner: str) -> tuple[float, float,
                                                                              float]:
     """The true daily chances (win, loss, advance) of a deal in this state."""
-    fresh = math.exp(-in_stage / 25) * 0.8 + 0.2
-    win = BASE_WIN[stage] * fresh * (3.0 if replied else 1.0) * OWNERS[owner]
+    fresh = math.exp(-in_stage / 20) * 0.9 + 0.1
+    win = BASE_WIN[stage] * fresh * (4.0 if replied else 0.8) * OWNERS[owner]
     loss = BASE_LOSS[stage] * (1.6 - fresh)
     return win, loss, ADVANCE[stage]
 

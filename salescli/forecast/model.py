@@ -66,6 +66,8 @@ def encode(r: dict[str, Any]) -> dict[str, Any]:
         "log_touches": math.log1p(r["touches"]), "touch_bin": _bin(r["touches"], TOUCH_BINS),
         "bounced": float(r["bounced"]), "ooo": float(r["ooo"]),
         "reply_bin": "none" if r["since_reply"] is None else _bin(r["since_reply"], DAY_BINS),
+        "stage_replied": f"{r['stage']}|{r['replied']}",
+        "stage_owner": f"{r['stage']}|{r['owner']}",
     }
     for tag in r["tags"]:
         f[f"tag={tag}"] = 1.0

@@ -190,3 +190,15 @@ def test_forecast_band_geometry():
     assert (a["y_high"], a["h"], a["y_expected"], a["y_actual"]) == (92.0, 76.0, 130.0, None)
     assert b["y_actual"] == 16.0 and b["inside"] is False and a["inside"] is None
     assert (b["pct_low"], b["pct_band"]) == (5.0, 15.0)
+
+
+def test_metrics_panel_reads_the_stored_forecast(small, invoke):
+    out = ok(invoke("metrics"))
+    assert "Forecast: none stored yet" in out
+    assert "win rate from here" in out
+    ok(invoke("forecast", "refresh", "--horizon", "30d"))
+    out = ok(invoke("metrics"))
+    assert "Forecast as of" in out and "per-stage historical rates" in out
+    data = json.loads(ok(invoke("metrics", "--format", "json")))
+    assert data["forecast"]["stored"]["rows"][-1]["deals"] == 3
+    assert {r["stage"]: r["win_rate"] for r in data["forecast"]["stages"]}["proposal"] == 0.75
