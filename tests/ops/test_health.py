@@ -18,7 +18,9 @@ def test_fresh_database_is_healthy_and_reports_everything(invoke, ops_conn):
     code, report = health(invoke)
     assert code == 0 and report["healthy"] and report["problems"] == []
     d = report["database"]
-    assert d["schema_version"] == 5 and d["integrity"] == "ok"
+    from salescli.core.schema import SCHEMA_VERSION
+
+    assert d["schema_version"] == SCHEMA_VERSION and d["integrity"] == "ok"
     assert d["size_bytes"] > 0 and d["free_disk_bytes"] > 0
     assert report["quarantine"] == {"total": 0, "last_24h": 0}
     assert report["notifications"]["pending"] == 0
