@@ -9,7 +9,7 @@ from salescli.jobs import main
 
 
 def commands(argv: list[str]) -> list[list[str]]:
-    return [["rollup", *argv]]
+    return [["rollup", *argv], ["forecast", "refresh"]]
 
 
 if __name__ == "__main__":

@@ -90,3 +90,40 @@ def trend(buckets: list[dict[str, Any]]) -> dict[str, Any]:
             for i, b in enumerate(buckets)]
     return {"panels": panels, "rows": rows, "series": [
         {"key": k, "title": t, "color": c} for k, t, c in TREND_SERIES]}
+
+
+BAND_W = 640
+BAND_H = 190
+BAND_TOP = 16
+BAND_BOTTOM = 22
+BAND_COLOR = "#a5b4fc"
+EXPECTED_COLOR = "#3730a3"
+
+
+def forecast_band(rows: list[dict[str, Any]]) -> dict[str, Any]:
+    """Per month: the forecast's 80 % band (low to high) as a bar, the expected value as a
+    tick, and the value actually won as a dot (past months only), on one scale."""
+    n = max(len(rows), 1)
+    slot = BAND_W / n
+    bar_w = round(slot * 0.5, 1)
+    plot_h = BAND_H - BAND_TOP - BAND_BOTTOM
+    top = max([r["high"] for r in rows] + [r["actual"] or 0 for r in rows], default=0)
+
+    def y(v: float) -> float:
+        return round(BAND_TOP + plot_h - (plot_h * v / top if top else 0), 1)
+
+    months = []
+    for i, r in enumerate(rows):
+        x = i * slot + (slot - bar_w) / 2
+        months.append({**r, "x": round(x, 1), "w": bar_w, "cx": round(x + bar_w / 2, 1),
+                       "y_high": y(r["high"]), "h": round(max(y(r["low"]) - y(r["high"]), 2), 1),
+                       "y_expected": y(r["expected"]),
+                       "y_actual": None if r["actual"] is None else y(r["actual"]),
+                       "label_y": BAND_H - 6, "pct_low": _pct(r["low"], top),
+                       "pct_band": max(_pct(r["high"] - r["low"], top), 1.0),
+                       "pct_actual": None if r["actual"] is None else _pct(r["actual"], top),
+                       "inside": None if r["actual"] is None else
+                       r["low"] <= r["actual"] <= r["high"]})
+    return {"width": BAND_W, "height": BAND_H, "months": months, "max": top,
+            "baseline": BAND_TOP + plot_h, "band_color": BAND_COLOR,
+            "expected_color": EXPECTED_COLOR, "actual_color": WON_COLOR, "empty": not rows}

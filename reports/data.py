@@ -203,3 +203,11 @@ def rollup_status(conn: sqlite3.Connection, p: Period) -> dict[str, Any]:
     tz = state["tz"] if state else None
     return {"last_run": state["started_at"] if state else None, "last_day": last_day, "tz": tz,
             "complete": bool(last_day and last_day >= p.end.isoformat() and tz == p.tz)}
+
+
+def forecast_months(conn: sqlite3.Connection, p: Period) -> list[dict[str, Any]]:
+    """Forecast band vs actual won value by month up to the period's end, then the months
+    ahead (``salescli.forecast``; fits the model, so scikit-learn loads here)."""
+    from salescli.forecast.backtest import monthly_bands
+
+    return monthly_bands(conn, p.end)

@@ -131,6 +131,8 @@ def gather(conn: sqlite3.Connection, name: str, *, owner: str | None = None, day
         ctx["replies"] = data.interactions(conn, period, owner, (InteractionKind.EMAIL_IN,))
         ctx["bounced"] = data.bounced(conn, period, owner)
         ctx["sequences"] = data.sequence_steps(conn, period)
+        ctx["forecast"] = data.forecast_months(conn, period)
+        ctx["forecast_chart"] = charts.forecast_band(ctx["forecast"])
     else:
         sections = []
         for who in names:

@@ -34,6 +34,7 @@ COMMANDS = {
     "notify": "salescli.cli.notify:notify",
     "rollup": "salescli.cli.metrics:rollup",
     "metrics": "salescli.cli.metrics:metrics",
+    "forecast": "salescli.cli.forecast:forecast",
     "report": "salescli.cli.report:report",
     "serve": "salescli.cli.serve:serve",
     "health": "salescli.cli.ops:health",

@@ -42,7 +42,7 @@ def demo(directory: str, no_serve: bool, port: int) -> None:
 
 def _steps():
     """What the demo does after building the database, in order."""
-    return [_scan, _rollup, _report]
+    return [_scan, _rollup, _forecast, _report]
 
 
 def _scan(db_file: Path, base: Path) -> None:
@@ -68,6 +68,16 @@ def _rollup(db_file: Path, base: Path) -> None:
     with run_job("rollup", db_file) as run:
         run.counts.update(rollup.rollup(run.conn))
     click.echo(f"Rolled up daily metrics ({run.counts.get('days', '?')} days).")
+
+
+def _forecast(db_file: Path, base: Path) -> None:
+    from salescli.forecast import store
+    from salescli.ops.runner import run_job
+
+    with run_job("forecast", db_file) as run:
+        run.counts.update(store.refresh(run.conn))
+    click.echo(f"Forecast the open pipeline ({run.counts['model']} model, "
+               f"{run.counts['deals']} deals); try: salescli --db {db_file} forecast")
 
 
 def _report(db_file: Path, base: Path) -> None:

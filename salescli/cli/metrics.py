@@ -79,13 +79,18 @@ def metrics(days: int, owner: str | None, stale_days: int, sequences: bool, fmt:
 
     Examples: salescli metrics --days 7 --owner ana; salescli metrics --format json
     """
+    from salescli.forecast import store
     from salescli.metrics import rollup as lib
 
     if sequences:
         _sequences(days, fmt)
         return
-    data = lib.summary(read_conn(), days=days, owner=owner, stale_days=stale_days)
+    conn = read_conn()
+    data = lib.summary(conn, days=days, owner=owner, stale_days=stale_days)
     funnel, kpis = data["funnel"], data["kpis"]
+    # The forecast panel reads what the nightly refresh stored: no model is fitted here.
+    data["forecast"] = {"stored": store.stored(conn, owner),
+                        "stages": store.stage_outlook(conn, owner)}
     if fmt == "json":
         import json
 
@@ -103,6 +108,31 @@ def metrics(days: int, owner: str | None, stale_days: int, sequences: bool, fmt:
         click.echo()
         emit([{"kpi": label, "value": _show(key, kpis[key])} for key, label in KPI_LABELS],
              fmt)
+        _forecast_panel(data["forecast"], fmt)
+
+
+def _forecast_panel(fc: dict[str, Any], fmt: str) -> None:
+    """The stored forecast per close month and the stage outlook "from here"."""
+    stored = fc["stored"]
+    click.echo()
+    if stored is None:
+        click.echo("Forecast: none stored yet (the nightly rollup job refreshes it; or run "
+                   "salescli forecast refresh)")
+    else:
+        st = stored["state"]
+        click.echo(f"Forecast as of {st['as_of']}, {st['horizon']} to {st['horizon_end']} "
+                   f"({st['note']}); 80% intervals")
+        emit([{"close month": r["period"], "deals": r["deals"],
+               "expected value": _show("value", r["expected_value"]),
+               "interval": f"{_show('value', r['value_low'])} - "
+                           f"{_show('value', r['value_high'])}",
+               "stage-weighted": _show("value", r["stage_weighted_value"])}
+              for r in stored["rows"]], fmt)
+    click.echo()
+    emit([{"stage": r["stage"], "closed since": r["closed_since"],
+           "win rate from here": _show("win_rate", r["win_rate"]),
+           "median days to win": _show("days", r["median_days_to_win"])}
+          for r in fc["stages"]], fmt)
 
 
 def _sequences(days: int, fmt: str) -> None:

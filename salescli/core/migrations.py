@@ -444,6 +444,51 @@ def m006_automation(db: Database) -> None:
     )
 
 
+@m()
+def m007_forecast(db: Database) -> None:
+    """Forecast: what the nightly refresh writes for the dashboard (salescli.forecast.store).
+    Derived data, replaced whole on each refresh; no addresses (joins reach prospects)."""
+    db.executescript(
+        """
+        CREATE TABLE forecast_deals (
+            prospect_id INTEGER PRIMARY KEY REFERENCES prospects(id) ON DELETE CASCADE,
+            owner TEXT NOT NULL,
+            stage TEXT NOT NULL,
+            value REAL NOT NULL,
+            probability REAL NOT NULL,
+            stage_rate REAL NOT NULL,
+            expected_close TEXT NOT NULL,
+            month TEXT NOT NULL
+        );
+        -- owner NULL: all owners together; month 'total': the whole horizon.
+        CREATE TABLE forecast_periods (
+            owner TEXT,
+            month TEXT NOT NULL,
+            deals INTEGER NOT NULL,
+            expected_count REAL NOT NULL,
+            count_low INTEGER NOT NULL,
+            count_high INTEGER NOT NULL,
+            expected_value REAL NOT NULL,
+            value_low REAL NOT NULL,
+            value_high REAL NOT NULL,
+            stage_weighted_value REAL NOT NULL
+        );
+        CREATE INDEX forecast_periods_owner ON forecast_periods(owner, month);
+        CREATE TABLE forecast_state (
+            id INTEGER PRIMARY KEY CHECK (id = 1),
+            as_of TEXT NOT NULL,
+            horizon TEXT NOT NULL,
+            horizon_end TEXT NOT NULL,
+            tz TEXT NOT NULL,
+            model TEXT NOT NULL,
+            note TEXT NOT NULL,
+            closed_deals INTEGER NOT NULL,
+            refreshed_at TEXT NOT NULL
+        );
+        """
+    )
+
+
 SCHEMA_VERSION = len(m._migrations)
 assert SCHEMA_VERSION == schema.SCHEMA_VERSION, "update salescli.core.schema.SCHEMA_VERSION"
 

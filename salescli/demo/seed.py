@@ -36,7 +36,10 @@ DEMO_MANAGER = "demo-manager"  # its password is set and printed when the demo s
 MY_ADDRESS = "sales@salescli.example"
 
 
-def build(directory: Path, *, count: int = 36, seed: int = 7) -> Path:
+HISTORY = 160  # closed deals of the last two years, so the forecast has something to learn
+
+
+def build(directory: Path, *, count: int = 36, seed: int = 7, history: int = HISTORY) -> Path:
     """Create ``directory/sales.db`` afresh with sample prospects and history."""
     directory.mkdir(parents=True, exist_ok=True)
     db_file = directory / "sales.db"
@@ -76,8 +79,41 @@ def build(directory: Path, *, count: int = 36, seed: int = 7) -> Path:
             outcome = rng.choice(["won", "won", "lost"])
             stages.move(conn, OWNERS[i % 2], p["id"], outcome, at=iso(when + timedelta(days=2)),
                           reason="signed annual plan" if outcome == "won" else "chose a competitor")
+    closed_history(conn, rng, now, history)
     conn.close()
     return db_file
+
+
+def closed_history(conn: sqlite3.Connection, rng: random.Random, now: datetime,
+                   n: int) -> None:
+    """``n`` deals of the past two years, each won or lost, through the same library calls
+    with explicit dates: replied deals and later stages win more often, as in life."""
+    path = ["contacted", "replied", "meeting", "proposal"]
+    for i in range(n):
+        first, last = FIRST[(i * 11) % len(FIRST)], LAST[(i * 3) % len(LAST)]
+        company, domain = COMPANIES[(i * 5) % len(COMPANIES)]
+        owner = OWNERS[i % 2]
+        start = now - timedelta(days=rng.randint(75, 730), hours=rng.randint(0, 23))
+        p = prospects.add(conn, "demo", f"{first}.{last}.{i}@{domain}".lower()
+                          .replace(" ", "").replace("ä", "a"), name=f"{first} {last}",
+                          company=company, owner=owner,
+                          value=rng.choice([1200, 2500, 4800, 9000, 15000]),
+                          source=rng.choice(["website", "referral", "conference"]),
+                          at=iso(start))
+        when, depth = start, rng.choices(range(1, 5), weights=[3, 3, 3, 4])[0]
+        replied = rng.random() < 0.5
+        for stage in path[:depth]:
+            when += timedelta(days=rng.randint(2, 12), hours=rng.randint(0, 8))
+            stages.move(conn, owner, p["id"], stage, at=iso(when))
+            interactions.record(conn, owner, p["id"], "email_out", iso(when))
+            if replied and stage == "contacted":
+                interactions.record(conn, "demo", p["id"], "email_in",
+                                    iso(when + timedelta(days=1)))
+        chance = (0.15 + 0.15 * depth) * (1.5 if replied else 0.6)
+        won = rng.random() < chance
+        stages.move(conn, owner, p["id"], "won" if won else "lost",
+                    at=iso(when + timedelta(days=rng.randint(3, 25))),
+                    reason="signed annual plan" if won else "no budget")
 
 
 def sample_prospects(conn: sqlite3.Connection, n: int = 8) -> list[dict]:

@@ -94,7 +94,7 @@ def test_html_file_is_self_contained_with_svg_charts(invoke, pipeline_db, tmp_pa
     assert result.exit_code == 0, result.output
     page = out.read_text()
     doc = assert_inert_html(page)
-    assert doc.tags.count("svg") == 5  # the funnel and four trend panels
+    assert doc.tags.count("svg") == 6  # the funnel, four trend panels, the forecast band
     assert not [v for a, v in doc.attrs if a in ("src", "href") and v]
     assert "<link" not in page and "@import" not in page and "url(" not in page
     assert "<title>won: 1 (12k)</title>" in page and "<title>lead: 1 (30k)</title>" in page

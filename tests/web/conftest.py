@@ -165,6 +165,9 @@ def web_env(tmp_path_factory, template_dir):
         disabled, _ = create_token(db_file, "dora", timedelta(days=1), "setup")
         conn = open_write(db_file)
         users.set_disabled(conn, "setup", "dora", True)
+        from salescli.forecast import store
+
+        store.refresh(conn)  # what the nightly job stores, for the forecast panels
         conn.close()
         ds = server.build_datasette(db_file)
     env = {"db_file": db_file, "ds": ds, "tokens": tokens, "secret": secret,

@@ -1,0 +1,1 @@
+"""The forecast: what the open pipeline will close, learned from the closed history."""

@@ -1,0 +1,105 @@
+"""The stored forecast the dashboard and ``salescli metrics`` read without scikit-learn,
+written by ``refresh`` (the nightly job), and stage outlooks from the history alone.
+
+Tables (migration m006): ``forecast_deals`` (one row per scored open deal),
+``forecast_periods`` (per owner — NULL for everyone — and month, ``total`` for the whole
+horizon), ``forecast_state`` (one row: as-of day, horizon, model, when refreshed).
+Derived data like the metrics rollup: replaced whole, no audit rows.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+import statistics
+from bisect import bisect_right
+from datetime import date
+from typing import Any
+
+from salescli.core.db import transaction
+from salescli.core.enums import StageKind
+from salescli.core.timeutil import now
+from salescli.forecast.history import History, days
+
+_PERIOD_COLS = ("deals", "expected_count", "count_low", "count_high", "expected_value",
+                "value_low", "value_high", "stage_weighted_value")
+
+
+def refresh(conn: sqlite3.Connection, *, horizon: str = "90d", today: date | None = None,
+            ) -> dict[str, Any]:
+    """Forecast as of today and replace the stored forecast in one transaction; counts."""
+    from salescli.forecast.outlook import forecast, group
+
+    result = forecast(conn, horizon=horizon, today=today)
+    deals = result["_deals"]
+    periods: list[tuple[str | None, dict[str, Any]]] = [(None, r) for r in result["rows"]]
+    for owner in sorted({d["owner"] for d in deals}):
+        periods += [(owner, r) for r in group([d for d in deals if d["owner"] == owner],
+                                              "month")]
+    with transaction(conn):
+        conn.execute("DELETE FROM forecast_deals")
+        conn.execute("DELETE FROM forecast_periods")
+        conn.executemany(
+            "INSERT INTO forecast_deals VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+            [(d["prospect_id"], d["owner"], d["stage"], d["value"], d["probability"],
+              d["stage_rate"], d["expected_close"], d["expected_close"][:7]) for d in deals])
+        conn.executemany(
+            f"INSERT INTO forecast_periods(owner, month, {', '.join(_PERIOD_COLS)})"
+            f" VALUES (?, ?{', ?' * len(_PERIOD_COLS)})",
+            [(owner, r["period"], *(r[c] for c in _PERIOD_COLS)) for owner, r in periods])
+        conn.execute(
+            "INSERT OR REPLACE INTO forecast_state VALUES (1, ?, ?, ?, ?, ?, ?, ?, ?)",
+            (result["as_of"], result["horizon"], result["horizon_end"], result["tz"],
+             result["model"]["kind"], result["model"]["note"],
+             result["model"]["closed_deals"], now()))
+    return {"deals": len(deals), "periods": len(periods), "model": result["model"]["kind"],
+            "as_of": result["as_of"]}
+
+
+def stored(conn: sqlite3.Connection, owner: str | None = None) -> dict[str, Any] | None:
+    """The last refreshed forecast (state and month rows for ``owner``, None = everyone),
+    or None if it has never been refreshed."""
+    state = conn.execute("SELECT * FROM forecast_state WHERE id = 1").fetchone()
+    if state is None:
+        return None
+    rows = conn.execute(
+        "SELECT month AS period, * FROM forecast_periods WHERE owner IS ?"
+        " ORDER BY month = 'total', month", (owner,)).fetchall()
+    return {"state": dict(state), "rows": [{k: r[k] for k in ("period", *_PERIOD_COLS)}
+                                           for r in rows]}
+
+
+def stage_outlook(conn: sqlite3.Connection, owner: str | None = None,
+                  history: History | None = None) -> list[dict[str, Any]]:
+    """Per open stage, over deals that entered it and have since closed: the share won
+    "from here" and the median days from entering the stage to the win."""
+    history = history or History(conn, mail=False)
+    won_after: dict[int, list[int]] = {}
+    wins: dict[int, list[float]] = {}
+    for d in history.deals.values():
+        closes = [(at, c[0]) for at, c in zip(d.change_at, d.changes, strict=True)
+                  if c[0] in history.won or c[0] in history.lost]
+        seen: set[int] = set()
+        for at, (stage_id, chg_owner, _) in zip(d.change_at, d.changes, strict=True):
+            if stage_id in seen or history.stages[stage_id][1] != StageKind.OPEN:
+                continue
+            if owner is not None and (chg_owner or "") != owner:
+                continue
+            seen.add(stage_id)
+            j = bisect_right([c[0] for c in closes], at)
+            if j < len(closes):
+                close_at, close_stage = closes[j]
+                won = close_stage in history.won
+                won_after.setdefault(stage_id, []).append(int(won))
+                if won:
+                    wins.setdefault(stage_id, []).append(days(close_at - at))
+    live = {r[0] for r in conn.execute("SELECT id FROM stages WHERE removed_at IS NULL")}
+    out = []
+    for sid, (name, kind, _) in sorted(history.stages.items(), key=lambda x: x[1][2]):
+        if kind != StageKind.OPEN or sid not in live:
+            continue
+        closed = won_after.get(sid, [])
+        out.append({"stage": name, "closed_since": len(closed),
+                    "win_rate": round(sum(closed) / len(closed), 4) if closed else None,
+                    "median_days_to_win": round(statistics.median(wins[sid]), 1)
+                    if wins.get(sid) else None})
+    return out
