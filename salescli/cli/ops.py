@@ -251,10 +251,11 @@ def db_optimize(vacuum: bool | None) -> None:
 @click.option("--dry-run", is_flag=True, help="Only count what would be deleted.")
 @format_option()
 def db_cleanup(days: int | None, dry_run: bool, fmt: str) -> None:
-    """Delete old job history, sent or given-up notifications and quarantined mail.
+    """Delete old job history, sent or given-up notifications, quarantined mail and sign-ins.
 
-    Never touches prospects, interactions, stage history or the audit log. The
-    newest run and the newest success of every job are always kept.
+    The web sign-in log (in credentials.db) keeps the same number of days. Never touches
+    prospects, interactions, stage history or the audit log. The newest run and the newest
+    success of every job are always kept.
 
     Example: salescli db cleanup --older-than 180
     """
@@ -262,8 +263,9 @@ def db_cleanup(days: int | None, dry_run: bool, fmt: str) -> None:
 
     days = maintenance.retention_days(days)
     if dry_run:
-        deleted = maintenance.cleanup(read_conn(), days, dry_run=True)
+        deleted = maintenance.cleanup(read_conn(), days, dry_run=True, db_file=settings().db)
     else:
-        deleted = _as_job("cleanup", lambda run: maintenance.cleanup(run.conn, days))
+        deleted = _as_job("cleanup", lambda run: maintenance.cleanup(run.conn, days,
+                                                                     db_file=settings().db))
     emit(({"table": t, "would_delete" if dry_run else "deleted": n}
           for t, n in deleted.items()), fmt)
