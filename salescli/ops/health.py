@@ -225,7 +225,10 @@ def _jobs(conn: sqlite3.Connection, t: Thresholds, now: datetime,
             "failed_24h": failed,
         }
         jobs.append(entry)
-        if done is not None and done["status"] == JobStatus.FAILED:
+        # A service restarted after a failure (the replicator) is judged by its live run.
+        restarted = job in SERVICE_JOBS and last["status"] == JobStatus.RUNNING \
+            and not _process_gone(last)
+        if done is not None and done["status"] == JobStatus.FAILED and not restarted:
             problems.append(f"job {job} failed at {done['started_at']}: {done['error']}")
         if last["status"] == JobStatus.RUNNING:
             running_for = _age(last["started_at"], now) or 0

@@ -359,3 +359,20 @@ def test_the_systemd_unit_runs_the_replicate_command(invoke):
     assert settings["UMask"] == "0077" and settings["KillSignal"] == "SIGTERM"
     assert "Restart" in settings and "EnvironmentFile" in settings
     assert not re.search(r"(?i)(secret|password|access_key)\s*=", unit)
+
+
+def test_a_restarted_replicator_is_judged_by_its_live_run(ops_conn, db_file):
+    from tests.ops.helpers import add_run, ago
+
+    add_run(ops_conn, "replicate", "failed", started=ago(hours=4), error="litestream died")
+    problems = health.check(db_file)["problems"]
+    assert any("job replicate failed" in p for p in problems)
+    run = add_run(ops_conn, "replicate", "running", started=ago(hours=3))
+    ops_conn.execute("UPDATE job_runs SET pid = ?, host = ? WHERE id = ?",
+                     (os.getpid(), __import__("socket").gethostname(), run))
+    problems = health.check(db_file)["problems"]
+    assert not [p for p in problems if "replicate" in p], problems  # 3 h running is fine
+    ops_conn.execute("UPDATE job_runs SET pid = 999999999 WHERE id = ?", (run,))
+    problems = health.check(db_file)["problems"]
+    assert any("job replicate died while running" in p for p in problems)
+    assert any("job replicate failed" in p for p in problems)
