@@ -376,3 +376,32 @@ def test_a_restarted_replicator_is_judged_by_its_live_run(ops_conn, db_file):
     problems = health.check(db_file)["problems"]
     assert any("job replicate died while running" in p for p in problems)
     assert any("job replicate failed" in p for p in problems)
+
+
+def test_restore_over_the_live_files_only_with_force_keeping_them(tmp_path, procs, db_file,
+                                                                   invoke):
+    url = f"file://{tmp_path / 'replica'}"
+    ok(invoke("init"))
+    ok(invoke("users", "add", "ada", "--role", "admin", "--password-stdin", input=PASSWORD))
+    ok(invoke("prospects", "add", "kept@example.com"))
+    replicator, _, _ = start_replicator(procs, tmp_path, url)
+    cred = db_file.with_name("credentials.db")
+    wait_until(lambda: in_step(url, db_file) and in_step(url, cred), 60, "the replica")
+    replicator.send_signal(signal.SIGTERM)
+    assert replicator.wait(timeout=60) == 0
+    ok(invoke("prospects", "add", "mistake@example.com"))
+
+    fails(invoke("db", "restore", "--from-replica", url, "--output", tmp_path), "exists",
+          "--force")
+    ok(invoke("prospects", "show", "mistake@example.com"))
+    out = ok(invoke("db", "restore", "--from-replica", url, "--output", tmp_path, "--force"))
+    assert "restored the sales database" in out and "credentials" in out
+    fails(invoke("prospects", "show", "mistake@example.com"), "not found")
+    ok(invoke("prospects", "show", "kept@example.com"))
+    saved = list(tmp_path.glob("sales.db.before-restore-*"))
+    assert len(saved) == 1
+    old = sqlite3.connect(saved[0])
+    assert old.execute("SELECT count(*) FROM prospects WHERE email = 'mistake@example.com'"
+                       ).fetchone()[0] == 1
+    old.close()
+    assert not list(tmp_path.glob(".restore-*"))
