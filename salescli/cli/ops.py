@@ -299,6 +299,9 @@ def db_replicate(url: str | None) -> None:
     url = replication.replica_url(url)
     if url is None:
         raise click.UsageError("no replica: give --to URL or set SALESCLI_REPLICA_URL")
+    if not settings().db.exists():  # never create (and replicate) an empty database
+        raise click.ClickException(f"database {str(settings().db)!r} does not exist; "
+                                   "run: salescli init")
 
     def started(rep: Any) -> None:
         names = ", ".join(p.name for p in rep.databases)

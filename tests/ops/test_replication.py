@@ -299,6 +299,8 @@ def test_restore_refuses_a_database_from_a_newer_salescli(tmp_path, procs, db_fi
 
 
 def test_restore_and_replicate_errors_are_one_line(tmp_path, invoke, db_file):
+    fails(invoke("db", "replicate", "--to", tmp_path / "r"), "does not exist", "salescli init")
+    assert not db_file.exists()
     ok(invoke("init"))
     empty = f"file://{tmp_path / 'empty'}"
     fails(invoke("db", "restore", "--from-replica", empty, "--output", tmp_path / "o"),
