@@ -189,6 +189,7 @@ def mover(db_file: str, moves: int, seconds: float, log: str) -> None:
     conn.close()
     rng = random.Random(7)
     done = 0
+    took: list[float] = []
     start = time.monotonic()
     with open(log, "w", buffering=1) as out:
         for i in range(moves):
@@ -197,13 +198,18 @@ def mover(db_file: str, moves: int, seconds: float, log: str) -> None:
                 time.sleep(wait)  # pacing the load over the window, not synchronising
             pid = rng.choice(ids)
             stage = rng.choice([n for n in names if n != current[pid]])  # a real move
+            t = time.perf_counter()
             try:
                 cli.main(["--as", MOVER, "prospects", "move", str(pid), stage, "--note",
                           f"load {i}"], prog_name="salescli", standalone_mode=False)
                 current[pid] = stage
                 done += 1
             except Exception as exc:  # noqa: BLE001 - counted and printed, never hidden
-                out.write(f"move {i} failed: {type(exc).__name__}: {exc}\n")
+                out.write(f"move {i} failed after {time.perf_counter() - t:.1f}s: "
+                          f"{type(exc).__name__}: {exc}\n")
+            took.append(time.perf_counter() - t)
+        out.write(f"took p50 {statistics.median(took):.3f} p99 {pct(took, 99):.3f} "
+                  f"max {max(took):.3f}\n")
         out.write(f"done {done}\n")
 
 
@@ -404,7 +410,11 @@ def main() -> None:
     print(f"scan: exit {scan.returncode}; interactions recorded {scanned}, alone "
           f"{expected_scanned} (alone in {alone_s:.1f}s) → lost {expected_scanned - scanned}")
     print(f"moves: made {moves_made} of {args.moves}; stage changes recorded "
-          f"{moves_recorded}, audit rows {move_audit} → lost {moves_made - moves_recorded}")
+          f"{moves_recorded}, audit rows {move_audit} → lost {moves_made - moves_recorded}; "
+          f"seconds per move {re.search(r'took (.*)', mover_log.read_text()).group(1)}")
+    for line in mover_log.read_text().splitlines():
+        if "failed" in line:
+            print(f"  {line}")
     print(f"rollup: {len(rollups)} run, {rollup_failed} failed, "
           f"{', '.join(f'{secs:.1f}s' for _, _, secs in rollups)}")
     print(f"integrity_check: {integrity}")
