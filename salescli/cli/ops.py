@@ -1,9 +1,11 @@
-"""Operations commands: ``health``, ``jobs history`` and ``db backup|restore|optimize|cleanup``."""
+"""Operations commands: ``health``, ``jobs history`` and
+``db backup|restore|replicate|optimize|cleanup``."""
 
 from __future__ import annotations
 
 import sys
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 import click
@@ -77,6 +79,12 @@ def _print_health(report: dict[str, Any]) -> None:
                              "scan_age": _duration(m["scan_age_s"])} for m in report["mail"]),
                            out, columns=["account", "folder", "newest_message_at", "delay",
                                          "last_scan_at", "scan_age"])
+    if report.get("replica"):
+        out.write("\nreplica\n")
+        output.write_table(({**x, "database": Path(x["database"]).name,
+                             "lag": _duration(x["lag_s"])} for x in report["replica"]),
+                           out, columns=["database", "replica", "newest_at", "last_commit_at",
+                                         "lag"])
     out.write("\n")
     q, n, r = report["quarantine"], report["notifications"], report["error_rate_24h"]
     if q is not None:
@@ -200,18 +208,42 @@ def db_backup(directory: str, keep: int | None) -> None:
 
 
 @db_group.command("restore")
-@click.argument("file", metavar="FILE", type=click.Path(dir_okay=False))
+@click.argument("file", metavar="[FILE]", required=False, type=click.Path(dir_okay=False))
+@click.option("--from-replica", "replica", metavar="URL",
+              help="Restore both databases from a Litestream replica (see db replicate).")
+@click.option("--timestamp", metavar="TIME",
+              help="With --from-replica: the state at this time (ISO-8601 UTC, or '2h' ago).")
+@click.option("--output", metavar="DIR", type=click.Path(file_okay=False),
+              help="With --from-replica: where to write sales.db and credentials.db "
+                   "(default ./restored-<time>).")
 @click.option("--force", is_flag=True,
-              help="Replace the live database (a copy of it is kept beside it).")
-def db_restore(file: str, force: bool) -> None:
-    """Put a backup (sales or credentials) back in place.
+              help="Replace existing files (a live database is kept beside it first).")
+def db_restore(file: str | None, replica: str | None, timestamp: str | None,
+               output: str | None, force: bool) -> None:
+    """Put a backup (sales or credentials) back in place, or restore from a replica.
 
-    Refuses to replace an existing database without --force, and refuses a backup
-    from a newer salescli. A backup from an older version is upgraded. Stop the
+    FILE: refuses to replace an existing database without --force, and refuses a
+    backup from a newer salescli. A backup from an older version is upgraded. Stop the
     cron jobs while restoring.
 
+    --from-replica URL: restores sales.db and credentials.db as they were at
+    --timestamp (default: the newest the replica holds) into --output, a new
+    directory unless --force, and checks both (integrity, schema version).
+
     Example: salescli db restore /var/backups/salescli/sales-20250131T020000Z.db --force
+
+    Example: salescli db restore --from-replica s3://bucket/salescli
+    --timestamp 2025-01-31T09:15:00Z --output /srv/salescli-restored
     """
+    if replica:
+        if file:
+            raise click.UsageError("give either FILE or --from-replica, not both")
+        _restore_replica(replica, timestamp, output, force)
+        return
+    if not file:
+        raise click.UsageError("give a backup FILE, or --from-replica URL")
+    if timestamp or output:
+        raise click.UsageError("--timestamp and --output go with --from-replica")
     from salescli.ops import backup as lib
     from salescli.ops.runner import job_lock
 
@@ -226,6 +258,64 @@ def db_restore(file: str, force: bool) -> None:
                f"(schema version {result['schema_version']})")
     if result["saved"]:
         click.echo(f"the previous file is kept as {result['saved']}")
+
+
+def _restore_replica(url: str, timestamp: str | None, output: str | None, force: bool) -> None:
+    from salescli.core.timeutil import now
+    from salescli.ops import replication
+    from salescli.ops.runner import job_lock
+
+    url = replication.normalise_url(url, "--from-replica")
+    out = output or f"restored-{now().replace(':', '').replace('-', '')}"
+    with job_lock(settings().db, "restore"):
+        result = replication.restore(url, out, timestamp=timestamp, force=force,
+                                     live_db=settings().db)
+    at = f" as of {result['timestamp']}" if result["timestamp"] else ""
+    for d in result["databases"]:
+        click.echo(f"restored the {d['kind']} database {d['to']} from {url}{at} "
+                   f"(schema version {d['schema_version']}, integrity ok)")
+    if len(result["databases"]) == 1:
+        click.echo("the replica holds no credentials.db (no users or tokens were replicated)")
+
+
+@db_group.command("replicate")
+@click.option("--to", "url", metavar="URL",
+              help="Replica URL: a directory, file:///dir, s3://bucket/path, sftp://host/path "
+                   "… (default SALESCLI_REPLICA_URL, else [replication] url in SALESCLI_CONFIG).")
+def db_replicate(url: str | None) -> None:
+    """Copy every commit of the sales and credentials databases to a replica, continuously.
+
+    Runs Litestream in the foreground until stopped (SIGTERM, Ctrl-C), for a service
+    manager: see salescli-replicate.service.example. Each database goes to
+    URL/sales.db and URL/credentials.db within SALESCLI_REPLICA_SYNC_INTERVAL (1s).
+    Storage keys come from the environment (LITESTREAM_ACCESS_KEY_ID,
+    LITESTREAM_SECRET_ACCESS_KEY, …), never from a file. salescli health reports how
+    far the replica is behind.
+
+    Example: salescli db replicate --to s3://backups/salescli
+    """
+    from salescli.ops import replication
+
+    url = replication.replica_url(url)
+    if url is None:
+        raise click.UsageError("no replica: give --to URL or set SALESCLI_REPLICA_URL")
+    if not settings().db.exists():  # never create (and replicate) an empty database
+        raise click.ClickException(f"database {str(settings().db)!r} does not exist; "
+                                   "run: salescli init")
+
+    def started(rep: Any) -> None:
+        names = ", ".join(p.name for p in rep.databases)
+        click.echo(f"replicating {names} to {rep.url} within {rep.interval} "
+                   f"(litestream pid {rep.process.pid})", err=True)
+        if len(rep.databases) == 1:
+            click.echo("credentials.db does not exist yet: restart this service after the "
+                       "first salescli users add", err=True)
+
+    def work(run: Any) -> dict[str, Any]:
+        code = replication.run(settings().db, url, on_start=started)
+        return {"databases": len(replication.databases(settings().db)), "exit_code": code}
+
+    _as_job("replicate", work)
 
 
 @db_group.command("optimize")
@@ -251,10 +341,11 @@ def db_optimize(vacuum: bool | None) -> None:
 @click.option("--dry-run", is_flag=True, help="Only count what would be deleted.")
 @format_option()
 def db_cleanup(days: int | None, dry_run: bool, fmt: str) -> None:
-    """Delete old job history, sent or given-up notifications and quarantined mail.
+    """Delete old job history, sent or given-up notifications, quarantined mail and sign-ins.
 
-    Never touches prospects, interactions, stage history or the audit log. The
-    newest run and the newest success of every job are always kept.
+    The web sign-in log (in credentials.db) keeps the same number of days. Never touches
+    prospects, interactions, stage history or the audit log. The newest run and the newest
+    success of every job are always kept.
 
     Example: salescli db cleanup --older-than 180
     """
@@ -262,8 +353,9 @@ def db_cleanup(days: int | None, dry_run: bool, fmt: str) -> None:
 
     days = maintenance.retention_days(days)
     if dry_run:
-        deleted = maintenance.cleanup(read_conn(), days, dry_run=True)
+        deleted = maintenance.cleanup(read_conn(), days, dry_run=True, db_file=settings().db)
     else:
-        deleted = _as_job("cleanup", lambda run: maintenance.cleanup(run.conn, days))
+        deleted = _as_job("cleanup", lambda run: maintenance.cleanup(run.conn, days,
+                                                                     db_file=settings().db))
     emit(({"table": t, "would_delete" if dry_run else "deleted": n}
           for t, n in deleted.items()), fmt)

@@ -32,14 +32,41 @@ def credentials_path(sales_db: str | os.PathLike) -> Path:
     return Path(override) if override else Path(sales_db).with_name(CREDENTIALS_NAME)
 
 
+def make_private_dirs(path: Path) -> None:
+    """Create ``path`` and any missing parents with mode 0700, whatever the umask.
+
+    ``Path.mkdir(parents=True)`` gives the parents it creates the umask's mode (0777 under
+    ``umask 000``); the directories salescli creates hold the databases, so they are private.
+    Directories that already exist are left as they are: they belong to the operator.
+    """
+    missing = []
+    for parent in (path, *path.parents):
+        if parent.exists():
+            break
+        missing.append(parent)
+    for directory in reversed(missing):
+        try:
+            directory.mkdir(mode=0o700)
+        except FileExistsError:
+            continue
+        os.chmod(directory, 0o700)  # mkdir's mode is masked by the umask, never widened
+
+
 def create_private(path: Path) -> None:
-    """Create an empty file readable by its owner only, if it does not exist yet."""
-    path.parent.mkdir(parents=True, exist_ok=True)
+    """Create an empty file readable by its owner only, if it does not exist yet.
+
+    The mode is 0600 whatever the umask; SQLite gives the -wal, -shm and -journal files
+    the mode of the database file, so they are private too.
+    """
+    make_private_dirs(path.parent)
     try:
         fd = os.open(path, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o600)
     except FileExistsError:
         return
-    os.close(fd)
+    try:
+        os.fchmod(fd, 0o600)  # a umask can only narrow os.open's mode; make it exact
+    finally:
+        os.close(fd)
 
 
 def connect(path: str | os.PathLike, *, create: bool = False) -> sqlite3.Connection:

@@ -107,11 +107,27 @@ def _file_handler(path: str) -> logging.Handler:
 
     from salescli.core.db import create_private
 
+    class Private:
+        """Every file the handler opens (the first, and each one after a rotation) is 0600
+        whatever the umask: the handlers themselves open with the umask's mode."""
+
+        baseFilename: str
+
+        def _open(self):  # noqa: ANN202 - logging's own hook
+            create_private(Path(self.baseFilename))
+            return super()._open()  # type: ignore[misc]
+
+    class PrivateWatched(Private, logging.handlers.WatchedFileHandler):
+        pass
+
+    class PrivateRotating(Private, logging.handlers.RotatingFileHandler):
+        pass
+
     create_private(Path(path))
     max_bytes = _env_int("SALESCLI_LOG_MAX_BYTES", DEFAULT_MAX_BYTES)
     if max_bytes == 0:
-        return logging.handlers.WatchedFileHandler(path, encoding="utf-8")
-    return logging.handlers.RotatingFileHandler(
+        return PrivateWatched(path, encoding="utf-8")
+    return PrivateRotating(
         path, maxBytes=max_bytes, backupCount=_env_int("SALESCLI_LOG_BACKUPS", DEFAULT_BACKUPS),
         encoding="utf-8")
 

@@ -32,6 +32,7 @@ from salescli.core.db import (
     create_private,
     credentials_path,
     db_path,
+    make_private_dirs,
     open_write,
     transaction,
 )
@@ -271,7 +272,7 @@ def backup(db_file: str | os.PathLike | None, dest: str | os.PathLike, *,
     if dest.exists() and not dest.is_dir():
         raise InvalidValue("DIR", str(dest), "is not a directory")
     try:
-        dest.mkdir(mode=0o700, parents=True, exist_ok=True)
+        make_private_dirs(dest)
     except OSError as exc:
         raise BackupError(f"cannot create the backup directory {dest}: {exc.strerror}") \
             from None

@@ -25,6 +25,8 @@ from salescli.core.timeutil import iso, parse_duration
 
 DAY = timedelta(hours=24)
 MIN_RUNS_FOR_RATE = 20
+# Jobs that run as services until stopped: a long run is their normal state.
+SERVICE_JOBS = frozenset({"replicate"})
 DEFAULT_JOB_MAX_AGE = "scan=30m,notify=30m,rollup=2d,backup=2d,report=8d,cleanup=8d,optimize=8d"
 _SIZE = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*([kmgt]?)i?b?\s*$", re.IGNORECASE)
 _SIZE_UNITS = {"": 1, "k": 1024, "m": 1024**2, "g": 1024**3, "t": 1024**4}
@@ -58,6 +60,7 @@ class Thresholds:
     min_free_disk: int = 500 * 1024**2
     max_wal: int = 512 * 1024**2
     integrity: str = "quick"
+    replica_max_lag: timedelta = field(default_factory=lambda: timedelta(minutes=5))
 
     @classmethod
     def from_env(cls) -> Thresholds:
@@ -81,6 +84,8 @@ class Thresholds:
         t.min_free_disk = parse_size(_env("SALESCLI_HEALTH_MIN_FREE_DISK", "500M"),
                                      "SALESCLI_HEALTH_MIN_FREE_DISK")
         t.max_wal = parse_size(_env("SALESCLI_HEALTH_MAX_WAL", "512M"), "SALESCLI_HEALTH_MAX_WAL")
+        t.replica_max_lag = dur(_env("SALESCLI_HEALTH_REPLICA_MAX_LAG", "5m"),
+                                "SALESCLI_HEALTH_REPLICA_MAX_LAG")
         t.integrity = _env("SALESCLI_HEALTH_INTEGRITY", "quick").lower()
         if t.integrity not in ("quick", "full", "off"):
             raise InvalidValue("SALESCLI_HEALTH_INTEGRITY", t.integrity,
@@ -220,13 +225,16 @@ def _jobs(conn: sqlite3.Connection, t: Thresholds, now: datetime,
             "failed_24h": failed,
         }
         jobs.append(entry)
-        if done is not None and done["status"] == JobStatus.FAILED:
+        # A service restarted after a failure (the replicator) is judged by its live run.
+        restarted = job in SERVICE_JOBS and last["status"] == JobStatus.RUNNING \
+            and not _process_gone(last)
+        if done is not None and done["status"] == JobStatus.FAILED and not restarted:
             problems.append(f"job {job} failed at {done['started_at']}: {done['error']}")
         if last["status"] == JobStatus.RUNNING:
             running_for = _age(last["started_at"], now) or 0
             if _process_gone(last):
                 problems.append(f"job {job} died while running (pid {last['pid']} is gone)")
-            elif running_for > t.max_runtime.total_seconds():
+            elif running_for > t.max_runtime.total_seconds() and job not in SERVICE_JOBS:
                 problems.append(f"job {job} has been running for {_human(running_for)}")
         max_age = t.job_max_age.get(job)
         if max_age and ok is not None:
@@ -355,6 +363,34 @@ def _database(path: Path, conn: sqlite3.Connection | None, t: Thresholds,
     return info
 
 
+def _replica(path: Path, t: Thresholds, now: datetime,
+             problems: list[str]) -> list[dict[str, Any]] | None:
+    """The replica's lag per database, when replication is set up (None otherwise)."""
+    from salescli.ops import replication
+
+    url = replication.replica_url()
+    if url is None:
+        return None
+    rows = []
+    for database in replication.databases(path):
+        try:
+            entry = replication.lag(database, url, now)
+        except replication.ReplicationError as exc:
+            problems.append(f"cannot read the replica of {database.name} at {url}: {exc}")
+            continue
+        rows.append({**entry, "newest_at": iso(entry["newest_at"]) if entry["newest_at"]
+                     else None, "last_commit_at": iso(entry["last_commit_at"])
+                     if entry["last_commit_at"] else None})
+        if entry["newest_at"] is None:
+            problems.append(f"the replica {entry['replica']} holds nothing yet: is salescli "
+                            "db replicate running?")
+        elif entry["lag_s"] > t.replica_max_lag.total_seconds():
+            problems.append(f"the replica of {database.name} is {_human(entry['lag_s'])} "
+                            f"behind (threshold {_human(t.replica_max_lag.total_seconds())}); "
+                            "is salescli db replicate running?")
+    return rows
+
+
 def check(path: str | os.PathLike | None = None, *, now: datetime | None = None,
           thresholds: Thresholds | None = None) -> dict[str, Any]:
     """Everything ``salescli health`` reports; unhealthy when ``problems`` is not empty."""
@@ -364,7 +400,8 @@ def check(path: str | os.PathLike | None = None, *, now: datetime | None = None,
     problems: list[str] = []
     report: dict[str, Any] = {"healthy": True, "checked_at": iso(now), "problems": problems,
                               "jobs": [], "mail": [], "quarantine": None,
-                              "error_rate_24h": None, "notifications": None}
+                              "error_rate_24h": None, "notifications": None,
+                              "replica": None}
     conn = None
     if not path.exists():
         problems.append(f"database {str(path)!r} does not exist; run: salescli init")
@@ -388,6 +425,11 @@ def check(path: str | os.PathLike | None = None, *, now: datetime | None = None,
     finally:
         if conn is not None:
             conn.close()
+    if path.exists():
+        try:
+            report["replica"] = _replica(path, t, now, problems)
+        except InvalidValue as exc:
+            problems.append(str(exc))
     report["thresholds"] = t.public()
     report["healthy"] = not problems
     return report

@@ -1,8 +1,9 @@
 """Keeping the database fast and small: optimize, and retention for bookkeeping tables.
 
 ``cleanup`` only ever deletes rows of job_runs, notifications and mail_quarantine
-(never prospects, interactions, stage history or the audit log), in short
-transactions so that cron jobs writing meanwhile wait no longer than a moment.
+(never prospects, interactions, stage history or the audit log), and the web
+sign-in log in the credentials database, in short transactions so that cron jobs
+writing meanwhile wait no longer than a moment.
 """
 
 from __future__ import annotations
@@ -14,7 +15,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-from salescli.core.db import transaction
+from salescli.core.db import connect, credentials_path, transaction
 from salescli.core.errors import InvalidValue
 from salescli.core.timeutil import iso
 
@@ -25,6 +26,8 @@ VACUUM_MIN_FREE_RATIO = 0.2
 VACUUM_MIN_FREE_BYTES = 4 * 1024**2
 # The tables cleanup may touch; anything else is out of its reach by construction.
 RETAINED_TABLES = ("job_runs", "notifications", "mail_quarantine")
+# In credentials.db: the web sign-in log (every attempt, good or bad, with the address).
+SIGNIN_TABLE = "signin_log"
 
 
 def retention_days(value: int | None = None) -> int:
@@ -57,9 +60,26 @@ _RULES: dict[str, str] = {
 }
 
 
+def _delete_batches(conn: sqlite3.Connection, table: str, where: str, cutoff: str) -> int:
+    total = 0
+    while True:  # short transactions: writers never wait behind a big delete
+        with transaction(conn):
+            n = conn.execute(
+                f"DELETE FROM {table} WHERE id IN (SELECT id FROM {table} WHERE {where}"
+                f" LIMIT {BATCH})", {"cutoff": cutoff}).rowcount
+        total += n
+        if n < BATCH:
+            return total
+
+
 def cleanup(conn: sqlite3.Connection, older_than_days: int | None = None, *,
-            now: datetime | None = None, dry_run: bool = False) -> dict[str, int]:
-    """Delete bookkeeping rows older than the retention; returns rows deleted per table."""
+            now: datetime | None = None, dry_run: bool = False,
+            db_file: str | os.PathLike | None = None) -> dict[str, int]:
+    """Delete bookkeeping rows older than the retention; returns rows deleted per table.
+
+    With ``db_file`` (the sales database), the sign-in log of the credentials database
+    beside it is pruned with the same retention.
+    """
     days = retention_days(older_than_days)
     cutoff = iso((now or datetime.now(UTC)) - timedelta(days=days))
     deleted: dict[str, int] = {}
@@ -68,18 +88,31 @@ def cleanup(conn: sqlite3.Connection, older_than_days: int | None = None, *,
         if dry_run:
             deleted[table] = conn.execute(
                 f"SELECT count(*) FROM {table} WHERE {where}", {"cutoff": cutoff}).fetchone()[0]
-            continue
-        total = 0
-        while True:  # short transactions: writers never wait behind a big delete
-            with transaction(conn):
-                n = conn.execute(
-                    f"DELETE FROM {table} WHERE id IN (SELECT id FROM {table} WHERE {where}"
-                    f" LIMIT {BATCH})", {"cutoff": cutoff}).rowcount
-            total += n
-            if n < BATCH:
-                break
-        deleted[table] = total
+        else:
+            deleted[table] = _delete_batches(conn, table, where, cutoff)
+    if db_file is not None:
+        n = _cleanup_signins(Path(db_file), cutoff, dry_run)
+        if n is not None:
+            deleted[SIGNIN_TABLE] = n
     return deleted
+
+
+def _cleanup_signins(db_file: Path, cutoff: str, dry_run: bool) -> int | None:
+    """Sign-in log rows older than ``cutoff``; None when there is no credentials database."""
+    path = credentials_path(db_file)
+    if not path.exists():
+        return None
+    creds = connect(path)
+    try:
+        if not creds.execute("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = ?",
+                             (SIGNIN_TABLE,)).fetchone():
+            return None
+        if dry_run:
+            return creds.execute(f"SELECT count(*) FROM {SIGNIN_TABLE} WHERE at < :cutoff",
+                                 {"cutoff": cutoff}).fetchone()[0]
+        return _delete_batches(creds, SIGNIN_TABLE, "at < :cutoff", cutoff)
+    finally:
+        creds.close()
 
 
 def _stats(conn: sqlite3.Connection) -> tuple[int, int, int]:

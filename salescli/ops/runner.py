@@ -20,7 +20,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from salescli.core.db import db_path, open_write, transaction
+from salescli.core.db import db_path, make_private_dirs, open_write, transaction
 from salescli.core.enums import JobStatus
 from salescli.core.errors import JobLocked
 from salescli.core.timeutil import now
@@ -53,7 +53,7 @@ def lock_path(db_file: Path, job: str) -> Path:
 def job_lock(db_file: Path, job: str) -> Iterator[None]:
     """Hold the job's lock or raise JobLocked at once (never wait behind another run)."""
     path = lock_path(db_file, job)
-    path.parent.mkdir(parents=True, exist_ok=True)
+    make_private_dirs(path.parent)
     fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o600)
     try:
         try:
