@@ -16,7 +16,7 @@ from hypothesis import strategies as st
 from salescli.core import db, output
 from salescli.core.enums import DEFAULT_STAGES
 from salescli.core.errors import InvalidValue, SalescliError
-from salescli.pipeline import import_read, importer
+from salescli.pipeline import import_read, import_write, importer
 from salescli.pipeline.prospects import add, list_prospects, normalise_email
 
 
@@ -184,7 +184,7 @@ def _outcome(template: Path, text: str, small: bool, options: dict) -> tuple:
     batches of one or two rows written while the next is read, or in one pass."""
     sizes = {"_FIRST": 1, "_BATCH": 2} if small else {"_FIRST": 10**6, "_BATCH": 10**6}
     knobs = {**{(import_read, k): v for k, v in sizes.items()},
-             (importer, "_FLUSH"): 1, (importer, "_BULK_MIN"): 2 if small else 10**6}
+             (importer, "_FLUSH"): 1, (import_write, "_BULK_MIN"): 2 if small else 10**6}
     saved = {key: getattr(*key) for key in knobs}
     with tempfile.TemporaryDirectory() as tmp:
         path = Path(tmp) / "sales.db"
