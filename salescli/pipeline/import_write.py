@@ -22,7 +22,8 @@ from salescli.core.db import transaction
 from salescli.pipeline import stages
 
 _CHUNK = 500  # emails per duplicate lookup (well under SQLite's parameter limit)
-_CACHE_KIB = 65536  # page cache while importing: the email index is written at random
+_CACHE_KIB = 24576  # page cache while importing (the email index is written at random);
+# with the sorter that rebuilds indexes at the end (as big), it bounds memory: bench_import.py
 _VALUES = 76  # rows per multi-row INSERT into the staging table (988 parameters: < 999)
 _FIELDS = ("name", "company", "owner", "stage_id", "value", "tags", "source", "notes")
 
@@ -159,7 +160,7 @@ class _Inserter:
     core). One thread at a time uses the connection: any other use first calls ``wait``.
     """
 
-    def __init__(self, conn: sqlite3.Connection, actor: str, ts: str, updates: bool = False):
+    def __init__(self, conn: sqlite3.Connection, actor: str, ts: str):
         self.conn, self.ts = conn, ts
         self.args: dict[str, Any] = {"ts": ts, "actor": actor, "first": None, "base": 0}
         self.staged = self.inserted = 0  # rows staged, rows of them inserted
@@ -173,10 +174,9 @@ class _Inserter:
         conn.execute(f"CREATE TEMP TABLE {_NEW.split('.')[1]} (n INTEGER PRIMARY KEY, "
                      + ", ".join(_COLUMNS) + ")")
         conn.execute(f"DROP TABLE IF EXISTS {_UPD}")
-        if updates:  # rows for prospects already there: their id, as given in the file
-            conn.execute(f"CREATE TEMP TABLE {_UPD.split('.')[1]} (id INTEGER PRIMARY KEY,"
-                         " row, email UNIQUE, " + ", ".join(_FIELDS) + ")")
-        self.updates = updates
+        # rows for prospects already there: their id, the row as given in the file
+        conn.execute(f"CREATE TEMP TABLE {_UPD.split('.')[1]} (id INTEGER PRIMARY KEY,"
+                     " row, email UNIQUE, " + ", ".join(_FIELDS) + ")")
 
     def find(self, emails: list[str]) -> dict[str, tuple[int, str, int]]:
         """Rows staged before with these emails: email → (row, "new" or "update", n or id).
@@ -187,7 +187,7 @@ class _Inserter:
             self.conn.execute(f"CREATE INDEX {_NEW}_email ON {_NEW.split('.')[1]}(email)")
             self.indexed = True
         found: dict[str, tuple[int, str, int]] = {}
-        tables = [(_NEW, "n", "new")] + ([(_UPD, "id", "update")] if self.updates else [])
+        tables = [(_NEW, "n", "new"), (_UPD, "id", "update")]
         for start in range(0, len(emails), _CHUNK):
             chunk = emails[start:start + _CHUNK]
             marks = ",".join("?" * len(chunk))
