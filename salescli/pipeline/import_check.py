@@ -10,7 +10,7 @@ import json
 import sqlite3
 from collections.abc import Callable
 from datetime import UTC, datetime
-from itertools import pairwise, repeat
+from itertools import repeat
 from operator import itemgetter
 from types import NoneType
 from typing import Any
@@ -45,7 +45,8 @@ class Validator:
         if history or "lost_reason" in cols:
             self.stages = {s["name"].casefold(): s for s in conn.execute(
                 "SELECT id, name, position, kind FROM stages WHERE removed_at IS NULL")}
-            self.by_id = {s["id"]: s for s in self.stages.values()}
+            self.lost_ids = {s["id"] for s in self.stages.values()
+                             if s["kind"] == StageKind.LOST}
             self.first = stages.first_stage(conn)["id"]
         for f in history:
             convert[f] = _date_parser(f, date_format, ts)
@@ -127,62 +128,77 @@ class Validator:
         n = len(numbers)
         created = columns.get("created_at") or [None] * n
         reasons = columns.get("lost_reason") or [None] * n
-        stage_ids = columns.get("stage") or [None] * n
+        stage_ids = columns.get("stage")
         if not isinstance(stage_ids, list):
             stage_ids = [None] * n
-        dated = [(self.stages[f[:-len(STAGE_AT)]], f, columns[f]) for f in self.dated]
+        # the stage columns in pipeline order: (values, stage id, closed?, field)
+        dated = sorted(((columns[f], self.stages[f[:-len(STAGE_AT)]], f) for f in self.dated),
+                       key=lambda d: (d[1]["position"], d[1]["id"]))
+        dated = [(col, s["id"], s["kind"] != StageKind.OPEN, f) for col, s, f in dated]
         out_created, entered, history = [None] * n, [None] * n, [None] * n
         for i in range(n):
             if i in bad:
                 continue
-            when = [(at, s["position"], s, f) for s, f, col in dated if (at := col[i])]
+            when = [(at, sid, closed, f) for col, sid, closed, f in dated if (at := col[i])]
             if not when and created[i] is None and reasons[i] is None:
                 continue
             try:
-                chain = self.chain(created[i], sorted(when, key=itemgetter(0, 1)),
-                                   stage_ids[i], reasons[i])
+                history[i], out_created[i], entered[i], stage_ids[i] = self.chain(
+                    created[i], when, stage_ids[i], reasons[i])
             except InvalidValue as exc:
                 bad.setdefault(i, []).append(Rejection(numbers[i], exc.field, exc.value,
                                                        exc.reason))
-                continue
-            out_created[i], entered[i] = chain[0][2], chain[-1][2]
-            stage_ids[i] = chain[-1][1]
-            history[i] = json.dumps(chain, separators=(",", ":"))
         columns["stage"] = stage_ids
         return [out_created, entered, history]
 
     def chain(self, created: str | None, when: list[tuple], stage_id: int | None,
-              reason: str | None) -> list[list]:
-        """[from, to, at, note, reason] of each stage change a row's dates describe."""
-        by_position = sorted(when, key=itemgetter(1))
-        for (at_a, _, _, field_a), (at_b, _, _, field_b) in pairwise(by_position):
-            if at_b < at_a:
-                raise InvalidValue(field_b, at_b, f"is before {field_a} {at_a!r} (a later "
-                                                  "stage cannot be entered earlier)")
-        closed = [f for _, _, s, f in when if s["kind"] != StageKind.OPEN]
-        if len(closed) > 1:
-            raise InvalidValue(closed[1], dict(((f, a) for a, _, _, f in when))[closed[1]],
-                               f"and {closed[0]}: a prospect is closed once")
+              reason: str | None) -> tuple[str, str, str, int]:
+        """The stage changes a row's dates describe, as JSON [[from, to, at, note, reason],
+        …]; when the prospect was created, entered its stage, and that stage.
+
+        ``when``: (at, stage id, closed?, field) of the dated stages in pipeline order,
+        which must also be the order of their dates."""
+        closed = None
+        for k, (at, _, is_closed, field) in enumerate(when):
+            if k and at < when[k - 1][0]:
+                raise InvalidValue(field, at, f"is before {when[k - 1][3]} {when[k - 1][0]!r}"
+                                              " (a later stage cannot be entered earlier)")
+            if is_closed:
+                if closed is not None:
+                    raise InvalidValue(field, at, f"and {closed}: a prospect is closed once")
+                closed = field
         if created is not None and when and when[0][0] < created:
             raise InvalidValue(when[0][3], when[0][0], f"is before created_at {created!r}")
         start = created or (when[0][0] if when else self.ts)
         if when and when[0][0] == start:
-            first = when[0][2]["id"]
+            last = when[0][1]
         else:
-            first = self.first if when else (stage_id or self.first)
-        chain: list[list] = [[None, first, start, "created", None]]
-        for at, _, s, _ in when:
-            if s["id"] != chain[-1][1]:
-                chain.append([chain[-1][1], s["id"], at, "import", None])
-        if stage_id is not None and stage_id != chain[-1][1]:
-            chain.append([chain[-1][1], stage_id, max(self.ts, chain[-1][2]), "import", None])
+            last = self.first if when else (stage_id or self.first)
+        # JSON written by hand: ids are ints, times ISO text, notes fixed words (json.dumps
+        # was a third of the cost of a history import)
+        lost_ids, lost = self.lost_ids, -1
+        steps = [f'[null,{last},"{start}","created",null]']
+        if last in lost_ids:
+            lost = 0
+        at = start
+        for at, sid, _, _ in when:
+            if sid != last:
+                steps.append(f'[{last},{sid},"{at}","import",null]')
+                if sid in lost_ids:
+                    lost = len(steps) - 1
+                last = sid
+        if stage_id is not None and stage_id != last:
+            at = max(self.ts, at)
+            steps.append(f'[{last},{stage_id},"{at}","import",null]')
+            if stage_id in lost_ids:
+                lost = len(steps) - 1
+            last = stage_id
         if reason is not None:
-            lost = [c for c in chain if self.by_id[c[1]]["kind"] == StageKind.LOST]
-            if not lost:
+            if lost < 0:
                 raise InvalidValue("lost_reason", reason, "needs a lost stage (a lost_at date"
                                                           " or a lost stage)")
-            lost[-1][4] = reason
-        return chain
+            steps[lost] = steps[lost][:-5] + json.dumps(reason) + "]"
+        return "[" + ",".join(steps) + "]", start, at, last
 
 
 def _date_parser(field: str, fmt: str | None, ts: str) -> Callable[[Any], str | None]:

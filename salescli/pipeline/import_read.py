@@ -12,15 +12,12 @@ from __future__ import annotations
 import codecs
 import csv
 import io
-import json
 import os
-import re
 import sys
 from collections.abc import Iterator
 from dataclasses import dataclass
 from enum import StrEnum
 from itertools import chain, islice
-from json.decoder import scanstring
 from pathlib import Path
 from typing import IO, Any
 
@@ -39,7 +36,6 @@ MAX_FIELD_ENV = "SALESCLI_IMPORT_MAX_FIELD"
 DEFAULT_MAX_FIELD = 65536  # characters in one cell or JSON string
 MAX_DIGITS = 100  # characters in one JSON number
 MAX_DEPTH = 16  # arrays and objects in one another in one JSON record
-_WS = re.compile(r"[ \t\n\r]*")
 
 
 def max_field() -> int:
@@ -73,12 +69,6 @@ class LongNumber:
 
     def __repr__(self) -> str:
         return f"{self.head}… ({self.digits} characters)"
-
-
-def _number(kind: type) -> Any:
-    def parse(text: str) -> Any:
-        return LongNumber(text) if len(text) > MAX_DIGITS else kind(text)
-    return parse
 
 
 @dataclass
@@ -220,7 +210,7 @@ def open_text(source: Source, fmt: str | None) -> tuple[InputFormat, str, Iterat
 Batch = tuple[list[int], list[Any], list[Rejection]]
 
 
-def _size(done: int, total: int) -> int:
+def batch_size(done: int, total: int) -> int:
     """Rows in the next batch, ``done`` of about ``total`` being read. An import writes a
     batch while it checks the next one: batches grow from small (writing starts early)
     and near the end shrink to half of what is left (the writing of the last one, which
@@ -228,7 +218,7 @@ def _size(done: int, total: int) -> int:
     return max(_FIRST, min(_BATCH, done, (total - done) // 2))
 
 
-def _estimate(source: Source, rows: int) -> int:
+def estimate_rows(source: Source, rows: int) -> int:
     """Rows in the whole input, guessed from the bytes read so far (unknown: many)."""
     if not source.size or not source.read:
         return 10**12
@@ -318,8 +308,8 @@ def read_csv(source: Source, pieces: Iterator[str]) -> tuple[list[str], Iterator
     def batches() -> Iterator[Batch]:
         number = first
         try:
-            while chunk := list(islice(reader, _size(number - first,
-                                                     _estimate(source, number - first)))):
+            while chunk := list(islice(reader, batch_size(number - first,
+                                                     estimate_rows(source, number - first)))):
                 numbers = list(range(number + 1, number + 1 + len(chunk)))
                 number += len(chunk)
                 bad: list[Rejection] = []
@@ -351,187 +341,3 @@ def read_csv(source: Source, pieces: Iterator[str]) -> tuple[list[str], Iterator
             csv.field_size_limit(old)
 
     return headers, batches()
-
-
-def read_json(source: Source, pieces: Iterator[str], first: str) -> Iterator[Batch]:
-    """Batches of (row number, object) of a JSON array (rows numbered from 1) or of
-    objects one after the other, as NL-JSON (rows numbered by line)."""
-    if first not in "[{":
-        raise InvalidValue("file", source.name, "is not a JSON array of objects, nor NL-JSON")
-    records = _JsonRecords(source, pieces, array=first == "[")
-    it = iter(records)
-    done = 0
-    while True:
-        numbers: list[int] = []
-        rows: list[Any] = []
-        bad: list[Rejection] = []
-        for number, item in islice(it, _size(done, _estimate(source, done))):
-            if isinstance(item, dict):
-                numbers.append(number)
-                rows.append(item)
-            elif isinstance(item, Rejection):
-                bad.append(item)
-            else:
-                bad.append(Rejection(number, "", None,
-                                     f"is not a JSON object (got {type(item).__name__})"))
-        count = len(numbers) + len(bad)
-        if not count:
-            return
-        done += count
-        yield numbers, rows, bad
-
-
-class _JsonRecords:
-    """(row number, value) of each element of a top-level array, or of each top-level value
-    in NL-JSON, decoded one at a time from a bounded buffer."""
-
-    def __init__(self, source: Source, pieces: Iterator[str], array: bool):
-        self.source, self.pieces, self.array = source, pieces, array
-        self.buf, self.pos, self.eof = "", 0, False
-        self.line = 1  # line of self.buf[0]
-        self.limit = 16 * source.limit  # characters in one record
-        self.decoder = json.JSONDecoder(parse_int=_number(int), parse_float=_number(float))
-
-    def more(self) -> bool:
-        """Read the next piece into the buffer; False at the end of the input."""
-        piece = next(self.pieces, None)
-        if piece is None:
-            self.eof = True
-            return False
-        self.line += self.buf.count("\n", 0, self.pos)
-        self.buf = self.buf[self.pos:] + piece
-        self.pos = 0
-        return True
-
-    def skip(self) -> str:
-        """Skip blanks; the next character ('' at the end)."""
-        while True:
-            self.pos = _WS.match(self.buf, self.pos).end()
-            if self.pos < len(self.buf):
-                return self.buf[self.pos]
-            if not self.more():
-                return ""
-
-    def line_at(self, pos: int) -> int:
-        return self.line + self.buf.count("\n", 0, pos)
-
-    def invalid(self, msg: str, pos: int) -> InvalidValue:
-        return InvalidValue("file", self.source.name,
-                            f"is not valid JSON: {msg} (line {self.line_at(pos)})")
-
-    def __iter__(self) -> Iterator[tuple[int, Any]]:
-        index = 0
-        if self.array:
-            self.skip()
-            self.pos += 1  # the "["
-            if self.skip() == "]":
-                self.pos += 1
-                if self.skip():
-                    raise self.invalid("extra data after the array", self.pos)
-                return
-        while True:
-            if not self.array and not self.skip():
-                return
-            index += 1
-            row = index if self.array else self.line_at(self.pos)
-            try:
-                value = self.decode(row)
-            except json.JSONDecodeError as exc:
-                if self.array:
-                    raise self.invalid(exc.msg, exc.pos) from None
-                yield row, Rejection(row, "", None, f"is not valid JSON: {exc.msg}")
-                self.skip_line(self.pos)
-                continue
-            yield row, value
-            if self.array:
-                nxt = self.skip()
-                self.pos += 1
-                if nxt == "]":
-                    if self.skip():
-                        raise self.invalid("extra data after the array", self.pos)
-                    return
-                if nxt != ",":
-                    raise self.invalid("expecting ',' or ']' after an element"
-                                       if nxt else "the array is not closed", self.pos - 1)
-                self.skip()
-
-    def decode(self, row: int) -> Any:
-        """The value at the position, reading more input while it may be incomplete."""
-        while True:
-            try:
-                value, end = self.decoder.raw_decode(self.buf, self.pos)
-            except json.JSONDecodeError:
-                if self.eof or len(self.buf) - self.pos > self.limit:
-                    if len(self.buf) - self.pos > self.limit:
-                        raise TooLong(self.source.name, row, None, f"is longer than "
-                                      f"{self.limit} characters ({MAX_FIELD_ENV} × 16)") \
-                            from None
-                    raise
-                self.more()
-                continue
-            except RecursionError:
-                raise TooLong(self.source.name, row, _deep_field(self.buf, self.pos),
-                              f"nests arrays or objects more than {MAX_DEPTH} deep") from None
-            if end - self.pos > self.limit:
-                raise TooLong(self.source.name, row, None, f"is longer than {self.limit} "
-                              f"characters ({MAX_FIELD_ENV} × 16)")
-            if self.buf.count("[", self.pos, end) + self.buf.count("{", self.pos, end) \
-                    > MAX_DEPTH and _depth(value) > MAX_DEPTH:
-                raise TooLong(self.source.name, row, _deep_field(self.buf, self.pos),
-                              f"nests arrays or objects more than {MAX_DEPTH} deep")
-            if end - self.pos > self.source.limit and isinstance(value, dict):
-                for k, v in value.items():
-                    if isinstance(v, str) and len(v) > self.source.limit:
-                        raise TooLong(self.source.name, row, str(k), f"is longer than "
-                                      f"{self.source.limit} characters ({MAX_FIELD_ENV})")
-            self.pos = end
-            return value
-
-    def skip_line(self, start: int) -> None:
-        """After a bad NL-JSON record: go on at the next line."""
-        self.pos = start
-        while (nl := self.buf.find("\n", self.pos)) == -1:
-            if len(self.buf) - self.pos > self.limit:
-                raise TooLong(self.source.name, self.line_at(start), None,
-                              f"has a line longer than {self.limit} characters")
-            if not self.more():
-                self.pos = len(self.buf)
-                return
-        self.pos = nl + 1
-
-
-def _depth(value: Any) -> int:
-    """How deep arrays and objects nest in ``value`` (without recursion)."""
-    deepest, todo = 0, [(value, 1)]
-    while todo:
-        item, depth = todo.pop()
-        if isinstance(item, dict | list):
-            deepest = max(deepest, depth)
-            if deepest > MAX_DEPTH:
-                return deepest
-            todo.extend((v, depth + 1) for v in (item.values() if isinstance(item, dict)
-                                                 else item))
-    return deepest
-
-
-def _deep_field(text: str, pos: int) -> str | None:
-    """The key of the record starting at ``pos`` whose value nests past MAX_DEPTH."""
-    depth, key, i, n = 0, None, pos, len(text)
-    while i < n:
-        c = text[i]
-        if c == '"':
-            try:
-                value, i = scanstring(text, i + 1)
-            except ValueError:
-                return key
-            if depth == 1 and text[_WS.match(text, i).end():][:1] == ":":
-                key = value
-            continue
-        if c in "[{":
-            depth += 1
-            if depth > MAX_DEPTH:
-                return key
-        elif c in "]}":
-            depth -= 1
-        i += 1
-    return key

@@ -23,6 +23,7 @@ from salescli.core.errors import SalescliError
 from salescli.core.timeutil import now
 from salescli.pipeline import import_write
 from salescli.pipeline.import_check import Validator
+from salescli.pipeline.import_json import read_json
 from salescli.pipeline.import_map import HeaderMap
 from salescli.pipeline.import_read import (
     InputFormat,
@@ -31,9 +32,8 @@ from salescli.pipeline.import_read import (
     TooLong,
     open_text,
     read_csv,
-    read_json,
 )
-from salescli.pipeline.import_write import _existing, _Inserter, _ranges, _session
+from salescli.pipeline.import_write import Inserter, existing, ranges, session
 
 __all__ = ["ImportRejected", "ImportResult", "OnDuplicate", "Source", "TooLong",
            "import_data", "import_file", "import_source"]
@@ -137,7 +137,7 @@ class _Seen:
 class _Duplicates:
     """Finds rows whose email came earlier in the file and handles them by ``mode``."""
 
-    def __init__(self, inserter: _Inserter, mode: OnDuplicate, result: ImportResult):
+    def __init__(self, inserter: Inserter, mode: OnDuplicate, result: ImportResult):
         self.inserter, self.mode, self.result = inserter, mode, result
         self.seen = _Seen()
 
@@ -210,8 +210,8 @@ def import_source(conn: sqlite3.Connection, actor: str, source: Source, *,
         batches = read_json(source, pieces, first)
     result = ImportResult(file=Path(source.name).name, format=kind.value, dry_run=dry_run)
     ts = now()
-    with _session(conn, write=not dry_run):
-        inserter = _Inserter(conn, actor, ts)
+    with session(conn, write=not dry_run):
+        inserter = Inserter(conn, actor, ts)
         # New rows are inserted while the file is read unless a later row may still change
         # them (update mode merges duplicates in the file); a rejection stops that.
         early = not dry_run and mode != OnDuplicate.UPDATE
@@ -266,8 +266,8 @@ def import_source(conn: sqlite3.Connection, actor: str, source: Source, *,
                     "updated": result.updated, "unchanged": result.unchanged,
                     "skipped": result.skipped, "merged": result.merged,
                     "rejected_rows": result.rejected_rows, "updated_fields": fields,
-                    "inserted_ids": _ranges(result.inserted_ids),
-                    "updated_ids": _ranges(result.updated_ids),
+                    "inserted_ids": ranges(result.inserted_ids),
+                    "updated_ids": ranges(result.updated_ids),
                 }, at=ts)
                 result.written = True
         finally:
@@ -290,20 +290,20 @@ def _rows(headers: HeaderMap, objects: list[dict]) -> list[list]:
     return [[item.get(k) for k in keys] for item in objects]
 
 
-def _against_database(inserter: _Inserter, conn: sqlite3.Connection, fresh: list[tuple],
+def _against_database(inserter: Inserter, conn: sqlite3.Connection, fresh: list[tuple],
                       mode: OnDuplicate, rejected: list[Rejection],
                       result: ImportResult) -> list[tuple]:
     """The rows whose email no prospect of the database has yet; the others rejected,
     skipped or staged as updates by ``mode``."""
     inserter.wait()
     base = inserter.args["base"]
-    existing = {e: r for e, r in _existing(conn, [r[1] for r in fresh]).items()
+    known = {e: r for e, r in existing(conn, [r[1] for r in fresh]).items()
                 if r["id"] <= base}
-    if not existing:
+    if not known:
         return fresh
     updates = []  # staged whatever the mode: a later row with the email is its duplicate
     for row in fresh:
-        found = existing.get(row[1])
+        found = known.get(row[1])
         if found is None:
             continue
         if mode == OnDuplicate.ERROR:
@@ -314,7 +314,7 @@ def _against_database(inserter: _Inserter, conn: sqlite3.Connection, fresh: list
         updates.append((found["id"], row))
     if updates:
         inserter.stage_updates(updates)
-    return [row for row in fresh if row[1] not in existing]
+    return [row for row in fresh if row[1] not in known]
 
 
 def import_data(conn: sqlite3.Connection, actor: str, data: bytes | str, name: str,
