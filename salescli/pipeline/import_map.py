@@ -57,6 +57,7 @@ class HeaderMap:
         for header, target in (extra or {}).items():  # another tool's column names
             self.lookup[key(header)] = target
         self.headers: list[str] = []
+        self.known: set[object] = set()  # the headers, for a quick look-up
         self.cols: dict[str, int] = {}
         self.unknown: list[str] = []
         self.managed: list[str] = []
@@ -67,6 +68,7 @@ class HeaderMap:
         for header in headers:
             i = len(self.headers)
             self.headers.append(header)
+            self.known.add(header)
             k = key(header)
             target = self.lookup.get(k)
             if target is None:
@@ -96,9 +98,10 @@ class HeaderMap:
 
     def notes(self) -> list[str]:
         """What was ignored, for the person importing."""
-        return [f"ignored {what}: " + ", ".join(cols) for what, cols in
-                (("columns set by salescli", self.managed), ("unknown columns", self.unknown))
-                if cols]
+        return [f"ignored {what}: " + ", ".join(cols[:20])
+                + (f" and {len(cols) - 20} more" if len(cols) > 20 else "")
+                for what, cols in (("columns set by salescli", self.managed),
+                                   ("unknown columns", self.unknown)) if cols]
 
 
 def map_columns(headers: list[str], name: str, ignore_unknown: bool,

@@ -225,10 +225,11 @@ def import_source(conn: sqlite3.Connection, actor: str, source: Source, *,
             count, mapped = 0, -1
             for numbers, cells, bad in batches:
                 count += len(numbers) + len(bad)
+                cols = headers.cols
                 if kind == InputFormat.JSON:
-                    cells = _rows(headers, cells)
+                    cells, cols = _rows(headers, cells)
                 if mapped != len(headers.cols) and (cells or kind == InputFormat.CSV):
-                    validator = Validator(conn, dict(headers.cols),
+                    validator = Validator(conn, dict(cols),
                                           text_only=kind == InputFormat.CSV,
                                           idle=inserter.wait, date_format=date_format, ts=ts)
                     mapped = len(headers.cols)
@@ -278,16 +279,17 @@ def import_source(conn: sqlite3.Connection, actor: str, source: Source, *,
     return result
 
 
-def _rows(headers: HeaderMap, objects: list[dict]) -> list[list]:
-    """JSON objects as lists of cells in column order; new keys become new columns."""
-    known = set(headers.headers)
-    new = [k for k in dict.fromkeys(chain.from_iterable(objects)) if k not in known]
+def _rows(headers: HeaderMap, objects: list[dict]) -> tuple[list[list], dict[str, int]]:
+    """JSON objects as lists of the cells of mapped keys, and field → position in them;
+    new keys are mapped (a file of ever new ignored keys costs nothing per row)."""
+    new = [k for k in dict.fromkeys(chain.from_iterable(objects)) if k not in headers.known]
     if new:
         headers.extend(new)
     if objects:
         headers.require_email()
-    keys = headers.headers
-    return [[item.get(k) for k in keys] for item in objects]
+    keys = [headers.headers[i] for i in headers.cols.values()]
+    return [[item.get(k) for k in keys] for item in objects], \
+        {f: j for j, f in enumerate(headers.cols)}
 
 
 def _against_database(inserter: Inserter, conn: sqlite3.Connection, fresh: list[tuple],
