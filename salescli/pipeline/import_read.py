@@ -134,6 +134,8 @@ class Source:
         to do. ``/dev/zero`` and other binary input fail on the first piece."""
         chunks = self._bytes()
         first = next(chunks, b"")
+        while 0 < len(first) < 8192 and (more := next(chunks, b"")):
+            first += more  # the checks below look at the first 8 KiB, however it is read
         if first[:4] == b"PK\x03\x04":
             raise InvalidValue("file", self.name, "is a ZIP archive (an Excel workbook?), not "
                                                   "CSV or JSON; save it as 'CSV UTF-8'")

@@ -349,3 +349,31 @@ def test_history_is_accepted_exactly_when_its_dates_are_in_order(shared, dates):
         assert row["created_at"] == f"{min(dates.values()).isoformat()}T00:00:00Z"
         assert row["stage_entered_at"] == changes[-1][0]
         assert changes[-1][0] == f"{max(dates.values()).isoformat()}T00:00:00Z"
+
+
+def _dry(conn, data: bytes, name: str) -> tuple:
+    try:
+        r = importer.import_data(conn, "prop", data, name, dry_run=True, skip_invalid=True,
+                                 ignore_unknown=True)
+        return r.summary(), [str(x) for x in r.rejected], r.notes
+    except SalescliError as exc:
+        return str(exc).replace(name, "F"), None, None
+
+
+@cfg(150)
+@given(data=st.one_of(
+    st.builds(lambda rows, fmt: exported(rows, fmt).encode("utf-8"), PROSPECTS,
+              st.sampled_from(["csv", "nl", "json"])),
+    CSVISH.map(lambda s: ("email,name\r\n" + s.replace("\n", "\r\n")).encode()),
+    st.binary(max_size=60)),
+    chunk=st.integers(min_value=1, max_value=17), name=st.sampled_from(["f.csv", "f.json"]))
+def test_reading_in_small_pieces_changes_nothing(shared, data, chunk, name):
+    """The reader sees the file a piece at a time: a line, a CRLF, a UTF-8 character or a
+    JSON record cut between two pieces reads the same as whole."""
+    whole = _dry(shared, data, name)
+    saved = import_read._CHUNK
+    import_read._CHUNK = chunk
+    try:
+        assert _dry(shared, data, name) == whole
+    finally:
+        import_read._CHUNK = saved
