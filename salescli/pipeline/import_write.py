@@ -315,10 +315,12 @@ class Inserter:
 
 
 
-def updates(conn: sqlite3.Connection, actor: str, ts: str) -> tuple[int, list[int], dict]:
+def updates(conn: sqlite3.Connection, actor: str, ts: str, apply: bool = True
+            ) -> tuple[int, list[int], dict]:
     """Apply the staged rows for prospects already there: only the given fields that differ
     (a stage that is the same is no move: the time in stage stays). Returns the number of
-    rows that changed nothing, the ids updated and how often each field was changed."""
+    rows that changed nothing, the ids updated and how often each field was changed;
+    ``apply`` False (a dry run) only counts."""
     same = {c: f"u.{c} IS p.{c}" for c in _FIELDS}
     same["tags"] = "json(u.tags) = json(p.tags)"
     conn.execute(f"UPDATE {_UPD} AS u SET " + ", ".join(
@@ -331,7 +333,7 @@ def updates(conn: sqlite3.Connection, actor: str, ts: str) -> tuple[int, list[in
     fields = {("stage" if c == "stage_id" else c): n for c, n in zip(_FIELDS, counts,
                                                                      strict=True) if n}
     ids = [r[0] for r in conn.execute(f"SELECT id FROM {_UPD} ORDER BY id")]
-    if ids:
+    if ids and apply:
         conn.execute(
             "INSERT INTO stage_changes(prospect_id, from_stage_id, to_stage_id, at, actor,"
             " owner, value, note) SELECT p.id, p.stage_id, u.stage_id, ?, ?,"

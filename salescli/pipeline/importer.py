@@ -252,7 +252,7 @@ def import_source(conn: sqlite3.Connection, actor: str, source: Source, *,
             inserter.wait()
             if mode == OnDuplicate.UPDATE:
                 result.unchanged, result.updated_ids, fields = \
-                    import_write.updates(conn, actor, ts)
+                    import_write.updates(conn, actor, ts, apply=not dry_run)
             else:
                 fields = {}
             result.updated = len(result.updated_ids)

@@ -232,3 +232,20 @@ def test_json_email_null_is_a_rejected_row(invoke, three, tmp_path, name, text, 
     out = ok(invoke("prospects", "import", write(tmp_path, name, text), "--skip-invalid",
                     *options))
     assert out.endswith("1 rejected\n")
+
+
+def test_a_dry_run_update_never_takes_the_write_lock(invoke, three, tmp_path):
+    """Another process holds the write lock: a dry run still checks and counts."""
+    import sqlite3
+
+    holder = sqlite3.connect(three, isolation_level=None)
+    holder.execute("BEGIN IMMEDIATE")
+    try:
+        text = "email,stage,company\nada@example.com,won,X\nnew@example.com,,Y\n"
+        out = ok(invoke("prospects", "import", write(tmp_path, "d.csv", text),
+                        "--on-duplicate", "update", "--dry-run",
+                        env={"SALESCLI_BUSY_TIMEOUT_MS": "200"}))
+        assert out == "dry run, nothing written: d.csv: 2 rows, 1 to insert, 1 to update\n"
+    finally:
+        holder.execute("ROLLBACK")
+        holder.close()
