@@ -173,6 +173,7 @@ class Inserter:
         self.threads: bool | None = None  # may a worker use the connection?
         self.error: BaseException | None = None
         self.indexed = False  # has the staging table an index on email yet?
+        self.past = False  # may staged rows carry history (set by the caller)?
         self.args["base"] = conn.execute(_BASE).fetchone()[0]
         conn.execute(f"DROP TABLE IF EXISTS {_NEW}")
         conn.execute(f"CREATE TEMP TABLE {_NEW.split('.')[1]} (n INTEGER PRIMARY KEY, "
@@ -261,7 +262,8 @@ class Inserter:
             return
         if self.suspended is None:  # the first batch: is the import big?
             self.suspended = _suspend(self.conn, hi if final else max(hi, _BULK_MIN))
-        statements = [_INSERT, *(fill for _, fill in self.suspended if fill), _HISTORY, _PAST]
+        statements = [_INSERT, *(fill for _, fill in self.suspended if fill), _HISTORY,
+                      *([_PAST] if self.past else [])]
         args = {**self.args, "lo": lo, "hi": hi}
         self.inserted = hi
         if final or not self._threadable():

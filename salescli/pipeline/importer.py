@@ -233,6 +233,7 @@ def import_source(conn: sqlite3.Connection, actor: str, source: Source, *,
                                           text_only=kind == InputFormat.CSV,
                                           idle=inserter.wait, date_format=date_format, ts=ts)
                     mapped = len(headers.cols)
+                    inserter.past = inserter.past or validator.history
                 staged, rejected = validator.check(numbers, cells) if validator else ([], [])
                 rejected += bad
                 fresh = duplicates.first_rows(staged, rejected)
