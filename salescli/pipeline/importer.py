@@ -113,7 +113,8 @@ class _Seen:
     checked against the staged rows (a set of a million emails would take ~150 MB).
     Two bits an email; at a million emails about 0.01% of answers are a false maybe."""
 
-    def __init__(self, bits: int = _BLOOM_BITS):
+    def __init__(self, bits: int | None = None):
+        bits = bits or _BLOOM_BITS
         self.bits = bytearray(bits // 8)
         self.mask = bits - 1
         self.shift = bits.bit_length() - 1

@@ -152,10 +152,15 @@ def test_rejections_are_counted_all_but_reported_up_to_a_thousand(invoke, sales,
     assert lines[-1].startswith("Error: 1500 of 1500 rows in b.csv rejected")
 
 
-def test_big_files_stream_through_every_batch(invoke, sales, tmp_path):
-    """More rows than one read of the file (1 MiB) and than one batch, in each format:
-    every row arrives, once, in order, duplicates found across batches."""
-    n = 30_000
+def test_big_files_stream_through_every_batch(invoke, sales, tmp_path, monkeypatch):
+    """Many more rows than one read of the file and than one batch (both made small here),
+    in each format: every row arrives, once, in order, duplicates found across batches."""
+    from salescli.pipeline import import_read
+
+    monkeypatch.setattr(import_read, "_CHUNK", 4096)
+    monkeypatch.setattr(import_read, "_FIRST", 100)
+    monkeypatch.setattr(import_read, "_BATCH", 700)
+    n = 3000
     people = [{"email": f"p{i}@example.com", "name": f"P {i}", "notes": "n" * 20}
               for i in range(n)]
     csv_text = "email,name,notes\n" + "".join(f"{p['email']},{p['name']},{p['notes']}\n"
@@ -163,13 +168,13 @@ def test_big_files_stream_through_every_batch(invoke, sales, tmp_path):
     files = {"a.csv": csv_text, "a.json": json.dumps(people),
              "a.jsonl": "".join(json.dumps(p) + "\n" for p in people)}
     for name, text in files.items():
-        assert len(text) > 1 << 20
+        assert len(text) > 30 * 4096
         db = tmp_path / f"{name}.db"
         out = ok(invoke("--db", db, "prospects", "import", write(tmp_path, name, text)))
         assert out == f"{name}: {n} rows, {n} inserted, 0 updated\n"
         rows = query(db, "SELECT id, email FROM prospects ORDER BY id")
         assert [r["email"] for r in rows] == [p["email"] for p in people]
-        # the first row again at the very end: a duplicate of row 1, 29,999 rows earlier
+        # the first row again at the very end: a duplicate of row 1, 2,999 rows earlier
         again = {"a.csv": csv_text + "P0@example.com,,\n",
                  "a.json": json.dumps(people + [{"email": "P0@example.com"}]),
                  "a.jsonl": files["a.jsonl"] + '{"email": "P0@example.com"}\n'}[name]
@@ -192,3 +197,33 @@ def test_ever_new_json_keys_cost_nothing_per_row(invoke, sales, tmp_path):
     note = result.stderr.strip()
     assert note.startswith("note: ignored unknown columns: k0_0, k0_1,")
     assert note.endswith(" and 99980 more") and len(note) < 400
+
+
+@pytest.mark.parametrize("mode, summary", [
+    ("error", None),
+    ("skip", "t.csv: 1201 rows, 1200 inserted, 0 updated, 1 skipped as duplicates\n"),
+    ("update", "t.csv: 1201 rows, 1200 inserted, 0 updated, 1 merged into an earlier row\n"),
+])
+def test_a_filter_that_always_says_maybe_changes_nothing(invoke, sales, tmp_path, monkeypatch,
+                                                         mode, summary):
+    """With a 64-bit filter nearly every email is a false "maybe": each is looked up in
+    the staged rows and only the true duplicate is one."""
+    from salescli.pipeline import import_read, importer
+
+    monkeypatch.setattr(importer, "_BLOOM_BITS", 64)
+    monkeypatch.setattr(import_read, "_FIRST", 100)
+    monkeypatch.setattr(import_read, "_BATCH", 300)
+    text = "email,company\n" + "".join(f"p{i}@example.com,\n" for i in range(1200)) \
+        + "p7@example.com,Late Co\n"
+    result = invoke("prospects", "import", write(tmp_path, "t.csv", text),
+                    "--on-duplicate", mode)
+    if summary is None:
+        assert result.exit_code == 1
+        assert result.stderr.splitlines()[0] == \
+            "row 1202: email 'p7@example.com' is a duplicate of row 9"
+        assert scalar(sales, "SELECT count(*) FROM prospects") == 0
+        return
+    assert ok(result) == summary
+    rows = query(sales, "SELECT email, company FROM prospects ORDER BY id")
+    assert [r["email"] for r in rows] == [f"p{i}@example.com" for i in range(1200)]
+    assert rows[7]["company"] == ("Late Co" if mode == "update" else None)
