@@ -74,7 +74,7 @@ class _JsonRecords:
     def __init__(self, source: Source, pieces: Iterator[str], array: bool):
         self.source, self.pieces, self.array = source, pieces, array
         self.buf, self.pos, self.eof = "", 0, False
-        self.line = 1  # line of self.buf[0]
+        self.line, self.mark = 1, 0  # the line of position self.mark in the buffer
         self.limit = 16 * source.limit  # characters in one record
         self.decoder = json.JSONDecoder(parse_int=_number(int), parse_float=_number(float))
 
@@ -84,7 +84,8 @@ class _JsonRecords:
         if piece is None:
             self.eof = True
             return False
-        self.line += self.buf.count("\n", 0, self.pos)
+        self.line_at(self.pos)
+        self.mark = 0
         self.buf = self.buf[self.pos:] + piece
         self.pos = 0
         return True
@@ -99,7 +100,13 @@ class _JsonRecords:
                 return ""
 
     def line_at(self, pos: int) -> int:
-        return self.line + self.buf.count("\n", 0, pos)
+        """The line of a position in the buffer, counting only from the last one asked
+        (counting from the buffer's start made NL-JSON quadratic in the buffer size)."""
+        if pos < self.mark:
+            return self.line - self.buf.count("\n", pos, self.mark)
+        self.line += self.buf.count("\n", self.mark, pos)
+        self.mark = pos
+        return self.line
 
     def invalid(self, msg: str, pos: int) -> InvalidValue:
         return InvalidValue("file", self.source.name,
