@@ -1,4 +1,5 @@
-"""Benchmark: ``salescli prospects import`` of a 100k-row CSV vs a raw insert.
+"""Benchmark: ``salescli prospects import`` of a 100k-row CSV vs a raw insert; the same
+import with history columns vs without; peak memory for 1M rows in each format.
 
 The reference is ``sqlite-utils insert DB prospects FILE --csv --no-detect-types`` into an
 empty table (no validation, no dedupe, no index, no audit); the floor is the sqlite3
@@ -10,7 +11,15 @@ many CPUs other processes kept busy meanwhile: salescli checks the file on one c
 SQLite writes on the other, so it needs a quiet machine to show its speed (with one core
 taken it was ~1.07×; beside I/O-heavy work sqlite-utils' syncs suffer far more).
 
-    python benchmarks/bench_import.py [--rows 100000] [--repeat 3]
+History: the same rows with created_at, contacted_at, proposal_at, won_at or lost_at
+and lost_reason (so ~4 stage changes a prospect instead of 1) against the plain file, in
+the same run, interleaved; the goal is ≤ 1.2×.
+
+Memory: ``--rss-rows`` rows (default 1,000,000) as CSV, a JSON array and NL-JSON, each
+imported once into a fresh database; the peak RSS of the process (``wait4``'s maxrss),
+goal ≤ 150 MB whatever the size of the file. ``--rss-rows 0`` skips it.
+
+    python benchmarks/bench_import.py [--rows 100000] [--repeat 3] [--rss-rows 1000000]
 """
 
 from __future__ import annotations
@@ -18,9 +27,9 @@ from __future__ import annotations
 import argparse
 import compileall
 import csv
+import json
 import os
 import random
-import resource
 import shutil
 import sqlite3
 import statistics
@@ -63,6 +72,50 @@ def generate(path: Path, rows: int, seed: int = 2) -> Path:
     return path
 
 
+def with_history(src: Path, path: Path, seed: int = 3) -> Path:
+    """``src`` plus created_at, contacted_at, proposal_at, won_at or lost_at, lost_reason:
+    a deal's dates in order, in the past two years, days as 25-10-16 (--date-format)."""
+    rng = random.Random(seed)
+    day0 = time.mktime((2023, 1, 1, 12, 0, 0, 0, 0, 0))
+    fmt = "%y-%m-%d"
+    with open(src, newline="", encoding="utf-8") as f, \
+            open(path, "w", newline="", encoding="utf-8") as out:
+        r, w = csv.reader(f), csv.writer(out)
+        head = next(r)
+        stage = head.index("Stage")
+        w.writerow([h for h in head if h != "Stage"]
+                   + ["created_at", "contacted_at", "proposal_at", "won_at", "lost_at",
+                      "lost_reason"])
+        for row in r:
+            t = day0 + rng.randint(0, 500) * 86400
+            dates = []
+            for _ in range(3):
+                t += rng.randint(0, 40) * 86400
+                dates.append(time.strftime(fmt, time.localtime(t)))
+            end = rng.random()
+            won, lost = (dates[2], "") if end < 0.3 else ("", dates[2]) if end < 0.6 else ("", "")
+            reason = rng.choice(["price", "timing", "no budget"]) if lost else ""
+            proposal = dates[1] if rng.random() < 0.7 else ""
+            w.writerow(row[:stage] + row[stage + 1:]
+                       + [dates[0], dates[1] if rng.random() < 0.8 else "", proposal,
+                          won, lost, reason])
+    return path
+
+
+def as_json(src: Path, path: Path, lines: bool) -> Path:
+    """The CSV ``src`` as a JSON array, or NL-JSON, written as a stream."""
+    with open(src, newline="", encoding="utf-8") as f, \
+            open(path, "w", encoding="utf-8") as out:
+        r = csv.reader(f)
+        head = next(r)
+        out.write("" if lines else "[")
+        for i, row in enumerate(r):
+            item = json.dumps(dict(zip(head, row, strict=True)), ensure_ascii=False)
+            out.write(item + "\n" if lines else ("," if i else "") + item)
+        out.write("" if lines else "]\n")
+    return path
+
+
 def busy_seconds() -> float | None:
     """CPU seconds all processes have used since boot (Linux), to tell a quiet run."""
     try:
@@ -74,15 +127,24 @@ def busy_seconds() -> float | None:
     return (user + nice + system + irq + softirq + steal) / os.sysconf("SC_CLK_TCK")
 
 
+RSS: dict[str, list[float]] = {}  # command → peak RSS (MB) of each run
+
+
 def run(cmd: list[str], **kw) -> tuple[float, float, float | None]:
     """Wall and CPU (user + system) time of one fresh process, and the CPUs that other
-    processes kept busy meanwhile (0 on a quiet machine); fails loudly if it fails."""
-    before, busy = resource.getrusage(resource.RUSAGE_CHILDREN), busy_seconds()
+    processes kept busy meanwhile (0 on a quiet machine); fails loudly if it fails. Its
+    peak RSS goes to RSS under the command's name."""
+    busy = busy_seconds()
     t0 = time.perf_counter()
-    subprocess.run(cmd, check=True, stdout=subprocess.DEVNULL, **kw)
+    proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, **kw)
+    _, status, usage = os.wait4(proc.pid, 0)
+    proc.returncode = os.waitstatus_to_exitcode(status)
     wall = time.perf_counter() - t0
-    after, busy_after = resource.getrusage(resource.RUSAGE_CHILDREN), busy_seconds()
-    cpu = (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
+    if proc.returncode:
+        raise subprocess.CalledProcessError(proc.returncode, cmd)
+    busy_after = busy_seconds()
+    cpu = usage.ru_utime + usage.ru_stime
+    RSS.setdefault(Path(cmd[0]).name, []).append(usage.ru_maxrss / 1024)
     others = None if busy is None or busy_after is None else \
         max(0.0, (busy_after - busy - cpu) / wall)
     return wall, cpu, others
@@ -94,7 +156,7 @@ def fresh(path: Path) -> Path:
     return path
 
 
-def check(db: Path, rows: int) -> None:
+def check(db: Path, rows: int, changes_per_row: float = 1.0) -> None:
     """The import really did validate, index and audit every row."""
     conn = sqlite3.connect(db)
     n = conn.execute("SELECT count(*) FROM prospects").fetchone()[0]
@@ -105,7 +167,8 @@ def check(db: Path, rows: int) -> None:
     changes = conn.execute("SELECT count(*) FROM stage_changes").fetchone()[0]
     acts = conn.execute("SELECT count(*) FROM activities WHERE action = 'import'").fetchone()[0]
     conn.close()
-    assert n == rows and changes == rows and acts == 1, (n, changes, acts)
+    assert n == rows and acts == 1, (n, acts)
+    assert changes == rows if changes_per_row == 1 else changes > rows * 2, (changes, rows)
     assert fts == smiths > 0, (fts, smiths)
 
 
@@ -113,6 +176,7 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--rows", type=int, default=100_000)
     ap.add_argument("--repeat", type=int, default=3)
+    ap.add_argument("--rss-rows", type=int, default=1_000_000)
     args = ap.parse_args()
     # Like an installed package (sqlite-utils' is), salescli runs from compiled bytecode:
     # compile it once, in case PYTHONDONTWRITEBYTECODE kept Python from caching it.
@@ -165,8 +229,59 @@ def main() -> None:
         if "sqlite3" in wall:
             print(f"salescli / sqlite3 .import:     {wall['salescli'] / wall['sqlite3']:.1f}× wall"
                   "  (the floor: no validation, no index)")
+        print(f"  peak RSS of salescli: {max(RSS['salescli']):.0f} MB")
+        history(salescli, src, tmp, env, args)
+        if args.rss_rows:
+            memory(salescli, tmp, env, args.rss_rows)
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
+
+
+def history(salescli: str, src: Path, tmp: Path, env: dict, args: argparse.Namespace) -> None:
+    """The same prospects with and without history columns, interleaved: the ratio."""
+    hist = with_history(src, tmp / "history.csv")
+    times: dict[str, list[tuple[float, float, float | None]]] = {"plain": [], "history": []}
+    for _ in range(args.repeat):
+        for kind, path, extra in (("plain", src, []),
+                                  ("history", hist, ["--date-format", "%y-%m-%d"])):
+            db = fresh(tmp / f"{kind}.db")
+            subprocess.run([salescli, "--db", str(db), "init"], check=True, env=env,
+                           stdout=subprocess.DEVNULL)
+            times[kind].append(run([salescli, "--db", str(db), "prospects", "import",
+                                    str(path), *extra], env=env))
+            check(db, args.rows, 1.0 if kind == "plain" else 3.0)
+    wall = {k: statistics.median(t[0] for t in v) for k, v in times.items()}
+    cpu = {k: statistics.median(t[1] for t in v) for k, v in times.items()}
+    print(f"import of {args.rows:,} prospects with history (created_at, 3 stage dates,"
+          f" lost_reason; --date-format) vs without, median of {args.repeat}:")
+    for k in ("plain", "history"):
+        print(f"  {k:<8} {wall[k]:6.2f} s wall   {cpu[k]:6.2f} s CPU   (wall: "
+              + ", ".join(f"{t[0]:.2f}" for t in times[k]) + ")")
+    ratio = wall["history"] / wall["plain"]
+    print(f"with history / without: {ratio:.2f}× wall (goal ≤ 1.2×: "
+          f"{'met' if ratio <= 1.2 else 'NOT met'}), {cpu['history'] / cpu['plain']:.2f}× CPU")
+
+
+def memory(salescli: str, tmp: Path, env: dict, rows: int) -> None:
+    """Peak RSS of one import of ``rows`` prospects in each format."""
+    src = generate(tmp / "big.csv", rows, seed=5)
+    files = {"csv": src, "json": as_json(src, tmp / "big.json", lines=False),
+             "jsonl": as_json(src, tmp / "big.jsonl", lines=True)}
+    print(f"peak memory importing {rows:,} prospects (goal ≤ 150 MB each):")
+    worst = 0.0
+    for fmt, path in files.items():
+        db = fresh(tmp / "rss.db")
+        subprocess.run([salescli, "--db", str(db), "init"], check=True, env=env,
+                       stdout=subprocess.DEVNULL)
+        RSS.pop("salescli", None)
+        wall = run([salescli, "--db", str(db), "prospects", "import", str(path)], env=env)[0]
+        check(db, rows)
+        peak = RSS["salescli"][0]
+        worst = max(worst, peak)
+        print(f"  {fmt:<6} {path.stat().st_size / 1e6:7.0f} MB file  {peak:6.0f} MB peak RSS"
+              f"  {wall:6.1f} s  {rows / wall:9,.0f} rows/s")
+        path.unlink()
+    print(f"worst peak RSS: {worst:.0f} MB (goal ≤ 150 MB: {'met' if worst <= 150 else 'NOT met'})")
 
 
 if __name__ == "__main__":

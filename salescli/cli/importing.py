@@ -27,32 +27,37 @@ from salescli.cli.common import settings, write_conn
               help="Skip columns that are not prospect fields instead of failing.")
 @click.option("--format", "fmt", type=click.Choice(["csv", "json"]),
               help="Input format (default: from the extension, else from the content).")
+@click.option("--date-format", metavar="FORMAT",
+              help="How created_at and <stage>_at dates are written, in strftime codes, "
+                   "e.g. %y-%m-%d for 25-10-16 (default: ISO 8601, e.g. 2025-10-16).")
 def import_prospects(file: str, dry_run: bool, on_duplicate: str, skip_invalid: bool,
-                     ignore_unknown: bool, fmt: str | None) -> None:
+                     ignore_unknown: bool, fmt: str | None, date_format: str | None) -> None:
     """Import prospects from a CSV or JSON file (FILE may be - for stdin).
 
     CSV needs a header row with an email column; JSON is an array of objects or one
-    object per line. Every rejected row is reported on stderr with its row number.
+    object per line. History columns: created_at, <stage>_at for any stage (contacted_at,
+    won_at, ...) and lost_reason. Every rejected row is reported on stderr with its row
+    number. The file is read as a stream, with limits on cell size and JSON nesting.
 
     Example: salescli prospects import leads.csv --on-duplicate skip --dry-run
     """
-    from salescli.pipeline import import_read, importer
+    from salescli.pipeline import importer
 
-    if file == "-":
-        with click.open_file("-", "rb") as stdin:
-            data, name = stdin.read(), "stdin"
-    else:
-        data, name = import_read.read_file(file), file
+    if date_format is not None and "%" not in date_format:
+        raise click.BadParameter("needs at least one % code, e.g. %d/%m/%Y",
+                                 param_hint="--date-format")
+    source = importer.Source.open(file)
     conn = write_conn()
     with ExitStack() as stack:
+        stack.callback(source.close)
         progress = None
         if sys.stderr.isatty():
             progress = _Progress(stack)
         try:
-            result = importer.import_data(
-                conn, settings().actor, data, name, fmt=fmt, on_duplicate=on_duplicate,
+            result = importer.import_source(
+                conn, settings().actor, source, fmt=fmt, on_duplicate=on_duplicate,
                 skip_invalid=skip_invalid, dry_run=dry_run, ignore_unknown=ignore_unknown,
-                progress=progress)
+                date_format=date_format, progress=progress)
         except importer.ImportRejected as exc:
             stack.close()
             _report(exc.result)
@@ -67,10 +72,12 @@ def _report(result) -> None:
         click.echo(f"note: {note}", err=True)
     for rejection in result.rejected:
         click.echo(str(rejection), err=True)
+    if result.unreported:
+        click.echo(f"… and {result.unreported} more rejected rows", err=True)
 
 
 class _Progress:
-    """A progress bar over the rows, created on the first report (the total is known then)."""
+    """A progress bar over the bytes read, created on the first report."""
 
     def __init__(self, stack: ExitStack):
         self.stack = stack

@@ -1,30 +1,28 @@
-"""Read a prospect import file: bytes, UTF-8 text, CSV or JSON format, header mapping, and
-check its rows with the rules of ``prospects.add``.
+"""Read a prospect import file as a stream: bytes → UTF-8 text → CSV or JSON records, in
+batches, with limits so that no input (``/dev/zero``, one endless line, JSON nested a
+million deep, a 100,000-digit number) costs more than a bounded amount of memory.
 
-Kept apart from ``salescli.pipeline.importer`` so that reading and checking
-stay apart from writing: batches of raw cells and ``Rejection`` rows become staged rows.
+Each step is a generator over the one before it; the header mapping is the next step
+(``salescli.pipeline.import_map``), the checking the one after (``import_check``), and
+``importer`` writes.
 """
 
 from __future__ import annotations
 
+import codecs
 import csv
 import io
-import json
-import re
-import sqlite3
-from collections.abc import Callable, Iterator
+import os
+import sys
+from collections.abc import Iterator
 from dataclasses import dataclass
 from enum import StrEnum
-from itertools import islice, repeat
-from operator import itemgetter
+from itertools import chain, islice
 from pathlib import Path
-from types import NoneType
-from typing import Any
+from typing import IO, Any
 
-from salescli.core.errors import InvalidValue
+from salescli.core.errors import InvalidValue, SalescliError
 from salescli.core.output import unguard_cell
-from salescli.pipeline import stages
-from salescli.pipeline.prospects import normalise_email, parse_tags, parse_value
 
 
 class InputFormat(StrEnum):
@@ -32,28 +30,45 @@ class InputFormat(StrEnum):
     JSON = "json"
 
 
-# Every field a file may set, in the order of a staged row after its row number.
-FIELDS = ("email", "name", "company", "owner", "stage", "value", "tags", "source", "notes")
-# Header spellings, compared after case-folding and dropping all but letters and digits.
-ALIASES = {
-    "email": ("email", "emailaddress", "mail", "emailaddr"),
-    "name": ("name", "fullname", "contact", "contactname", "person"),
-    "company": ("company", "companyname", "organisation", "organization", "org", "account",
-                "accountname", "employer"),
-    "owner": ("owner", "assignedto", "salesrep", "rep", "accountowner"),
-    "stage": ("stage", "pipelinestage", "dealstage"),
-    "value": ("value", "dealvalue", "amount", "dealamount", "dealsize"),
-    "tags": ("tags", "tag", "labels", "label"),
-    "source": ("source", "leadsource"),
-    "notes": ("notes", "note", "comments", "comment", "description"),
-    "first_name": ("firstname", "givenname", "forename"),  # joined into name when no name
-    "last_name": ("lastname", "surname", "familyname"),
-}
-_HEADER = {alias: f for f, aliases in ALIASES.items() for alias in aliases}
-# Columns of `salescli prospects export` that salescli sets itself: ignored with a note.
-_MANAGED = {"id", "emailstatus", "bouncereason", "stageenteredat", "lastcontactedat",
-            "lastreplyat", "lastinteractionat", "createdat", "updatedat", "archivedat"}
+_CHUNK = 1 << 20  # bytes read at a time
 _FIRST, _BATCH = 1000, 10000  # rows checked at a time: see _size
+MAX_FIELD_ENV = "SALESCLI_IMPORT_MAX_FIELD"
+DEFAULT_MAX_FIELD = 65536  # characters in one cell or JSON string
+MAX_DIGITS = 100  # characters in one JSON number
+MAX_DEPTH = 16  # arrays and objects in one another in one JSON record
+
+
+def max_field() -> int:
+    """The longest cell an import accepts, in characters (``SALESCLI_IMPORT_MAX_FIELD``)."""
+    raw = os.environ.get(MAX_FIELD_ENV, "").strip()
+    if not raw:
+        return DEFAULT_MAX_FIELD
+    try:
+        limit = int(raw)
+    except ValueError:
+        limit = 0
+    if limit < 1:
+        raise InvalidValue(MAX_FIELD_ENV, raw, "must be a whole number of characters ≥ 1")
+    return limit
+
+
+class TooLong(SalescliError):
+    """A record broke a size or nesting limit: the file is refused whole (nothing written)."""
+
+    def __init__(self, name: str, row: int, field: str | None, what: str):
+        where = f"row {row}" + (f", field {field!r}," if field else "")
+        super().__init__(f"{where} in {name} {what}")
+
+
+class LongNumber:
+    """A JSON number with more than MAX_DIGITS characters, kept short (never converted)."""
+
+    def __init__(self, text: str):
+        self.digits = len(text)
+        self.head = text[:12]
+
+    def __repr__(self) -> str:
+        return f"{self.head}… ({self.digits} characters)"
 
 
 @dataclass
@@ -71,35 +86,104 @@ class Rejection:
         return f"row {self.row}: {self.field} {self.value!r} {self.reason}"
 
 
-def read_file(path: str | Path) -> bytes:
-    """The bytes of an input file, or an error naming it."""
-    try:
-        return Path(path).read_bytes()
-    except FileNotFoundError:
-        raise InvalidValue("file", str(path), "does not exist") from None
-    except OSError as exc:
-        raise InvalidValue("file", str(path), f"cannot be read: {exc.strerror}") from None
+# --------------------------------------------------------------------------- bytes → text
 
 
-def decode(data: bytes, name: str) -> str:
-    """UTF-8 text (a BOM is dropped); anything else is an error saying what to do."""
-    if data[:4] == b"PK\x03\x04":
-        raise InvalidValue("file", name, "is a ZIP archive (an Excel workbook?), not CSV or "
-                                         "JSON; save it as 'CSV UTF-8'")
-    if data[:2] in (b"\xff\xfe", b"\xfe\xff"):
-        raise InvalidValue("file", name, "is UTF-16 text; save it as UTF-8")
-    if b"\x00" in data[:8192]:
-        raise InvalidValue("file", name, "is binary, not CSV or JSON text")
-    try:
-        return data.decode("utf-8-sig")
-    except UnicodeDecodeError as exc:
-        line = data.count(b"\n", 0, exc.start) + 1
-        raise InvalidValue("file", name, f"is not UTF-8 text (byte 0x{data[exc.start]:02x} on "
-                                         f"line {line}); save it as UTF-8, or convert it, e.g."
-                                         " iconv -f latin1 -t utf-8") from None
+class Source:
+    """An input opened for reading: its name, its bytes as a stream, its size if known."""
+
+    def __init__(self, stream: IO[bytes], name: str, size: int | None = None):
+        self.stream, self.name, self.size = stream, name, size
+        self.read = 0  # bytes read so far (for progress)
+        self.limit = max_field()
+
+    @classmethod
+    def open(cls, path: str | Path) -> Source:
+        """The file at ``path`` (``-``: standard input), or an error naming it."""
+        if str(path) == "-":
+            return cls(sys.stdin.buffer, "stdin")
+        try:
+            stream = open(path, "rb")  # noqa: SIM115 - closed by Source.close
+        except FileNotFoundError:
+            raise InvalidValue("file", str(path), "does not exist") from None
+        except OSError as exc:
+            raise InvalidValue("file", str(path), f"cannot be read: {exc.strerror}") from None
+        try:
+            size = os.fstat(stream.fileno()).st_size or None
+        except OSError:
+            size = None
+        return cls(stream, str(path), size)
+
+    @classmethod
+    def of(cls, data: bytes | str, name: str) -> Source:
+        """Bytes or text already in memory (tests, callers with a small payload)."""
+        raw = data.encode("utf-8") if isinstance(data, str) else data
+        return cls(io.BytesIO(raw), name, len(raw))
+
+    def close(self) -> None:
+        if self.stream is not sys.stdin.buffer:
+            self.stream.close()
+
+    def _bytes(self) -> Iterator[bytes]:
+        while chunk := self.stream.read(_CHUNK):
+            self.read += len(chunk)
+            yield chunk
+
+    def text(self) -> Iterator[str]:
+        """UTF-8 text in pieces (a BOM dropped); anything else is an error saying what
+        to do. ``/dev/zero`` and other binary input fail on the first piece."""
+        chunks = self._bytes()
+        first = next(chunks, b"")
+        while 0 < len(first) < 8192 and (more := next(chunks, b"")):
+            first += more  # the checks below look at the first 8 KiB, however it is read
+        if first[:4] == b"PK\x03\x04":
+            raise InvalidValue("file", self.name, "is a ZIP archive (an Excel workbook?), not "
+                                                  "CSV or JSON; save it as 'CSV UTF-8'")
+        if first[:2] in (b"\xff\xfe", b"\xfe\xff"):
+            raise InvalidValue("file", self.name, "is UTF-16 text; save it as UTF-8")
+        if b"\x00" in first[:8192]:
+            raise InvalidValue("file", self.name, "is binary, not CSV or JSON text")
+        decoder = codecs.getincrementaldecoder("utf-8-sig")()
+        line, data = 1, first
+        while data:
+            try:
+                yield decoder.decode(data)
+            except UnicodeDecodeError as exc:
+                at = line + data.count(b"\n", 0, max(0, exc.start))
+                bad = data[exc.start] if 0 <= exc.start < len(data) else 0
+                raise InvalidValue("file", self.name, f"is not UTF-8 text (byte 0x{bad:02x} "
+                                   f"on line {at}); save it as UTF-8, or convert it, e.g."
+                                   " iconv -f latin1 -t utf-8") from None
+            line += data.count(b"\n")
+            data = next(chunks, b"")
+        try:
+            tail = decoder.decode(b"", final=True)
+        except UnicodeDecodeError:
+            raise InvalidValue("file", self.name, f"is not UTF-8 text (it ends inside a "
+                                                  f"character, line {line})") from None
+        if tail:
+            yield tail
 
 
-def detect_format(name: str, text: str, fmt: str | None = None) -> InputFormat:
+def _start(pieces: Iterator[str]) -> tuple[str, Iterator[str]]:
+    """The first non-blank character of the text (empty if none) and the text again."""
+    seen: list[str] = []
+    for piece in pieces:
+        seen.append(piece)
+        stripped = piece.lstrip()
+        if stripped:
+            return stripped[0], _chain(seen, pieces)
+        if sum(map(len, seen)) > 1 << 22:
+            break  # megabytes of blanks: not a prospects file
+    return "", iter(seen)
+
+
+def _chain(head: list[str], rest: Iterator[str]) -> Iterator[str]:
+    yield from head
+    yield from rest
+
+
+def detect_format(name: str, first: str, fmt: str | None = None) -> InputFormat:
     """The input format: as given, else by extension, else by the first character."""
     if fmt:
         return InputFormat(fmt)
@@ -110,69 +194,128 @@ def detect_format(name: str, text: str, fmt: str | None = None) -> InputFormat:
         return InputFormat.JSON
     if suffix in (".xlsx", ".xls", ".ods", ".numbers", ".pdf", ".xml", ".html", ".zip"):
         raise InvalidValue("file", name, f"is not CSV or JSON ({suffix}); export it as CSV")
-    return InputFormat.JSON if text.lstrip()[:1] in ("[", "{") else InputFormat.CSV
+    return InputFormat.JSON if first in ("[", "{") else InputFormat.CSV
 
 
-def map_columns(headers: list[str], name: str, ignore_unknown: bool
-                ) -> tuple[dict[str, int], list[str]]:
-    """Field → column position for a header row, and notes about ignored columns."""
-    fields: dict[str, int] = {}
-    unknown, managed = [], []
-    for i, header in enumerate(headers):
-        key = re.sub(r"[\W_]+", "", str(header).casefold())
-        target = _HEADER.get(key)
-        if target is None:
-            if key:
-                (managed if key in _MANAGED else unknown).append(header)
-        elif target in fields:
-            raise InvalidValue("column", header, f"in {name} maps to {target}, like column "
-                                                 f"{headers[fields[target]]!r}")
-        else:
-            fields[target] = i
-    if "email" not in fields:
-        raise InvalidValue("file", name, "has no email column (columns: "
-                           + ", ".join(repr(h) for h in headers) + ")")
-    if unknown and not ignore_unknown:
-        raise InvalidValue("column", unknown[0], f"in {name} is not a prospect field (fields: "
-                           + ", ".join(FIELDS) + "; aliases in the manual); rename it, or use"
-                           " --ignore-unknown to skip "
-                           + ("it" if len(unknown) == 1 else f"all {len(unknown)} such columns"))
-    notes = [f"ignored {what}: " + ", ".join(cols) for what, cols in
-             (("columns set by salescli", managed), ("unknown columns", unknown)) if cols]
-    return fields, notes
+def open_text(source: Source, fmt: str | None) -> tuple[InputFormat, str, Iterator[str]]:
+    """Format, first character and the text of a source; an empty one is an error."""
+    first, pieces = _start(source.text())
+    if not first:
+        raise InvalidValue("file", source.name, "is empty")
+    return detect_format(source.name, first, fmt), first, pieces
 
 
-# A batch: row numbers and cells of well-shaped rows, and the rejections of the others.
-_Batch = tuple[list[int], list[list], list[Rejection]]
-_Rows = tuple[dict[str, int], Iterator[_Batch], list[str], int]
+# --------------------------------------------------------------------------- text → rows
+
+# A batch: row numbers and cells (CSV: lists; JSON: dicts) of well-shaped rows, and the
+# rejections of the others.
+Batch = tuple[list[int], list[Any], list[Rejection]]
 
 
-def read_csv(text: str, name: str, ignore_unknown: bool) -> _Rows:
-    """Field → column; (row number, cells) per row, the header being row 1; notes about
-    ignored columns; an estimate of the row count. The delimiter (, ; or tab) is the one
-    the header line uses most."""
-    head = text.split("\n", 1)[0]
+def batch_size(done: int, total: int) -> int:
+    """Rows in the next batch, ``done`` of about ``total`` being read. An import writes a
+    batch while it checks the next one: batches grow from small (writing starts early)
+    and near the end shrink to half of what is left (the writing of the last one, which
+    nothing overlaps, is short)."""
+    return max(_FIRST, min(_BATCH, done, (total - done) // 2))
+
+
+def estimate_rows(source: Source, rows: int) -> int:
+    """Rows in the whole input, guessed from the bytes read so far (unknown: many)."""
+    if not source.size or not source.read:
+        return 10**12
+    return max(rows, int(rows * source.size / source.read))
+
+
+class _Lines:
+    """Lines of text for the csv module, none longer than ``limit``; notes whether a cell
+    may start with the export's formula guard ``'`` (checking each cell costs)."""
+
+    def __init__(self, pieces: Iterator[str], limit: int):
+        self.pieces, self.limit = pieces, limit
+        self.guarded = False
+        self.line = 0  # lines handed out
+
+    def __iter__(self) -> Iterator[str]:
+        rest = ""
+        for piece in self.pieces:
+            if not self.guarded and _may_be_guarded(piece):
+                self.guarded = True
+            lines = io.StringIO(rest + piece, newline="").readlines()
+            rest = ""
+            if lines and (lines[-1][-1] not in "\r\n" or lines[-1][-1] == "\r"):
+                rest = lines.pop()  # maybe not the whole line yet
+            if len(rest) > self.limit or lines and max(map(len, lines)) > self.limit:
+                for i, line in enumerate([*lines, rest], self.line + 1):
+                    if len(line) > self.limit:
+                        raise _LineTooLong(i)
+            self.line += len(lines)
+            yield from lines
+        if rest:
+            self.line += 1
+            yield rest
+
+
+class _LineTooLong(Exception):
+    def __init__(self, line: int):
+        self.line = line
+
+
+def _may_be_guarded(text: str) -> bool:
+    """Whether some cell may start with the export's formula guard ``'``."""
+    i = text.find("'")
+    while i != -1:
+        before = text[max(0, i - 2):i]
+        if not before or before[-1] in ",;\t\r\n" or before[-1] == '"' and (
+                len(before) == 1 or before[0] in ",;\t\r\n"):
+            return True
+        i = text.find("'", i + 1)
+    return False
+
+
+def read_csv(source: Source, pieces: Iterator[str]) -> tuple[list[str], Iterator[Batch]]:
+    """The header row, and batches of (row number, cells), the header being row 1. The
+    delimiter (, ; or tab) is the one the header line uses most."""
+    lines = _Lines(pieces, 16 * source.limit)
+    it = iter(lines)
+    name, limit = source.name, source.limit
+    try:
+        head = next(it, "")
+    except _LineTooLong as exc:
+        raise TooLong(name, exc.line, None, f"has a line longer than {limit} characters "
+                      f"({MAX_FIELD_ENV})") from None
     delimiter = max(",;\t", key=lambda d: (head.count(d), d == ","))
-    reader = csv.reader(io.StringIO(text, newline=""), delimiter=delimiter, strict=True)
+    old = csv.field_size_limit(16 * limit)  # a backstop: cells are checked per batch
+    reader = csv.reader(_chain([head], it), delimiter=delimiter, strict=True)
+
+    def fail(exc: Exception) -> Exception:
+        if isinstance(exc, _LineTooLong):
+            return TooLong(name, exc.line, None, f"has a line longer than {16 * limit} "
+                           f"characters ({MAX_FIELD_ENV} × 16)")
+        if "field larger than" in str(exc):
+            return TooLong(name, reader.line_num, None, f"has a cell longer than {limit} "
+                           f"characters ({MAX_FIELD_ENV}) on line {reader.line_num}")
+        return InvalidValue("file", name, f"is not valid CSV on line {reader.line_num}: {exc}")
+
     try:
         headers = next((r for r in reader if any(c.strip() for c in r)), None)
-    except csv.Error as exc:
-        raise _csv_error(name, reader, exc) from None
+    except (csv.Error, _LineTooLong) as exc:
+        csv.field_size_limit(old)
+        raise fail(exc) from None
     if headers is None:
+        csv.field_size_limit(old)
         raise InvalidValue("file", name, "has no header row")
-    cols, notes = map_columns(headers, name, ignore_unknown)
-    width, first, email = len(headers), reader.line_num, itemgetter(cols["email"])
-    guarded, lines = _may_be_guarded(text), text.count("\n")
+    width, first = len(headers), reader.line_num
 
-    def batches() -> Iterator[_Batch]:
+    def batches() -> Iterator[Batch]:
         number = first
         try:
-            while chunk := list(islice(reader, _size(reader.line_num - first,
-                                                     lines + 1 - first))):
+            while chunk := list(islice(reader, batch_size(number - first,
+                                                     estimate_rows(source, number - first)))):
                 numbers = list(range(number + 1, number + 1 + len(chunk)))
                 number += len(chunk)
                 bad: list[Rejection] = []
-                if set(map(len, chunk)) != {width} or not all(map(str.strip, map(email, chunk))):
+                if set(map(len, chunk)) != {width} or not all(chunk):
                     keep = []  # there are blank rows (skipped), or short or long ones
                     for i, cells in enumerate(chunk):
                         if not any(c.strip() for c in cells):
@@ -184,188 +327,19 @@ def read_csv(text: str, name: str, ignore_unknown: bool) -> _Rows:
                             bad.append(Rejection(numbers[i], "", None, f"has {len(cells)} "
                                                  f"cells, the header has {width}"))
                     numbers, chunk = [numbers[i] for i in keep], [chunk[i] for i in keep]
-                if guarded:
+                if chunk and max(map(len, chain.from_iterable(chunk))) > limit:
+                    i, j = next((i, j) for i, cells in enumerate(chunk)
+                                for j, c in enumerate(cells) if len(c) > limit)
+                    raise TooLong(name, numbers[i], headers[j] if j < width else
+                                  f"column {j + 1}", f"is longer than {limit} characters "
+                                  f"({MAX_FIELD_ENV})")
+                if lines.guarded:
                     chunk = [[unguard_cell(c) if c[:1] == "'" else c for c in cells]
                              for cells in chunk]
                 yield numbers, chunk, bad
-        except csv.Error as exc:
-            raise _csv_error(name, reader, exc) from None
+        except (csv.Error, _LineTooLong) as exc:
+            raise fail(exc) from None
+        finally:
+            csv.field_size_limit(old)
 
-    return cols, batches(), notes, lines
-
-
-def _size(done: int, total: int) -> int:
-    """Rows in the next batch, ``done`` of about ``total`` being read. An import writes a
-    batch while it checks the next one: batches grow from small (writing starts early)
-    and near the end shrink to half of what is left (the writing of the last one, which
-    nothing overlaps, is short)."""
-    return max(_FIRST, min(_BATCH, done, (total - done) // 2))
-
-
-def _spans(total: int) -> Iterator[tuple[int, int]]:
-    """[start, stop) of each batch of ``total`` items."""
-    start = 0
-    while start < total:
-        stop = min(total, start + _size(start, total))
-        yield start, stop
-        start = stop
-
-
-def _may_be_guarded(text: str) -> bool:
-    """Whether some cell may start with the export's formula guard ``'`` (then cells are
-    unguarded; most files have no such cell, and checking each cell costs)."""
-    i = text.find("'")
-    while i != -1:
-        before = text[max(0, i - 2):i]
-        if not before or before[-1] in ",;\t\r\n" or before[-1] == '"' and (
-                len(before) == 1 or before[0] in ",;\t\r\n"):
-            return True
-        i = text.find("'", i + 1)
-    return False
-
-
-def _csv_error(name: str, reader: Any, exc: csv.Error) -> InvalidValue:
-    return InvalidValue("file", name, f"is not valid CSV on line {reader.line_num}: {exc}")
-
-
-def read_json(text: str, name: str, ignore_unknown: bool) -> _Rows:
-    """Like ``read_csv`` for a JSON array of objects (numbered from 1) or NL-JSON (by line)."""
-    items: list[tuple[int, Any]] = []
-    try:
-        whole = json.loads(text)
-    except json.JSONDecodeError as exc:
-        if text.lstrip()[:1] != "{":
-            raise InvalidValue("file", name, f"is not valid JSON: {exc}") from None
-        for number, line in enumerate(text.split("\n"), 1):  # not splitlines: U+2028…
-            if line.strip():
-                try:
-                    items.append((number, json.loads(line)))
-                except json.JSONDecodeError as err:
-                    items.append((number, Rejection(number, "", None,
-                                                    f"is not valid JSON: {err.msg}")))
-    else:
-        if not isinstance(whole, dict | list):
-            raise InvalidValue("file", name, "is not a JSON array of objects, nor NL-JSON")
-        items = [(1, whole)] if isinstance(whole, dict) else list(enumerate(whole, 1))
-    keys: dict[str, None] = {}
-    for _, item in items:
-        if isinstance(item, dict):
-            keys.update(dict.fromkeys(item))
-    headers = list(keys)
-    cols, notes = map_columns(headers, name, ignore_unknown) if items else ({}, [])
-
-    def batches() -> Iterator[_Batch]:
-        for start, stop in _spans(len(items)):
-            numbers, rows, bad = [], [], []
-            for number, item in items[start:stop]:
-                if isinstance(item, dict):
-                    numbers.append(number)
-                    rows.append([item.get(k) for k in headers])
-                else:
-                    bad.append(item if isinstance(item, Rejection) else Rejection(
-                        number, "", None, f"is not a JSON object (got {type(item).__name__})"))
-            yield numbers, rows, bad
-
-    return cols, batches(), notes, len(items)
-
-
-# --------------------------------------------------------------------------- checking
-
-
-class Validator:
-    """Checks rows with the rules of ``prospects.add``, a column at a time (a cell seen
-    before in a stage, value or tags column is not parsed again)."""
-
-    def __init__(self, conn: sqlite3.Connection, cols: dict[str, int], text_only: bool,
-                 idle: Callable[[], None] | None = None):
-        self.conn, self.text_only = conn, text_only  # text_only: every cell is a str (CSV)
-        self.idle = idle  # called before the connection is used (it may be busy elsewhere)
-        convert = {"email": normalise_email, "stage": self.stage, "value": _value,
-                   "tags": _tags}
-        # (position in the staged row, column, converter or None for text, memo or None)
-        self.plan = [(pos, cols[f], convert.get(f), {None: None} if f in ("stage", "value",
-                      "tags") else None) for pos, f in enumerate(FIELDS, 1) if f in cols]
-        self.parts = [] if "name" in cols else \
-            [cols[f] for f in ("first_name", "last_name") if f in cols]
-
-    def stage(self, value: Any) -> int | None:
-        text = str(value).strip()
-        if not text:
-            return None
-        if self.idle:
-            self.idle()
-        return stages.get_stage(self.conn, text)["id"]
-
-    def check(self, numbers: list[int], rows: list[list]) -> tuple[list[tuple], list]:
-        """Staged rows (number, email, name, company, owner, stage_id, value, tags, source,
-        notes; None: not given) of the valid rows, and the rejections of the others."""
-        if not rows:
-            return [], []
-        bad: dict[int, list[Rejection]] = {}  # index in rows → its rejections
-
-        def attempt(i: int, pos: int, convert: Callable | None, value: Any) -> Any:
-            try:
-                if convert is None:
-                    return _text(FIELDS[pos - 1], value)
-                return convert(value) if value is not None or pos == 1 else None
-            except InvalidValue as exc:
-                missing = pos == 1 and not str(value or "").strip()
-                bad.setdefault(i, []).append(Rejection(
-                    numbers[i], exc.field, "" if missing else exc.value,
-                    "is required" if missing else exc.reason))
-
-        columns: list[Any] = [numbers] + [repeat(None)] * 9
-        for pos, col, convert, memo in self.plan:
-            values = list(map(itemgetter(col), rows))
-            types = {str} if self.text_only else set(map(type, values))
-            if convert is None and types == {str}:
-                columns[pos] = [v.strip() or None for v in values]
-            elif pos == 1 and types == {str}:
-                try:  # the common case: no bad address, no per-cell try
-                    columns[pos] = [convert(v) for v in values]
-                except InvalidValue:
-                    columns[pos] = [attempt(i, pos, convert, v) for i, v in enumerate(values)]
-            elif memo is not None and types <= {str, NoneType}:
-                for v in set(values).difference(memo):
-                    try:
-                        memo[v] = convert(v)
-                    except InvalidValue as exc:
-                        memo[v] = exc
-                out = [memo[v] for v in values]
-                if any(memo[v].__class__ is InvalidValue for v in set(values)):
-                    out = [attempt(i, pos, convert, v) if x.__class__ is InvalidValue else x
-                           for i, (v, x) in enumerate(zip(values, out, strict=True))]
-                columns[pos] = out
-            else:
-                columns[pos] = [attempt(i, pos, convert, v) for i, v in enumerate(values)]
-        if self.parts:
-            parts = [[attempt(i, 2, None, v) for i, v in enumerate(map(itemgetter(c), rows))]
-                     for c in self.parts]
-            columns[2] = [" ".join(p for p in names if p) or None
-                          for names in zip(*parts, strict=True)]
-        staged = list(zip(*columns, strict=False))
-        if bad:
-            staged = [row for i, row in enumerate(staged) if i not in bad]
-        return staged, [r for i in sorted(bad) for r in bad[i]]
-
-
-def _value(value: Any) -> float | None:
-    if isinstance(value, bool):
-        raise InvalidValue("value", value, "is not a number")
-    return parse_value(value)
-
-
-def _tags(value: Any) -> str | None:
-    """Tags as the JSON text stored, None when there are none."""
-    if not isinstance(value, str | list):
-        raise InvalidValue("tags", value, "must be a list of tags or a comma list")
-    tags = parse_tags(value)
-    return json.dumps(tags) if tags else None
-
-
-def _text(name: str, value: Any) -> str | None:
-    if value is None:
-        return None
-    if isinstance(value, bool) or not isinstance(value, str | int | float):
-        raise InvalidValue(name, value, "must be text")
-    return str(value).strip() or None
+    return headers, batches()

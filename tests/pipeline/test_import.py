@@ -10,7 +10,7 @@ import pytest
 
 from salescli.core import db
 from salescli.core.errors import InvalidValue
-from salescli.pipeline import import_read, importer
+from salescli.pipeline import import_map, import_read, import_write, importer
 from tests.support.cli import (
     activities,
     assert_fts_in_sync,
@@ -196,10 +196,10 @@ def test_missing_file_is_a_clear_error(invoke, sales, tmp_path):
 
 
 def test_unknown_columns_can_be_ignored_with_a_note(invoke, sales, tmp_path):
-    path = write(tmp_path, "x.csv", "email,favourite colour,created_at\na@example.com,blue,x\n")
+    path = write(tmp_path, "x.csv", "email,favourite colour,updated_at\na@example.com,blue,x\n")
     result = invoke("prospects", "import", path, "--ignore-unknown")
     ok(result)
-    assert "note: ignored columns set by salescli: created_at" in result.stderr
+    assert "note: ignored columns set by salescli: updated_at" in result.stderr
     assert "note: ignored unknown columns: favourite colour" in result.stderr
     assert list(people(sales)) == ["a@example.com"]
 
@@ -214,13 +214,13 @@ def test_header_only_file_imports_nothing(invoke, sales, tmp_path):
 
 
 def test_header_mapping_aliases():
-    cols, notes = import_read.map_columns(
+    cols, notes = import_map.map_columns(
         ["EMAIL ADDRESS", "full_name", "Organization", "amount", "Labels", "Deal Stage", "id"],
         "f.csv", ignore_unknown=False)
     assert cols == {"email": 0, "name": 1, "company": 2, "value": 3, "tags": 4, "stage": 5}
     assert notes == ["ignored columns set by salescli: id"]
     with pytest.raises(InvalidValue, match="maps to company"):
-        import_read.map_columns(["email", "organisation", "company"], "f.csv", False)
+        import_map.map_columns(["email", "organisation", "company"], "f.csv", False)
 
 
 # ------------------------------------------------------------------ row-level errors
@@ -379,7 +379,7 @@ def many(n: int, start: int = 0) -> str:
 @pytest.mark.parametrize("existing", [0, 5])
 def test_bulk_path_fills_indexes_in_one_pass_and_restores_the_schema(
         invoke, sales, tmp_path, monkeypatch, existing):
-    monkeypatch.setattr(importer, "_BULK_MIN", 10)
+    monkeypatch.setattr(import_write, "_BULK_MIN", 10)
     if existing:
         ok(invoke("prospects", "import", write(tmp_path, "a.csv", many(existing, 1000))))
     before = schema(sales)
@@ -400,7 +400,7 @@ def test_bulk_path_fills_indexes_in_one_pass_and_restores_the_schema(
 
 
 def test_a_failure_midway_rolls_back_schema_and_rows(invoke, sales, tmp_path, monkeypatch):
-    monkeypatch.setattr(importer, "_BULK_MIN", 10)
+    monkeypatch.setattr(import_write, "_BULK_MIN", 10)
     before_schema, before = schema(sales), db_state(sales)
 
     def broken(*args, **kwargs):  # a fault we cannot cause for real: the audit write fails
@@ -420,7 +420,7 @@ def small_batches(monkeypatch):
     monkeypatch.setattr(import_read, "_FIRST", 4)
     monkeypatch.setattr(import_read, "_BATCH", 10)
     monkeypatch.setattr(importer, "_FLUSH", 3)
-    monkeypatch.setattr(importer, "_BULK_MIN", 10)
+    monkeypatch.setattr(import_write, "_BULK_MIN", 10)
 
 
 @pytest.mark.parametrize("existing", [0, 5])
