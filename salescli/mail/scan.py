@@ -136,10 +136,13 @@ def _collect(run: ScanRun, source: Source) -> None:
                     if not env.error:
                         learn = run.learn.setdefault(source.account, set())
                         learn.update(env.delivered_to)  # the mailbox's own address(es)
-                        if sent:
+                        if sent and env.from_addr:
                             learn.add(env.from_addr)
+                        # Bounces first: before the From check and every filter.
                         if cls.is_bounce_candidate(env):
                             candidates.append(env)
+                        elif env.from_error:
+                            env.error = env.from_error
                     found.append(env)
                 bar.update(len(chunk))
             if candidates:
@@ -160,7 +163,7 @@ def _read_bounces(source: Source, plan: FolderPlan, candidates: list[Envelope]) 
 
     by_handle = {e.handle: e for e in candidates}
     for handle, raw in source.bodies(plan, [e.handle for e in candidates]):
-        env = by_handle.get(handle)
+        env = by_handle.pop(handle, None)
         if env is None:
             continue
         try:
@@ -168,7 +171,13 @@ def _read_bounces(source: Source, plan: FolderPlan, candidates: list[Envelope]) 
         except cls.UnreadableBounce as exc:
             env.error = str(exc)
         except Exception as exc:
-            env.error = f"bounce could not be parsed ({type(exc).__name__}: {exc})"[:500]
+            env.error = env.from_error or \
+                f"bounce could not be parsed ({type(exc).__name__}: {exc})"[:500]
+        if not env.failures and not env.error and env.from_error:
+            env.error = env.from_error  # not a bounce after all, and no sender
+    for env in by_handle.values():  # vanished before its body was read
+        if env.from_error and not env.error:
+            env.error = env.from_error
 
 
 # -- checkpoints and notifications ------------------------------------------------------
