@@ -1,6 +1,9 @@
 """Status rules: what a recorded mail does to a prospect, as a small table.
 
-``apply`` re-derives a prospect's mail-driven state from its whole mail history in
+``apply_new`` folds a batch's new mail into each prospect's stored state when all of it
+was sent after everything recorded before (the common case, and a scan's cost then does
+not grow with the history); otherwise it falls back to ``apply``, which re-derives a
+prospect's mail-driven state from its whole mail history in
 the order the mails were sent, so a first scan and any series of incremental scans
 (a reply found before the mail it answers, a run killed halfway) end in the same
 state. Rules only move forward, never out of won/lost, and never undo a person's
@@ -178,6 +181,46 @@ def apply_many(conn: sqlite3.Connection, prospect_ids: Iterable[int],
             if history and p is not None:
                 _derive(conn, p, history, people.get(pid, _NOBODY), stages, counts)
     return counts
+
+
+NewMail = list[tuple[str, str, str | None, dict | None]]  # occurred_at, kind, message-id, detail
+
+
+def apply_new(conn: sqlite3.Connection, new: dict[int, NewMail], before: dict[int, str | None],
+              stages: dict[str, sqlite3.Row | None] | None = None) -> dict[str, int]:
+    """Bring prospects in line with mail just recorded (``new``, per prospect), inside
+    the recording transaction. ``before`` holds each prospect's latest interaction time
+    from before this batch: when all its new mail is later, the new mail alone is
+    folded into the stored stage and status (what a replay of the whole history would
+    end in); when some is not (mail found out of order), the whole history is replayed."""
+    counts = {"moves": 0, "status_changes": 0}
+    stages = {} if stages is None else stages
+    replay: list[int] = []
+    fold: dict[int, History] = {}
+    for pid, mail in new.items():
+        if not mail:
+            continue
+        mail = sorted(mail, key=lambda m: (m[0], _KIND_ORDER[m[1]], m[2] or ""))
+        prior = before.get(pid)
+        if prior is not None and mail[0][0] <= prior:
+            replay.append(pid)
+            continue
+        # New rows come after every person's change: their order mark is "latest".
+        fold[pid] = [(at, event_of(kind, detail), detail or {}, _AFTER_EVERYTHING)
+                     for at, kind, _mid, detail in mail]
+    ids = sorted(fold)
+    for i in range(0, len(ids), _CHUNK):
+        part = ids[i:i + _CHUNK]
+        rows = conn.execute(_PROSPECTS.format(",".join("?" * len(part))), part)
+        for p in rows:
+            baseline = (0, 0, p["email_status"], p["bounce_reason"])
+            _derive(conn, p, fold[p["id"]], baseline, stages, counts)
+    for key, n in apply_many(conn, replay, stages).items():
+        counts[key] += n
+    return counts
+
+
+_AFTER_EVERYTHING = 1 << 62
 
 
 def _derive(conn: sqlite3.Connection, p: sqlite3.Row, history: History, baseline: Baseline,

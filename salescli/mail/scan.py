@@ -1,13 +1,14 @@
-"""The scan pipeline: collect new headers from every source, then record them in the
-order the mails were sent, in short transactions that also carry the checkpoints.
+"""The scan pipeline: fetch, classify and record new mail in bounded batches, as it
+arrives, so memory stays flat and a killed run keeps its progress.
 
-1. Collect: per account and folder, what is new since the checkpoint (headers only;
-   whole messages only for bounce candidates). Messages already processed (by key)
-   are dropped. No database transaction is open while talking to a server.
-2. Record: every collected message of the run, all folders and accounts, sorted by
-   sent date, in batches. Each batch is one transaction holding its interactions, audit
-   rows, rule effects, notifications, processed-message rows and the checkpoints that
-   the batch makes safe — so a run killed at any point is simply resumed by the next.
+Per account, the Sent folder first (our own mail mostly comes before the answers to
+it), then the others; per folder, what is new since the checkpoint, one fetched chunk
+at a time (headers only; whole messages only for bounce candidates). Each chunk is
+parsed, stripped of messages already recorded (by key), classified and recorded in
+sent order, in batches: one transaction holds a batch's interactions, audit rows, rule
+effects, notifications, processed-message rows and the folder checkpoint the chunk
+makes safe. No transaction is open while talking to a server. A run killed at any point
+is resumed by the next, which fetches only what was not recorded.
 """
 
 from __future__ import annotations
@@ -24,7 +25,7 @@ from salescli.core.errors import InvalidValue, SalescliError
 from salescli.mail.config import MailError
 from salescli.mail.faults import failpoint
 from salescli.mail.run import COUNT_KEYS, FolderState, ScanOptions, ScanRun, save_checkpoints
-from salescli.mail.sources import Checkpoint, FolderPlan, Source
+from salescli.mail.sources import Checkpoint, Fetched, FolderPlan, Source
 
 if TYPE_CHECKING:
     from salescli.mail.parse import Envelope
@@ -38,38 +39,19 @@ def scan(conn: sqlite3.Connection, sources: list[Source], options: ScanOptions |
     accounts that failed, after the others have been recorded."""
     options = options or ScanOptions()
     counts = {} if counts is None else counts
-    # Recording touches many index pages at random: a larger page cache for this
-    # connection saves re-reading them (this connection only; 16 MB). Statement
-    # journals (each insert fires a trigger) stay in memory instead of temp files.
-    conn.execute("PRAGMA cache_size = -16000")
-    conn.execute("PRAGMA temp_store = MEMORY")
+    _tune(conn)
     run = ScanRun(conn, counts, options)
+    for source in sources:
+        run.own |= set(source.own)
     failed: list[str] = []
     started, cpu = time.monotonic(), time.process_time()
     for source in sources:
-        run.counts["accounts"].setdefault(source.account, dict.fromkeys(COUNT_KEYS, 0))
-        run.own |= set(source.own)
-        try:
-            _collect(run, source)
-        except SalescliError as exc:
-            failed.append(str(exc))
-            run.counts["accounts"][source.account]["error"] = str(exc)
-            log.error("%s", exc)
-        finally:
-            source.close()
-    for account, learned in run.learn.items():
-        if not any(s.own for s in sources if s.account == account):
-            run.own |= learned
+        error = scan_source(run, source)
+        if error:
+            failed.append(error)
     failpoint("scan.collected")
-    log.debug("collected %d new messages in %.2fs (CPU %.2fs)", len(run.envelopes),
-              time.monotonic() - started, time.process_time() - cpu)
-    started, cpu = time.monotonic(), time.process_time()
-    if run.envelopes:
-        from salescli.mail.record import record
-
-        record(run)
     _save_all_checkpoints(run)
-    log.debug("recorded them in %.2fs (CPU %.2fs)", time.monotonic() - started,
+    log.debug("scanned in %.2fs (CPU %.2fs)", time.monotonic() - started,
               time.process_time() - cpu)
     if options.deliver:
         failpoint("scan.before_deliver")
@@ -79,7 +61,32 @@ def scan(conn: sqlite3.Connection, sources: list[Source], options: ScanOptions |
     return counts
 
 
-# -- collect ------------------------------------------------------------------------------
+def _tune(conn: sqlite3.Connection) -> None:
+    # Recording touches many index pages at random: a larger page cache for this
+    # connection saves re-reading them (this connection only; 16 MB). Statement
+    # journals (each insert fires a trigger) stay in memory instead of temp files.
+    conn.execute("PRAGMA cache_size = -16000")
+    conn.execute("PRAGMA temp_store = MEMORY")
+
+
+def scan_source(run: ScanRun, source: Source) -> str | None:
+    """Scan one source to the end, recording as it goes; returns the error text when
+    the source failed (what was recorded before the failure stays), else None."""
+    run.counts["accounts"].setdefault(source.account, dict.fromkeys(COUNT_KEYS, 0))
+    try:
+        source.open()
+        for folder, sent in sorted(source.folders(), key=lambda f: not f[1]):
+            _scan_folder(run, source, folder, sent)
+    except SalescliError as exc:
+        run.counts["accounts"][source.account]["error"] = str(exc)
+        log.error("%s", exc)
+        return str(exc)
+    finally:
+        source.close()
+    return None
+
+
+# -- fetch ---------------------------------------------------------------------------------
 def _load_checkpoint(conn: sqlite3.Connection, account: str, folder: str) -> Checkpoint | None:
     row = conn.execute("SELECT uidvalidity, last_uid, highestmodseq FROM mail_checkpoints"
                        " WHERE account = ? AND folder = ?", (account, folder)).fetchone()
@@ -96,66 +103,77 @@ def _known(conn: sqlite3.Connection, keys: list[str]) -> set[str]:
     return found
 
 
-def _collect(run: ScanRun, source: Source) -> None:
-    source.open()
-    for folder, sent in source.folders():
-        cp = _load_checkpoint(run.conn, source.account, folder)
-        plan = source.plan(folder, sent, cp, run.options.since)
-        state = FolderState(source.account, plan, cp, set(plan.handles))
-        run.folders[(source.account, folder)] = state
-        if not plan.handles:
-            continue
-        # Parsing and classifying are imported only when there is new mail.
-        from salescli.mail import classify as cls
-        from salescli.mail.parse import Envelope, parse_envelope
+def plan_folder(run: ScanRun, source: Source, folder: str, sent: bool) -> FolderState:
+    """What is new in one folder since its checkpoint, registered with the run."""
+    cp = _load_checkpoint(run.conn, source.account, folder)
+    plan = source.plan(folder, sent, cp, run.options.since)
+    state = FolderState(source.account, plan, cp)
+    run.folders[(source.account, folder)] = state
+    if plan.reset:
+        log.warning("account %s: folder %s has a new UIDVALIDITY: rescanning it "
+                    "(known messages are skipped)", source.account, folder)
+    return state
 
-        if plan.reset:
-            log.warning("account %s: folder %s has a new UIDVALIDITY: rescanning it "
-                        "(known messages are skipped)", source.account, folder)
-        bar = run.progress(f"{source.account} {folder}", len(plan.handles))
-        candidates: list[Envelope] = []
-        found: list[Envelope] = []
-        try:
-            for chunk in source.headers(plan):
-                envs = []
-                for handle, raw, arrived in chunk:
-                    env = Envelope(source.account, folder, handle,
-                                   source.location(folder, handle), sent_folder=sent)
-                    envs.append(parse_envelope(env, raw, arrived))
-                known = _known(run.conn, [e.key for e in envs])
-                for env in envs:
-                    run.add(source.account, "seen")
-                    if env.key in known or env.key in run.keys:
-                        state.pending.discard(env.handle)
-                        run.add(source.account, "duplicates")
-                        continue
-                    if not env.error and run.options.since and env.sent_at < run.options.since:
-                        state.pending.discard(env.handle)
-                        continue
-                    run.keys.add(env.key)
-                    if not env.error:
-                        learn = run.learn.setdefault(source.account, set())
-                        learn.update(env.delivered_to)  # the mailbox's own address(es)
-                        if sent and env.from_addr:
-                            learn.add(env.from_addr)
-                        # Bounces first: before the From check and every filter.
-                        if cls.is_bounce_candidate(env):
-                            candidates.append(env)
-                        elif env.from_error:
-                            env.error = env.from_error
-                    found.append(env)
-                bar.update(len(chunk))
-            if candidates:
-                _read_bounces(source, plan, candidates)
-        finally:
-            bar.close()
-        # Reached only when the whole folder was read: a failure above drops this
-        # folder's messages (a bounce whose body was never read must not be recorded as
-        # ordinary mail); they stay pending and the next run fetches them again.
-        for env in found:
-            if not env.error:
-                cls.mark(env)
-        run.envelopes.extend(found)
+
+def _scan_folder(run: ScanRun, source: Source, folder: str, sent: bool) -> None:
+    state = plan_folder(run, source, folder, sent)
+    if not state.plan.handles:
+        return
+    # Parsing, classifying and recording are imported only when there is new mail.
+    from salescli.mail.record import record
+
+    bar = run.progress(f"{source.account} {folder}", len(state.plan.handles))
+    try:
+        for covered, chunk in source.headers(state.plan):
+            envs = read_chunk(run, source, state.plan, chunk)
+            record(run, envs, state, covered)
+            bar.update(covered)
+    finally:
+        bar.close()
+
+
+def read_chunk(run: ScanRun, source: Source, plan: FolderPlan,
+               chunk: list[Fetched]) -> list[Envelope]:
+    """Parse one fetched chunk, drop what is recorded already (or outside ``--since``),
+    read the bounce candidates whole, and note the header marks; returns the envelopes
+    to record (errors included: they are quarantined)."""
+    from salescli.mail import classify as cls
+    from salescli.mail.parse import Envelope, parse_envelope
+
+    envs = [parse_envelope(Envelope(source.account, plan.folder, handle,
+                                    source.location(plan.folder, handle),
+                                    sent_folder=plan.sent), raw, arrived)
+            for handle, raw, arrived in chunk]
+    known = _known(run.conn, [e.key for e in envs])
+    found: list[Envelope] = []
+    candidates: list[Envelope] = []
+    for env in envs:
+        run.add(source.account, "seen")
+        if env.key in known:
+            run.add(source.account, "duplicates")
+            continue
+        known.add(env.key)
+        if not env.error and run.options.since and env.sent_at < run.options.since:
+            continue
+        if not env.error:
+            learn = run.learn.setdefault(source.account, set())
+            learn.update(env.delivered_to)  # the mailbox's own address(es)
+            if plan.sent and env.from_addr:
+                learn.add(env.from_addr)
+            # Bounces first: before the From check and every filter.
+            if cls.is_bounce_candidate(env):
+                candidates.append(env)
+            elif env.from_error:
+                env.error = env.from_error
+        found.append(env)
+    if candidates:
+        _read_bounces(source, plan, candidates)
+    if not source.own:
+        run.own |= run.learn.get(source.account, set())
+    for env in found:
+        if not env.error:
+            cls.mark(env)
+    return found
 
 
 def _read_bounces(source: Source, plan: FolderPlan, candidates: list[Envelope]) -> None:
