@@ -31,7 +31,11 @@ class _Bar:
               "import: YYYY-MM-DD, an ISO time or 30d).")
 @click.option("--create-unknown", is_flag=True, help="Create leads for people we wrote to or "
               "who wrote to us (never no-reply, list, automated or internal mail).")
-def scan(account: str | None, source: str, since: str | None, create_unknown: bool) -> None:
+@click.option("--jobs", type=click.IntRange(1, 64), default=4, show_default=True,
+              metavar="N", help="Fetch up to N accounts at once, each over its own "
+              "connection (one writer records them all).")
+def scan(account: str | None, source: str, since: str | None, create_unknown: bool,
+         jobs: int) -> None:
     """Read new mail and record contacts, replies, auto-replies and bounces.
 
     Accounts come from SALESCLI_IMAP_* variables or the TOML file named by
@@ -44,7 +48,7 @@ def scan(account: str | None, source: str, since: str | None, create_unknown: bo
 
     parse_source(source)
     options = ScanOptions(since=parse_when(since, "--since") if since else None,
-                          create_unknown=create_unknown,
+                          create_unknown=create_unknown, jobs=jobs,
                           progress=_Bar if sys.stderr.isatty() else None)
     try:
         scan_sources(settings().db, source=source, account=account, options=options)

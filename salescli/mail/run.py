@@ -39,7 +39,8 @@ class _NoProgress:
 @dataclass
 class ScanOptions:
     """How to scan: ``since`` (ISO UTC) bounds a first import; ``create_unknown`` makes
-    leads of unknown correspondents; ``progress`` draws bars (the CLI's, on a terminal)."""
+    leads of unknown correspondents; ``progress`` draws bars (the CLI's, on a terminal);
+    ``jobs`` accounts are fetched at once (one writer records them all)."""
 
     since: str | None = None
     create_unknown: bool = False
@@ -47,6 +48,7 @@ class ScanOptions:
                                                         or 1000))
     progress: ProgressFactory | None = None
     deliver: bool = True
+    jobs: int = 4
 
 
 @dataclass
@@ -104,7 +106,7 @@ class ScanRun:
 
 def save_checkpoints(run: ScanRun, *, final: bool = False) -> None:
     ts = now()
-    for (account, folder), state in run.folders.items():
+    for (account, folder), state in list(run.folders.items()):
         cp = state.checkpoint()
         if cp is None:
             continue

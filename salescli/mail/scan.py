@@ -1,54 +1,113 @@
 """The scan pipeline: fetch, classify and record new mail in bounded batches, as it
 arrives, so memory stays flat and a killed run keeps its progress.
 
-Per account, the Sent folder first (our own mail mostly comes before the answers to
-it), then the others; per folder, what is new since the checkpoint, one fetched chunk
-at a time (headers only; whole messages only for bounce candidates). Each chunk is
-parsed, stripped of messages already recorded (by key), classified and recorded in
-sent order, in batches: one transaction holds a batch's interactions, audit rows, rule
-effects, notifications, processed-message rows and the folder checkpoint the chunk
-makes safe. No transaction is open while talking to a server. A run killed at any point
-is resumed by the next, which fetches only what was not recorded.
+Accounts are fetched on threads of their own (``--jobs``, each over its own IMAP
+connection; ``fetch``), which send parsed chunks to the one writer here. Per folder,
+what is new since the checkpoint comes one chunk at a time; the writer drops what is
+recorded already (by key) and records the rest in sent order, in batches: one
+transaction holds a batch's interactions, audit rows, rule effects, notifications,
+processed-message rows and the folder checkpoint the chunk makes safe. No transaction is
+open while waiting for a server. A run killed at any point is resumed by the next, which
+fetches only what was not recorded; an account that fails is reported, the others go on.
 """
 
 from __future__ import annotations
 
 import logging
 import os
+import queue
 import sqlite3
+import threading
 import time
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
 from salescli.core.db import transaction
-from salescli.core.errors import InvalidValue, SalescliError
+from salescli.core.errors import InvalidValue
 from salescli.mail.config import MailError
 from salescli.mail.faults import failpoint
-from salescli.mail.run import COUNT_KEYS, FolderState, ScanOptions, ScanRun, save_checkpoints
-from salescli.mail.sources import Checkpoint, Fetched, FolderPlan, Source
+from salescli.mail.run import COUNT_KEYS, ScanOptions, ScanRun, save_checkpoints
+from salescli.mail.sources import Checkpoint, Source
 
 if TYPE_CHECKING:
+    from salescli.mail.fetch import ChunkEvent, Event
     from salescli.mail.parse import Envelope
+    from salescli.mail.run import Progress
 
 log = logging.getLogger("salescli.mail")
 
 
 def scan(conn: sqlite3.Connection, sources: list[Source], options: ScanOptions | None = None,
          counts: dict | None = None) -> dict[str, Any]:
-    """Scan every source once; returns (and fills) ``counts``. Raises MailError naming the
-    accounts that failed, after the others have been recorded."""
+    """Scan every source once, ``options.jobs`` accounts at a time; returns (and fills)
+    ``counts``. Raises MailError naming the accounts that failed, after the others have
+    been recorded."""
+    from salescli.mail.fetch import ChunkEvent, DoneEvent, FolderEvent, Stopped, fetch_account
+
     options = options or ScanOptions()
     counts = {} if counts is None else counts
     _tune(conn)
     run = ScanRun(conn, counts, options)
     for source in sources:
         run.own |= set(source.own)
+        run.counts["accounts"].setdefault(source.account, dict.fromkeys(COUNT_KEYS, 0))
+    checkpoints = _load_checkpoints(conn)
+    jobs = max(1, min(options.jobs, len(sources)))
+    events: queue.Queue[Event] = queue.Queue(maxsize=2 * jobs)
+    stop = threading.Event()
+
+    def put(event: Event) -> None:
+        while True:
+            if stop.is_set():
+                raise Stopped
+            try:
+                events.put(event, timeout=0.2)
+                return
+            except queue.Full:
+                continue
+
+    todo = list(sources)
+    own_of = {s.account: bool(s.own) for s in sources}
+
+    def start_next() -> None:
+        source = todo.pop(0)
+        threading.Thread(target=fetch_account, args=(source, checkpoints, options, put),
+                         name=f"fetch {source.account}", daemon=True).start()
+
     failed: list[str] = []
     started, cpu = time.monotonic(), time.process_time()
-    for source in sources:
-        error = scan_source(run, source)
-        if error:
-            failed.append(error)
+    running = 0
+    bars: dict[tuple[str, str], Progress] = {}
+    try:
+        while todo and running < jobs:
+            start_next()
+            running += 1
+        while running:
+            event = events.get()
+            if isinstance(event, FolderEvent):
+                _folder(run, event.state, bars if jobs == 1 else None)
+            elif isinstance(event, ChunkEvent):
+                if not own_of[event.account]:
+                    run.own |= event.learned
+                _chunk(run, event)
+                bar = bars.get((event.account, event.state.plan.folder))
+                if bar is not None:
+                    bar.update(event.covered)
+            elif isinstance(event, DoneEvent):
+                running -= 1
+                if event.crash is not None:
+                    raise event.crash
+                if event.error:
+                    failed.append(event.error)
+                    run.counts["accounts"][event.account]["error"] = event.error
+                    log.error("%s", event.error)
+                if todo:
+                    start_next()
+                    running += 1
+    finally:
+        stop.set()
+        for bar in bars.values():
+            bar.close()
     failpoint("scan.collected")
     _save_all_checkpoints(run)
     log.debug("scanned in %.2fs (CPU %.2fs)", time.monotonic() - started,
@@ -69,28 +128,25 @@ def _tune(conn: sqlite3.Connection) -> None:
     conn.execute("PRAGMA temp_store = MEMORY")
 
 
-def scan_source(run: ScanRun, source: Source) -> str | None:
-    """Scan one source to the end, recording as it goes; returns the error text when
-    the source failed (what was recorded before the failure stays), else None."""
-    run.counts["accounts"].setdefault(source.account, dict.fromkeys(COUNT_KEYS, 0))
-    try:
-        source.open()
-        for folder, sent in sorted(source.folders(), key=lambda f: not f[1]):
-            _scan_folder(run, source, folder, sent)
-    except SalescliError as exc:
-        run.counts["accounts"][source.account]["error"] = str(exc)
-        log.error("%s", exc)
-        return str(exc)
-    finally:
-        source.close()
-    return None
+def _load_checkpoints(conn: sqlite3.Connection) -> dict[tuple[str, str], Checkpoint]:
+    return {(r[0], r[1]): Checkpoint(r[2], r[3], r[4]) for r in conn.execute(
+        "SELECT account, folder, uidvalidity, last_uid, highestmodseq FROM mail_checkpoints")}
 
 
-# -- fetch ---------------------------------------------------------------------------------
-def _load_checkpoint(conn: sqlite3.Connection, account: str, folder: str) -> Checkpoint | None:
-    row = conn.execute("SELECT uidvalidity, last_uid, highestmodseq FROM mail_checkpoints"
-                       " WHERE account = ? AND folder = ?", (account, folder)).fetchone()
-    return Checkpoint(row[0], row[1], row[2]) if row else None
+def _folder(run: ScanRun, state, bars: dict | None) -> None:
+    """A folder is planned: register it (its checkpoint is saved with the next batch or
+    at the end), open its progress bar when there is new mail."""
+    plan = state.plan
+    run.folders[(state.account, plan.folder)] = state
+    if plan.reset:
+        log.warning("account %s: folder %s has a new UIDVALIDITY: rescanning it "
+                    "(known messages are skipped)", state.account, plan.folder)
+    if bars is not None and plan.handles:
+        for bar in bars.values():
+            bar.close()
+        bars.clear()
+        bars[(state.account, plan.folder)] = run.progress(f"{state.account} {plan.folder}",
+                                                          len(plan.handles))
 
 
 def _known(conn: sqlite3.Connection, keys: list[str]) -> set[str]:
@@ -103,99 +159,21 @@ def _known(conn: sqlite3.Connection, keys: list[str]) -> set[str]:
     return found
 
 
-def plan_folder(run: ScanRun, source: Source, folder: str, sent: bool) -> FolderState:
-    """What is new in one folder since its checkpoint, registered with the run."""
-    cp = _load_checkpoint(run.conn, source.account, folder)
-    plan = source.plan(folder, sent, cp, run.options.since)
-    state = FolderState(source.account, plan, cp)
-    run.folders[(source.account, folder)] = state
-    if plan.reset:
-        log.warning("account %s: folder %s has a new UIDVALIDITY: rescanning it "
-                    "(known messages are skipped)", source.account, folder)
-    return state
-
-
-def _scan_folder(run: ScanRun, source: Source, folder: str, sent: bool) -> None:
-    state = plan_folder(run, source, folder, sent)
-    if not state.plan.handles:
-        return
-    # Parsing, classifying and recording are imported only when there is new mail.
+def _chunk(run: ScanRun, event: ChunkEvent) -> None:
+    """Record one fetched chunk: what is not recorded already, with the checkpoint."""
     from salescli.mail.record import record
 
-    bar = run.progress(f"{source.account} {folder}", len(state.plan.handles))
-    try:
-        for covered, chunk in source.headers(state.plan):
-            envs = read_chunk(run, source, state.plan, chunk)
-            record(run, envs, state, covered)
-            bar.update(covered)
-    finally:
-        bar.close()
-
-
-def read_chunk(run: ScanRun, source: Source, plan: FolderPlan,
-               chunk: list[Fetched]) -> list[Envelope]:
-    """Parse one fetched chunk, drop what is recorded already (or outside ``--since``),
-    read the bounce candidates whole, and note the header marks; returns the envelopes
-    to record (errors included: they are quarantined)."""
-    from salescli.mail import classify as cls
-    from salescli.mail.parse import Envelope, parse_envelope
-
-    envs = [parse_envelope(Envelope(source.account, plan.folder, handle,
-                                    source.location(plan.folder, handle),
-                                    sent_folder=plan.sent), raw, arrived)
-            for handle, raw, arrived in chunk]
-    known = _known(run.conn, [e.key for e in envs])
-    found: list[Envelope] = []
-    candidates: list[Envelope] = []
-    for env in envs:
-        run.add(source.account, "seen")
+    run.add(event.account, "seen", event.seen)
+    if event.duplicates:
+        run.add(event.account, "duplicates", event.duplicates)
+    known = _known(run.conn, [e.key for e in event.envs])
+    fresh: list[Envelope] = []
+    for env in event.envs:
         if env.key in known:
-            run.add(source.account, "duplicates")
-            continue
-        known.add(env.key)
-        if not env.error and run.options.since and env.sent_at < run.options.since:
-            continue
-        if not env.error:
-            learn = run.learn.setdefault(source.account, set())
-            learn.update(env.delivered_to)  # the mailbox's own address(es)
-            if plan.sent and env.from_addr:
-                learn.add(env.from_addr)
-            # Bounces first: before the From check and every filter.
-            if cls.is_bounce_candidate(env):
-                candidates.append(env)
-            elif env.from_error:
-                env.error = env.from_error
-        found.append(env)
-    if candidates:
-        _read_bounces(source, plan, candidates)
-    if not source.own:
-        run.own |= run.learn.get(source.account, set())
-    for env in found:
-        if not env.error:
-            cls.mark(env)
-    return found
-
-
-def _read_bounces(source: Source, plan: FolderPlan, candidates: list[Envelope]) -> None:
-    from salescli.mail import classify as cls
-
-    by_handle = {e.handle: e for e in candidates}
-    for handle, raw in source.bodies(plan, [e.handle for e in candidates]):
-        env = by_handle.pop(handle, None)
-        if env is None:
-            continue
-        try:
-            env.failures = cls.bounce_failures(raw)
-        except cls.UnreadableBounce as exc:
-            env.error = str(exc)
-        except Exception as exc:
-            env.error = env.from_error or \
-                f"bounce could not be parsed ({type(exc).__name__}: {exc})"[:500]
-        if not env.failures and not env.error and env.from_error:
-            env.error = env.from_error  # not a bounce after all, and no sender
-    for env in by_handle.values():  # vanished before its body was read
-        if env.from_error and not env.error:
-            env.error = env.from_error
+            run.add(event.account, "duplicates")
+        else:
+            fresh.append(env)
+    record(run, fresh, event.state, event.covered)
 
 
 # -- checkpoints and notifications ------------------------------------------------------
