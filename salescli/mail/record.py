@@ -47,7 +47,10 @@ def record(run: ScanRun, envs: list[Envelope], state: FolderState, covered: int)
     envs.sort(key=lambda e: (e.sent_at or "", e.key))
     size = max(1, run.options.batch_size)
     batches = [envs[i:i + size] for i in range(0, len(envs), size)] or [[]]
+    stop = run.options.stop
     for n, batch in enumerate(batches):
+        if n and stop is not None and stop.is_set():
+            return  # stopping: the checkpoint stays before this chunk (refetched next time)
         advance = (state, covered) if n == len(batches) - 1 else None
         counts = copy.deepcopy(run.counts)
         mark = (state.done, state.newest)

@@ -8,7 +8,7 @@ import sqlite3
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
-from typing import Protocol
+from typing import Any, Protocol
 
 from salescli.core.timeutil import iso, now
 from salescli.mail.sources import Checkpoint, FolderPlan
@@ -40,7 +40,8 @@ class _NoProgress:
 class ScanOptions:
     """How to scan: ``since`` (ISO UTC) bounds a first import; ``create_unknown`` makes
     leads of unknown correspondents; ``progress`` draws bars (the CLI's, on a terminal);
-    ``jobs`` accounts are fetched at once (one writer records them all)."""
+    ``jobs`` accounts are fetched at once (one writer records them all); ``stop`` ends
+    the scan cleanly after the batch being recorded (``scan --watch`` on SIGTERM)."""
 
     since: str | None = None
     create_unknown: bool = False
@@ -49,6 +50,7 @@ class ScanOptions:
     progress: ProgressFactory | None = None
     deliver: bool = True
     jobs: int = 4
+    stop: Any = None  # a threading.Event: set, the scan ends after the current batch
 
 
 @dataclass

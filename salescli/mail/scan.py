@@ -54,11 +54,11 @@ def scan(conn: sqlite3.Connection, sources: list[Source], options: ScanOptions |
     checkpoints = _load_checkpoints(conn)
     jobs = max(1, min(options.jobs, len(sources)))
     events: queue.Queue[Event] = queue.Queue(maxsize=2 * jobs)
-    stop = threading.Event()
+    halt = threading.Event()
 
     def put(event: Event) -> None:
         while True:
-            if stop.is_set():
+            if halt.is_set():
                 raise Stopped
             try:
                 events.put(event, timeout=0.2)
@@ -83,7 +83,14 @@ def scan(conn: sqlite3.Connection, sources: list[Source], options: ScanOptions |
             start_next()
             running += 1
         while running:
-            event = events.get()
+            if options.stop is not None and options.stop.is_set():
+                log.info("stop requested: the scan ends after the batches recorded")
+                run.counts["stopped"] = True
+                break
+            try:
+                event = events.get(timeout=0.5)  # a stop request is seen while waiting
+            except queue.Empty:
+                continue
             if isinstance(event, FolderEvent):
                 _folder(run, event.state, bars if jobs == 1 else None)
             elif isinstance(event, ChunkEvent):
@@ -105,7 +112,7 @@ def scan(conn: sqlite3.Connection, sources: list[Source], options: ScanOptions |
                     start_next()
                     running += 1
     finally:
-        stop.set()
+        halt.set()
         for bar in bars.values():
             bar.close()
     failpoint("scan.collected")
