@@ -93,7 +93,6 @@ class ScanRun:
         self.before: dict[int, str | None] = {}
         self.batch_time: str | None = None
         self.own: set[str] = set()
-        self.learn: dict[str, set[str]] = {}
         self.progress = options.progress or (lambda label, total: _NoProgress())
         self.notify_after = iso(datetime.now(UTC) - NOTIFY_MAX_AGE)
         counts.setdefault("accounts", {})

@@ -26,7 +26,7 @@ from salescli.core.db import transaction
 from salescli.core.errors import InvalidValue
 from salescli.mail.config import MailError
 from salescli.mail.faults import failpoint
-from salescli.mail.run import COUNT_KEYS, ScanOptions, ScanRun, save_checkpoints
+from salescli.mail.run import COUNT_KEYS, FolderState, ScanOptions, ScanRun, save_checkpoints
 from salescli.mail.sources import Checkpoint, Source
 
 if TYPE_CHECKING:
@@ -140,7 +140,7 @@ def _load_checkpoints(conn: sqlite3.Connection) -> dict[tuple[str, str], Checkpo
         "SELECT account, folder, uidvalidity, last_uid, highestmodseq FROM mail_checkpoints")}
 
 
-def _folder(run: ScanRun, state, bars: dict | None) -> None:
+def _folder(run: ScanRun, state: FolderState, bars: dict | None) -> None:
     """A folder is planned: register it (its checkpoint is saved with the next batch or
     at the end), open its progress bar when there is new mail."""
     plan = state.plan
