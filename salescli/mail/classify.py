@@ -41,7 +41,7 @@ _BOUNCE_SUBJECT = re.compile(
     r"nicht zustellbar|unzustellbar|non remis|mail system error)", re.I)
 _SMTP_LINE = re.compile(r"\b([45]\d\d[ -][45]\.\d{1,3}\.\d{1,3}\b.*|[45]\.\d\.\d{1,3} .*|"
                         r"\b55[0-4] .*|\b45[0-2] .*)")
-_MAILBOX_FULL = ("5.2.2",)
+_MAILBOX_FULL = ("5.2.2", "4.2.2")  # x.2.2: the mailbox exists, it is full: soft
 _DSN_TYPE = re.compile(r"report-type\s*=\s*\"?delivery-status")
 
 
@@ -71,17 +71,20 @@ def is_noreply(addr: str | None) -> bool:
 
 
 def is_bounce_candidate(env: Envelope) -> bool:
-    """Worth fetching the whole message for: a DSN or what looks like a bounce."""
+    """Looks like a delivery report, so the whole message is read and the bounce readers
+    decide, before any list, automated or From check: a DSN or multipart/report, a
+    null, missing, mailer-daemon or postmaster sender, X-Failed-Recipients, or a known
+    bounce subject."""
     h = env.headers
     ctype = (h.get("content-type") or "").lower()
-    if _DSN_TYPE.search(ctype) or h.get("x-failed-recipients"):
+    if _DSN_TYPE.search(ctype) or "multipart/report" in ctype or h.get("x-failed-recipients"):
         return True
-    if _DAEMONS.match(_localpart(env.from_addr)):
+    if (h.get("return-path") or "").strip() == "<>" or (
+            env.from_error and (h.get("from") or "").strip().endswith("<>")):
+        return True  # the null reverse path: only delivery reports are sent from it
+    if _DAEMONS.match(_localpart(env.from_addr).strip('"')):
         return True
-    subject_says = bool(_BOUNCE_SUBJECT.search(env.subject or ""))
-    null_sender = (h.get("return-path") or "").strip() == "<>"
-    return (subject_says or "multipart/report" in ctype) and (
-        null_sender or is_noreply(env.from_addr))
+    return bool(_BOUNCE_SUBJECT.search(env.subject or ""))
 
 
 def is_auto_reply(env: Envelope) -> bool:
@@ -172,9 +175,9 @@ def bounce_failures(raw: bytes) -> list[Failure]:
                                  else str(addr))
         if not norm:
             continue
-        status, diag = dsn.get(norm, (None, None))
-        if status:
-            hard = status.startswith("5") and status not in _MAILBOX_FULL
+        action, status, diag = dsn.get(norm, (None, None, None))
+        if action or status:
+            hard = is_hard(action or "", status or "", hard)
         if not diag:
             diag = _diagnostic_from_text(msg)
         if norm not in found or hard:
@@ -223,25 +226,34 @@ def _fast_dsn(raw: bytes) -> list[Failure] | None:
                 key = key.strip().lower()
                 fields[key] = value.strip()
         action = fields.get("action", "").lower()
-        if action.startswith("delayed"):
-            hard = False
-        elif action.startswith(("fail", "error")):
-            hard = True
-        else:
+        if not action.startswith(("delayed", "fail", "error")):
             continue
         rcpt = fields.get("original-recipient") or fields.get("final-recipient") or ""
         addr = normalise_address(rcpt.split(";", 1)[-1])
         if not addr:
             continue
         status = (fields.get("status") or "").split(" ")[0]
-        if status[:1] in ("4", "5"):
-            hard = status.startswith("5") and status not in _MAILBOX_FULL
+        hard = is_hard(action, status, True)
         diag = fields.get("diagnostic-code")
         diag = " ".join(diag.split(";", 1)[-1].split())[:300] if diag else \
             (f"status {status}" if status else None)
         if addr not in failures or hard:
             failures[addr] = Failure(addr, hard, diag)
     return list(failures.values()) or None
+
+
+def is_hard(action: str, status: str, default: bool) -> bool:
+    """Whether an RFC 3464 recipient block is a permanent failure: a full mailbox
+    (x.2.2) never is, ``delayed`` never is, ``failed`` always is (a 4.x.x status with
+    ``failed`` is a temporary problem the MTA gave up on: final), else a 5.x.x status."""
+    action = action.lower()
+    if status in _MAILBOX_FULL or action.startswith("delayed"):
+        return False
+    if action.startswith(("fail", "error")):
+        return True
+    if status[:1] in ("4", "5"):
+        return status.startswith("5")
+    return default
 
 
 class UnreadableBounce(Exception):
@@ -255,9 +267,9 @@ def _str(value: object) -> str:
     return fix_text(value if isinstance(value, str) else str(value)) or ""
 
 
-def _dsn_blocks(msg) -> dict[str, tuple[str | None, str | None]]:
-    """Per recipient of an RFC 3464 report: (Status, Diagnostic-Code)."""
-    out: dict[str, tuple[str | None, str | None]] = {}
+def _dsn_blocks(msg) -> dict[str, tuple[str | None, str | None, str | None]]:
+    """Per recipient of an RFC 3464 report: (Action, Status, Diagnostic-Code)."""
+    out: dict[str, tuple[str | None, str | None, str | None]] = {}
     for part in msg.walk():
         if part.get_content_type() != "message/delivery-status" or not part.is_multipart():
             continue
@@ -274,7 +286,7 @@ def _dsn_blocks(msg) -> dict[str, tuple[str | None, str | None]]:
                 diag = decode_words(" ".join(diag.split(";", 1)[-1].split()))[:300]
             if not diag and status:
                 diag = f"status {status}"
-            out[addr] = (status, diag)
+            out[addr] = (_str(block.get("action")).strip() or None, status, diag)
     return out
 
 

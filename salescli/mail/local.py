@@ -20,6 +20,7 @@ from salescli.mail.sources import (
     MAX_BODY,
     SKIP_LOCAL,
     Checkpoint,
+    Chunk,
     Fetched,
     FolderPlan,
     Source,
@@ -100,9 +101,11 @@ class MaildirSource(Source):
             files = [p for p in files if _ctime(p) >= cutoff]
         return FolderPlan(folder, sent, files, final, numeric=False)
 
-    def headers(self, plan: FolderPlan) -> Iterator[list[Fetched]]:
+    def headers(self, plan: FolderPlan) -> Iterator[Chunk]:
         out: list[Fetched] = []
+        covered = 0
         for path in plan.handles:
+            covered += 1
             path = _existing(path)
             if path is None:
                 continue
@@ -113,10 +116,10 @@ class MaildirSource(Source):
                 continue
             out.append((path, raw, arrived))
             if len(out) >= HEADER_CHUNK:
-                yield out
-                out = []
-        if out:
-            yield out
+                yield covered, out
+                out, covered = [], 0
+        if out or covered:
+            yield covered, out
 
     def bodies(self, plan: FolderPlan, handles: list) -> Iterator[tuple[Any, bytes]]:
         for path in handles:
@@ -201,7 +204,7 @@ class MboxSource(Source):
         return FolderPlan(folder, sent, handles, Checkpoint(uidvalidity, len(keys), sig), last,
                           True, reset=cp is not None and not same)
 
-    def headers(self, plan: FolderPlan) -> Iterator[list[Fetched]]:
+    def headers(self, plan: FolderPlan) -> Iterator[Chunk]:
         box = self._boxes[plan.folder]
         out: list[Fetched] = []
         for uid in plan.handles:
@@ -210,10 +213,10 @@ class MboxSource(Source):
                       default=len(raw))
             out.append((uid, raw[:end + 2], _from_line_time(box, uid - 1)))
             if len(out) >= HEADER_CHUNK:
-                yield out
+                yield len(out), out
                 out = []
         if out:
-            yield out
+            yield len(out), out
 
     def bodies(self, plan: FolderPlan, handles: list) -> Iterator[tuple[Any, bytes]]:
         box = self._boxes[plan.folder]

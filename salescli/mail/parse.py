@@ -31,6 +31,9 @@ _SIMPLE_ADDRESS = re.compile(
     r'^\s*(?:"?(?P<name>[^"<>,;:@()\\]*?)"?\s*)?<(?P<addr>[^<>\s,;:"()\\]+@[^<>\s,;:"()\\]+)>\s*$'
     r'|^\s*(?P<bare>[^<>\s,;:"()\\]+@[^<>\s,;:"()\\]+)\s*$')
 _ADDRESS = re.compile(r"^[^@\s<>(),;:\"\[\]]+@[a-z0-9.-]+\.[a-z0-9-]+$")
+# A quoted local part (RFC 5322): ``"system administrator"@example.com``, with
+# backslash-escaped characters inside; postmasters of some systems send from such.
+_QUOTED_ADDRESS = re.compile(r'^"(?:[^"\\\r\n]|\\.){1,64}"@[a-z0-9.-]+\.[a-z0-9-]+$')
 _parser = BytesHeaderParser()
 _SURROGATES = re.compile("[\udc80-\udcff]")
 _WANTED = frozenset(f.lower() for f in FIELDS)
@@ -65,6 +68,9 @@ class Envelope:
     kind: str = ""
     failures: list = field(default_factory=list)
     error: str | None = None
+    # Why the sender is unusable (null path, no From): an error only if the message
+    # turns out not to be a bounce, which is decided before any From check.
+    from_error: str | None = None
 
     @property
     def uid(self) -> int | None:
@@ -116,7 +122,11 @@ def normalise_address(addr: str) -> str | None:
     addr = (addr or "").strip().strip("<>").lower()
     if addr.startswith("mailto:"):
         addr = addr[7:]
-    if not addr or len(addr) > 254 or not _ADDRESS.match(addr) or ".." in addr:
+    if not addr or len(addr) > 254:
+        return None
+    if addr.startswith('"'):
+        return addr if _QUOTED_ADDRESS.match(addr) else None
+    if not _ADDRESS.match(addr) or ".." in addr:
         return None
     return addr
 
@@ -221,11 +231,12 @@ def _fill(env: Envelope, raw: bytes, internaldate: datetime | None) -> None:
     if not senders:
         senders = [(name, norm) for name, addr in address_pairs(many.get("sender", []))
                    if (norm := normalise_address(addr))]
-    if not senders:
-        raise Unparseable("no usable From address" if headers.get("from") or
+    if senders:
+        name, env.from_addr = senders[0]
+        env.from_name = decode_words(name) if name and name.strip() else None
+    else:
+        env.from_error = ("no usable From address" if headers.get("from") or
                           headers.get("sender") else "no From header")
-    name, env.from_addr = senders[0]
-    env.from_name = decode_words(name) if name and name.strip() else None
     env.to = addresses(many.get("to", []))
     env.cc = addresses(many.get("cc", []))
     env.delivered_to = addresses(many.get("delivered-to", []))

@@ -1,6 +1,7 @@
-"""Recording collected mail (phase 2 of a scan): every message of the run in sent order,
-in batches; each batch is one transaction with its interactions, audit rows, rule
-effects, notifications, processed-message rows and the checkpoints it makes safe.
+"""Recording fetched mail: one chunk of a folder at a time, in sent order, in batches;
+each batch is one transaction with its interactions, audit rows, rule effects,
+notifications and processed-message rows, and the last batch of a chunk also carries
+the folder checkpoint the chunk makes safe.
 
 Imported only when a scan found new mail, so an empty rescan stays fast.
 """
@@ -23,7 +24,7 @@ from salescli.mail.run import ACTOR, save_checkpoints
 from salescli.pipeline import interactions, prospects
 
 if TYPE_CHECKING:
-    from salescli.mail.run import ScanRun
+    from salescli.mail.run import FolderState, ScanRun
 
 log = logging.getLogger("salescli.mail")
 
@@ -35,56 +36,61 @@ _COUNTER = {cls.Kind.OUTBOUND: "outbound", cls.Kind.INBOUND: "replies",
             cls.Kind.AUTO_REPLY: "auto_replies", cls.Kind.BOUNCE: "bounces"}
 
 
-def record(run: ScanRun) -> None:
-    """Classify, sort by sent date and record everything the run collected."""
+def record(run: ScanRun, envs: list[Envelope], state: FolderState, covered: int) -> None:
+    """Classify, sort by sent date and record one fetched chunk of ``state``'s folder
+    (``covered`` handles of its plan); the chunk's last transaction advances the
+    folder's checkpoint past it."""
     own = frozenset(run.own)
-    envs = run.envelopes
     for env in envs:
         if not env.error:
             env.kind = cls.classify(env, own)
     envs.sort(key=lambda e: (e.sent_at or "", e.key))
-    if not envs:
-        return
-    bar = run.progress("recording", len(envs))
     size = max(1, run.options.batch_size)
-    try:
-        for i in range(0, len(envs), size):
-            batch = envs[i:i + size]
-            counts = copy.deepcopy(run.counts)
+    batches = [envs[i:i + size] for i in range(0, len(envs), size)] or [[]]
+    stop = run.options.stop
+    for n, batch in enumerate(batches):
+        if n and stop is not None and stop.is_set():
+            return  # stopping: the checkpoint stays before this chunk (refetched next time)
+        advance = (state, covered) if n == len(batches) - 1 else None
+        counts = copy.deepcopy(run.counts)
+        mark = (state.done, state.newest)
+        try:
             try:
-                _batch(run, batch, own, careful=False)
+                _batch(run, batch, own, advance, careful=False)
             except _Careful:
                 # Something failed inside a message: the whole batch was rolled back.
                 # Do it again with a savepoint per message, quarantining the culprit.
                 run.counts.clear()
                 run.counts.update(counts)
-                _batch(run, batch, own, careful=True)
-            failpoint("scan.batch.committed")
-            bar.update(len(batch))
-    finally:
-        bar.close()
+                state.done, state.newest = mark
+                _batch(run, batch, own, advance, careful=True)
+        except BaseException:
+            state.done, state.newest = mark  # rolled back: the checkpoint stays behind
+            raise
+        failpoint("scan.batch.committed")
 
 
 class _Careful(Exception):
     """Redo this batch message by message."""
 
 
-def _batch(run: ScanRun, batch: list[Envelope], own: frozenset[str], *, careful: bool) -> None:
-    """One batch in one transaction: messages, rule effects, checkpoints.
+def _batch(run: ScanRun, batch: list[Envelope], own: frozenset[str],
+           advance: tuple[FolderState, int] | None, *, careful: bool) -> None:
+    """One batch in one transaction: messages, rule effects, the checkpoint.
 
     Fast path: every message's interactions in one bulk insert, no savepoint per
     message. Careful path (after a failure): a savepoint per message, so the culprit
     alone is quarantined."""
     with transaction(run.conn):
-        touched: set[int] = set()
+        new: dict[int, rules.NewMail] = {}
         run.batch_time = now()
-        run.ids = _prospect_ids(run.conn, batch, own)
+        run.ids, run.before = _prospect_ids(run.conn, batch, own)
         if careful:
             for env in batch:
                 if env.error:
                     _quarantine(run, env, env.error)
                 else:
-                    _record_one(run, env, own, touched)
+                    _record_one(run, env, own, new)
         else:
             good = []
             for env in batch:
@@ -93,30 +99,41 @@ def _batch(run: ScanRun, batch: list[Envelope], own: frozenset[str], *, careful:
                 else:
                     good.append(env)
             try:
-                outcomes = _apply(run, good, own, touched, [])
+                outcomes = _apply(run, good, own, new, [])
                 _processed_many(run, good, outcomes)
             except Exception as exc:
                 raise _Careful from exc
-        for env in batch:
-            state = run.folders.get((env.account, env.folder))
-            if state is not None:
-                state.pending.discard(env.handle)
-                if env.sent_at and (state.newest is None or env.sent_at > state.newest):
-                    state.newest = env.sent_at
-        for key, n in rules.apply_many(run.conn, touched, {}).items():
+        for key, n in rules.apply_new(run.conn, new, run.before, {}).items():
             run.counts[key] = run.counts.get(key, 0) + n
         if unsubscribed := unsubscribe.apply(run.conn, batch):
             run.counts["unsubscribed"] = run.counts.get("unsubscribed", 0) + unsubscribed
-        save_checkpoints(run)
+        if advance is None:
+            save_checkpoints(run)
+        else:
+            _advance(run, batch, *advance)
         failpoint("scan.batch.before_commit")
 
 
-def _record_one(run: ScanRun, env: Envelope, own: frozenset[str], touched: set[int]) -> None:
+def _advance(run: ScanRun, batch: list[Envelope], state: FolderState, covered: int) -> None:
+    """Move the folder's checkpoint past the chunk, in the batch's transaction (``record``
+    moves it back in memory if the transaction fails)."""
+    state.done += covered
+    for env in batch:
+        if env.sent_at and (state.newest is None or env.sent_at > state.newest):
+            state.newest = env.sent_at
+    save_checkpoints(run)
+
+
+def _record_one(run: ScanRun, env: Envelope, own: frozenset[str],
+                new: dict[int, rules.NewMail]) -> None:
     """One message in its own savepoint; anything that goes wrong quarantines it."""
     created: list[str] = []
+    mine: dict[int, rules.NewMail] = {}
     try:
         with transaction(run.conn):
-            _processed(run, env, _apply(run, [env], own, touched, created)[0])
+            _processed(run, env, _apply(run, [env], own, mine, created)[0])
+        for pid, mail in mine.items():
+            new.setdefault(pid, []).extend(mail)
     except Exception as exc:
         for addr in created:  # rolled back with the savepoint
             run.ids.pop(addr, None)
@@ -164,9 +181,10 @@ def _targets(env: Envelope, own: frozenset[str]) -> list[str]:
     return []
 
 
-def _prospect_ids(conn: sqlite3.Connection, batch: list[Envelope],
-                  own: frozenset[str]) -> dict[str, int]:
-    """Prospect ids for every address a batch is about, in a few queries."""
+def _prospect_ids(conn: sqlite3.Connection, batch: list[Envelope], own: frozenset[str]
+                  ) -> tuple[dict[str, int], dict[int, str | None]]:
+    """Prospect ids for every address a batch is about, and each one's latest
+    interaction time before the batch (what ``rules.apply_new`` orders against)."""
     wanted = sorted({a for env in batch if not env.error for a in _targets(env, own)})
     ids: dict[str, int] = {}
     for i in range(0, len(wanted), 500):
@@ -174,11 +192,18 @@ def _prospect_ids(conn: sqlite3.Connection, batch: list[Envelope],
         ids.update((r[1], r[0]) for r in conn.execute(
             f"SELECT id, email FROM prospects WHERE email IN ({','.join('?' * len(part))})",
             part))
-    return ids
+    before: dict[int, str | None] = {}
+    pids = sorted(ids.values())
+    for i in range(0, len(pids), 500):
+        part = pids[i:i + 500]
+        before.update(conn.execute(
+            "SELECT prospect_id, max(occurred_at) FROM interactions WHERE prospect_id IN"
+            f" ({','.join('?' * len(part))}) GROUP BY prospect_id", part))
+    return ids, before
 
 
-def _apply(run: ScanRun, envs: list[Envelope], own: frozenset[str], touched: set[int],
-           created: list[str]) -> list[str]:
+def _apply(run: ScanRun, envs: list[Envelope], own: frozenset[str],
+           new: dict[int, rules.NewMail], created: list[str]) -> list[str]:
     """Record the interactions of ``envs`` (in order, one bulk insert) and queue their
     notifications; returns each message's outcome."""
     plans: list[tuple[Envelope, list[tuple[str, int, dict | None]]]] = []
@@ -221,11 +246,12 @@ def _apply(run: ScanRun, envs: list[Envelope], own: frozenset[str], touched: set
             outcomes.append("ignored")
             continue
         recorded = 0
+        ikind = _KIND_TO_INTERACTION.get(kind)
         for addr, pid, detail in found:
             if next(ids) is None:
                 continue
             recorded += 1
-            touched.add(pid)
+            new.setdefault(pid, []).append((env.sent_at, ikind, env.key, detail))
             _maybe_notify(run, env, pid, _KIND_TO_INTERACTION[kind], detail, addr)
         if not recorded:
             run.add(env.account, "unmatched")

@@ -1,6 +1,9 @@
 """Status rules: what a recorded mail does to a prospect, as a small table.
 
-``apply`` re-derives a prospect's mail-driven state from its whole mail history in
+``apply_new`` folds a batch's new mail into each prospect's stored state when all of it
+was sent after everything recorded before (the common case, and a scan's cost then does
+not grow with the history); otherwise it falls back to ``apply``, which re-derives a
+prospect's mail-driven state from its whole mail history in
 the order the mails were sent, so a first scan and any series of incremental scans
 (a reply found before the mail it answers, a run killed halfway) end in the same
 state. Rules only move forward, never out of won/lost, and never undo a person's
@@ -99,11 +102,23 @@ History = list[tuple[str, Event, dict, int]]
 Baseline = tuple[int, int, str, str | None]
 
 
-def _histories(conn: sqlite3.Connection, ids: list[int]) -> dict[int, History]:
+# For prospects no person ever changed, the order against people's changes does not
+# matter: no join with the (large) activities table.
+_PLAIN_HISTORY = ("SELECT i.prospect_id, i.kind, i.occurred_at, i.message_id, i.detail,"
+                  f" {1 << 62} AS aid FROM interactions i"
+                  " WHERE i.prospect_id IN ({}) AND i.actor = ? AND i.kind IN (?, ?, ?, ?)")
+
+
+def _histories(conn: sqlite3.Connection, ids: list[int],
+               plain: bool = False) -> dict[int, History]:
     """Each prospect's mail in sent order: (occurred_at, event, detail, activity id of the
-    recording, which orders it against people's changes)."""
+    recording, which orders it against people's changes; any large number when
+    ``plain``: nobody changed these prospects)."""
     by_pid: dict[int, list] = {}
-    for r in conn.execute(_HISTORY.format(",".join("?" * len(ids))), (*ids, ACTOR, *MAIL_KINDS)):
+    if not ids:
+        return {}
+    sql = _PLAIN_HISTORY if plain else _HISTORY
+    for r in conn.execute(sql.format(",".join("?" * len(ids))), (*ids, ACTOR, *MAIL_KINDS)):
         by_pid.setdefault(r[0], []).append(r)
     out = {}
     for pid, rows in by_pid.items():
@@ -169,15 +184,57 @@ def apply_many(conn: sqlite3.Connection, prospect_ids: Iterable[int],
         part = ids[i:i + _CHUNK]
         # The reads of one prospect are unaffected by another's writes, so they can
         # all come first.
-        histories = _histories(conn, part)
+        people = _baselines_many(conn, part)
+        histories = _histories(conn, [pid for pid in part if pid in people])
+        histories.update(_histories(conn, [pid for pid in part if pid not in people],
+                                    plain=True))
         marks = ",".join("?" * len(part))
         rows = {r["id"]: r for r in conn.execute(_PROSPECTS.format(marks), part)}
-        people = _baselines_many(conn, [pid for pid in part if pid in histories])
         for pid in part:
             history, p = histories.get(pid), rows.get(pid)
             if history and p is not None:
                 _derive(conn, p, history, people.get(pid, _NOBODY), stages, counts)
     return counts
+
+
+NewMail = list[tuple[str, str, str | None, dict | None]]  # occurred_at, kind, message-id, detail
+
+
+def apply_new(conn: sqlite3.Connection, new: dict[int, NewMail], before: dict[int, str | None],
+              stages: dict[str, sqlite3.Row | None] | None = None) -> dict[str, int]:
+    """Bring prospects in line with mail just recorded (``new``, per prospect), inside
+    the recording transaction. ``before`` holds each prospect's latest interaction time
+    from before this batch: when all its new mail is later, the new mail alone is
+    folded into the stored stage and status (what a replay of the whole history would
+    end in); when some is not (mail found out of order), the whole history is replayed."""
+    counts = {"moves": 0, "status_changes": 0}
+    stages = {} if stages is None else stages
+    replay: list[int] = []
+    fold: dict[int, History] = {}
+    for pid, mail in new.items():
+        if not mail:
+            continue
+        mail = sorted(mail, key=lambda m: (m[0], _KIND_ORDER[m[1]], m[2] or ""))
+        prior = before.get(pid)
+        if prior is not None and mail[0][0] <= prior:
+            replay.append(pid)
+            continue
+        # New rows come after every person's change: their order mark is "latest".
+        fold[pid] = [(at, event_of(kind, detail), detail or {}, _AFTER_EVERYTHING)
+                     for at, kind, _mid, detail in mail]
+    ids = sorted(fold)
+    for i in range(0, len(ids), _CHUNK):
+        part = ids[i:i + _CHUNK]
+        rows = conn.execute(_PROSPECTS.format(",".join("?" * len(part))), part)
+        for p in rows:
+            baseline = (0, 0, p["email_status"], p["bounce_reason"])
+            _derive(conn, p, fold[p["id"]], baseline, stages, counts)
+    for key, n in apply_many(conn, replay, stages).items():
+        counts[key] += n
+    return counts
+
+
+_AFTER_EVERYTHING = 1 << 62
 
 
 def _derive(conn: sqlite3.Connection, p: sqlite3.Row, history: History, baseline: Baseline,

@@ -1,5 +1,5 @@
-"""The state of one scan, shared by collecting (``scan``) and recording (``record``):
-folders and their safe checkpoints, collected envelopes, counts, our own addresses."""
+"""The state of one scan, shared by fetching (``scan``) and recording (``record``):
+folders and their safe checkpoints, counts, our own addresses."""
 
 from __future__ import annotations
 
@@ -8,13 +8,10 @@ import sqlite3
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
-from typing import TYPE_CHECKING, Protocol
+from typing import Any, Protocol
 
 from salescli.core.timeutil import iso, now
 from salescli.mail.sources import Checkpoint, FolderPlan
-
-if TYPE_CHECKING:
-    from salescli.mail.parse import Envelope
 
 ACTOR = "monitor"
 NOTIFY_MAX_AGE = timedelta(days=7)
@@ -42,7 +39,9 @@ class _NoProgress:
 @dataclass
 class ScanOptions:
     """How to scan: ``since`` (ISO UTC) bounds a first import; ``create_unknown`` makes
-    leads of unknown correspondents; ``progress`` draws bars (the CLI's, on a terminal)."""
+    leads of unknown correspondents; ``progress`` draws bars (the CLI's, on a terminal);
+    ``jobs`` accounts are fetched at once (one writer records them all); ``stop`` ends
+    the scan cleanly after the batch being recorded (``scan --watch`` on SIGTERM)."""
 
     since: str | None = None
     create_unknown: bool = False
@@ -50,46 +49,50 @@ class ScanOptions:
                                                         or 1000))
     progress: ProgressFactory | None = None
     deliver: bool = True
+    jobs: int = 4
+    stop: Any = None  # a threading.Event: set, the scan ends after the current batch
 
 
 @dataclass
 class FolderState:
+    """One folder of the scan: its plan, and how many of the plan's handles (in order)
+    have been recorded (``done``), which makes the checkpoint safe to save."""
+
     account: str
     plan: FolderPlan
     base: Checkpoint | None
-    pending: set = field(default_factory=set)
+    done: int = 0
     newest: str | None = None
     saved: tuple | None = None
 
     def checkpoint(self) -> Checkpoint | None:
-        """The checkpoint that is safe now: final when nothing is pending, else the UID
-        just below the oldest pending one (numeric sources only)."""
+        """The checkpoint that is safe now: final when every handle is recorded, else the
+        UID just below the first one not recorded yet (numeric sources only)."""
         final = self.plan.final
         if final is None:
             return None
-        if not self.pending:
+        if self.done >= len(self.plan.handles):
             return final
         if not self.plan.numeric:
             return None
-        last = max(self.plan.base_last, min(self.pending) - 1)
+        last = max(self.plan.base_last, self.plan.handles[self.done] - 1)
         hms = self.base.highestmodseq if self.base and not self.plan.reset else None
         return Checkpoint(final.uidvalidity, last, hms)
 
 
 class ScanRun:
-    """State of one scan: folders, collected envelopes, counts, our own addresses."""
+    """State of one scan: folders, counts, our own addresses. Holds no message beyond the
+    batch being recorded, so memory stays flat whatever the mailbox's size."""
 
     def __init__(self, conn: sqlite3.Connection, counts: dict, options: ScanOptions):
         self.conn = conn
         self.counts = counts
         self.options = options
         self.folders: dict[tuple[str, str], FolderState] = {}
-        self.envelopes: list[Envelope] = []
-        self.keys: set[str] = set()
         self.ids: dict[str, int] = {}
+        self.before: dict[int, str | None] = {}
         self.batch_time: str | None = None
         self.own: set[str] = set()
-        self.learn: dict[str, set[str]] = {}
         self.progress = options.progress or (lambda label, total: _NoProgress())
         self.notify_after = iso(datetime.now(UTC) - NOTIFY_MAX_AGE)
         counts.setdefault("accounts", {})
@@ -104,7 +107,7 @@ class ScanRun:
 
 def save_checkpoints(run: ScanRun, *, final: bool = False) -> None:
     ts = now()
-    for (account, folder), state in run.folders.items():
+    for (account, folder), state in list(run.folders.items()):
         cp = state.checkpoint()
         if cp is None:
             continue

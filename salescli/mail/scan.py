@@ -1,75 +1,123 @@
-"""The scan pipeline: collect new headers from every source, then record them in the
-order the mails were sent, in short transactions that also carry the checkpoints.
+"""The scan pipeline: fetch, classify and record new mail in bounded batches, as it
+arrives, so memory stays flat and a killed run keeps its progress.
 
-1. Collect: per account and folder, what is new since the checkpoint (headers only;
-   whole messages only for bounce candidates). Messages already processed (by key)
-   are dropped. No database transaction is open while talking to a server.
-2. Record: every collected message of the run, all folders and accounts, sorted by
-   sent date, in batches. Each batch is one transaction holding its interactions, audit
-   rows, rule effects, notifications, processed-message rows and the checkpoints that
-   the batch makes safe — so a run killed at any point is simply resumed by the next.
+Accounts are fetched on threads of their own (``--jobs``, each over its own IMAP
+connection; ``fetch``), which send parsed chunks to the one writer here. Per folder,
+what is new since the checkpoint comes one chunk at a time; the writer drops what is
+recorded already (by key) and records the rest in sent order, in batches: one
+transaction holds a batch's interactions, audit rows, rule effects, notifications,
+processed-message rows and the folder checkpoint the chunk makes safe. No transaction is
+open while waiting for a server. A run killed at any point is resumed by the next, which
+fetches only what was not recorded; an account that fails is reported, the others go on.
 """
 
 from __future__ import annotations
 
 import logging
 import os
+import queue
 import sqlite3
+import threading
 import time
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
 from salescli.core.db import transaction
-from salescli.core.errors import InvalidValue, SalescliError
+from salescli.core.errors import InvalidValue
 from salescli.mail.config import MailError
 from salescli.mail.faults import failpoint
 from salescli.mail.run import COUNT_KEYS, FolderState, ScanOptions, ScanRun, save_checkpoints
-from salescli.mail.sources import Checkpoint, FolderPlan, Source
+from salescli.mail.sources import Checkpoint, Source
 
 if TYPE_CHECKING:
+    from salescli.mail.fetch import ChunkEvent, Event
     from salescli.mail.parse import Envelope
+    from salescli.mail.run import Progress
 
 log = logging.getLogger("salescli.mail")
 
 
 def scan(conn: sqlite3.Connection, sources: list[Source], options: ScanOptions | None = None,
          counts: dict | None = None) -> dict[str, Any]:
-    """Scan every source once; returns (and fills) ``counts``. Raises MailError naming the
-    accounts that failed, after the others have been recorded."""
+    """Scan every source once, ``options.jobs`` accounts at a time; returns (and fills)
+    ``counts``. Raises MailError naming the accounts that failed, after the others have
+    been recorded."""
+    from salescli.mail.fetch import ChunkEvent, DoneEvent, FolderEvent, Stopped, fetch_account
+
     options = options or ScanOptions()
     counts = {} if counts is None else counts
-    # Recording touches many index pages at random: a larger page cache for this
-    # connection saves re-reading them (this connection only; 16 MB). Statement
-    # journals (each insert fires a trigger) stay in memory instead of temp files.
-    conn.execute("PRAGMA cache_size = -16000")
-    conn.execute("PRAGMA temp_store = MEMORY")
+    _tune(conn)
     run = ScanRun(conn, counts, options)
+    for source in sources:
+        run.own |= set(source.own)
+        run.counts["accounts"].setdefault(source.account, dict.fromkeys(COUNT_KEYS, 0))
+    checkpoints = _load_checkpoints(conn)
+    jobs = max(1, min(options.jobs, len(sources)))
+    events: queue.Queue[Event] = queue.Queue(maxsize=2 * jobs)
+    halt = threading.Event()
+
+    def put(event: Event) -> None:
+        while True:
+            if halt.is_set():
+                raise Stopped
+            try:
+                events.put(event, timeout=0.2)
+                return
+            except queue.Full:
+                continue
+
+    todo = list(sources)
+    own_of = {s.account: bool(s.own) for s in sources}
+
+    def start_next() -> None:
+        source = todo.pop(0)
+        threading.Thread(target=fetch_account, args=(source, checkpoints, options, put),
+                         name=f"fetch {source.account}", daemon=True).start()
+
     failed: list[str] = []
     started, cpu = time.monotonic(), time.process_time()
-    for source in sources:
-        run.counts["accounts"].setdefault(source.account, dict.fromkeys(COUNT_KEYS, 0))
-        run.own |= set(source.own)
-        try:
-            _collect(run, source)
-        except SalescliError as exc:
-            failed.append(str(exc))
-            run.counts["accounts"][source.account]["error"] = str(exc)
-            log.error("%s", exc)
-        finally:
-            source.close()
-    for account, learned in run.learn.items():
-        if not any(s.own for s in sources if s.account == account):
-            run.own |= learned
+    running = 0
+    bars: dict[tuple[str, str], Progress] = {}
+    try:
+        while todo and running < jobs:
+            start_next()
+            running += 1
+        while running:
+            if options.stop is not None and options.stop.is_set():
+                log.info("stop requested: the scan ends after the batches recorded")
+                run.counts["stopped"] = True
+                break
+            try:
+                event = events.get(timeout=0.5)  # a stop request is seen while waiting
+            except queue.Empty:
+                continue
+            if isinstance(event, FolderEvent):
+                _folder(run, event.state, bars if jobs == 1 else None)
+            elif isinstance(event, ChunkEvent):
+                if not own_of[event.account]:
+                    run.own |= event.learned
+                _chunk(run, event)
+                bar = bars.get((event.account, event.state.plan.folder))
+                if bar is not None:
+                    bar.update(event.covered)
+            elif isinstance(event, DoneEvent):
+                running -= 1
+                if event.crash is not None:
+                    raise event.crash
+                if event.error:
+                    failed.append(event.error)
+                    run.counts["accounts"][event.account]["error"] = event.error
+                    log.error("%s", event.error)
+                if todo:
+                    start_next()
+                    running += 1
+    finally:
+        halt.set()
+        for bar in bars.values():
+            bar.close()
     failpoint("scan.collected")
-    log.debug("collected %d new messages in %.2fs (CPU %.2fs)", len(run.envelopes),
-              time.monotonic() - started, time.process_time() - cpu)
-    started, cpu = time.monotonic(), time.process_time()
-    if run.envelopes:
-        from salescli.mail.record import record
-
-        record(run)
     _save_all_checkpoints(run)
-    log.debug("recorded them in %.2fs (CPU %.2fs)", time.monotonic() - started,
+    log.debug("scanned in %.2fs (CPU %.2fs)", time.monotonic() - started,
               time.process_time() - cpu)
     if options.deliver:
         failpoint("scan.before_deliver")
@@ -79,11 +127,33 @@ def scan(conn: sqlite3.Connection, sources: list[Source], options: ScanOptions |
     return counts
 
 
-# -- collect ------------------------------------------------------------------------------
-def _load_checkpoint(conn: sqlite3.Connection, account: str, folder: str) -> Checkpoint | None:
-    row = conn.execute("SELECT uidvalidity, last_uid, highestmodseq FROM mail_checkpoints"
-                       " WHERE account = ? AND folder = ?", (account, folder)).fetchone()
-    return Checkpoint(row[0], row[1], row[2]) if row else None
+def _tune(conn: sqlite3.Connection) -> None:
+    # Recording touches many index pages at random: a larger page cache for this
+    # connection saves re-reading them (this connection only; 16 MB). Statement
+    # journals (each insert fires a trigger) stay in memory instead of temp files.
+    conn.execute("PRAGMA cache_size = -16000")
+    conn.execute("PRAGMA temp_store = MEMORY")
+
+
+def _load_checkpoints(conn: sqlite3.Connection) -> dict[tuple[str, str], Checkpoint]:
+    return {(r[0], r[1]): Checkpoint(r[2], r[3], r[4]) for r in conn.execute(
+        "SELECT account, folder, uidvalidity, last_uid, highestmodseq FROM mail_checkpoints")}
+
+
+def _folder(run: ScanRun, state: FolderState, bars: dict | None) -> None:
+    """A folder is planned: register it (its checkpoint is saved with the next batch or
+    at the end), open its progress bar when there is new mail."""
+    plan = state.plan
+    run.folders[(state.account, plan.folder)] = state
+    if plan.reset:
+        log.warning("account %s: folder %s has a new UIDVALIDITY: rescanning it "
+                    "(known messages are skipped)", state.account, plan.folder)
+    if bars is not None and plan.handles:
+        for bar in bars.values():
+            bar.close()
+        bars.clear()
+        bars[(state.account, plan.folder)] = run.progress(f"{state.account} {plan.folder}",
+                                                          len(plan.handles))
 
 
 def _known(conn: sqlite3.Connection, keys: list[str]) -> set[str]:
@@ -96,79 +166,21 @@ def _known(conn: sqlite3.Connection, keys: list[str]) -> set[str]:
     return found
 
 
-def _collect(run: ScanRun, source: Source) -> None:
-    source.open()
-    for folder, sent in source.folders():
-        cp = _load_checkpoint(run.conn, source.account, folder)
-        plan = source.plan(folder, sent, cp, run.options.since)
-        state = FolderState(source.account, plan, cp, set(plan.handles))
-        run.folders[(source.account, folder)] = state
-        if not plan.handles:
-            continue
-        # Parsing and classifying are imported only when there is new mail.
-        from salescli.mail import classify as cls
-        from salescli.mail.parse import Envelope, parse_envelope
+def _chunk(run: ScanRun, event: ChunkEvent) -> None:
+    """Record one fetched chunk: what is not recorded already, with the checkpoint."""
+    from salescli.mail.record import record
 
-        if plan.reset:
-            log.warning("account %s: folder %s has a new UIDVALIDITY: rescanning it "
-                        "(known messages are skipped)", source.account, folder)
-        bar = run.progress(f"{source.account} {folder}", len(plan.handles))
-        candidates: list[Envelope] = []
-        found: list[Envelope] = []
-        try:
-            for chunk in source.headers(plan):
-                envs = []
-                for handle, raw, arrived in chunk:
-                    env = Envelope(source.account, folder, handle,
-                                   source.location(folder, handle), sent_folder=sent)
-                    envs.append(parse_envelope(env, raw, arrived))
-                known = _known(run.conn, [e.key for e in envs])
-                for env in envs:
-                    run.add(source.account, "seen")
-                    if env.key in known or env.key in run.keys:
-                        state.pending.discard(env.handle)
-                        run.add(source.account, "duplicates")
-                        continue
-                    if not env.error and run.options.since and env.sent_at < run.options.since:
-                        state.pending.discard(env.handle)
-                        continue
-                    run.keys.add(env.key)
-                    if not env.error:
-                        learn = run.learn.setdefault(source.account, set())
-                        learn.update(env.delivered_to)  # the mailbox's own address(es)
-                        if sent:
-                            learn.add(env.from_addr)
-                        if cls.is_bounce_candidate(env):
-                            candidates.append(env)
-                    found.append(env)
-                bar.update(len(chunk))
-            if candidates:
-                _read_bounces(source, plan, candidates)
-        finally:
-            bar.close()
-        # Reached only when the whole folder was read: a failure above drops this
-        # folder's messages (a bounce whose body was never read must not be recorded as
-        # ordinary mail); they stay pending and the next run fetches them again.
-        for env in found:
-            if not env.error:
-                cls.mark(env)
-        run.envelopes.extend(found)
-
-
-def _read_bounces(source: Source, plan: FolderPlan, candidates: list[Envelope]) -> None:
-    from salescli.mail import classify as cls
-
-    by_handle = {e.handle: e for e in candidates}
-    for handle, raw in source.bodies(plan, [e.handle for e in candidates]):
-        env = by_handle.get(handle)
-        if env is None:
-            continue
-        try:
-            env.failures = cls.bounce_failures(raw)
-        except cls.UnreadableBounce as exc:
-            env.error = str(exc)
-        except Exception as exc:
-            env.error = f"bounce could not be parsed ({type(exc).__name__}: {exc})"[:500]
+    run.add(event.account, "seen", event.seen)
+    if event.duplicates:
+        run.add(event.account, "duplicates", event.duplicates)
+    known = _known(run.conn, [e.key for e in event.envs])
+    fresh: list[Envelope] = []
+    for env in event.envs:
+        if env.key in known:
+            run.add(event.account, "duplicates")
+        else:
+            fresh.append(env)
+    record(run, fresh, event.state, event.covered)
 
 
 # -- checkpoints and notifications ------------------------------------------------------

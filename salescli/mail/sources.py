@@ -1,8 +1,10 @@
 """Where mail comes from: the source interface, and IMAP accounts (local mail: ``local``).
 
 Every source answers the same questions: which folders to scan, what is new since a
-folder's checkpoint (``plan``), the header block of each new message (``headers``),
-and the whole message for the few that need it (``bodies``: bounce candidates).
+folder's checkpoint (``plan``), the header blocks of the new messages in handle order, a
+chunk at a time (``headers``), and the whole message for the few that need it
+(``bodies``: bounce candidates). An IMAP plan without ``--since`` is a UID range, not
+a list: a first scan of half a million messages holds no list of them.
 IMAP work retries connection errors with exponential backoff and jitter, and never
 sets ``\\Seen`` (EXAMINE + ``BODY.PEEK``).
 """
@@ -57,6 +59,9 @@ class FolderPlan:
 
 
 Fetched = tuple[Any, bytes, datetime | None]  # (handle, header bytes, arrival time)
+# One chunk of ``headers``: how many of the plan's handles it covers (in order), and the
+# messages found among them (an IMAP UID range may hold gaps).
+Chunk = tuple[int, list[Fetched]]
 
 
 def is_sent_name(name: str) -> bool:
@@ -79,7 +84,7 @@ class Source:
              since: str | None) -> FolderPlan:
         raise NotImplementedError
 
-    def headers(self, plan: FolderPlan) -> Iterator[list[Fetched]]:
+    def headers(self, plan: FolderPlan) -> Iterator[Chunk]:
         raise NotImplementedError
 
     def bodies(self, plan: FolderPlan, handles: list) -> Iterator[tuple[Any, bytes]]:
@@ -242,13 +247,18 @@ class ImapSource(Source):
         info = self.call(f"EXAMINE {folder}", lambda c: c.select_folder(folder, readonly=True))
         uidvalidity = int(info[b"UIDVALIDITY"])
         self._selected = (folder, uidvalidity)
-        criteria: list[Any] = ["UID", f"{last + 1}:*"]
+        handles: range | list[int]
         if since:
-            criteria += ["SINCE", datetime.fromisoformat(since.replace("Z", "+00:00")).date()]
-        uids = sorted(u for u in self.call(f"SEARCH {folder}", lambda c: c.search(criteria))
-                      if u > last)
-        final = Checkpoint(uidvalidity, max([top, last, *uids[-1:]]), hms)
-        return FolderPlan(folder, sent, uids, final, last, True,
+            criteria: list[Any] = ["UID", f"{last + 1}:*", "SINCE",
+                                   datetime.fromisoformat(since.replace("Z", "+00:00")).date()]
+            handles = sorted(u for u in self.call(f"SEARCH {folder}",
+                                                  lambda c: c.search(criteria)) if u > last)
+        else:
+            # Every UID that may exist up to UIDNEXT - 1, fetched as ranges; the
+            # server skips the gaps.
+            handles = range(last + 1, max(top, last) + 1)
+        final = Checkpoint(uidvalidity, max([top, last, *handles[-1:]]), hms)
+        return FolderPlan(folder, sent, handles, final, last, True,
                           reset=cp is not None and not same)
 
     def _select(self, folder: str) -> None:
@@ -256,7 +266,7 @@ class ImapSource(Source):
             info = self.call(f"EXAMINE {folder}", lambda c: c.select_folder(folder, True))
             self._selected = (folder, int(info[b"UIDVALIDITY"]))
 
-    def headers(self, plan: FolderPlan) -> Iterator[list[Fetched]]:
+    def headers(self, plan: FolderPlan) -> Iterator[Chunk]:
         from salescli.mail.parse import IMAP_HEADER_ITEM
 
         self._select(plan.folder)
@@ -270,7 +280,7 @@ class ImapSource(Source):
                              lambda c, chunk=chunk: _fetch_headers(c, chunk, IMAP_HEADER_ITEM))
             out = [(uid, *resp[uid]) for uid in chunk if uid in resp]  # else: expunged
             failpoint("scan.fetch")
-            yield out
+            yield len(chunk), out
             if self.rate_limit:
                 wait = len(chunk) / self.rate_limit - (time.monotonic() - started)
                 if wait > 0:
@@ -294,8 +304,9 @@ _RAW_UID = re.compile(rb"[( ]UID (\d+)[ )]")
 _RAW_DATE = re.compile(rb'INTERNALDATE "([^"]+)"')
 
 
-def _fetch_headers(client: Any, uids: list[int], item: str) -> dict[int, tuple]:
-    """UID → (header bytes, INTERNALDATE) for a chunk of UIDs.
+def _fetch_headers(client: Any, uids: list[int] | range, item: str) -> dict[int, tuple]:
+    """UID → (header bytes, INTERNALDATE) for a chunk of UIDs (a list, or a range whose
+    gaps the server skips).
 
     imapclient's response parser costs about four times the rest of a header fetch, so
     the FETCH goes through its imaplib connection and the literals are taken as they
@@ -304,21 +315,24 @@ def _fetch_headers(client: Any, uids: list[int], item: str) -> dict[int, tuple]:
 
     imap = getattr(client, "_imap", None)
     if imap is not None:
-        typ, data = imap.uid("FETCH", ",".join(map(str, uids)), f"(UID INTERNALDATE {item})")
+        is_range = isinstance(uids, range)
+        uid_set = f"{uids.start}:{uids.stop - 1}" if is_range else ",".join(map(str, uids))
+        typ, data = imap.uid("FETCH", uid_set, f"(UID INTERNALDATE {item})")
         if typ != "OK":
             raise imap.error(f"FETCH failed: {data!r}"[:300])
         out: dict[int, tuple] = {}
+        shaped = True
         for el in data:
             if not isinstance(el, tuple):
                 continue  # the closing ")" or an unsolicited FETCH (flags)
             uid, date = _RAW_UID.search(el[0]), _RAW_DATE.search(el[0])
             if uid is None or date is None or b"BODY[HEADER" not in el[0]:
-                out = {}
+                shaped = False
                 break
             out[int(uid.group(1))] = (el[1], parse_to_datetime(date.group(1), normalise=False))
-        if out and len(out) == len(uids):
+        if shaped and (is_range or len(out) == len(uids)):
             return out
-    resp = client.fetch(uids, [item.encode(), b"INTERNALDATE"])
+    resp = client.fetch(list(uids), [item.encode(), b"INTERNALDATE"])
     result = {}
     for uid, data in resp.items():
         raw = next((v for k, v in data.items() if k.startswith(b"BODY[HEADER")), b"")

@@ -5,6 +5,7 @@ write, audit every row in the same transaction, and leave nothing half-written."
 from __future__ import annotations
 
 import json
+import shutil
 import sqlite3
 from datetime import timedelta
 
@@ -293,3 +294,64 @@ def test_a_message_failing_in_a_bulk_batch_is_quarantined_alone(tmp_path, people
                         " AND entity = 'prospect' AND action = 'create'").fetchone()[0] == 1
     counts = last_run(conn)["counts"]
     assert (counts["quarantined"], counts["created"], counts["matched"]) == (1, 1, 3)
+
+
+_EVENTS = {"out": ("email_out", None), "in": ("email_in", None),
+           "auto": ("auto_reply", None),
+           "hard": ("bounce", {"bounce": "hard", "diagnostic": "550 5.1.1 unknown"}),
+           "soft": ("bounce", {"bounce": "soft", "diagnostic": "452 4.2.2 full"})}
+
+
+def _fold_db(template, path, mail, cuts) -> dict:
+    """Record ``mail`` (sorted by time) in the batches ``cuts`` makes, each through
+    ``rules.apply_new`` as the scan does; the prospect's state at the end."""
+    shutil.copy(template, path)
+    conn = db.open_write(path)
+    pid = 1
+    bounds = [0, *sorted(set(cuts)), len(mail)]
+    for lo, hi in zip(bounds, bounds[1:], strict=False):
+        if lo >= hi:
+            continue
+        with db.transaction(conn):
+            before = dict(conn.execute("SELECT prospect_id, max(occurred_at) FROM interactions"
+                                       " WHERE prospect_id = ? GROUP BY prospect_id", (pid,)))
+            rows, new = [], {pid: []}
+            for n, (at, name) in enumerate(mail[lo:hi], lo):
+                kind, detail = _EVENTS[name]
+                rows.append({"prospect_id": pid, "kind": kind, "occurred_at": at,
+                             "message_id": f"<m{n}@x>", "detail": detail})
+                new[pid].append((at, kind, f"<m{n}@x>", detail))
+            interactions.record_many(conn, "monitor", rows)
+            rules.apply_new(conn, new, before, {})
+    out = _state(conn)["prospects"]
+    conn.close()
+    return out
+
+
+def test_folding_new_mail_in_batches_ends_where_one_batch_does(tmp_path):
+    """Property: mail recorded in sent order, in any split into batches, folds into the
+    state a single batch (a first scan) derives."""
+    from hypothesis import HealthCheck, example, given, settings
+    from hypothesis import strategies as st
+
+    counter = iter(range(10 ** 6))
+    template = tmp_path / "template.db"
+    conn = db.open_write(template)
+    assert prospects.add(conn, "tester", "ada@example.com", at=CREATED)["id"] == 1
+    conn.close()
+
+    @settings(max_examples=30, deadline=None,
+              suppress_health_check=[HealthCheck.function_scoped_fixture])
+    @given(st.lists(st.sampled_from(sorted(_EVENTS)), min_size=1, max_size=8),
+           st.lists(st.integers(1, 7), max_size=4))
+    @example(["hard", "in"], [1])            # the stored status is where folding starts
+    @example(["soft", "out", "in"], [1, 2])  # a reply clears a soft bounce batches later
+    @example(["out", "auto", "in"], [1])     # the stored stage is where folding starts
+    def check(names, cuts):
+        mail = [(f"2024-03-{1 + i:02d}T09:00:00Z", name) for i, name in enumerate(names)]
+        n = next(counter)
+        once = _fold_db(template, tmp_path / f"once{n}.db", mail, [])
+        split = _fold_db(template, tmp_path / f"split{n}.db", mail, cuts)
+        assert split == once, (names, cuts)
+
+    check()

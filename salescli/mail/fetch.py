@@ -1,0 +1,153 @@
+"""Fetching one account for the scan, on a thread of its own over its own connection.
+
+The account's folders in order (Sent first: our mail mostly comes before the answers to
+it), each folder's new mail one chunk at a time: headers parsed, bounce candidates read
+whole and decided before any other test, header marks noted. Everything goes to the
+scan's single writer as events through ``put``; nothing here touches the database, so
+several accounts fetch at once while one connection writes.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
+
+from salescli.core.errors import SalescliError
+from salescli.mail.run import FolderState, ScanOptions
+from salescli.mail.sources import Checkpoint, Fetched, FolderPlan, Source
+
+if TYPE_CHECKING:
+    from salescli.mail.parse import Envelope
+
+
+@dataclass
+class FolderEvent:
+    """A folder is planned: the writer registers its state (and saves its checkpoint)."""
+
+    account: str
+    state: FolderState
+
+
+@dataclass
+class ChunkEvent:
+    """One fetched chunk, ready to record: ``covered`` handles of the folder's plan."""
+
+    account: str
+    state: FolderState
+    covered: int
+    envs: list[Envelope]
+    seen: int
+    learned: set[str] = field(default_factory=set)
+    duplicates: int = 0
+
+
+@dataclass
+class DoneEvent:
+    """The account is finished: ``error`` when it failed as a mailbox can (reported, the
+    others go on), ``crash`` for anything else (the writer re-raises it)."""
+
+    account: str
+    error: str | None = None
+    crash: BaseException | None = None
+
+
+Event = FolderEvent | ChunkEvent | DoneEvent
+
+
+def fetch_account(source: Source, checkpoints: dict[tuple[str, str], Checkpoint],
+                  options: ScanOptions, put: Callable[[Event], None]) -> None:
+    """Fetch everything new in one account, sending events to the writer; always ends
+    with a DoneEvent (unless ``put`` itself raises: the writer is gone)."""
+    try:
+        source.open()
+        for folder, sent in sorted(source.folders(), key=lambda f: not f[1]):
+            cp = checkpoints.get((source.account, folder))
+            plan = source.plan(folder, sent, cp, options.since)
+            state = FolderState(source.account, plan, cp)
+            put(FolderEvent(source.account, state))
+            if not plan.handles:
+                continue
+            for covered, chunk in source.headers(plan):
+                envs, learned, dups = read_chunk(source, plan, chunk, options.since)
+                put(ChunkEvent(source.account, state, covered, envs, len(chunk), learned,
+                               dups))
+    except SalescliError as exc:
+        put(DoneEvent(source.account, error=str(exc)))
+        return
+    except Stopped:
+        return
+    except BaseException as exc:  # a bug: the writer raises it
+        put(DoneEvent(source.account, crash=exc))
+        return
+    finally:
+        source.close()
+    put(DoneEvent(source.account))
+
+
+class Stopped(Exception):
+    """The writer stopped (it failed): the fetch thread ends quietly."""
+
+
+def read_chunk(source: Source, plan: FolderPlan, chunk: list[Fetched],
+               since: str | None) -> tuple[list[Envelope], set[str], int]:
+    """Parse one fetched chunk, drop repeats within it and mail outside ``--since``, read
+    the bounce candidates whole and note the header marks. Returns the envelopes to
+    record (errors included: they are quarantined), the addresses learned as ours and
+    the number of repeats dropped."""
+    from salescli.mail import classify as cls
+    from salescli.mail.parse import Envelope, parse_envelope
+
+    found: list[Envelope] = []
+    candidates: list[Envelope] = []
+    learned: set[str] = set()
+    keys: set[str] = set()
+    dups = 0
+    for handle, raw, arrived in chunk:
+        env = parse_envelope(Envelope(source.account, plan.folder, handle,
+                                      source.location(plan.folder, handle),
+                                      sent_folder=plan.sent), raw, arrived)
+        if env.key in keys:
+            dups += 1
+            continue
+        keys.add(env.key)
+        if not env.error and since and env.sent_at < since:
+            continue
+        if not env.error:
+            learned.update(env.delivered_to)  # the mailbox's own address(es)
+            if plan.sent and env.from_addr:
+                learned.add(env.from_addr)
+            # Bounces first: before the From check and every filter.
+            if cls.is_bounce_candidate(env):
+                candidates.append(env)
+            elif env.from_error:
+                env.error = env.from_error
+        found.append(env)
+    if candidates:
+        _read_bounces(source, plan, candidates)
+    for env in found:
+        if not env.error:
+            cls.mark(env)
+    return found, learned, dups
+
+
+def _read_bounces(source: Source, plan: FolderPlan, candidates: list[Envelope]) -> None:
+    from salescli.mail import classify as cls
+
+    by_handle = {e.handle: e for e in candidates}
+    for handle, raw in source.bodies(plan, [e.handle for e in candidates]):
+        env = by_handle.pop(handle, None)
+        if env is None:
+            continue
+        try:
+            env.failures = cls.bounce_failures(raw)
+        except cls.UnreadableBounce as exc:
+            env.error = str(exc)
+        except Exception as exc:
+            env.error = env.from_error or \
+                f"bounce could not be parsed ({type(exc).__name__}: {exc})"[:500]
+        if not env.failures and not env.error and env.from_error:
+            env.error = env.from_error  # not a bounce after all, and no sender
+    for env in by_handle.values():  # vanished before its body was read
+        if env.from_error and not env.error:
+            env.error = env.from_error
