@@ -1,9 +1,10 @@
-"""Fail points for fault tests below the mail package: the sequence sender uses them.
+"""Fail points: named places where a test can kill or pause a job for real (the scan,
+the sequence sender).
 
-Same contract as ``salescli.mail.faults`` (the scanner's): ``SALESCLI_FAILPOINT=NAME[:N]
-[:ACTION]`` makes the N-th pass through ``failpoint(NAME)`` SIGKILL the process (``kill``,
-the default) or ``pause=FILE`` (create FILE, wait until the test removes it). Unset, it
-costs one dictionary lookup. For fault tests only.
+``SALESCLI_FAILPOINT=NAME[:N][:ACTION]`` makes the N-th pass (default 1) through
+``failpoint(NAME)`` either SIGKILL the process (the default action, ``kill``) or
+``pause=FILE``: create FILE and wait until the test removes it. Unset, it costs one
+dictionary lookup. For fault tests only; never set it in production.
 """
 
 from __future__ import annotations

@@ -15,10 +15,10 @@ from typing import TYPE_CHECKING
 
 from salescli.core.db import transaction
 from salescli.core.enums import InteractionKind
+from salescli.core.faults import failpoint
 from salescli.core.timeutil import now
 from salescli.mail import classify as cls
 from salescli.mail import rules, unsubscribe
-from salescli.mail.faults import failpoint
 from salescli.mail.parse import Envelope
 from salescli.mail.run import ACTOR, save_checkpoints
 from salescli.pipeline import interactions, prospects

@@ -24,8 +24,8 @@ from typing import TYPE_CHECKING, Any
 
 from salescli.core.db import transaction
 from salescli.core.errors import InvalidValue
+from salescli.core.faults import failpoint
 from salescli.mail.config import MailError
-from salescli.mail.faults import failpoint
 from salescli.mail.run import COUNT_KEYS, FolderState, ScanOptions, ScanRun, save_checkpoints
 from salescli.mail.sources import Checkpoint, Source
 

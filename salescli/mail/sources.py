@@ -20,8 +20,8 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
+from salescli.core.faults import failpoint
 from salescli.mail.config import Account, MailError
-from salescli.mail.faults import failpoint
 
 log = logging.getLogger("salescli.mail")
 

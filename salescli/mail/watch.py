@@ -26,7 +26,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from salescli.core.errors import JobLocked, SalescliError
-from salescli.mail.faults import failpoint
+from salescli.core.faults import failpoint
 from salescli.mail.run import ScanOptions
 
 log = logging.getLogger("salescli.mail")
