@@ -3,13 +3,9 @@
 from __future__ import annotations
 
 import json
-import os
-import subprocess
-import sys
 import threading
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from pathlib import Path
 
 import pytest
 
@@ -17,8 +13,6 @@ from salescli.core import db
 from salescli.pipeline import prospects
 from salescli.web import users
 from tests.support.smtpd import SmtpServer, make_certs
-
-ROOT = Path(__file__).resolve().parents[2]
 
 
 @pytest.fixture
@@ -99,11 +93,3 @@ def queue(conn, rule: str, prospect_id: int, key: str, **payload):
         return outbox.enqueue(conn, rule=rule, prospect_id=prospect_id, event_key=key,
                               payload=payload)
 
-
-def cli_process(db_file: Path, *args: str, env: dict | None = None) -> subprocess.Popen:
-    """``python -m salescli --db DB …`` as a separate process (for kill -9 tests)."""
-    full_env = {**os.environ, **(env or {})}
-    full_env["PYTHONPATH"] = str(ROOT) + os.pathsep + full_env.get("PYTHONPATH", "")
-    return subprocess.Popen([sys.executable, "-m", "salescli", "--db", str(db_file), *args],
-                            env=full_env, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                            text=True)

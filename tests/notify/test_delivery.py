@@ -12,7 +12,8 @@ import pytest
 
 from salescli.core import db
 from salescli.notify import outbox, send
-from tests.notify.conftest import cli_process, queue
+from tests.notify.conftest import queue
+from tests.support.cli import cli_process
 
 
 def rows(conn):

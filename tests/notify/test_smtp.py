@@ -11,7 +11,8 @@ import pytest
 
 from salescli.core.errors import InvalidValue
 from salescli.notify import smtp
-from tests.notify.conftest import cli_process, queue
+from tests.notify.conftest import queue
+from tests.support.cli import cli_process
 from tests.support.smtpd import SmtpServer, free_port, make_certs
 
 SECRET = "pa55-W0rd-never-logged"

@@ -2,9 +2,6 @@
 
 from __future__ import annotations
 
-import os
-import subprocess
-import sys
 import textwrap
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -17,7 +14,6 @@ from salescli.web import users
 from tests.mail.conftest import dovecot, mailbox  # noqa: F401 (fixtures)
 from tests.support.smtpd import SmtpServer
 
-ROOT = Path(__file__).resolve().parents[2]
 ME = "me@ours.example"  # maria's address, and SALESCLI_MY_ADDRESSES for the scanner
 
 THREE_STEPS = """
@@ -83,11 +79,3 @@ def intro(conn, tmp_path, team):
     store.load(conn, "tester", write_plan(tmp_path))
     return "intro"
 
-
-def cli_process(db_file: Path, *args: str, env: dict | None = None) -> subprocess.Popen:
-    """``python -m salescli --db DB …`` as a separate process (for kill -9 tests)."""
-    full_env = {**os.environ, **(env or {})}
-    full_env["PYTHONPATH"] = str(ROOT) + os.pathsep + full_env.get("PYTHONPATH", "")
-    return subprocess.Popen([sys.executable, "-m", "salescli", "--db", str(db_file), *args],
-                            env=full_env, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                            text=True)

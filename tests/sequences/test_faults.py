@@ -14,8 +14,7 @@ import pytest
 from salescli.core.timeutil import iso
 from salescli.sequences import enroll
 from salescli.sequences.send import send_due
-from tests.sequences.conftest import cli_process
-from tests.support.cli import query
+from tests.support.cli import cli_process, query
 
 ALL = ["ada@example.com", "bob@example.org", "cy@example.net"]
 

@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 import json
+import os
 import sqlite3
+import subprocess
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -103,3 +106,15 @@ def assert_fts_in_sync(path: str | Path) -> None:
         conn.execute("INSERT INTO prospects_fts(prospects_fts, rank) VALUES ('integrity-check', 1)")
     finally:
         conn.close()
+
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def cli_process(db_file: Path, *args: str, env: dict | None = None) -> subprocess.Popen:
+    """``python -m salescli --db DB …`` as a separate process (for kill -9 tests)."""
+    full_env = {**os.environ, **(env or {})}
+    full_env["PYTHONPATH"] = str(ROOT) + os.pathsep + full_env.get("PYTHONPATH", "")
+    return subprocess.Popen([sys.executable, "-m", "salescli", "--db", str(db_file), *args],
+                            env=full_env, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                            text=True)
