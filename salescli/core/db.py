@@ -14,6 +14,7 @@ from contextlib import contextmanager
 from pathlib import Path
 
 from salescli.core.errors import SchemaError
+from salescli.core.faults import failpoint
 from salescli.core.schema import SCHEMA_VERSION, check_version, schema_version
 
 DEFAULT_DB = "sales.db"
@@ -124,6 +125,7 @@ def transaction(conn: sqlite3.Connection) -> Iterator[sqlite3.Connection]:
             raise
         conn.execute(f"RELEASE {name}")
         return
+    failpoint("db.begin")
     conn.execute("BEGIN IMMEDIATE")
     try:
         yield conn

@@ -3,7 +3,8 @@ the sequence sender).
 
 ``SALESCLI_FAILPOINT=NAME[:N][:ACTION]`` makes the N-th pass (default 1) through
 ``failpoint(NAME)`` either SIGKILL the process (the default action, ``kill``) or
-``pause=FILE``: create FILE and wait until the test removes it. Unset, it costs one
+``pause=FILE``: create FILE and wait until the test removes it, or ``touch=FILE``: create
+FILE and go on. Unset, it costs one
 dictionary lookup. For fault tests only; never set it in production.
 """
 
@@ -29,6 +30,9 @@ def failpoint(name: str) -> None:
     action = parts[2] if len(parts) > 2 else "kill"
     _hits[name] = _hits.get(name, 0) + 1
     if _hits[name] != nth:
+        return
+    if action.startswith("touch="):  # say "about to pass here" and go on
+        Path(action[6:]).write_text(str(os.getpid()))
         return
     if action.startswith("pause="):
         flag = Path(action[6:])

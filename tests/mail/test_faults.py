@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import shutil
 import signal
+import threading
 import time
 from datetime import timedelta
 from pathlib import Path
@@ -120,10 +121,12 @@ def test_dovecot_restarted_mid_scan_the_run_retries_and_completes(own_dovecot, m
     try:
         _wait_for(flag, scan)
         own_dovecot.stop()
+        lines = _lines_of(scan.stderr)
         flag.unlink()  # the scan goes on and finds the server gone
-        time.sleep(1.0)
+        _wait_until(lambda: any("retry" in line for line in lines), scan)
         own_dovecot.start()
-        out, err = scan.communicate(timeout=90)
+        scan.wait(timeout=90)
+        err = "".join(lines)
     finally:
         if scan.poll() is None:
             scan.kill()
@@ -146,11 +149,17 @@ def test_cli_writes_while_the_scan_holds_a_transaction_are_neither_lost_nor_refu
     writers = []
     try:
         _wait_for(flag, scan)  # the scan is inside BEGIN IMMEDIATE, holding the write lock
-        writers = [start_cli("prospects", "move", "eve@example.org", "meeting"),
-                   start_cli("prospects", "move", "bob@example.org", "proposal"),
-                   start_cli("prospects", "update", "ada@example.com", "--company", "NewCo"),
-                   start_cli("log", "fay@example.net", "--kind", "call", "--body", "rang")]
-        time.sleep(0.3)
+        commands = [("prospects", "move", "eve@example.org", "meeting"),
+                    ("prospects", "move", "bob@example.org", "proposal"),
+                    ("prospects", "update", "ada@example.com", "--company", "NewCo"),
+                    ("log", "fay@example.net", "--kind", "call", "--body", "rang")]
+        # Each writer says when it is about to BEGIN IMMEDIATE, i.e. to queue on the lock
+        # the paused scan holds; the scan goes on only once all of them are there.
+        waiting = [tmp_path / f"writer-{i}" for i in range(len(commands))]
+        writers = [start_cli(*args, env=cli_env(SALESCLI_FAILPOINT=f"db.begin:1:touch={w}"))
+                   for args, w in zip(commands, waiting, strict=True)]
+        for w, proc in zip(waiting, writers, strict=True):
+            _wait_for(w, proc)
         flag.unlink()
         results = [w.communicate(timeout=60) for w in writers]
         scan_out, scan_err = scan.communicate(timeout=60)
@@ -172,6 +181,28 @@ def test_cli_writes_while_the_scan_holds_a_transaction_are_neither_lost_nor_refu
         assert calls == 1
     finally:
         c.close()
+
+
+def _lines_of(stream) -> list[str]:
+    """The lines of ``stream`` as a background thread reads them (a live list)."""
+    lines: list[str] = []
+
+    def read() -> None:
+        for line in iter(stream.readline, ""):
+            lines.append(line)
+
+    threading.Thread(target=read, daemon=True).start()
+    return lines
+
+
+def _wait_until(condition, proc, timeout: float = 60) -> None:
+    deadline = time.monotonic() + timeout
+    while not condition():
+        if proc.poll() is not None and not condition():
+            raise AssertionError("the process ended before the condition held")
+        if time.monotonic() > deadline:
+            raise AssertionError("the condition never held")
+        time.sleep(0.02)
 
 
 def _wait_for(flag: Path, proc, timeout: float = 60) -> None:
