@@ -69,6 +69,9 @@ def test_wheel_installs_in_a_fresh_virtualenv_and_runs_the_demo(tmp_path):
     assert not missing, f"not in the wheel: {sorted(missing)}"
     assert any(n.startswith("salescli/reports/") for n in names)
     assert any(n.startswith("salescli/jobs/") and n.endswith(".py") for n in names)
+    profiles = {f"salescli/pipeline/profiles/{p.name}"
+                for p in (REPO / "salescli" / "pipeline" / "profiles").glob("*.toml")}
+    assert profiles and not profiles - names, f"not in the wheel: {sorted(profiles - names)}"
     missing_packages = {p for p in _packages() if f"{p}/__init__.py" not in names}
     assert not missing_packages, f"packages not in the wheel: {sorted(missing_packages)}"
 
