@@ -343,13 +343,16 @@ def test_export_imports_as_it_comes(tool, invoke, sales):
 @pytest.mark.parametrize("tool", sorted(EXPECTED))
 def test_dry_run_names_the_tool_and_writes_nothing(tool, invoke, sales):
     fixture, profile, _, _ = EXPECTED[tool]
-    out = ok(invoke("prospects", "import", CRM / fixture, "--dry-run"))
+    out = ok(invoke("prospects", "import", CRM / fixture, "--dry-run", "--skip-invalid",
+                    "--create-owners"))
     assert profiles()[profile]["tool"]["title"] in out.splitlines()[0], out
     assert query(sales, "SELECT count(*) AS n FROM prospects")[0]["n"] == 0
+    assert query(sales, "SELECT count(*) AS n FROM users")[0]["n"] == 0
 
 
 @ENGINE
 def test_german_excel_plan_names_its_formats(invoke, sales):
-    out = ok(invoke("prospects", "import", CRM / "german-excel.csv", "--dry-run"))
+    out = ok(invoke("prospects", "import", CRM / "german-excel.csv", "--dry-run",
+                    "--create-owners"))
     assert "cp1252" in out.lower() or "windows-1252" in out.lower(), out
     assert "DD.MM.YYYY" in out and "eu" in out, out
