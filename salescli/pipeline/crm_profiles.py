@@ -17,7 +17,7 @@ from importlib import resources
 from pathlib import Path
 from typing import Any
 
-from salescli.core.errors import SalescliError
+from salescli.core.errors import InvalidValue, SalescliError
 from salescli.pipeline.import_map import key
 
 # Fields a column may map to, besides `<stage>_at` for a stage of the database ("" ignores).
@@ -198,8 +198,8 @@ def by_name(name: str, profiles: Iterable[Profile] | None = None) -> Profile:
     for profile in profiles:
         if fold(profile.name) == fold(name):
             return profile
-    raise ProfileError(name, "--from", "is not a known export (known: " + ", ".join(
-        p.name for p in profiles) + ")")
+    raise InvalidValue("--from", name, "is not a known export (known: " + (", ".join(
+        p.name for p in profiles) or "none shipped") + ")")
 
 
 def recognise(headers: Iterable[object], profiles: Iterable[Profile] | None = None

@@ -150,23 +150,31 @@ class Plan:
                 if self.owner_map.get(o) is None and o not in self.created_owners]
 
     def owner_of(self, value: str) -> str:
-        """The username an owner value maps to ("" for none)."""
-        return self.created_owners.get(value) or self.owner_map.get(value) or ""
+        """The username an owner value maps to ("" for none), case and accents ignored."""
+        if self.created_owners.get(value) or self.owner_map.get(value):
+            return self.created_owners.get(value) or self.owner_map.get(value) or ""
+        folded = self.__dict__.get("_owner_folds")
+        if folded is None or len(folded) != len(self.owner_map) + len(self.created_owners):
+            folded = self.__dict__["_owner_folds"] = {
+                fold(k): v for k, v in (*self.owner_map.items(), *self.created_owners.items())}
+        return folded.get(fold(value)) or ""
 
     def complete(self, create_owners: bool = False) -> None:
         """PlanIncomplete (one line) listing unmapped stage values and unknown owners."""
         parts = []
         stages_left = self.unmapped_stages()
         if stages_left:
-            parts.append(f"{len(stages_left)} stage value{'s'[:len(stages_left) != 1]} "
-                         f"in {self.file} have no stage: " + ", ".join(
+            many = len(stages_left) != 1
+            parts.append(f"{len(stages_left)} stage value{'s'[:many]} in {self.file} "
+                         f"{'have' if many else 'has'} no stage: " + ", ".join(
                              f"{v!r} ({_rows(n)}: --stage-map {_arg(v, 'STAGE')})"
                              for v, n in stages_left)
                          + " (stages: " + ", ".join(self.stage_names.values()) + ")")
         owners_left = [] if create_owners else self.unknown_owners()
         if owners_left:
-            parts.append(f"{len(owners_left)} owner{'s'[:len(owners_left) != 1]} in "
-                         f"{self.file} are no user: " + ", ".join(
+            many = len(owners_left) != 1
+            parts.append(f"{len(owners_left)} owner{'s'[:many]} in {self.file} "
+                         f"{'are' if many else 'is'} no user: " + ", ".join(
                              f"{o!r} ({_rows(n)}: --owner-map {_arg(o, 'USER')})"
                              for o, n in owners_left) + "; or --create-owners to create them")
         if parts:
@@ -381,6 +389,12 @@ def survey(plan: Plan, batches: Iterator[tuple[list[int], list[list[str]], list]
     plan.repeated = set(maybe)
     plan.stage_counts.pop("", None)
     plan.owner_counts.pop("", None)
+    folded: dict[str, str] = {}  # one owner however its case and accents are written
+    for owner, n in list(plan.owner_counts.items()):
+        first = folded.setdefault(fold(owner), owner)
+        if first != owner:
+            plan.owner_counts[first] += n
+            del plan.owner_counts[owner]
     plan.numbers = {h: column.decide() for h, _, column in value_cols}
     plan.dates = {h: column.decide() for h, _, column in date_cols}
 

@@ -21,9 +21,9 @@ from salescli.core import audit
 from salescli.core.enums import OnDuplicate
 from salescli.core.errors import InvalidValue, SalescliError
 from salescli.core.timeutil import now
-from salescli.pipeline import crm_profiles, import_plan, import_write
-from salescli.pipeline.crm_profiles import Profile
+from salescli.pipeline import import_crm, import_write
 from salescli.pipeline.import_check import Validator
+from salescli.pipeline.import_crm import CrmOptions
 from salescli.pipeline.import_json import read_json
 from salescli.pipeline.import_map import HeaderMap
 from salescli.pipeline.import_plan import Plan, PlanIncomplete
@@ -202,26 +202,6 @@ class _Duplicates:
                                    for a, b in zip(earlier[2:], row[2:], strict=True))
 
 
-@dataclass
-class CrmOptions:
-    """How to take another CRM's export: a forced profile (``--from``), a mapping file, and
-    single changes to the plan (``--map``, ``--stage-map``, ``--owner-map``)."""
-
-    tool: str | None = None
-    mapping: str | None = None
-    maps: list[str] = field(default_factory=list)
-    stage_maps: list[str] = field(default_factory=list)
-    owner_maps: list[str] = field(default_factory=list)
-    create_owners: bool = False
-    write_mapping: str | None = None
-
-    @property
-    def planned(self) -> bool:
-        """Whether a generic file must go through a plan too (a flag only a plan has)."""
-        return bool(self.maps or self.stage_maps or self.owner_maps or self.create_owners
-                    or self.write_mapping)
-
-
 def import_source(conn: sqlite3.Connection, actor: str, source: Source, *,
                   fmt: str | None = None, on_duplicate: str = OnDuplicate.ERROR,
                   skip_invalid: bool = False, dry_run: bool = False,
@@ -247,13 +227,13 @@ def import_source(conn: sqlite3.Connection, actor: str, source: Source, *,
     rows_plan: Rows | None = None
     if kind == InputFormat.CSV:
         header_row, batches = read_csv(source, pieces)
-        profile = _profile(crm, header_row, headers)
+        profile = import_crm.choose_profile(crm, header_row, headers)
         if profile is None:
             headers.extend(header_row)
             headers.require_email()
         else:
-            plan, batches = _plan(conn, source, fmt, profile, header_row, batches, crm,
-                                  date_format)
+            plan, batches = import_crm.first_pass(conn, source, fmt, profile, header_row,
+                                                  batches, crm, date_format)
             rows_plan = Rows(plan, stage_info(conn))
     elif crm.tool or crm.mapping or crm.planned:
         raise InvalidValue("file", source.name, "is JSON: --from, --mapping, --map, "
@@ -269,7 +249,7 @@ def import_source(conn: sqlite3.Connection, actor: str, source: Source, *,
     with session(conn, write=not dry_run):
         inserter = Inserter(conn, actor, ts)
         if plan is not None:
-            _owners(conn, actor, plan, crm, dry_run, ts, result)
+            import_crm.create_owners(conn, actor, plan, crm, dry_run, ts, result)
         # New rows are inserted while the file is read unless a later row may still change
         # them (update mode merges duplicates in the file); a rejection stops that.
         early = not dry_run and mode != OnDuplicate.UPDATE
@@ -342,7 +322,7 @@ def import_source(conn: sqlite3.Connection, actor: str, source: Source, *,
                 result.inserted_ids = inserter.finish()
                 result.inserted = len(result.inserted_ids)
                 if rows_plan is not None:
-                    _after(conn, actor, rows_plan, result, ts)
+                    import_crm.write_after(conn, actor, rows_plan, result, ts)
                 result.activity_id = audit.record(conn, actor, "import", "prospect", None, None, {
                     "file": result.file, "format": result.format, "rows": result.rows,
                     "on_duplicate": mode.value, "inserted": result.inserted,
@@ -363,121 +343,6 @@ def import_source(conn: sqlite3.Connection, actor: str, source: Source, *,
     if progress and source.size:
         progress(source.size, source.size)
     return result
-
-
-def _profile(crm: CrmOptions, header_row: list[str], headers: HeaderMap) -> Profile | None:
-    """The profile to read the file by: the mapping file, the one --from names, the one
-    the header row is recognised as, or (for a flag only a plan has) the generic
-    reader's mapping of the header row; None for the generic reader."""
-    if crm.mapping:
-        return crm_profiles.load(crm.mapping)
-    if crm.tool:
-        return crm_profiles.by_name(crm.tool)
-    found = crm_profiles.recognise(header_row)
-    if found is not None or not crm.planned:
-        return found
-    probe = HeaderMap(headers.name, headers.ignore_unknown)
-    probe.lookup = headers.lookup
-    probe.extend(header_row)  # today's errors for unknown columns (with --map's help)
-    columns = {str(header_row[i]): f for f, i in probe.cols.items()}
-    for header in header_row:
-        columns.setdefault(str(header), "")
-    return Profile(name="generic", title="generic CSV", columns=columns)
-
-
-def _plan(conn: sqlite3.Connection, source: Source, fmt: str | None, profile: Profile,
-          header_row: list[str], batches: Any, crm: CrmOptions, date_format: str | None
-          ) -> tuple[Plan, Any]:
-    """The first pass: the plan decided, written with --write-mapping, complete or an
-    error; the batches of the second pass."""
-    from salescli.pipeline.import_values import DateColumn, NumberColumn
-
-    if date_format:
-        profile.format = {**profile.format, "dates": date_format}
-    plan = import_plan.build(conn, profile, header_row, Path(source.name).name,
-                             maps=crm.maps, stage_maps=crm.stage_maps,
-                             owner_maps=crm.owner_maps)
-    plan.label = "generic CSV" if profile.name == "generic" else f"{profile.title} export" \
-        + (f" (mapping {Path(crm.mapping).name})" if crm.mapping else "")
-    plan.encoding = getattr(source, "encoding", None) or "utf-8"
-    plan.delimiter = getattr(source, "delimiter", None)
-    import_plan.survey(plan, batches, NumberColumn, DateColumn)
-    import_plan.match_owners(conn, plan)
-    if crm.write_mapping:
-        import_plan.write_mapping(plan, crm.write_mapping)
-    plan.complete(create_owners=crm.create_owners)
-    _reopen(source)
-    _, _, pieces = open_text(source, fmt)
-    again, batches = read_csv(source, pieces)
-    if list(again) != list(header_row):
-        raise InvalidValue("file", source.name, "changed while it was read")
-    return plan, batches
-
-
-def _reopen(source: Source) -> None:
-    """Read the source again from the start (the second pass)."""
-    reopen = getattr(source, "reopen", None)
-    if reopen is not None:
-        reopen()
-        return
-    try:
-        source.stream.seek(0)
-    except (OSError, ValueError):
-        raise InvalidValue("file", source.name, "cannot be read twice (an export is read "
-                           "in two passes); save it to a file first") from None
-    source.read = 0
-
-
-def _owners(conn: sqlite3.Connection, actor: str, plan: Plan, crm: CrmOptions,
-            dry_run: bool, ts: str, result: ImportResult) -> None:
-    """--create-owners: an operator for each unknown owner (in the import's transaction;
-    a dry run only names them)."""
-    from salescli.pipeline import owners
-
-    missing = [o for o, _ in plan.unknown_owners()]
-    if not (crm.create_owners and missing):
-        return
-    if dry_run:
-        taken = {r[0] for r in conn.execute("SELECT username FROM users")}
-        for owner in missing:
-            plan.created_owners[owner] = owners.username_for(owner, taken)
-            taken.add(plan.created_owners[owner])
-    else:
-        plan.created_owners = owners.create(conn, actor, missing, at=ts)
-    result.owners_created = sorted(plan.created_owners.values())
-
-
-def _after(conn: sqlite3.Connection, actor: str, rows_plan: Rows, result: ImportResult,
-           ts: str) -> None:
-    """What follows the prospects in the import's transaction: their other addresses and
-    the notes of the deals not kept as their stage."""
-    wanted = set(rows_plan.other_emails) | {n[0] for n in rows_plan.notes}
-    if not wanted:
-        return
-    written = set(result.inserted_ids) if not isinstance(result.inserted_ids, range) else None
-    ids: dict[str, int] = {}
-    wanted_list = sorted(wanted)
-    for start in range(0, len(wanted_list), 500):
-        chunk = wanted_list[start:start + 500]
-        for email, pid in conn.execute("SELECT email, id FROM prospects WHERE email IN ("
-                                       + ",".join("?" * len(chunk)) + ")", chunk):
-            if pid in (written if written is not None else result.inserted_ids) \
-                    or pid in result.updated_ids:
-                ids[email] = pid
-    if rows_plan.other_emails:
-        from salescli.pipeline import addresses
-
-        for email, others in rows_plan.other_emails.items():
-            if email in ids:
-                result.other_addresses += len(addresses.add(conn, actor, ids[email], others,
-                                                             at=ts))
-    notes = [{"prospect_id": ids[email], "kind": "note", "occurred_at": at,
-              "subject": subject, "body": body, "detail": {"import": result.file}}
-             for email, at, subject, body in rows_plan.notes if email in ids]
-    if notes:
-        from salescli.pipeline import interactions
-
-        interactions.record_many(conn, actor, notes)
 
 
 def _rows(headers: HeaderMap, objects: list[dict]) -> tuple[list[list], dict[str, int]]:
