@@ -7,8 +7,13 @@ the import's transaction (their other addresses, the notes of a deals export's o
 
 from __future__ import annotations
 
+import csv
+import io
 import sqlite3
+from collections.abc import Iterator
 from dataclasses import dataclass, field
+from itertools import islice
+from operator import itemgetter
 from pathlib import Path
 from typing import Any
 
@@ -17,7 +22,7 @@ from salescli.pipeline import crm_profiles, import_plan
 from salescli.pipeline.crm_profiles import Profile
 from salescli.pipeline.import_map import HeaderMap
 from salescli.pipeline.import_plan import Plan
-from salescli.pipeline.import_read import Source, open_text, read_csv
+from salescli.pipeline.import_read import Batch, Source, open_text, read_csv
 from salescli.pipeline.import_rows import Rows
 
 
@@ -78,7 +83,19 @@ def first_pass(conn: sqlite3.Connection, source: Source, fmt: str | None, profil
         + (f" (mapping {Path(crm.mapping).name})" if crm.mapping else "")
     plan.encoding = getattr(source, "encoding", None) or "utf-8"
     plan.delimiter = getattr(source, "delimiter", None)
-    import_plan.survey(plan, batches, NumberColumn, DateColumn)
+    reopen(source)
+    needed = import_plan.needed(plan)
+    light = light_batches(source, header_row, needed)
+    at = {c: j for j, c in enumerate(needed)}
+    if light is None:  # a workbook, or a file the plain csv module reads otherwise
+        reopen(source)
+        _, _, pieces = open_text(source, fmt)
+        _, light = read_csv(source, pieces)
+        at = {}
+    try:
+        import_plan.survey(plan, light, NumberColumn, DateColumn, at)
+    finally:
+        csv.field_size_limit(_OLD_LIMIT)
     import_plan.match_owners(conn, plan)
     if crm.write_mapping:
         import_plan.write_mapping(plan, crm.write_mapping)
@@ -89,6 +106,70 @@ def first_pass(conn: sqlite3.Connection, source: Source, fmt: str | None, profil
     if list(again) != list(header_row):
         raise InvalidValue("file", source.name, "changed while it was read")
     return plan, batches
+
+
+_OLD_LIMIT = csv.field_size_limit()
+_LIGHT_BATCH = 10000
+
+
+def light_batches(source: Source, header_row: list[str], needed: list[int]
+                  ) -> Iterator[Batch] | None:
+    """The rows of a text source by the csv module alone (the first pass needs a few
+    columns, and import_read's reader, with its checks per line, costs twice as much);
+    None when that reading would differ from import_read's (not text, another header).
+    Row numbers are import_read's: the header's line, then one per record. Each row holds
+    the ``needed`` columns only, in that order."""
+    if Path(source.name).suffix.lower() in (".xlsx", ".xls") or source.stream.seekable() \
+            is False:
+        return None
+    encoding = getattr(source, "encoding", None) or "utf-8-sig"
+    try:
+        text = io.TextIOWrapper(source.stream, encoding=encoding, newline="")
+    except LookupError:
+        return None
+    try:
+        first = ""
+        while not first.strip():
+            line = text.readline(1 << 16)
+            if not line:
+                raise ValueError("no header")
+            first = line
+        delimiter = getattr(source, "delimiter", None) or max(
+            ",;\t", key=lambda d: (first.count(d), d == ","))
+        text.seek(0)
+        csv.field_size_limit(16 * source.limit)
+        reader = csv.reader(text, delimiter=delimiter, strict=True)
+        head = next((r for r in reader if any(c.strip() for c in r)), None)
+        if head is None or [h.strip() for h in head] != [str(h).strip() for h in header_row]:
+            raise ValueError("another header")
+    except (OSError, ValueError, csv.Error):  # UnicodeDecodeError is a ValueError
+        text.detach()  # the source's stream stays open for the next reading
+        return None
+    width, start = len(head), reader.line_num
+    pick = itemgetter(*needed) if len(needed) > 1 else lambda r: (r[needed[0]],)
+
+    def batches() -> Iterator[Batch]:
+        number = start
+        try:
+            while True:
+                before = number
+                numbers: list[int] = []
+                rows = []
+                for row in islice(reader, _LIGHT_BATCH):  # a row is dropped at once
+                    number += 1
+                    if len(row) >= width:  # blank, short rows: import_read rejects them
+                        numbers.append(number)
+                        rows.append(pick(row))
+                if number == before:
+                    break
+                yield numbers, rows, []
+        except (csv.Error, UnicodeDecodeError) as exc:
+            raise InvalidValue("file", source.name, f"is not valid CSV on line "
+                                                    f"{reader.line_num}: {exc}") from None
+        finally:
+            text.detach()
+
+    return batches()
 
 
 def reopen(source: Source) -> None:

@@ -347,48 +347,101 @@ def build(conn: Any, profile: Profile, headers: list[str], file: str, *,
     return plan
 
 
-def survey(plan: Plan, batches: Iterator[tuple[list[int], list[list[str]], list]],
-           number_column: Any, date_column: Any) -> None:
+# Cells starting "YYYY-": ISO 8601 or nothing a date style reads, so nothing a column's
+# style is decided by (DateColumn.see passes them over); a batch of only these is skipped.
+_YEAR_FIRST = re.compile(r"(?:\d{4}-[^\n]*|)(?:\n(?:\d{4}-[^\n]*|))*")
+_ODD = re.compile(r"[ ;,<(]")  # an address cell that is more than one address
+_EXACT = 250_000  # addresses kept in a set to find repeats; beyond, a bit filter
+
+
+class _Repeats:
+    """Addresses seen more than once: exact (a set) for the first _EXACT addresses, then
+    also through a bit filter (its rare false "maybe" only costs pass two a look)."""
+
+    def __init__(self) -> None:
+        self.seen: set[str] = set()
+        self.filter: EmailFilter | None = None
+        self.repeated: set[str] = set()
+
+    def add(self, emails: list[str]) -> None:
+        batch = set(emails)
+        if len(batch) < len(emails):
+            once: set[str] = set()
+            self.repeated.update(e for e in emails if e in once or once.add(e))
+        if self.filter is None:
+            self.repeated |= self.seen & batch
+            self.seen |= batch
+            if len(self.seen) > _EXACT:
+                self.filter = EmailFilter()
+                self.filter.add(self.seen)
+                self.seen = set()
+        else:
+            self.repeated.update(self.filter.add(batch))
+
+
+def needed(plan: Plan) -> list[int]:
+    """The columns the first pass looks at, in order."""
+    return sorted({c.index for c in plan.columns if c.field in _SURVEYED
+                   or c.field.endswith("_at")})
+
+
+_SURVEYED = {"email", "other_emails", "stage", "status", "owner", "value", *DATES}
+
+
+def survey(plan: Plan, batches: Iterator[tuple[list[int], list[Any], list]],
+           number_column: Any, date_column: Any, at: dict[int, int] | None = None) -> None:
     """The first pass: count stage and owner values, rows without an address, addresses
     that may repeat; let each value and date column decide its style. Only the columns
-    the plan needs are looked at."""
+    the plan needs are looked at; ``at``: column → its place in a row when the rows hold
+    only those (``needed``)."""
+    at = at or {}
     fmt = plan.profile.format
-    emails = plan.email_columns
-    stage_cols, owner_cols = plan.stage_columns(), plan.by_field("owner")
-    value_cols = [(c.header, c.index, number_column(c.header, fmt["numbers"]))
+    emails = [at.get(c, c) for c in plan.email_columns]
+    stage_cols = [at.get(c, c) for c in plan.stage_columns()]
+    owner_cols = [at.get(c, c) for c in plan.by_field("owner")]
+    value_cols = [(c.header, at.get(c.index, c.index), number_column(c.header, fmt["numbers"]))
                   for c in plan.columns if c.field == "value"]
-    date_cols = [(c.header, c.index, date_column(c.header, fmt["dates"]))
+    date_cols = [(c.header, at.get(c.index, c.index), date_column(c.header, fmt["dates"]))
                  for c in plan.columns if c.field in DATES or c.field.endswith("_at")]
-    seen = EmailFilter()
-    maybe: list[str] = []
+    dates = {id(column) for _, _, column in date_cols}
+    seen = _Repeats()
     rows = 0
     for numbers, cells, _ in batches:
         rows += len(numbers)
         for col in stage_cols:
-            plan.stage_counts.update(v.strip() for v in map(itemgetter(col), cells))
+            plan.stage_counts.update(map(itemgetter(col), cells))
         for col in owner_cols:
-            plan.owner_counts.update(v.strip() for v in map(itemgetter(col), cells))
+            plan.owner_counts.update(map(itemgetter(col), cells))
         for _, col, column in (*value_cols, *date_cols):
+            texts = list(map(itemgetter(col), cells))
+            if id(column) in dates and _YEAR_FIRST.fullmatch("\n".join(texts)):
+                continue  # the common case
             known: set[str] = set()
-            for number, text in zip(numbers, map(itemgetter(col), cells), strict=True):
+            for number, text in zip(numbers, texts, strict=True):
                 if text not in known:
                     known.add(text)
                     column.see(number, text)
         if len(emails) == 1:
-            firsts = [addresses_in(c)[:1] for c in map(itemgetter(emails[0]), cells)]
+            firsts = [c.strip().lower() for c in map(itemgetter(emails[0]), cells)]
+            if "" in firsts or _ODD.search("\n".join(firsts)):  # "Name <addr>", several
+                firsts = [(addresses_in(c) or [""])[0] for c in firsts]
         else:
-            firsts = [next((a[:1] for c in emails if (a := addresses_in(row[c]))), [])
+            firsts = [next((a[0] for c in emails if (a := addresses_in(row[c]))), "")
                       for row in cells]
-        for number, first in zip(numbers, firsts, strict=True):
-            if not first:
-                plan.no_address_count += 1
-                if len(plan.no_address) < _LISTED:
-                    plan.no_address.append(number)
-        maybe += seen.add(a[0] for a in firsts if a)
+        if "" in firsts:
+            for number, first in zip(numbers, firsts, strict=True):
+                if not first:
+                    plan.no_address_count += 1
+                    if len(plan.no_address) < _LISTED:
+                        plan.no_address.append(number)
+        seen.add(firsts)
     plan.rows = rows
-    plan.repeated = set(maybe)
-    plan.stage_counts.pop("", None)
-    plan.owner_counts.pop("", None)
+    plan.repeated = seen.repeated
+    plan.repeated.discard("")
+    for counts in (plan.stage_counts, plan.owner_counts):
+        for value in [v for v in counts if v != v.strip()]:
+            counts[value.strip()] += counts.pop(value)
+        counts.pop("", None)
     folded: dict[str, str] = {}  # one owner however its case and accents are written
     for owner, n in list(plan.owner_counts.items()):
         first = folded.setdefault(fold(owner), owner)

@@ -14,11 +14,13 @@ from __future__ import annotations
 import json
 import re
 from collections.abc import Callable
+from datetime import UTC, datetime
 from operator import itemgetter
 from typing import Any
 
 from salescli.core.enums import StageKind
 from salescli.core.errors import InvalidValue
+from salescli.core.timeutil import iso
 from salescli.pipeline.crm_profiles import fold
 from salescli.pipeline.import_plan import DATES, Plan, addresses_in
 from salescli.pipeline.import_read import Rejection
@@ -31,7 +33,12 @@ _EMAIL, _STAGE, _VALUE, _CREATED, _ENTERED, _CURRENCY = 1, 5, 6, 10, 11, 13
 
 def _first(cols: list[list[str]]) -> list[str]:
     """The first non-blank of several columns, row by row."""
-    return [next((v for v in vals if v.strip()), "") for vals in zip(*cols, strict=True)]
+    if len(cols) == 1:
+        return cols[0]
+    out = cols[0]
+    for more in cols[1:]:
+        out = [a if a.strip() else b for a, b in zip(out, more, strict=True)]
+    return out
 
 
 class Rows:
@@ -111,8 +118,15 @@ class Rows:
 
     def _date(self, col: int) -> Callable[[str], str | None]:
         fmt = self.plan.dates[self.plan.headers[col]]
+        fast = getattr(fmt, "code", None) == "iso"
 
         def parse(text: str) -> str | None:
+            if fast:  # the common ISO shapes, by the C parser the generic reader uses
+                try:
+                    dt = datetime.fromisoformat(text)
+                    return iso(dt if dt.tzinfo else dt.replace(tzinfo=UTC))
+                except (ValueError, OverflowError):
+                    pass  # other ISO shapes (a space before the offset, …): import_values
             try:
                 return fmt.parse(text)
             except (ValueError, OverflowError):
