@@ -8,7 +8,7 @@ from salescli.cli.common import emit, emit_one, format_option, read_conn, settin
 from salescli.core.output import FORMATS
 
 LIST_COLUMNS = ["id", "email", "name", "company", "owner", "stage", "email_status", "value",
-                "tags", "last_interaction_at"]
+                "currency", "tags", "last_interaction_at"]
 SORT_KEYS = ["id", "email", "name", "company", "owner", "stage", "value", "created",
              "updated", "last-contacted", "last-interaction"]
 
@@ -31,11 +31,13 @@ def _fields(name, company, owner, value, source, notes) -> dict:
 @click.option("--stage", help="Starting stage (default: the first open stage).")
 @click.option("--owner", help="Who owns the prospect (a username).")
 @click.option("--value", help="Deal value, a number.")
+@click.option("--currency", help="Currency of the value, e.g. EUR (default: SALESCLI_CURRENCY).")
 @click.option("--tag", "tags", multiple=True, help="A tag; repeat for several.")
 @click.option("--source", help="Where the prospect came from.")
 @click.option("--notes", help="Free-text notes (searchable).")
 @format_option()
-def add_cmd(email, name, company, stage, owner, value, tags, source, notes, fmt) -> None:
+def add_cmd(email, name, company, stage, owner, value, currency, tags, source, notes,
+            fmt) -> None:
     """Add a prospect.
 
     Example: salescli prospects add ada@example.com --name "Ada L." --tag vip
@@ -44,7 +46,8 @@ def add_cmd(email, name, company, stage, owner, value, tags, source, notes, fmt)
 
     conn = write_conn()
     p = lib.add(conn, settings().actor, email, name=name, company=company, stage=stage,
-                owner=owner, value=value, tags=list(tags), source=source, notes=notes)
+                owner=owner, value=value, tags=list(tags), source=source, notes=notes,
+                currency=currency)
     _done("added", p, fmt)
 
 
@@ -97,11 +100,13 @@ def list_cmd(stage, owner, tag, email_status, search, stale, archived, sort, lim
 @format_option()
 def show_cmd(prospect, fmt) -> None:
     """Show a prospect with its timeline (stage changes, interactions, tasks, activity)."""
+    from salescli.pipeline import addresses
     from salescli.pipeline import prospects as lib
     from salescli.pipeline.timeline import timeline
 
     conn = read_conn()
     p = lib.resolve(conn, prospect)
+    p["other_emails"] = addresses.of(conn, p["id"])
     p["timeline"] = timeline(conn, p["id"])
     if fmt in ("json", "nl"):
         emit_one(p, fmt)
@@ -147,19 +152,26 @@ def _describe(event: dict) -> str:
 @click.option("--company", help="Company or organisation.")
 @click.option("--owner", help="Who owns the prospect (a username).")
 @click.option("--value", help="Deal value; '' clears it.")
+@click.option("--currency", help="Currency of the value, e.g. EUR; '' sets the default.")
 @click.option("--source", help="Where the prospect came from.")
 @click.option("--notes", help="Free-text notes (searchable).")
 @click.option("--tag", "add_tags", multiple=True, help="Add a tag.")
 @click.option("--untag", "remove_tags", multiple=True, help="Remove a tag.")
+@click.option("--add-email", "add_emails", multiple=True, metavar="EMAIL",
+              help="Add an other address (mail from it is this prospect's); repeatable.")
+@click.option("--remove-email", "remove_emails", multiple=True, metavar="EMAIL",
+              help="Remove an other address; repeatable.")
 @click.option("--email-status", type=click.Choice(["ok", "bounced_soft", "bounced_hard"]),
               help="Set the email status; 'ok' resets a bounce.")
 @format_option()
-def update_cmd(prospect, email, name, company, owner, value, source, notes, add_tags,
-               remove_tags, email_status, fmt) -> None:
-    """Change a prospect's fields ('' clears a field).
+def update_cmd(prospect, email, name, company, owner, value, currency, source, notes, add_tags,
+               remove_tags, add_emails, remove_emails, email_status, fmt) -> None:
+    """Change a prospect's fields ('' clears a field) and its other addresses.
 
     Example: salescli prospects update ada@example.com --owner bob --tag hot
     """
+    from salescli.core.db import transaction
+    from salescli.pipeline import addresses
     from salescli.pipeline import prospects as lib
 
     changes = _fields(name, company, owner, value, source, notes)
@@ -167,9 +179,17 @@ def update_cmd(prospect, email, name, company, owner, value, source, notes, add_
         changes["email"] = email
     if email_status is not None:
         changes["email_status"] = email_status
+    if currency is not None:
+        changes["currency"] = currency
     conn = write_conn()
-    p = lib.update(conn, settings().actor, prospect, changes, add_tags=add_tags,
-                   remove_tags=remove_tags)
+    actor = settings().actor
+    with transaction(conn):  # all of it or nothing
+        p = lib.update(conn, actor, prospect, changes, add_tags=add_tags,
+                       remove_tags=remove_tags)
+        if remove_emails:
+            addresses.remove(conn, actor, p["id"], remove_emails)
+        if add_emails:
+            addresses.add(conn, actor, p["id"], add_emails, strict=True)
     _done("updated", p, fmt)
 
 
@@ -263,11 +283,15 @@ def export_cmd(fmt, output, raw, archived) -> None:
     conn = read_conn()
 
     def rows():
-        yield from lib.list_prospects(conn)
-        if archived:
-            yield from lib.list_prospects(conn, archived=True)
+        for which in (False, True) if archived else (False,):
+            for row in lib.list_prospects(conn, archived=which, addresses=True):
+                if fmt == "csv":  # one cell: the addresses joined with ';'
+                    row["other_emails"] = ";".join(row["other_emails"])
+                yield row
 
-    columns = list(lib.PUBLIC_FIELDS)  # a CSV header even when there are no rows
+    columns = [*lib.PUBLIC_FIELDS, "other_emails"]  # a CSV header even when there are no rows
+
+
     if output:
         out.render_to_file(rows(), fmt, output, raw=raw, columns=columns)
     else:

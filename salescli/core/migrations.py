@@ -384,6 +384,27 @@ def m007_forecast(db: Database) -> None:
     )
 
 
+
+@m()
+def m008_crm(db: Database) -> None:
+    """Moving in from another CRM (issue 16): a prospect's other addresses (the scanner
+    matches mail from any of them), users' full names (owners in an export are matched by
+    them), and a prospect's currency (NULL: the default, ``SALESCLI_CURRENCY``)."""
+    db.executescript(
+        """
+        CREATE TABLE prospect_addresses (
+            id INTEGER PRIMARY KEY,
+            prospect_id INTEGER NOT NULL REFERENCES prospects(id) ON DELETE CASCADE,
+            email TEXT NOT NULL UNIQUE,
+            created_at TEXT NOT NULL
+        );
+        CREATE INDEX prospect_addresses_prospect ON prospect_addresses(prospect_id);
+        ALTER TABLE users ADD COLUMN full_name TEXT;
+        ALTER TABLE prospects ADD COLUMN currency TEXT
+            CHECK (currency IS NULL OR (length(currency) = 3 AND currency GLOB '[A-Z][A-Z][A-Z]'));
+        """
+    )
+
 SCHEMA_VERSION = len(m._migrations)
 assert SCHEMA_VERSION == schema.SCHEMA_VERSION, "update salescli.core.schema.SCHEMA_VERSION"
 

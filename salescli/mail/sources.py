@@ -28,6 +28,9 @@ log = logging.getLogger("salescli.mail")
 HEADER_CHUNK = 500
 BODY_CHUNK = 20
 MAX_BODY = 2_000_000
+# UIDs per SEARCH of a --since first import: a reply line of at most ~160 KB, far below
+# imaplib's 1 MB line limit, which one SEARCH over a 500k-message folder would break.
+SEARCH_WINDOW = 20_000
 SENT_NAMES = re.compile(r"^(inbox[./])?(\[gmail\]/)?(sent|sent items|sent messages|sent mail|"
                         r"gesendet|gesendete (objekte|elemente)|envoy[ée]s|[ée]l[ée]ments envoy"
                         r"[ée]s|enviados|elementos enviados|posta inviata|inviati|verzonden|"
@@ -249,10 +252,7 @@ class ImapSource(Source):
         self._selected = (folder, uidvalidity)
         handles: range | list[int]
         if since:
-            criteria: list[Any] = ["UID", f"{last + 1}:*", "SINCE",
-                                   datetime.fromisoformat(since.replace("Z", "+00:00")).date()]
-            handles = sorted(u for u in self.call(f"SEARCH {folder}",
-                                                  lambda c: c.search(criteria)) if u > last)
+            handles = self._search_since(folder, last + 1, top, since)
         else:
             # Every UID that may exist up to UIDNEXT - 1, fetched as ranges; the
             # server skips the gaps.
@@ -260,6 +260,19 @@ class ImapSource(Source):
         final = Checkpoint(uidvalidity, max([top, last, *handles[-1:]]), hms)
         return FolderPlan(folder, sent, handles, final, last, True,
                           reset=cp is not None and not same)
+
+    def _search_since(self, folder: str, first: int, top: int, since: str) -> list[int]:
+        """The UIDs from ``first`` to ``top`` of mail received on or after ``since``'s day,
+        searched SEARCH_WINDOW UIDs at a time so that no reply line grows with the folder."""
+        day = datetime.fromisoformat(since.replace("Z", "+00:00")).date()
+        found: list[int] = []
+        for lo in range(first, top + 1, SEARCH_WINDOW):
+            hi = min(lo + SEARCH_WINDOW - 1, top)
+            criteria: list[Any] = ["UID", f"{lo}:{hi}", "SINCE", day]
+            found += sorted(u for u in self.call(f"SEARCH {folder}",
+                                                 lambda c, q=criteria: c.search(q))
+                            if lo <= u <= hi)
+        return found
 
     def _select(self, folder: str) -> None:
         if self._selected is None or self._selected[0] != folder:

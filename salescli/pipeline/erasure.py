@@ -49,27 +49,39 @@ def _snapshots(value: Any, address: str) -> Iterator[dict[str, Any]]:
             yield from _snapshots(v, address)
 
 
-def forget(conn: sqlite3.Connection, actor: str, email: str) -> dict[str, int]:
-    """Erase the prospect with this address; returns counts of what was removed.
-
-    Also works when the prospect itself is gone (hard-deleted, or merged into another)
-    but audit rows still carry the address.
-    """
-    address = normalise_email(email)
-    # The address as audit JSON stores it (non-ASCII escaped) and as written, with LIKE's
-    # wildcards escaped: '_' is common in addresses and must match only itself.
-    forms = {json.dumps(address)[1:-1], address}
+def _mentions(addresses: list[str]) -> tuple[str, list[str]]:
+    """A WHERE clause (and its parameters) for activities whose JSON mentions any of the
+    addresses: each as audit JSON stores it (non-ASCII escaped) and as written, with LIKE's
+    wildcards escaped ('_' is common in addresses and must match only itself)."""
+    forms = {f for a in addresses for f in (json.dumps(a)[1:-1], a)}
     patterns = ["%" + f.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
                 for f in sorted(forms)]
     mentions = " OR ".join("before LIKE ? ESCAPE '\\' OR after LIKE ? ESCAPE '\\'"
                            for _ in patterns)
-    params = [pat for pat in patterns for _ in (0, 1)]
+    return mentions, [pat for pat in patterns for _ in (0, 1)]
+
+
+def forget(conn: sqlite3.Connection, actor: str, email: str) -> dict[str, int]:
+
+    """Erase the prospect with this address; returns counts of what was removed.
+
+    Also works when the prospect itself is gone (hard-deleted, or merged into another)
+    but audit rows still carry the address. Given one of a prospect's other addresses, it
+    erases that prospect; its other addresses go with it, from the audit log too.
+    """
+    address = normalise_email(email)
     conn.execute("PRAGMA secure_delete = ON")
     with transaction(conn):
         try:
             p = resolve(conn, address)
         except NotFound:
             p = None
+        others: list[str] = []
+        if p is not None:
+            address = p["email"]
+            others = [r[0] for r in conn.execute(
+                "SELECT email FROM prospect_addresses WHERE prospect_id = ?", (p["id"],))]
+        mentions, params = _mentions([address, *others])
         rows = conn.execute(
             "SELECT id, entity, action, prospect_id, before, after FROM activities"
             " WHERE " + mentions, params).fetchall()
@@ -92,7 +104,7 @@ def forget(conn: sqlite3.Connection, actor: str, email: str) -> dict[str, int]:
                     and not conn.execute("SELECT 1 FROM prospects WHERE id = ?",
                                          (row["prospect_id"],)).fetchone()):
                 ids.add(row["prospect_id"])
-        needles = [address] + sorted(n.lower() for n in names if len(n) >= 3)
+        needles = [address, *others] + sorted(n.lower() for n in names if len(n) >= 3)
         interactions = 0
         if p:
             interactions = conn.execute("DELETE FROM interactions WHERE prospect_id = ?",
@@ -101,6 +113,7 @@ def forget(conn: sqlite3.Connection, actor: str, email: str) -> dict[str, int]:
             # Tasks, enrollments and their send ledger (which holds the address) go too.
             conn.execute("DELETE FROM tasks WHERE prospect_id = ?", (p["id"],))
             conn.execute("DELETE FROM enrollments WHERE prospect_id = ?", (p["id"],))
+            conn.execute("DELETE FROM prospect_addresses WHERE prospect_id = ?", (p["id"],))
             conn.execute("DELETE FROM prospects WHERE id = ?", (p["id"],))
         own = conn.execute(
             "UPDATE activities SET before = NULL, after = NULL WHERE prospect_id IN"

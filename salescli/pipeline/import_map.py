@@ -35,7 +35,9 @@ ALIASES = {
 }
 # Columns of `salescli prospects export` that salescli sets itself: ignored with a note.
 MANAGED = {"id", "emailstatus", "bouncereason", "stageenteredat", "lastcontactedat",
-           "lastreplyat", "lastinteractionat", "updatedat", "archivedat"}
+           "lastreplyat", "lastinteractionat", "updatedat", "archivedat",
+           # exported since issue 16; ignored until the importer maps them to fields
+           "currency", "otheremails"}
 STAGE_AT = "_at"  # a field named "<stage>_at" is the time the prospect entered <stage>
 
 

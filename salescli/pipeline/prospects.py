@@ -13,6 +13,7 @@ from collections.abc import Iterable, Iterator
 from typing import Any
 
 from salescli.core import audit
+from salescli.core.currency import default_currency, parse_currency
 from salescli.core.db import transaction
 from salescli.core.enums import EmailStatus
 from salescli.core.errors import Conflict, InvalidValue, NotFound
@@ -23,12 +24,12 @@ _LABEL = r"[a-z0-9](?:[a-z0-9-]*[a-z0-9])?"
 _EMAIL = re.compile(r"^[^@\s<>(),;:\"\[\]]+@" + _LABEL + r"(?:\." + _LABEL + r")+$")
 
 # Columns a person may set directly, with the public field name.
-EDITABLE = ("email", "name", "company", "owner", "value", "tags", "source", "notes",
-            "email_status")
+EDITABLE = ("email", "name", "company", "owner", "value", "currency", "tags", "source",
+            "notes", "email_status")
 PUBLIC_FIELDS = ("id", "email", "name", "company", "owner", "stage", "email_status",
-                 "bounce_reason", "value", "tags", "source", "notes", "stage_entered_at",
-                 "last_contacted_at", "last_reply_at", "last_interaction_at", "created_at",
-                 "updated_at", "archived_at")
+                 "bounce_reason", "value", "currency", "tags", "source", "notes",
+                 "stage_entered_at", "last_contacted_at", "last_reply_at",
+                 "last_interaction_at", "created_at", "updated_at", "archived_at")
 SELECT = ("SELECT p.*, s.name AS stage FROM prospects p JOIN stages s ON s.id = p.stage_id")
 SORTS = {
     "id": "p.id", "email": "p.email", "name": "p.name COLLATE NOCASE",
@@ -97,28 +98,35 @@ def parse_email_status(value: Any) -> str:
                            "must be one of " + ", ".join(EmailStatus)) from None
 
 
-def public(row: sqlite3.Row | dict) -> dict[str, Any]:
-    """A prospect row in the public shape: stage by name, tags as a list."""
+def public(row: sqlite3.Row | dict, currency: str | None = None) -> dict[str, Any]:
+    """A prospect row in the public shape: stage by name, tags as a list, the currency as
+    a code (NULL in the table is ``currency``, else the default: SALESCLI_CURRENCY)."""
     d = dict(row)
     out = {k: d.get(k) for k in PUBLIC_FIELDS}
     out["tags"] = json.loads(d["tags"]) if d.get("tags") else []
+    out["currency"] = d.get("currency") or currency or default_currency()
+    if "other_emails" in d:  # asked for by list_prospects(addresses=True)
+        out["other_emails"] = json.loads(d["other_emails"] or "[]")
     return out
 
 
 def _snapshot(p: dict[str, Any]) -> dict[str, Any]:
     """The audited fields of a prospect (everything a person can see or set)."""
     return {k: p[k] for k in ("email", "name", "company", "owner", "stage", "email_status",
-                              "bounce_reason", "value", "tags", "source", "notes",
+                              "bounce_reason", "value", "currency", "tags", "source", "notes",
                               "archived_at")}
 
 
 def resolve(conn: sqlite3.Connection, key: Any) -> dict[str, Any]:
-    """Find a prospect by id or email (archived ones too)."""
+    """Find a prospect by id or email, primary or other (archived ones too)."""
     text = str(key).strip()
     if text.isdigit():
         row = conn.execute(SELECT + " WHERE p.id = ?", (int(text),)).fetchone()
     else:
         row = conn.execute(SELECT + " WHERE p.email = ?", (text.lower(),)).fetchone()
+        if row is None:
+            row = conn.execute(SELECT + " WHERE p.id = (SELECT prospect_id FROM"
+                               " prospect_addresses WHERE email = ?)", (text.lower(),)).fetchone()
     if row is None:
         raise NotFound("prospect", key)
     return public(row)
@@ -130,24 +138,37 @@ def find_by_email(conn: sqlite3.Connection, email: str) -> dict[str, Any] | None
     return public(row) if row else None
 
 
+def other_owner(conn: sqlite3.Connection, email: str) -> int | None:
+    """The prospect that has ``email`` (normalised) as an other address, or None: such an
+    address cannot become a primary one (salescli.pipeline.addresses keeps the rule)."""
+    row = conn.execute("SELECT prospect_id FROM prospect_addresses WHERE email = ?",
+                       (email,)).fetchone()
+    return row[0] if row else None
+
+
 def add(conn: sqlite3.Connection, actor: str, email: str, *, name: str | None = None,
         company: str | None = None, stage: str | None = None, owner: str | None = None,
         value: Any = None, tags: Any = None, source: str | None = None,
-        notes: str | None = None, at: str | None = None) -> dict[str, Any]:
-    """Create a prospect in ``stage`` (default: the first open stage) and audit it."""
+        notes: str | None = None, at: str | None = None,
+        currency: str | None = None) -> dict[str, Any]:
+    """Create a prospect in ``stage`` (default: the first open stage) and audit it.
+    ``currency`` None or '' is the default currency (stored as NULL)."""
     email = normalise_email(email)
     value = parse_value(value)
     tags = parse_tags(tags)
+    code = parse_currency(currency) if _clean(currency) else None
     with transaction(conn):
         target = stages.get_stage(conn, stage) if stage else stages.first_stage(conn)
         if find_by_email(conn, email):
             raise Conflict(f"prospect {email!r} already exists")
+        if (owner_id := other_owner(conn, email)) is not None:
+            raise Conflict(f"address {email!r} is an other address of prospect #{owner_id}")
         ts = at or now()
         cur = conn.execute(
-            "INSERT INTO prospects(email, name, company, owner, stage_id, value, tags, source,"
-            " notes, stage_entered_at, created_at, updated_at)"
-            " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-            (email, _clean(name), _clean(company), _clean(owner), target["id"], value,
+            "INSERT INTO prospects(email, name, company, owner, stage_id, value, currency, tags,"
+            " source, notes, stage_entered_at, created_at, updated_at)"
+            " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            (email, _clean(name), _clean(company), _clean(owner), target["id"], value, code,
              json.dumps(tags), _clean(source), _clean(notes), ts, ts, ts),
         )
         pid = cur.lastrowid
@@ -157,9 +178,11 @@ def add(conn: sqlite3.Connection, actor: str, email: str, *, name: str | None = 
             (pid, target["id"], ts, actor, _clean(owner), value),
         )
         p = resolve(conn, pid)
+        stored = {**_snapshot(p), "currency": code}  # the default is not written down
         audit.record(conn, actor, "create", "prospect", pid, None,
-                     {k: v for k, v in _snapshot(p).items() if v not in (None, [])},
+                     {k: v for k, v in stored.items() if v not in (None, [])},
                      prospect_id=pid)
+
     return p
 
 
@@ -192,6 +215,8 @@ def update(conn: sqlite3.Connection, actor: str, key: Any, changes: dict[str, An
             values["tags"] = parse_tags(value)
         elif field == "email_status":
             values["email_status"] = parse_email_status(value)
+        elif field == "currency":
+            values["currency"] = parse_currency(value) if _clean(value) else None
         else:
             values[field] = _clean(value)
     with transaction(conn):
@@ -209,13 +234,23 @@ def update(conn: sqlite3.Connection, actor: str, key: Any, changes: dict[str, An
         if "email" in values and values["email"] != before["email"]:
             if find_by_email(conn, values["email"]):
                 raise Conflict(f"prospect {values['email']!r} already exists")
+            owner_id = other_owner(conn, values["email"])
+            if owner_id is not None and owner_id != before["id"]:
+                raise Conflict(f"address {values['email']!r} is an other address of"
+                               f" prospect #{owner_id}")
         changed = {k: v for k, v in values.items() if before.get(k) != v}
+        if "currency" in changed and changed["currency"] is None \
+                and before["currency"] == default_currency():
+            del changed["currency"]  # '' on a prospect already in the default: nothing to do
         if not changed:
             return before
         cols = ", ".join(f"{k} = ?" for k in changed)
         params = [json.dumps(v) if k == "tags" else v for k, v in changed.items()]
+        if "email" in changed:  # one of its own other addresses becomes the primary one
+            conn.execute("DELETE FROM prospect_addresses WHERE email = ?", (changed["email"],))
         conn.execute(f"UPDATE prospects SET {cols}, updated_at = ? WHERE id = ?",
                      [*params, now(), before["id"]])
+
         after = resolve(conn, before["id"])
         b, a = audit.diff(_snapshot(before), _snapshot(after))
         audit.record(conn, actor, "update", "prospect", before["id"], b, a,
@@ -257,9 +292,10 @@ def list_prospects(conn: sqlite3.Connection, *, stage: str | None = None,
                    owner: str | None = None, tag: str | None = None,
                    email_status: str | None = None, search: str | None = None,
                    stale_days: int | None = None, sort: str = "id",
-                   limit: int | None = None, offset: int = 0,
-                   archived: bool = False) -> Iterator[dict[str, Any]]:
-    """Stream prospects matching every filter given (archived ones only if asked)."""
+                   limit: int | None = None, offset: int = 0, archived: bool = False,
+                   addresses: bool = False) -> Iterator[dict[str, Any]]:
+    """Stream prospects matching every filter given (archived ones only if asked); with
+    ``addresses`` each carries its ``other_emails`` (a list)."""
     where, params = [], []
     where.append("p.archived_at IS NOT NULL" if archived else "p.archived_at IS NULL")
     if stage:
@@ -288,7 +324,12 @@ def list_prospects(conn: sqlite3.Connection, *, stage: str | None = None,
     key = sort.lstrip("-")
     if key not in SORTS:
         raise InvalidValue("--sort", sort, "is not a sort key (" + ", ".join(SORTS) + ")")
-    sql = SELECT + " WHERE " + " AND ".join(where)
+    select = SELECT
+    if addresses:
+        select = select.replace(" FROM prospects p", ", (SELECT json_group_array(email) FROM"
+                                " (SELECT email FROM prospect_addresses a WHERE a.prospect_id"
+                                " = p.id ORDER BY a.id)) AS other_emails FROM prospects p")
+    sql = select + " WHERE " + " AND ".join(where)
     sql += f" ORDER BY {SORTS[key]}{' DESC' if desc else ''}, p.id"
     if limit is not None:
         if limit < 0 or offset < 0:
@@ -298,8 +339,10 @@ def list_prospects(conn: sqlite3.Connection, *, stage: str | None = None,
     elif offset:
         sql += " LIMIT -1 OFFSET ?"
         params.append(offset)
+    base = default_currency()
     for row in conn.execute(sql, params):
-        yield public(row)
+        yield public(row, base)
+
 
 
 def fts_query(text: str) -> str:
@@ -355,8 +398,18 @@ def merge(conn: sqlite3.Connection, actor: str, keep_key: Any, other_key: Any) -
         # An enrollment of OTHER in a sequence KEEP is in already ends with OTHER.
         enrollments = conn.execute("UPDATE OR IGNORE enrollments SET prospect_id = ?"
                                    " WHERE prospect_id = ?", (k, o)).rowcount
+        # OTHER's other addresses become KEEP's (its primary one does not: a merge made by
+        # mistake is undone by adding OTHER again, which that would forbid).
+        addresses = [r[0] for r in conn.execute(
+            "SELECT email FROM prospect_addresses WHERE prospect_id = ? ORDER BY id", (o,))]
+        conn.execute("UPDATE prospect_addresses SET prospect_id = ? WHERE prospect_id = ?",
+                     (k, o))
         fills = {f: other[f] for f in ("name", "company", "owner", "value", "source", "notes")
                  if keep[f] in (None, "") and other[f] not in (None, "")}
+        if "value" in fills:  # a value comes with its currency
+            fills["currency"] = conn.execute("SELECT currency FROM prospects WHERE id = ?",
+                                             (o,)).fetchone()[0]
+
         tags = keep["tags"] + [t for t in other["tags"] if t not in keep["tags"]]
         stamps = {f: max(filter(None, (keep[f], other[f])), default=None)
                   for f in ("last_contacted_at", "last_reply_at", "last_interaction_at")}
@@ -370,6 +423,8 @@ def merge(conn: sqlite3.Connection, actor: str, keep_key: Any, other_key: Any) -
                       "other": {"id": o, **_snapshot(other)}},
                      {"id": k, **_snapshot(after), "merged_id": o, "interactions_moved": moved,
                       "duplicates_dropped": dupes, "stage_changes_moved": history,
-                      "tasks_moved": tasks, "enrollments_moved": enrollments},
+                      "tasks_moved": tasks, "enrollments_moved": enrollments,
+                      "other_emails_moved": addresses},
+
                      prospect_id=k)
     return after

@@ -14,6 +14,7 @@ from pathlib import Path
 from salescli.core import db
 from salescli.mail import sample
 from salescli.pipeline import prospects
+from tests.mail.conftest import _need_dovecot
 from tests.mail.helpers import (
     CREATED,
     ME,
@@ -24,6 +25,7 @@ from tests.mail.helpers import (
     snapshot,
     start_cli,
 )
+from tests.support.dovecot import Dovecot
 
 PEOPLE = [{"email": f"w{i}@firm.example", "name": f"W {i}"} for i in range(10)]
 
@@ -166,3 +168,31 @@ def test_a_message_arriving_during_re_idle_is_recorded(own_dovecot, tmp_path, db
         if proc.poll() is None:
             _stop(proc)
     shutil.rmtree(tmp_path / "unused", ignore_errors=True)
+
+
+def test_without_idle_the_watcher_polls_every_interval(tmp_path, db_file):
+    # The server's whole capability list, as Dovecot 2.3 sends it, minus IDLE.
+    caps = ("IMAP4rev1 SASL-IR LOGIN-REFERRALS ID ENABLE SORT MULTIAPPEND UNSELECT CHILDREN"
+            " NAMESPACE UIDPLUS LIST-EXTENDED I18NLEVEL=1 CONDSTORE QRESYNC ESEARCH"
+            " SEARCHRES WITHIN LIST-STATUS BINARY MOVE LITERAL+ SPECIAL-USE")
+    _need_dovecot()
+    with Dovecot(capabilities=caps).start() as server:
+        box = new_mailbox(server)
+        _make_db(db_file)
+        _outbound(box, PEOPLE[:1], ago(days=1))
+        env = cli_env(**box.env(), SALESCLI_DB=str(db_file))
+        proc = start_cli("scan", "--watch", "--interval", "1", env=env)
+        try:
+            _wait_until(lambda: _stage(db_file, PEOPLE[0]["email"]) == "contacted", proc,
+                        "the first cycle")
+            cycles = _cycles(db_file)
+            box.append("INBOX", sample.reply(PEOPLE[0], ME, ago(hours=1), "Hello", None)[0])
+            _wait_until(lambda: _stage(db_file, PEOPLE[0]["email"]) == "replied", proc,
+                        "the reply found by polling", timeout=30)
+            assert _cycles(db_file) > cycles
+        finally:
+            if proc.poll() is None:
+                proc.send_signal(signal.SIGTERM)
+            _, err = proc.communicate(timeout=30)
+    assert proc.returncode == 0, err
+    assert "has no IDLE; polling every interval" in err

@@ -83,8 +83,10 @@ class Dovecot:
 
     def __init__(self, *, tls: bool = False, sent_folders: tuple[str, ...] = ("Sent",),
                  oauth2_introspection_url: str | None = None,
-                 root: str | os.PathLike | None = None) -> None:
+                 root: str | os.PathLike | None = None,
+                 capabilities: str | None = None) -> None:
         self.tls = tls
+        self.capabilities = capabilities  # imap_capability: the whole list, e.g. without IDLE
         self.sent_folders = sent_folders
         self.oauth2_url = oauth2_introspection_url
         self._own_root = root is None
@@ -165,6 +167,8 @@ class Dovecot:
             "  }",
             "}",
         ]
+        if self.capabilities is not None:
+            lines.append(f"imap_capability = {self.capabilities}")
         if self._root_user:
             lines += [f"mail_uid = {uid}", f"mail_gid = {gid}"]
         else:
