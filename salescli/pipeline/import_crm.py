@@ -97,6 +97,8 @@ def first_pass(conn: sqlite3.Connection, source: Source, fmt: str | None, profil
     finally:
         csv.field_size_limit(_OLD_LIMIT)
     import_plan.match_owners(conn, plan)
+    if crm.create_owners:
+        plan.created_owners = planned_owners(conn, plan)
     if crm.write_mapping:
         import_plan.write_mapping(plan, crm.write_mapping)
     plan.complete(create_owners=crm.create_owners)
@@ -192,17 +194,23 @@ def create_owners(conn: sqlite3.Connection, actor: str, plan: Plan, crm: CrmOpti
     a dry run only names them)."""
     from salescli.pipeline import owners
 
-    missing = [o for o, _ in plan.unknown_owners()]
-    if not (crm.create_owners and missing):
+    if not (crm.create_owners and plan.created_owners):
         return
-    if dry_run:
-        taken = {r[0] for r in conn.execute("SELECT username FROM users")}
-        for owner in missing:
-            plan.created_owners[owner] = owners.username_for(owner, taken)
-            taken.add(plan.created_owners[owner])
-    else:
-        plan.created_owners = owners.create(conn, actor, missing, at=ts)
+    if not dry_run:
+        plan.created_owners = owners.create(conn, actor, list(plan.created_owners), at=ts)
     result.owners_created = sorted(plan.created_owners.values())
+
+
+def planned_owners(conn: sqlite3.Connection, plan: Plan) -> dict[str, str]:
+    """The username --create-owners will give each owner that is no user."""
+    from salescli.pipeline import owners
+
+    taken = {r[0] for r in conn.execute("SELECT username FROM users")}
+    out: dict[str, str] = {}
+    for owner, _ in plan.unknown_owners():
+        out[owner] = owners.username_for(owner, taken)
+        taken.add(out[owner])
+    return out
 
 
 def write_after(conn: sqlite3.Connection, actor: str, rows_plan: Rows, result: Any,

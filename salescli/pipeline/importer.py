@@ -105,7 +105,8 @@ class ImportResult:
                                           (self.deal_notes, "other deals kept as timeline "
                                            "notes"),
                                           (self.other_addresses, "other addresses"),
-                                          (len(self.owners_created), "owners created"),
+                                          (len(self.owners_created), "owners "
+                                           + ("to create" if self.dry_run else "created")),
                                           (self.skipped, "skipped as duplicates"),
                                           (self.rejected_rows, "rejected")) if n]
         head = f"dry run, nothing written: {self.file}" if self.dry_run else self.file

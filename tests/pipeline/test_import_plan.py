@@ -252,3 +252,24 @@ def test_recognition_picks_the_profile_knowing_most_headers():
                                   [people]) is None
     assert crm_profiles.recognise(["record id", "EMAIL", "lead_status", "Contact Owner"],
                                   [people]) is people
+
+
+def test_a_generic_file_with_a_plan_flag_goes_through_the_plan(invoke, crm, tmp_path):
+    f = write(tmp_path, "g.csv", "email,name,stage,owner,created_at\n"
+                                 "a@x.example,A,Qualified,Zed Ödön,2024-01-02\n"
+                                 "b@x.example,B,lead,ana,16/01/2024\n")
+    saved = tmp_path / "g.toml"
+    out = ok(invoke("prospects", "import", f, "--stage-map", "Qualified=meeting",
+                    "--create-owners", "--write-mapping", saved))
+    assert out.splitlines() == ["recognised: generic CSV", f"mapping written to {saved}",
+                                "g.csv: 2 rows, 2 inserted, 0 updated, 1 owners created"]
+    got = prospects(crm)
+    assert (got["a@x.example"]["stage"], got["a@x.example"]["owner"],
+            got["b@x.example"]["created_at"]) == ("meeting", "zed.odon", "2024-01-16T00:00:00Z")
+    text = saved.read_text()
+    assert '"Qualified" = "meeting"  # 1 row' in text and '"Zed Ödön" = "zed.odon"' in text
+    assert 'dates = "eu"' in text
+    # without a plan flag the same file is today's generic import: its stage is an error
+    result = invoke("prospects", "import", f, "--on-duplicate", "skip")
+    assert result.exit_code == 1
+    assert "row 2: stage 'Qualified' is not a stage" in result.stderr
