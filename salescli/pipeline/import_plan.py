@@ -29,18 +29,28 @@ from salescli.pipeline.import_read import Rejection
 DATES = ("created_at", "closed_at")  # and every `<stage>_at`
 _LISTED = 20  # rows listed one by one in the plan
 _BLOOM_BITS = 1 << 24  # 2 MiB: rows whose address may come twice (checked in pass two)
+_ODD = re.compile(r"[\s;,<(\[\"']")  # an address cell that is more than an address
+_NAMED = re.compile(r"^\s*\"?([^\"<(]*?)\"?\s*[<(]")  # the name in "Name <addr>"
 _ADDRESS = re.compile(r"[^\s<>()\[\],;:\"']+@[^\s<>()\[\],;:\"']+")
 
 
+def name_in(cell: str) -> str:
+    """The person's name in an address cell written "Name (addr)" or "Name <addr>"."""
+    m = _NAMED.match(cell)
+    return m.group(1).strip() if m and "@" not in m.group(1) else ""
+
+
 def addresses_in(cell: str) -> list[str]:
-    """The addresses of an email cell, lower-cased: one, several joined by ; or , or
-    written "Name (addr)" / "Name <addr>" as some tools export an association."""
+    """The addresses of an email cell, lower-cased: one, several joined by ; or , or in a
+    JSON list, or written "Name (addr)" / "Name <addr>" as some tools export a contact."""
     text = cell.strip()
     if not text:
         return []
-    if " " not in text and ";" not in text and "," not in text and "<" not in text:
+    if not _ODD.search(text):
         return [text.lower().removeprefix("mailto:")]
     found = [a.lower().removeprefix("mailto:") for a in _ADDRESS.findall(text)]
+    if not found and not text.strip("[]\"' "):
+        return []  # an empty JSON list
     return list(dict.fromkeys(found)) or [text.lower()]
 
 
@@ -350,7 +360,6 @@ def build(conn: Any, profile: Profile, headers: list[str], file: str, *,
 # Cells starting "YYYY-": ISO 8601 or nothing a date style reads, so nothing a column's
 # style is decided by (DateColumn.see passes them over); a batch of only these is skipped.
 _YEAR_FIRST = re.compile(r"(?:\d{4}-[^\n]*|)(?:\n(?:\d{4}-[^\n]*|))*")
-_ODD = re.compile(r"[ ;,<(]")  # an address cell that is more than one address
 _EXACT = 250_000  # addresses kept in a set to find repeats; beyond, a bit filter
 
 
@@ -423,7 +432,7 @@ def survey(plan: Plan, batches: Iterator[tuple[list[int], list[Any], list]],
                     column.see(number, text)
         if len(emails) == 1:
             firsts = [c.strip().lower() for c in map(itemgetter(emails[0]), cells)]
-            if "" in firsts or _ODD.search("\n".join(firsts)):  # "Name <addr>", several
+            if "" in firsts or _ODD.search("\0".join(firsts)):  # "Name <addr>", several
                 firsts = [(addresses_in(c) or [""])[0] for c in firsts]
         else:
             firsts = [next((a[0] for c in emails if (a := addresses_in(row[c]))), "")

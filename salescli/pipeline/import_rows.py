@@ -22,7 +22,7 @@ from salescli.core.enums import StageKind
 from salescli.core.errors import InvalidValue
 from salescli.core.timeutil import iso
 from salescli.pipeline.crm_profiles import fold
-from salescli.pipeline.import_plan import DATES, Plan, addresses_in
+from salescli.pipeline.import_plan import DATES, Plan, addresses_in, name_in
 from salescli.pipeline.import_read import Rejection
 
 DERIVED = -1  # the Validator's column index of a field this module computes
@@ -80,6 +80,11 @@ class Rows:
         for f in ("name", "first_name", "last_name", "company", "source", "notes",
                   "lost_reason"):
             self._plain(f)
+        # no name column: the name an address cell may carry ("Name (addr)")
+        self.named = self.cols["email"] == DERIVED and not any(
+            f in self.cols for f in ("name", "first_name", "last_name"))
+        if self.named:
+            self.cols["name"] = DERIVED
         if plan.stage_columns():
             self.cols["stage"] = DERIVED
             self.derive.append(("stage", self._stage))
@@ -168,16 +173,25 @@ class Rows:
                 bad: dict) -> list[str]:
         cols = self.plan.email_columns
         out = []
+        names: list[str] = []
         for number, row in zip(numbers, rows, strict=True):
             found: list[str] = []
+            name = ""
             for c in cols:
                 if row[c]:
-                    found += addresses_in(row[c])
+                    more = addresses_in(row[c])
+                    if self.named and more and not found:
+                        name = name_in(row[c])
+                    found += more
+            if self.named:
+                names.append(name)
             if len(found) > 1:
                 rest = [a for a in dict.fromkeys(found[1:]) if a != found[0]]
                 if rest:
                     self.others[number] = rest
             out.append(found[0] if found else "")
+        if self.named:
+            given["name"] = names
         return out
 
     def _stage(self, numbers: list[int], rows: list[list[str]], given: dict) -> list[str]:

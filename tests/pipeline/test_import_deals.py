@@ -77,3 +77,16 @@ def test_a_bad_deal_row_imports_nothing(invoke, crm, tmp_path):
     assert result.exit_code == 1 and "row 8: value 'lots' is not an amount" in result.stderr
     assert scalar(crm, "SELECT count(*) FROM prospects") == 0
     assert scalar(crm, "SELECT count(*) FROM interactions") == 0
+
+
+def test_an_address_cell_with_a_name_gives_the_name_when_no_column_does(invoke, crm,
+                                                                         tmp_path):
+    rows = ("A,,Ann Lee <ann@lee.example>,,ana,Lead In,open,5,,2024-03-03 09:00,\n"
+            'B,,"Bo Park (bo@park.example); bo@home.example",,ana,Lead In,open,6,,'
+            "2024-03-03 09:00,\n")
+    f = write(tmp_path, "deals.csv", DEALS_HEAD + rows)
+    out = ok(invoke("prospects", "import", f, "--mapping", DEALS, "--map", "Person - Name="))
+    assert out.splitlines()[-1] == "deals.csv: 2 rows, 2 inserted, 0 updated, 1 other addresses"
+    assert {r["email"]: r["name"] for r in query(crm, "SELECT email, name FROM prospects")} \
+        == {"ann@lee.example": "Ann Lee", "bo@park.example": "Bo Park"}
+    assert scalar(crm, "SELECT email FROM prospect_addresses") == "bo@home.example"

@@ -273,3 +273,13 @@ def test_a_generic_file_with_a_plan_flag_goes_through_the_plan(invoke, crm, tmp_
     result = invoke("prospects", "import", f, "--on-duplicate", "skip")
     assert result.exit_code == 1
     assert "row 2: stage 'Qualified' is not a stage" in result.stderr
+
+
+def test_other_addresses_as_a_json_list_and_an_empty_one(invoke, crm, tmp_path):
+    rows = ('1,A,B,,"[""a@home.example"", ""a2@home.example""]",,,Subscriber,,,,,,,,\n'
+            '2,C,D,c@x.example,[],,,Subscriber,,,,,,,,\n')
+    f = write(tmp_path, "contacts.csv", PEOPLE_HEAD + rows)
+    ok(invoke("prospects", "import", f, "--mapping", PEOPLE))
+    assert sorted(r["email"] for r in query(crm, "SELECT email FROM prospects")) == \
+        ["a@home.example", "c@x.example"]
+    assert scalar(crm, "SELECT email FROM prospect_addresses") == "a2@home.example"
