@@ -11,7 +11,7 @@ import csv
 import io
 import sqlite3
 from collections.abc import Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from itertools import islice
 from operator import itemgetter
 from pathlib import Path
@@ -74,8 +74,8 @@ def first_pass(conn: sqlite3.Connection, source: Source, fmt: str | None, profil
     error; the batches of the second pass."""
     from salescli.pipeline.import_values import DateColumn, NumberColumn
 
-    if date_format:
-        profile.format = {**profile.format, "dates": date_format}
+    if date_format:  # a copy: the shipped profiles are loaded once per process
+        profile = replace(profile, format={**profile.format, "dates": date_format})
     plan = import_plan.build(conn, profile, header_row, Path(source.name).name,
                              maps=crm.maps, stage_maps=crm.stage_maps,
                              owner_maps=crm.owner_maps)
@@ -85,7 +85,7 @@ def first_pass(conn: sqlite3.Connection, source: Source, fmt: str | None, profil
     plan.delimiter = getattr(source, "delimiter", None)
     reopen(source)
     needed = import_plan.needed(plan)
-    light = light_batches(source, header_row, needed)
+    light = light_batches(source, header_row, needed, plan)
     at = {c: j for j, c in enumerate(needed)}
     if light is None:  # a workbook, or a file the plain csv module reads otherwise
         reopen(source)
@@ -114,13 +114,13 @@ _OLD_LIMIT = csv.field_size_limit()
 _LIGHT_BATCH = 10000
 
 
-def light_batches(source: Source, header_row: list[str], needed: list[int]
-                  ) -> Iterator[Batch] | None:
+def light_batches(source: Source, header_row: list[str], needed: list[int],
+                  plan: Plan | None = None) -> Iterator[Batch] | None:
     """The rows of a text source by the csv module alone (the first pass needs a few
     columns, and import_read's reader, with its checks per line, costs twice as much);
     None when that reading would differ from import_read's (not text, another header).
     Row numbers are import_read's: the header's line, then one per record. Each row holds
-    the ``needed`` columns only, in that order."""
+    the ``needed`` columns only, in that order. Tells ``plan`` the delimiter."""
     if Path(source.name).suffix.lower() in (".xlsx", ".xls") or source.stream.seekable() \
             is False:
         return None
@@ -148,6 +148,8 @@ def light_batches(source: Source, header_row: list[str], needed: list[int]
         text.detach()  # the source's stream stays open for the next reading
         return None
     width, start = len(head), reader.line_num
+    if plan is not None:
+        plan.delimiter = delimiter
     pick = itemgetter(*needed) if len(needed) > 1 else lambda r: (r[needed[0]],)
 
     def batches() -> Iterator[Batch]:

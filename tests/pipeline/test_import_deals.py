@@ -63,7 +63,7 @@ def test_one_prospect_per_person_at_the_most_advanced_open_deal(invoke, crm, tmp
 def test_a_dry_run_counts_the_deals_and_writes_no_note(invoke, crm, tmp_path):
     f = write(tmp_path, "deals.csv", DEALS_HEAD + DEALS_ROWS)
     out = ok(invoke("prospects", "import", f, "--mapping", DEALS, "--dry-run"))
-    assert "file: deals.csv (6 rows; encoding utf-8; one row per deal)" in out.splitlines()
+    assert "file: deals.csv (6 rows; encoding utf-8, delimiter ','; one row per deal)" in out.splitlines()
     assert out.splitlines()[-1] == ("dry run, nothing written: deals.csv: 6 rows, 3 to insert,"
                                     " 0 to update, 3 other deals kept as timeline notes")
     assert scalar(crm, "SELECT count(*) FROM interactions") == 0

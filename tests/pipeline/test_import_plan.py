@@ -47,7 +47,7 @@ def test_dry_run_prints_the_plan_and_writes_nothing(invoke, crm, tmp_path):
                     "--skip-invalid"))
     lines = out.splitlines()
     assert lines[0] == "recognised: Test CRM (people) export (mapping people.toml)"
-    assert lines[1] == "file: contacts.csv (4 rows; encoding utf-8; one row per person)"
+    assert lines[1] == "file: contacts.csv (4 rows; encoding utf-8, delimiter ','; one row per person)"
     for line in ("  Email → email", "  Additional email addresses → other_emails",
                  "  Record ID → ignored (known to the profile, no field)",
                  "  Favourite Colour → ignored (no field for it)",
