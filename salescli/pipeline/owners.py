@@ -30,12 +30,13 @@ def known(conn: sqlite3.Connection) -> dict[str, str]:
     """Every folded username, email and full name of a user → that username."""
     cols = "username, email" + (", full_name" if has_full_name(conn) else "")
     out: dict[str, str] = {}
-    for row in conn.execute(f"SELECT {cols} FROM users ORDER BY id"):
-        username = row[0]
-        for value in reversed(tuple(row)):  # the username wins over another user's name
+    rows = conn.execute(f"SELECT {cols} FROM users ORDER BY id DESC").fetchall()
+    for row in rows:  # full names, then emails, then usernames: a username always wins
+        for value in reversed(tuple(row)[1:]):
             if value:
-                out[fold(value)] = username
-        out[fold(username)] = username
+                out[fold(value)] = row[0]
+    for row in rows:
+        out[fold(row[0])] = row[0]
     return out
 
 

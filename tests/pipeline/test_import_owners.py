@@ -95,3 +95,11 @@ def test_owners_are_not_created_when_the_import_fails(invoke, crm, tmp_path):
     assert result.exit_code == 1 and "row 8: email '' is required" in result.stderr
     assert scalar(crm, "SELECT count(*) FROM users") == 3
     assert scalar(crm, "SELECT count(*) FROM activities WHERE entity = 'user'") == 0
+
+
+def test_a_username_wins_over_another_users_full_name(invoke, crm, tmp_path):
+    add_user(crm, "max.mustermann", None, None)
+    add_user(crm, "maxi", None, "max.mustermann")  # a later user whose name is that username
+    f = write(tmp_path, "c.csv", PEOPLE_HEAD + row(1, "a@x.example", "Max.Mustermann"))
+    ok(invoke("prospects", "import", f, "--mapping", PEOPLE))
+    assert owners(crm) == {"a@x.example": "max.mustermann"}
