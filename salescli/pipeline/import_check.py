@@ -23,9 +23,10 @@ from salescli.pipeline.import_map import FIELDS, STAGE_AT
 from salescli.pipeline.import_read import LongNumber, Rejection
 from salescli.pipeline.prospects import normalise_email, parse_tags, parse_value
 
-# A staged row: number, the FIELDS (stage as its id), then created_at, stage_entered_at and
-# the history as JSON [[from_id, to_id, at, note, reason], …] (None without history columns).
-STAGED = ("row", *FIELDS, "created", "entered", "history")
+# A staged row: number, the FIELDS (stage as its id), then created_at, stage_entered_at, the
+# history as JSON [[from_id, to_id, at, note, reason], …] (None without history columns) and
+# the currency (None: the default).
+STAGED = ("row", *FIELDS, "created", "entered", "history", "currency")
 _MEMO = ("stage", "value", "tags", "created_at")  # columns whose repeated cells are parsed once
 
 
@@ -35,7 +36,7 @@ class Validator:
 
     def __init__(self, conn: sqlite3.Connection, cols: dict[str, int], text_only: bool,
                  idle: Callable[[], None] | None = None, *, date_format: str | None = None,
-                 ts: str = "9999"):
+                 ts: str = "9999", parsers: dict[str, Callable[[str], str | None]] | None = None):
         self.conn, self.text_only, self.ts = conn, text_only, ts  # text_only: cells are str
         self.idle = idle  # called before the connection is used (it may be busy elsewhere)
         convert: dict[str, Callable] = {"email": normalise_email, "stage": self.stage,
@@ -48,11 +49,12 @@ class Validator:
             self.lost_ids = {s["id"] for s in self.stages.values()
                              if s["kind"] == StageKind.LOST}
             self.first = stages.first_stage(conn)["id"]
-        for f in history:
-            convert[f] = _date_parser(f, date_format, ts)
+        for f in history:  # a recognised export's date columns bring their own parser
+            convert[f] = _date_parser(f, date_format, ts, (parsers or {}).get(f))
         # (field, column, converter or None for text, memo or None)
         self.plan = [(f, cols[f], convert.get(f), {None: None} if f in _MEMO or f in history
-                      else None) for f in (*FIELDS, *history, "lost_reason") if f in cols]
+                      else None) for f in (*FIELDS, *history, "lost_reason", "currency")
+                     if f in cols]
         self.dated = [f for f in history if f != "created_at"]
         self.history = bool(history) or "lost_reason" in cols
         self.parts = [] if "name" in cols else \
@@ -66,9 +68,10 @@ class Validator:
             self.idle()
         return stages.get_stage(self.conn, text)["id"]
 
-    def check(self, numbers: list[int], rows: list[list]) -> tuple[list[tuple], list]:
+    def check(self, numbers: list[int], rows: list[list], given: dict[str, list] | None = None
+              ) -> tuple[list[tuple], list]:
         """Staged rows (see STAGED; None: not given) of the valid rows, and the rejections
-        of the others."""
+        of the others. ``given``: field → cells computed by the caller (import_rows)."""
         if not rows:
             return [], []
         bad: dict[int, list[Rejection]] = {}  # index in rows → its rejections
@@ -86,7 +89,7 @@ class Validator:
 
         columns: dict[str, Any] = {}
         for field, col, convert, memo in self.plan:
-            values = list(map(itemgetter(col), rows))
+            values = given[field] if given and field in given else list(map(itemgetter(col), rows))
             types = {str} if self.text_only else set(map(type, values))
             if convert is None and types == {str}:
                 columns[field] = [v.strip() or None for v in values]
@@ -115,7 +118,8 @@ class Validator:
             columns["name"] = [" ".join(p for p in names if p) or None
                                for names in zip(*parts, strict=True)]
         extra = self.histories(numbers, columns, bad) if self.history else [repeat(None)] * 3
-        out = [numbers] + [columns.get(f, repeat(None)) for f in FIELDS] + extra
+        out = [numbers] + [columns.get(f, repeat(None)) for f in FIELDS] + extra \
+            + [columns.get("currency", repeat(None))]
         staged = list(zip(*out, strict=False))
         if bad:
             staged = [row for i, row in enumerate(staged) if i not in bad]
@@ -201,8 +205,11 @@ class Validator:
         return "[" + ",".join(steps) + "]", start, at, last
 
 
-def _date_parser(field: str, fmt: str | None, ts: str) -> Callable[[Any], str | None]:
-    """Text → ISO-8601 UTC (naive times are UTC), by ``fmt`` (strftime codes) or ISO 8601."""
+def _date_parser(field: str, fmt: str | None, ts: str,
+                 style: Callable[[str], str | None] | None = None
+                 ) -> Callable[[Any], str | None]:
+    """Text → ISO-8601 UTC (naive times are UTC), by ``fmt`` (strftime codes) or ISO 8601,
+    or by ``style`` (a recognised export's column style: text → ISO text, InvalidValue)."""
     expected = f"in the format {fmt!r}" if fmt else "(use YYYY-MM-DD or ISO 8601, or " \
                                                     "--date-format)"
 
@@ -214,6 +221,13 @@ def _date_parser(field: str, fmt: str | None, ts: str) -> Callable[[Any], str | 
         text = value.strip()
         if not text:
             return None
+        if style is not None and not fmt:
+            out = style(text)
+            if out is not None and out > ts:
+                raise InvalidValue(field, value, "is in the future")
+            if out is not None and out < "1900":
+                raise InvalidValue(field, value, "is before 1900")
+            return out
         try:
             dt = datetime.strptime(text, fmt) if fmt else datetime.fromisoformat(text)
             if dt.tzinfo is None:

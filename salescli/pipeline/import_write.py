@@ -118,7 +118,7 @@ _PAST = (
     " json_extract(s.history, k.p3), json_extract(s.history, k.p4)"
     f" FROM {_NEW} s JOIN {_STEPS} k ON k.i < json_array_length(s.history)"
     " WHERE s.n BETWEEN :lo AND :hi AND s.history IS NOT NULL ORDER BY s.n, k.i")
-_COLUMNS = ("row", "email", *_FIELDS, "created", "entered", "history")
+_COLUMNS = ("row", "email", *_FIELDS, "created", "entered", "history", "currency")
 _STAGE = f"INSERT INTO {_NEW}({', '.join(_COLUMNS)}) VALUES "
 _MARKS = "(" + ", ".join("?" * len(_COLUMNS)) + ")"
 # The next id: never one a deleted prospect had (the table is AUTOINCREMENT for that).
@@ -175,6 +175,12 @@ class Inserter:
         self.indexed = False  # has the staging table an index on email yet?
         self.past = False  # may staged rows carry history (set by the caller)?
         self.args["base"] = conn.execute(_BASE).fetchone()[0]
+        # prospects.currency (issue 16's migration): written when the table has it
+        self.insert_sql = _INSERT
+        if any(r[1] == "currency" for r in conn.execute("PRAGMA table_info(prospects)")):
+            self.insert_sql = _INSERT.replace(" notes, stage_entered_at,", " notes, currency,"
+                                              " stage_entered_at,").replace(
+                " notes, coalesce(entered", " notes, currency, coalesce(entered")
         conn.execute(f"DROP TABLE IF EXISTS {_NEW}")
         conn.execute(f"CREATE TEMP TABLE {_NEW.split('.')[1]} (n INTEGER PRIMARY KEY, "
                      + ", ".join(_COLUMNS) + ")")
@@ -262,7 +268,7 @@ class Inserter:
             return
         if self.suspended is None:  # the first batch: is the import big?
             self.suspended = _suspend(self.conn, hi if final else max(hi, _BULK_MIN))
-        statements = [_INSERT, *(fill for _, fill in self.suspended if fill), _HISTORY,
+        statements = [self.insert_sql, *(fill for _, fill in self.suspended if fill), _HISTORY,
                       *([_PAST] if self.past else [])]
         args = {**self.args, "lo": lo, "hi": hi}
         self.inserted = hi

@@ -19,12 +19,14 @@ from typing import Any
 
 from salescli.core import audit
 from salescli.core.enums import OnDuplicate
-from salescli.core.errors import SalescliError
+from salescli.core.errors import InvalidValue, SalescliError
 from salescli.core.timeutil import now
-from salescli.pipeline import import_write
+from salescli.pipeline import import_crm, import_write
 from salescli.pipeline.import_check import Validator
+from salescli.pipeline.import_crm import CrmOptions
 from salescli.pipeline.import_json import read_json
 from salescli.pipeline.import_map import HeaderMap
+from salescli.pipeline.import_plan import Plan, PlanIncomplete
 from salescli.pipeline.import_read import (
     InputFormat,
     Rejection,
@@ -33,10 +35,11 @@ from salescli.pipeline.import_read import (
     open_text,
     read_csv,
 )
+from salescli.pipeline.import_rows import Rows, stage_info
 from salescli.pipeline.import_write import Inserter, existing, ranges, session
 
-__all__ = ["ImportRejected", "ImportResult", "OnDuplicate", "Source", "TooLong",
-           "import_data", "import_file", "import_source"]
+__all__ = ["CrmOptions", "ImportRejected", "ImportResult", "OnDuplicate", "PlanIncomplete",
+           "Source", "TooLong", "import_data", "import_file", "import_source"]
 
 _FLUSH = 1000  # new rows from which a batch is inserted while the next one is checked
 _SWITCH = 0.0002  # s, GIL switch interval while a worker writes (default 0.005: ~5% slower)
@@ -64,6 +67,12 @@ class ImportResult:
     dry_run: bool = False
     written: bool = False
     activity_id: int | None = None
+    recognised: str | None = None  # what the file was taken for (None: generic)
+    plan: Plan | None = None
+    case_merged: int = 0  # rows folded into an earlier one with the address
+    deal_notes: int = 0  # deals of a deals export kept as timeline notes
+    other_addresses: int = 0
+    owners_created: list[str] = field(default_factory=list)
 
     @property
     def ids(self) -> list[int]:
@@ -91,6 +100,13 @@ class ImportResult:
         parts = [f"{self.inserted} {verbs[0]}", f"{self.updated} {verbs[1]}"]
         parts += [f"{n} {w}" for n, w in ((self.unchanged, "unchanged"),
                                           (self.merged, "merged into an earlier row"),
+                                          (self.case_merged, "merged with an earlier row "
+                                           "for the same address (ignoring case)"),
+                                          (self.deal_notes, "other deals kept as timeline "
+                                           "notes"),
+                                          (self.other_addresses, "other addresses"),
+                                          (len(self.owners_created), "owners "
+                                           + ("to create" if self.dry_run else "created")),
                                           (self.skipped, "skipped as duplicates"),
                                           (self.rejected_rows, "rejected")) if n]
         head = f"dry run, nothing written: {self.file}" if self.dry_run else self.file
@@ -191,28 +207,50 @@ def import_source(conn: sqlite3.Connection, actor: str, source: Source, *,
                   fmt: str | None = None, on_duplicate: str = OnDuplicate.ERROR,
                   skip_invalid: bool = False, dry_run: bool = False,
                   ignore_unknown: bool = False, date_format: str | None = None,
-                  mapping: dict[str, str] | None = None,
+                  mapping: dict[str, str] | None = None, crm: CrmOptions | None = None,
                   progress: Callable[[int, int], None] | None = None) -> ImportResult:
     """Validate and import prospects from a CSV or JSON source, streaming.
 
-    Raises ImportRejected (nothing written) when a row is rejected and ``skip_invalid``
-    is off; file-level problems and broken limits raise InvalidValue or TooLong naming
-    the file (and the row and field). ``mapping`` adds header spellings (header → field).
+    A CSV export of another CRM is recognised from its header row (or named by ``crm``)
+    and read by its plan, decided by a first pass (``import_plan``); any other goes
+    through the generic reader. Raises ImportRejected (nothing written) when a row is
+    rejected and ``skip_invalid`` is off, PlanIncomplete for unmapped stage values or
+    unknown owners; file-level problems and broken limits raise InvalidValue or TooLong
+    naming the file (and the row and field). ``mapping`` adds header spellings (header →
+    field) to the generic reader.
     """
+    crm = crm or CrmOptions()
     mode = OnDuplicate(on_duplicate)
     kind, first, pieces = open_text(source, fmt)
     names = [r[0] for r in conn.execute("SELECT name FROM stages WHERE removed_at IS NULL")]
     headers = HeaderMap(source.name, ignore_unknown, names, mapping)
+    plan: Plan | None = None
+    rows_plan: Rows | None = None
     if kind == InputFormat.CSV:
         header_row, batches = read_csv(source, pieces)
-        headers.extend(header_row)
-        headers.require_email()
+        profile = import_crm.choose_profile(crm, header_row, headers)
+        if profile is None:
+            headers.extend(header_row)
+            headers.require_email()
+        else:
+            plan, batches = import_crm.first_pass(conn, source, fmt, profile, header_row,
+                                                  batches, crm, date_format)
+            rows_plan = Rows(plan, stage_info(conn))
+    elif crm.tool or crm.mapping or crm.planned:
+        raise InvalidValue("file", source.name, "is JSON: --from, --mapping, --map, "
+                           "--stage-map, --owner-map, --create-owners and --write-mapping "
+                           "are for CSV exports")
     else:
         batches = read_json(source, pieces, first)
     result = ImportResult(file=Path(source.name).name, format=kind.value, dry_run=dry_run)
+    if plan is not None:
+        result.plan = plan
+        result.recognised = plan.label
     ts = now()
     with session(conn, write=not dry_run):
         inserter = Inserter(conn, actor, ts)
+        if plan is not None:
+            import_crm.create_owners(conn, actor, plan, crm, dry_run, ts, result)
         # New rows are inserted while the file is read unless a later row may still change
         # them (update mode merges duplicates in the file); a rejection stops that.
         early = not dry_run and mode != OnDuplicate.UPDATE
@@ -223,30 +261,49 @@ def import_source(conn: sqlite3.Connection, actor: str, source: Source, *,
             validator: Validator | None = None
             duplicates = _Duplicates(inserter, mode, result)
             had_rows = conn.execute("SELECT 1 FROM prospects LIMIT 1").fetchone() is not None
-            count, mapped = 0, -1
-            for numbers, cells, bad in batches:
-                count += len(numbers) + len(bad)
-                cols = headers.cols
-                if kind == InputFormat.JSON:
-                    cells, cols = _rows(headers, cells)
-                if mapped != len(headers.cols) and (cells or kind == InputFormat.CSV):
-                    validator = Validator(conn, dict(cols),
-                                          text_only=kind == InputFormat.CSV,
-                                          idle=inserter.wait, date_format=date_format, ts=ts)
-                    mapped = len(headers.cols)
-                    inserter.past = inserter.past or validator.history
-                staged, rejected = validator.check(numbers, cells) if validator else ([], [])
-                rejected += bad
+
+            def take(staged: list[tuple], rejected: list[Rejection]) -> None:
+                """Stage checked rows: duplicates in the file and the database handled."""
                 fresh = duplicates.first_rows(staged, rejected)
                 if had_rows and fresh:
                     fresh = _against_database(inserter, conn, fresh, mode, rejected, result)
                 result.reject(rejected)
                 inserter.stage(fresh)
+
+            count, mapped = 0, -1
+            for numbers, cells, bad in batches:
+                count += len(numbers) + len(bad)
+                cols = headers.cols
+                given = None
+                if rows_plan is not None:
+                    numbers, cells, given, unread = rows_plan.batch(numbers, cells)
+                    bad = bad + unread
+                    cols = rows_plan.cols
+                    mapped = -2 if validator is not None else mapped
+                if kind == InputFormat.JSON:
+                    cells, cols = _rows(headers, cells)
+                if mapped not in (len(headers.cols), -2) and (cells or kind == InputFormat.CSV):
+                    validator = Validator(conn, dict(cols),
+                                          text_only=kind == InputFormat.CSV,
+                                          idle=inserter.wait, ts=ts,
+                                          date_format=None if plan else date_format,
+                                          parsers=rows_plan.parsers if rows_plan else None)
+                    mapped = len(headers.cols)
+                    inserter.past = inserter.past or validator.history
+                staged, rejected = validator.check(numbers, cells, given) if validator \
+                    else ([], [])
+                rejected += bad
+                if rows_plan is not None:
+                    staged = rows_plan.set_aside(staged)
+                take(staged, rejected)
                 early = early and (skip_invalid or not result.rejected_rows)
                 if early and inserter.staged - inserter.inserted >= _FLUSH:
                     inserter.insert()
                 if progress and source.size:
                     progress(source.read, source.size)
+            if rows_plan is not None:
+                take(rows_plan.grouped(ts), [])
+                result.case_merged, result.deal_notes = rows_plan.merged, rows_plan.deals
             result.rows = count
             result.notes = headers.notes()
             if result.rejected_rows and not skip_invalid:
@@ -260,9 +317,13 @@ def import_source(conn: sqlite3.Connection, actor: str, source: Source, *,
             result.updated = len(result.updated_ids)
             if dry_run:
                 result.inserted = inserter.staged
+                if rows_plan is not None:
+                    result.other_addresses = sum(map(len, rows_plan.other_emails.values()))
             elif inserter.staged or result.updated_ids:
                 result.inserted_ids = inserter.finish()
                 result.inserted = len(result.inserted_ids)
+                if rows_plan is not None:
+                    import_crm.write_after(conn, actor, rows_plan, result, ts)
                 result.activity_id = audit.record(conn, actor, "import", "prospect", None, None, {
                     "file": result.file, "format": result.format, "rows": result.rows,
                     "on_duplicate": mode.value, "inserted": result.inserted,
@@ -271,6 +332,10 @@ def import_source(conn: sqlite3.Connection, actor: str, source: Source, *,
                     "rejected_rows": result.rejected_rows, "updated_fields": fields,
                     "inserted_ids": ranges(result.inserted_ids),
                     "updated_ids": ranges(result.updated_ids),
+                    **({"recognised": result.recognised, "case_merged": result.case_merged,
+                        "deal_notes": result.deal_notes,
+                        "other_addresses": result.other_addresses,
+                        "owners_created": result.owners_created} if plan else {}),
                 }, at=ts)
                 result.written = True
         finally:

@@ -1,0 +1,285 @@
+"""The plan of another CRM's export (issue 16): recognised from the header row, printed by
+--dry-run, saved by --write-mapping, applied by --mapping, changed by --map and
+--stage-map; fields that keep their meaning; nothing half-written."""
+
+from __future__ import annotations
+
+import pytest
+
+from salescli.pipeline import crm_profiles
+from tests.pipeline.crm_plan.support import (
+    PEOPLE,
+    PEOPLE_HEAD,
+    add_user,
+    crm_schema,
+    write,
+)
+from tests.support.cli import fails, ok, query, scalar
+
+ROWS = (
+    '1,Lucía,Fernández,lucia@andina.example,lucia.personal@gmail.example;lf@andina.example,'
+    'Andina SA,Ana Souza,Customer,,2024-03-05 14:22,2024-04-01 09:00,"1,250.00",EUR,'
+    'VIP;* myContacts,+1 555,red\n'
+    '2,Bob,Stone,bob@stone.example,,Stone Ltd,ana@team.example,Subscriber,Unqualified,'
+    '2024-02-01 10:00,2024-02-20 10:00,980.50,,,,blue\n'
+    '3,Cy,Young,,cy@young.example,,,Opportunity,New,2024-01-15 08:00,,"12,500.00",USD,,,\n'
+)
+NO_ADDRESS = '4,Dee,Null,,,,Ana Souza,Subscriber,,2024-01-16 08:00,,,,,,\n'
+
+
+@pytest.fixture
+def crm(sales):
+    crm_schema(sales)
+    add_user(sales, "ana", "ana@team.example", "Ana Souza")
+    return sales
+
+
+def prospects(db_file) -> dict[str, dict]:
+    return {r["email"]: r for r in query(
+        db_file, "SELECT p.email, p.name, p.company, p.owner, s.name AS stage, p.value,"
+                 " p.currency, p.tags, p.created_at, p.stage_entered_at FROM prospects p"
+                 " JOIN stages s ON s.id = p.stage_id")}
+
+
+def test_dry_run_prints_the_plan_and_writes_nothing(invoke, crm, tmp_path):
+    f = write(tmp_path, "contacts.csv", PEOPLE_HEAD + ROWS + NO_ADDRESS)
+    out = ok(invoke("prospects", "import", f, "--mapping", PEOPLE, "--dry-run",
+                    "--skip-invalid"))
+    lines = out.splitlines()
+    assert lines[0] == "recognised: Test CRM (people) export (mapping people.toml)"
+    assert lines[1] == "file: contacts.csv (4 rows; encoding utf-8, delimiter ','; one row per person)"
+    for line in ("  Email → email", "  Additional email addresses → other_emails",
+                 "  Record ID → ignored (known to the profile, no field)",
+                 "  Favourite Colour → ignored (no field for it)",
+                 "stages (Lifecycle Stage, Lead Status):", "  Subscriber → lead (2 rows)",
+                 "  Customer → won (1 row)", "  Unqualified → lost (1 row)",
+                 "  New → no stage (the other column decides) (1 row)",
+                 "owners (Contact owner):", "  Ana Souza → ana (2 rows)",
+                 "  ana@team.example → ana (1 row)", "numbers: Amount us",
+                 "dates: Create Date iso; Close Date iso", "rows to reject: 1",
+                 "  row 5: email '' is required"):
+        assert line in lines, line
+    assert lines[-1] == ("dry run, nothing written: contacts.csv: 4 rows, 3 to insert, "
+                         "0 to update, 2 other addresses, 1 rejected")
+    assert scalar(crm, "SELECT count(*) FROM prospects") == 0
+    assert scalar(crm, "SELECT count(*) FROM prospect_addresses") == 0
+
+
+def test_fields_keep_their_meaning(invoke, crm, tmp_path):
+    f = write(tmp_path, "contacts.csv", PEOPLE_HEAD + ROWS)
+    out = ok(invoke("prospects", "import", f, "--mapping", PEOPLE))
+    assert out.splitlines() == [
+        "recognised: Test CRM (people) export (mapping people.toml)",
+        "contacts.csv: 3 rows, 3 inserted, 0 updated, 2 other addresses"]
+    got = prospects(crm)
+    lucia, bob, cy = (got[e] for e in ("lucia@andina.example", "bob@stone.example",
+                                      "cy@young.example"))
+    assert (lucia["name"], lucia["company"], lucia["owner"], lucia["stage"], lucia["value"],
+            lucia["currency"], lucia["tags"], lucia["created_at"], lucia["stage_entered_at"]) \
+        == ("Lucía Fernández", "Andina SA", "ana", "won", 1250.0, "EUR", '["VIP"]',
+            "2024-03-05T14:22:00Z", "2024-04-01T09:00:00Z")
+    # the lost status beats the stage; the close date is when it was lost
+    assert (bob["stage"], bob["value"], bob["currency"], bob["owner"],
+            bob["stage_entered_at"]) == ("lost", 980.5, None, "ana", "2024-02-20T10:00:00Z")
+    # the only address sat in the second email column; an open status leaves the stage
+    assert (cy["stage"], cy["value"], cy["currency"], cy["owner"]) == \
+        ("proposal", 12500.0, "USD", None)
+    assert [r["email"] for r in query(crm, "SELECT email FROM prospect_addresses ORDER BY id")
+            ] == ["lucia.personal@gmail.example", "lf@andina.example"]
+    steps = query(crm, "SELECT p.email, f.name AS f, t.name AS t, c.at FROM stage_changes c"
+                       " JOIN prospects p ON p.id = c.prospect_id LEFT JOIN stages f"
+                       " ON f.id = c.from_stage_id JOIN stages t ON t.id = c.to_stage_id"
+                       " WHERE p.email = 'lucia@andina.example' ORDER BY c.id")
+    assert [(s["f"], s["t"], s["at"]) for s in steps] == [
+        (None, "lead", "2024-03-05T14:22:00Z"), ("lead", "won", "2024-04-01T09:00:00Z")]
+    activity = query(crm, "SELECT after FROM activities WHERE action = 'import'")
+    assert len(activity) == 1 and '"recognised": "Test CRM (people) export' in \
+        activity[0]["after"]
+
+
+def test_a_row_without_an_address_is_rejected_by_number_and_nothing_imported(
+        invoke, crm, tmp_path):
+    f = write(tmp_path, "contacts.csv", PEOPLE_HEAD + ROWS + NO_ADDRESS)
+    result = invoke("prospects", "import", f, "--mapping", PEOPLE)
+    assert result.exit_code == 1
+    assert "row 5: email '' is required" in result.stderr
+    assert "Error: 1 of 4 rows in contacts.csv rejected; nothing imported" in result.stderr
+    assert scalar(crm, "SELECT count(*) FROM prospects") == 0
+    assert scalar(crm, "SELECT count(*) FROM prospect_addresses") == 0
+    out = ok(invoke("prospects", "import", f, "--mapping", PEOPLE, "--skip-invalid"))
+    assert out.splitlines()[-1].endswith("3 inserted, 0 updated, 2 other addresses, "
+                                         "1 rejected")
+
+
+def test_unmapped_stage_values_are_one_error_listing_each(invoke, crm, tmp_path):
+    rows = ROWS.replace("Customer", "Evangelist") + ROWS.replace("Customer", "Evangelist") \
+        .replace("Opportunity", "Other").replace("lucia@", "l2@").replace("bob@", "b2@") \
+        .replace("cy@", "c2@").replace("lucia.personal", "x").replace("lf@", "y@")
+    f = write(tmp_path, "contacts.csv", PEOPLE_HEAD + rows)
+    line = fails(invoke("prospects", "import", f, "--mapping", PEOPLE))
+    assert line == ("Error: 2 stage values in contacts.csv have no stage: 'Evangelist' "
+                    "(2 rows: --stage-map 'Evangelist=STAGE'), 'Other' (1 row: --stage-map "
+                    "'Other=STAGE') (stages: lead, contacted, replied, meeting, proposal, "
+                    "won, lost)")
+    assert scalar(crm, "SELECT count(*) FROM prospects") == 0
+    out = ok(invoke("prospects", "import", f, "--mapping", PEOPLE, "--stage-map",
+                    "evangelist=won", "--stage-map", "Other=Lead"))
+    assert "6 inserted" in out
+    got = prospects(crm)
+    assert (got["l2@andina.example"]["stage"], got["c2@young.example"]["stage"]) == \
+        ("won", "lead")
+
+
+def test_a_bad_stage_map_names_the_flag(invoke, crm, tmp_path):
+    f = write(tmp_path, "contacts.csv", PEOPLE_HEAD + ROWS)
+    fails(invoke("prospects", "import", f, "--mapping", PEOPLE, "--stage-map", "Customer=vip"),
+          "--stage-map 'Customer=vip'", "'vip' is not a stage")
+    fails(invoke("prospects", "import", f, "--mapping", PEOPLE, "--stage-map", "Customer"),
+          "--stage-map 'Customer' must be NAME=VALUE")
+
+
+def test_map_sends_a_column_to_a_field_or_ignores_it(invoke, crm, tmp_path):
+    f = write(tmp_path, "contacts.csv", PEOPLE_HEAD + ROWS)
+    out = ok(invoke("prospects", "import", f, "--mapping", PEOPLE, "--map",
+                    "Favourite Colour=notes", "--map", "company name=", "--dry-run"))
+    assert "  Favourite Colour → notes" in out.splitlines()
+    assert "  Company Name → ignored (--map)" in out.splitlines()
+    ok(invoke("prospects", "import", f, "--mapping", PEOPLE, "--map",
+              "Favourite Colour=notes", "--map", "company name="))
+    got = prospects(crm)
+    assert got["lucia@andina.example"]["company"] is None
+    assert scalar(crm, "SELECT notes FROM prospects WHERE email = 'bob@stone.example'") \
+        == "blue"
+    fails(invoke("prospects", "import", f, "--mapping", PEOPLE, "--map", "Colour=notes"),
+          "--map 'Colour=notes'", "'Colour' is not a column of contacts.csv")
+    fails(invoke("prospects", "import", f, "--mapping", PEOPLE, "--map", "Phone Number=fax"),
+          "'fax' is not a field")
+
+
+def test_write_mapping_then_mapping_round_trips(invoke, crm, tmp_path):
+    rows = ROWS.replace("Customer", "Evangelist")
+    f = write(tmp_path, "contacts.csv", PEOPLE_HEAD + rows)
+    saved = tmp_path / "mine.toml"
+    # the plan is saved even though a stage value has no stage yet: the user edits it
+    result = invoke("prospects", "import", f, "--mapping", PEOPLE, "--write-mapping", saved,
+                    "--map", "Favourite Colour=notes")
+    assert result.exit_code == 1
+    assert result.stdout.splitlines()[-1] == f"mapping written to {saved}"
+    assert result.stderr.startswith("Error: 1 stage value in contacts.csv has no stage: "
+                                    "'Evangelist' (1 row")
+    text = saved.read_text()
+    assert '# "Evangelist" = ""  # 1 row: no stage yet; name one' in text
+    assert '"Favourite Colour" = "notes"' in text
+    assert '"Ana Souza" = "ana"  # 1 row' in text
+    assert 'dates = "iso"' in text and 'numbers = "us"' in text
+    # unedited, the saved mapping fails the same way; edited, it imports
+    fails(invoke("prospects", "import", f, "--mapping", saved), "'Evangelist' (1 row")
+    saved.write_text(text.replace('# "Evangelist" = ""  # 1 row: no stage yet; name one',
+                                  '"Evangelist" = "won"'))
+    out = ok(invoke("prospects", "import", f, "--mapping", saved))
+    assert out.splitlines()[0] == "recognised: Test CRM (people) export (mapping mine.toml)"
+    got = prospects(crm)
+    assert got["lucia@andina.example"]["stage"] == "won"
+    assert scalar(crm, "SELECT notes FROM prospects WHERE email = 'bob@stone.example'") \
+        == "blue"
+    # written again from the applied mapping, the plan is the same
+    again = tmp_path / "again.toml"
+    ok(invoke("prospects", "import", f, "--mapping", saved, "--write-mapping", again,
+              "--dry-run", "--on-duplicate", "skip"))
+    assert again.read_text().split("\n", 1)[1] == \
+        saved.read_text().replace('"Evangelist" = "won"', '"Evangelist" = "won"  # 1 row'
+                                  ).split("\n", 1)[1]
+
+
+def test_rows_differing_only_in_the_address_case_become_one_prospect(invoke, crm, tmp_path):
+    rows = ROWS + ROWS.splitlines()[1].replace("bob@stone.example", "Bob@Stone.Example") \
+        .replace("Stone Ltd", "").replace("blue", "green") + "\n"
+    f = write(tmp_path, "contacts.csv", PEOPLE_HEAD + rows)
+    out = ok(invoke("prospects", "import", f, "--mapping", PEOPLE, "--map",
+                    "Favourite Colour=notes"))
+    assert out.splitlines()[-1] == (
+        "contacts.csv: 4 rows, 3 inserted, 0 updated, 1 merged with an earlier row for the "
+        "same address (ignoring case), 2 other addresses")
+    bob = query(crm, "SELECT company, notes FROM prospects WHERE email = 'bob@stone.example'")
+    assert bob == [{"company": "Stone Ltd", "notes": "green"}]  # later non-empty fields win
+
+
+def test_an_amount_in_another_style_is_a_rejected_row(invoke, crm, tmp_path):
+    rows = ROWS + ('5,Eve,Ng,eve@ng.example,,,,Subscriber,,2024-01-16 08:00,,about 5,,,,\n')
+    f = write(tmp_path, "contacts.csv", PEOPLE_HEAD + rows)
+    result = invoke("prospects", "import", f, "--mapping", PEOPLE)
+    assert result.exit_code == 1
+    assert "row 5: value 'about 5' is not an amount in the column's style (us)" \
+        in result.stderr
+    assert scalar(crm, "SELECT count(*) FROM prospects") == 0
+
+
+def test_a_profile_breaking_the_format_is_one_line_naming_file_and_key(invoke, crm,
+                                                                       tmp_path):
+    f = write(tmp_path, "contacts.csv", PEOPLE_HEAD + ROWS)
+    bad = tmp_path / "bad.toml"
+    bad.write_text(PEOPLE.read_text().replace('"Labels" = "tags"', '"Labels" = "labels"'))
+    fails(invoke("prospects", "import", f, "--mapping", bad),
+          f"profile {bad}: columns.'Labels' 'labels' is not a field")
+    bad.write_text(PEOPLE.read_text().replace('"Customer" = "won"', '"Customer" = "closed"'))
+    fails(invoke("prospects", "import", f, "--mapping", bad),
+          f"profile {bad}: stages.'Customer' 'closed' is not a stage of the database")
+    bad.write_text(PEOPLE.read_text().replace('dates = "auto"', 'date = "auto"'))
+    fails(invoke("prospects", "import", f, "--mapping", bad), "format.date is not a key")
+    fails(invoke("prospects", "import", f, "--mapping", tmp_path / "none.toml"),
+          "does not exist")
+
+
+def test_a_header_matching_no_profile_goes_to_the_generic_reader(invoke, crm, tmp_path):
+    f = write(tmp_path, "leads.csv", "email,name,colour\na@example.com,A,red\n")
+    fails(invoke("prospects", "import", f), "column 'colour' in ",
+          "is not a prospect field")  # today's error, unchanged
+    fails(invoke("prospects", "import", f, "--from", "nothing-like-it"),
+          "--from 'nothing-like-it' is not a known export")
+
+
+def test_recognition_picks_the_profile_knowing_most_headers():
+    people = crm_profiles.load(PEOPLE)
+    narrow = crm_profiles.parse({"tool": {"name": "narrow", "title": "Narrow",
+                                          "required": ["Email"], "signature": ["Create Date"],
+                                          "min_signature": 1},
+                                 "columns": {"Email": "email"}}, "narrow.toml")
+    headers = PEOPLE_HEAD.strip().split(",")
+    assert crm_profiles.recognise(headers, [narrow, people]) is people
+    assert crm_profiles.recognise(["Email", "Create Date"], [narrow, people]) is narrow
+    # required headers all present, but too little of the signature: not recognised
+    assert crm_profiles.recognise(["Record ID", "E-mail", "Email", "Lead Status"],
+                                  [people]) is None
+    assert crm_profiles.recognise(["record id", "EMAIL", "lead_status", "Contact Owner"],
+                                  [people]) is people
+
+
+def test_a_generic_file_with_a_plan_flag_goes_through_the_plan(invoke, crm, tmp_path):
+    f = write(tmp_path, "g.csv", "email,name,stage,owner,created_at\n"
+                                 "a@x.example,A,Qualified,Zed Ödön,2024-01-02\n"
+                                 "b@x.example,B,lead,ana,16/01/2024\n")
+    saved = tmp_path / "g.toml"
+    out = ok(invoke("prospects", "import", f, "--stage-map", "Qualified=meeting",
+                    "--create-owners", "--write-mapping", saved))
+    assert out.splitlines() == ["recognised: generic CSV", f"mapping written to {saved}",
+                                "g.csv: 2 rows, 2 inserted, 0 updated, 1 owners created"]
+    got = prospects(crm)
+    assert (got["a@x.example"]["stage"], got["a@x.example"]["owner"],
+            got["b@x.example"]["created_at"]) == ("meeting", "zed.odon", "2024-01-16T00:00:00Z")
+    text = saved.read_text()
+    assert '"Qualified" = "meeting"  # 1 row' in text and '"Zed Ödön" = "zed.odon"' in text
+    assert 'dates = "eu"' in text
+    # without a plan flag the same file is today's generic import: its stage is an error
+    result = invoke("prospects", "import", f, "--on-duplicate", "skip")
+    assert result.exit_code == 1
+    assert "row 2: stage 'Qualified' is not a stage" in result.stderr
+
+
+def test_other_addresses_as_a_json_list_and_an_empty_one(invoke, crm, tmp_path):
+    rows = ('1,A,B,,"[""a@home.example"", ""a2@home.example""]",,,Subscriber,,,,,,,,\n'
+            '2,C,D,c@x.example,[],,,Subscriber,,,,,,,,\n')
+    f = write(tmp_path, "contacts.csv", PEOPLE_HEAD + rows)
+    ok(invoke("prospects", "import", f, "--mapping", PEOPLE))
+    assert sorted(r["email"] for r in query(crm, "SELECT email FROM prospects")) == \
+        ["a@home.example", "c@x.example"]
+    assert scalar(crm, "SELECT email FROM prospect_addresses") == "a2@home.example"
