@@ -17,6 +17,7 @@ from pathlib import Path
 import pytest
 
 import salescli.pipeline
+from salescli.pipeline import crm_profiles
 from salescli.pipeline.import_map import key
 from tests.pipeline.crm import make_fixtures
 from tests.support.cli import ok, query
@@ -27,7 +28,10 @@ STAGES = ("lead", "contacted", "replied", "meeting", "proposal", "won", "lost")
 FIELDS = {"email", "other_emails", "name", "first_name", "last_name", "company", "owner",
           "stage", "status", "value", "currency", "tags", "source", "notes", "created_at",
           "closed_at", "lost_reason", "deal", ""} | {f"{s}_at" for s in STAGES}
-ENGINE = pytest.mark.xfail(strict=False, reason="engine not merged")
+# Fixtures that need the reader of issue 16 (crm-values' import_read: Windows-1252 detected,
+# ";" with decimal commas, Twenty's U+200D formula guard removed), not yet on main.
+READER = "the reader of issue 16 (encoding detection, formula guards) is not merged"
+PENDING = {"german-excel": READER, "outlook": READER, "twenty-people": READER}
 USD = "USD"  # SALESCLI_CURRENCY's default: a prospect without a currency is in it
 
 
@@ -212,16 +216,10 @@ def header(fixture: str) -> list[str]:
     return list(make_fixtures.FILES[fixture][1])
 
 
-def score(profile: dict, headers: list[str]) -> int | None:
-    """IMPORT16.md's rule: every required header present and at least min_signature of the
-    signature; the score is how many headers the profile knows. None: not this tool."""
-    keys = {key(h) for h in headers}
-    tool = profile["tool"]
-    if not all(key(h) in keys for h in tool["required"]):
-        return None
-    if sum(key(h) in keys for h in tool["signature"]) < tool.get("min_signature", 1):
-        return None
-    return sum(key(h) in keys for h in profile["columns"])
+def tools(pending: dict[str, str] = PENDING) -> list:
+    """Every tool of EXPECTED, those waiting for a part of issue 16 marked xfail."""
+    return [pytest.param(t, marks=pytest.mark.xfail(strict=False, reason=pending[t]))
+            if t in pending else t for t in sorted(EXPECTED)]
 
 
 def test_every_tool_of_the_issue_has_a_profile_and_a_fixture():
@@ -265,18 +263,31 @@ def test_profile_parses_and_uses_only_known_fields_and_stages(name):
         assert fmt["tags_separator"]
 
 
-@pytest.mark.parametrize("tool", sorted(EXPECTED))
+def test_the_loader_accepts_every_profile(sales):
+    shipped = crm_profiles.shipped()  # parses and checks each file, or raises naming it
+    assert sorted(p.name for p in shipped) == sorted(profiles())
+    for profile in shipped:
+        crm_profiles.check_stages(profile, STAGES)
+
+
+@pytest.mark.parametrize("tool", tools({}))
 def test_fixture_is_recognised_as_its_tool_and_no_other(tool):
     fixture, own, _, _ = EXPECTED[tool]
-    matched = {name: s for name, p in profiles().items()
-               if (s := score(p, header(fixture))) is not None}
-    assert matched == {own: matched.get(own)}, matched
+    keys = {key(h) for h in header(fixture)}
+    matched = {p.name: s for p in crm_profiles.shipped() if (s := p.score(keys))}
+    assert list(matched) == [own], matched
     assert matched[own] >= 5
+    assert crm_profiles.recognise(header(fixture)).name == own
 
 
 def test_a_generic_file_is_no_tool():
     headers = ["Email", "Name", "Company", "Owner", "Stage", "Value", "Tags", "created_at"]
-    assert all(score(p, headers) is None for p in profiles().values())
+    assert crm_profiles.recognise(headers) is None
+    # nor is a Google export without its address column, or an Outlook one without names
+    google = [h for h in header("google-contacts.csv") if h != "E-mail 1 - Value"]
+    assert crm_profiles.recognise(google) is None
+    outlook = [h for h in header("outlook.csv") if h not in ("First Name", "Last Name")]
+    assert crm_profiles.recognise(outlook) is None
 
 
 def test_fixtures_are_what_make_fixtures_writes(tmp_path):
@@ -302,8 +313,7 @@ def prospects_of(db_file) -> dict[str, dict]:
                  " LEFT JOIN users u ON u.username = p.owner")}
 
 
-@ENGINE
-@pytest.mark.parametrize("tool", sorted(EXPECTED))
+@pytest.mark.parametrize("tool", tools())
 def test_export_imports_as_it_comes(tool, invoke, sales):
     fixture, profile, rejected, expected = EXPECTED[tool]
     result = invoke("prospects", "import", CRM / fixture, "--skip-invalid", "--create-owners")
@@ -339,8 +349,7 @@ def test_export_imports_as_it_comes(tool, invoke, sales):
         assert str(rejected) in result.output  # the summary counts the rows without address
 
 
-@ENGINE
-@pytest.mark.parametrize("tool", sorted(EXPECTED))
+@pytest.mark.parametrize("tool", tools({t: PENDING[t] for t in ("german-excel", "outlook")}))
 def test_dry_run_names_the_tool_and_writes_nothing(tool, invoke, sales):
     fixture, profile, _, _ = EXPECTED[tool]
     out = ok(invoke("prospects", "import", CRM / fixture, "--dry-run", "--skip-invalid",
@@ -350,7 +359,7 @@ def test_dry_run_names_the_tool_and_writes_nothing(tool, invoke, sales):
     assert query(sales, "SELECT count(*) AS n FROM users")[0]["n"] == 0
 
 
-@ENGINE
+@pytest.mark.xfail(strict=False, reason=READER)
 def test_german_excel_plan_names_its_formats(invoke, sales):
     out = ok(invoke("prospects", "import", CRM / "german-excel.csv", "--dry-run",
                     "--create-owners"))
