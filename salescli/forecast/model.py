@@ -298,7 +298,8 @@ def fit(history: History, cutoff: float, horizon_days: float, *,
     if not sum(t.labels):
         rates, overall, close, won = closed_rates(history, cutoff)
         why = f"history of {int(days(cutoff - (history.first or cutoff)))} days, shorter than" \
-            if not t.rows else f"{len(t.rows)} past snapshots, none won within"
+            if not t.rows else f"{len(t.rows)} open deals in {t.snapshots} past snapshots, " \
+            "none won within"
         why += f" the {horizon_days:.0f}-day horizon"
         note = (f"per-stage win rates of the {t.closed} deals closed so far ({won} won), "
                 "however long they took") if won else \

@@ -159,3 +159,12 @@ def test_refresh_without_history_as_of_a_given_day(conn):
     state = dict(conn.execute("SELECT * FROM forecast_state").fetchone())
     assert (state["as_of"], state["horizon_end"], state["model"]) == (
         "2025-03-31", "2025-06-29", "none")
+
+
+def test_snapshots_without_a_win_fall_back_too(young):
+    """A 2-day horizon: the one snapshot, 03-29, holds E, F and G, none won by 03-31."""
+    r = outlook.forecast(young, as_of=AS_OF, horizon="2d", today=TODAY)
+    assert r["model"]["note"] == (
+        "3 open deals in 1 past snapshots, none won within the 2-day horizon: per-stage win "
+        "rates of the 4 deals closed so far (2 won), however long they took")
+    assert {p["email"]: p["probability"] for p in r["prospects"]}["f@y.example"] == 0.6667
