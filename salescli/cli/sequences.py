@@ -170,9 +170,10 @@ def send(dry_run: bool, limit: int | None, fmt: str) -> None:
                    + "; nothing sent or changed", err=True)
         return
     from salescli.ops.runner import run_job
-    from salescli.sequences import senders
+    from salescli.sequences import compose, senders
 
     senders.load()  # a bad limit or sender table is one error line, before the job starts
+    compose.one_click()  # so is a one-click URL without SALESCLI_SECRET
     try:
         with run_job("send", settings().db) as run:
             bar = None

@@ -41,7 +41,7 @@ from salescli.core.enums import (
 from salescli.core.errors import SalescliError
 from salescli.core.faults import failpoint
 from salescli.core.timeutil import iso
-from salescli.pipeline import interactions, prospects, suppressions
+from salescli.pipeline import interactions, prospects, suppressions, unsubscribe
 from salescli.sequences import compose, enroll, exits, plans
 from salescli.sequences.plans import Plan
 from salescli.sequences.pool import Plans, SenderPool
@@ -96,8 +96,10 @@ def send_due(conn: sqlite3.Connection, *, now: datetime | str | None = None,
     counts: Counter[str] = Counter()
     ids = due_ids(conn, moment, limit)
     failpoint("send.selected")
+    one_click = compose.one_click()  # a missing secret stops the run before any mail
     cache = Plans(conn)
     pool = SenderPool(conn, moment, sleep, dry=dry_run)
+    pool.one_click = one_click
     if dry_run:
         return _dry_run(conn, ids, moment, cache, pool, counts)
     sender = ThreadPoolExecutor(max_workers=1, thread_name_prefix="smtp")
@@ -244,11 +246,20 @@ def _prepare(conn: sqlite3.Connection, eid: int, moment: datetime, cache: Plans,
     refs = e["refs"].split() if e["refs"] else []
     msg = compose.build(sender=e["sender"], sender_name=scope["owner"].get("name"),
                         recipient=p["email"], recipient_name=p["name"], subject=subject,
-                        body=body, msg_id=msg_id, refs=refs, token=e["token"], date=moment)
+                        body=body, msg_id=msg_id, refs=refs, token=e["token"], date=moment,
+                        link=_link(pool, eid, p["email"]))
     pool.count[e["sender"]] = pool.count.get(e["sender"], 0) + (0 if old else 1)
     return Item(send_id=send_id, enrollment=e, step=pos, sender=e["sender"],
                 recipient=p["email"], subject=subject, msg_id=msg_id, data=msg,
                 resend=old is not None)
+
+
+def _link(pool: SenderPool, eid: int, address: str) -> str | None:
+    """The one-click unsubscribe URL of an enrollment, when configured."""
+    if pool.one_click is None:
+        return None
+    url, key = pool.one_click
+    return f"{url}/{unsubscribe.make_token(key, eid, address)}"
 
 
 def _hand_all(pool: SenderPool, items: list[Item]) -> list[tuple[Item, Any]]:

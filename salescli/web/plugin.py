@@ -28,7 +28,7 @@ from itsdangerous import BadSignature
 
 from salescli.core.enums import Role
 from salescli.core.errors import SalescliError
-from salescli.web import auth, csvguard, sqlguard, tokens
+from salescli.web import auth, csvguard, sqlguard, tokens, unsubscribe_page
 from salescli.web.auth import Action
 from salescli.web.tokens import SigninEvent, TokenRejected
 
@@ -308,6 +308,12 @@ def guard(datasette: Any, app: Any) -> Any:
                                                   *SECURITY_HEADERS]}
             await send(message)
 
+        if path.startswith(unsubscribe_page.PREFIX):  # public: the link in our mail
+            web_auth = _web_auth(datasette)
+            if web_auth is None:
+                return await _deny(send, 503, "salescli web is not configured")
+            return await unsubscribe_page.serve(scope, receive, send, web_auth.sales_db,
+                                                web_auth.secret)
         if method not in ("GET", "HEAD") and not (method == "POST" and path in FORM_PATHS):
             return await _deny(send, 405, "the web server is read-only",
                                [(b"allow", b"GET, HEAD")])
