@@ -84,11 +84,17 @@ def due_ids(conn: sqlite3.Connection, moment: datetime, limit: int | None = None
     return [r[0] for r in conn.execute(sql, params)]
 
 
+SentCopy = Callable[[str, bytes, datetime], bool]
+
+
 def send_due(conn: sqlite3.Connection, *, now: datetime | str | None = None,
              limit: int | None = None, dry_run: bool = False,
-             sleep: Callable[[float], None] = time.sleep, progress: Any = None) -> dict:
+             sleep: Callable[[float], None] = time.sleep, progress: Any = None,
+             sent_copy: SentCopy | None = None) -> dict:
     """Send every due step (at most ``limit``); returns counts. ``dry_run`` decides
-    everything, rolls it back and returns the decisions under ``"plan"``."""
+    everything, rolls it back and returns the decisions under ``"plan"``.
+    ``sent_copy(sender, message, when)`` files each mail once it is recorded as sent
+    (the owner's Sent folder: ``salescli.mail.sent_copy``), best effort."""
     if conn.in_transaction:
         raise SalescliError("send must run outside a transaction (each step is committed "
                             "on its own)")
@@ -123,8 +129,10 @@ def send_due(conn: sqlite3.Connection, *, now: datetime | str | None = None,
                     failpoint("send.pending.committed")
             if in_flight is not None:  # the previous chunk went out while this one was made
                 future, sent = in_flight
-                _finish(conn, future.result(), moment, cache, counts)
+                results = future.result()
+                _finish(conn, results, moment, cache, counts)
                 failpoint("send.sent.committed")
+                _file_copies(sent_copy, results, moment, counts)
                 if progress is not None:
                     progress(len(sent))
                 in_flight = None
@@ -133,8 +141,10 @@ def send_due(conn: sqlite3.Connection, *, now: datetime | str | None = None,
                     break
                 continue
             if gap:  # read the exit rules right before each mail: no overlap
-                _finish(conn, _hand_all(pool, items), moment, cache, counts)
+                results = _hand_all(pool, items)
+                _finish(conn, results, moment, cache, counts)
                 failpoint("send.sent.committed")
+                _file_copies(sent_copy, results, moment, counts)
                 if progress is not None:
                     progress(len(items))
             else:
@@ -300,6 +310,22 @@ def _finish(conn: sqlite3.Connection, results: list[tuple[Item, Any]], moment: d
         for sender, rows in done.items():
             interactions.record_many(conn, sender, rows)
         failpoint("send.before_commit")
+
+
+def _file_copies(sent_copy: SentCopy | None, results: list[tuple[Item, Any]],
+                 moment: datetime, counts: Counter) -> None:
+    """After the commit: a copy of each accepted mail in its sender's Sent folder. A
+    failure is counted and logged (by the filer), never retried by sending again."""
+    if sent_copy is None:
+        return
+    for item, error in results:
+        if error is not None:
+            continue
+        try:
+            if sent_copy(item.sender, item.data, moment):
+                counts["filed"] += 1
+        except Exception:
+            counts["filing_failed"] += 1
 
 
 def _refused(conn: sqlite3.Connection, item: Item, error: Any, moment: datetime,
