@@ -57,8 +57,13 @@ class SentCopies:
         return self._sources[account.name]
 
     def _folder(self, account: Account) -> str | None:
+        from salescli.mail.sources import is_sent_name
+
         if account.name not in self._folders:
-            sent = [name for name, is_sent in self._source(account).folders() if is_sent]
+            # The mailbox's own Sent folder, whatever the scan's ``folders`` setting says.
+            listing = self._source(account).call("LIST", lambda c: c.list_folders())
+            sent = [n for flags, _sep, n in listing if b"\\Sent" in flags] or \
+                [n for _flags, _sep, n in listing if is_sent_name(n)]
             self._folders[account.name] = sent[0] if sent else None
             if not sent:
                 log.warning("account %s has no Sent folder: sequence mail is not filed",

@@ -169,3 +169,23 @@ def test_text_helpers_read_what_the_sender_wrote():
     head = b"Content-Type: text/plain; charset=utf-8\r\nContent-Transfer-Encoding: base64"
     assert body.text_of(head, b"VW5zdWJzY3JpYmU=\r\n") == "Unsubscribe"
     assert body.text_of(b"", b"plain words\r\n") == "plain words\n"
+
+
+def test_a_local_maildir_is_read_the_same_way(conn, db_file, intro, team, t0, invoke,
+                                              tmp_path, monkeypatch):
+    from salescli.mail import sample
+
+    monkeypatch.setenv("SALESCLI_MY_ADDRESSES", ME)
+    enroll.enroll(conn, "tester", "intro", ["ada@example.com", "bob@example.org"], now_=t0)
+    when = t0 + timedelta(hours=1)
+    box = tmp_path / "Maildir"
+    sample.write_maildir_message(box, alternative(
+        "ada@example.com", "Re: hi", when, "Remove me from your list.\n", "<p>x</p>",
+        pad=20_000), when)
+    back = (t0 + timedelta(days=5)).date()
+    sample.write_maildir_message(box, _ooo("bob@example.org", when,
+                                           f"Away, back on {back.isoformat()}.\n"), when)
+    ok(invoke("scan", "--source", f"maildir:{box}"))
+    assert _states(db_file)["ada@example.com"][0] == "unsubscribed"
+    stored = query(db_file, "SELECT body FROM interactions WHERE kind = 'auto_reply'")
+    assert stored == [{"body": f"Away, back on {back.isoformat()}."}]

@@ -14,7 +14,7 @@ from tests.support.cli import ok, query
 
 
 def _config(tmp_path, monkeypatch, box, smtp_server, imap_account: str = '"maria"',
-            retries: int = 3) -> None:
+            retries: int = 3, extra: str = "") -> None:
     """SALESCLI_CONFIG: maria's IMAP account and her sender table (SMTP to aiosmtpd)."""
     smtp = smtp_server.env()
     monkeypatch.setenv("MARIA_IMAP_PASSWORD", box.server.password(box.user))
@@ -29,6 +29,7 @@ password_env = "MARIA_IMAP_PASSWORD"
 ssl = "none"
 retries = {retries}
 backoff = 0.05
+{extra}
 
 [[senders]]
 address = "{ME}"
@@ -85,6 +86,15 @@ def test_sent_mail_is_appended_seen_and_scanned_once(conn, db_file, intro, team,
     assert _email_out(db_file) == ledger  # the Sent copies are the same two messages
     assert query(db_file, "SELECT count(*) AS n FROM mail_messages WHERE folder = 'Sent'"
                  )[0]["n"] == 2
+
+
+def test_the_sent_folder_is_found_when_the_scan_reads_only_the_inbox(
+        conn, db_file, intro, team, smtp_server, mailbox, t0, invoke, tmp_path, monkeypatch):
+    _config(tmp_path, monkeypatch, mailbox, smtp_server, extra='folders = ["INBOX"]')
+    enroll.enroll(conn, "tester", "intro", ["ada@example.com"], now_=t0)
+    ok(invoke("send"))
+    assert [mid for mid, _flags in _sent_folder(mailbox)] == [
+        r["message_id"] for r in query(db_file, "SELECT message_id FROM sends")]
 
 
 def test_a_sender_with_imap_account_empty_gets_no_copy(conn, db_file, intro, team,
