@@ -44,6 +44,7 @@ class SentCopies:
                 self.accounts.setdefault(a.user.strip().lower(), a)
         self._sources: dict[str, Any] = {}
         self._folders: dict[str, str | None] = {}
+        self._broken: dict[str, str] = {}  # account → why: not tried again this run
 
     def account_for(self, sender: str) -> Account | None:
         """The account whose Sent folder gets ``sender``'s mail, or None."""
@@ -74,6 +75,8 @@ class SentCopies:
         account = self.account_for(sender)
         if account is None:
             return False
+        if account.name in self._broken:  # one failing mailbox does not slow every mail
+            raise SentCopyFailed(self._broken[account.name])
         try:
             folder = self._folder(account)
             if folder is None:
@@ -81,8 +84,9 @@ class SentCopies:
             self._source(account).call(f"APPEND {folder}", lambda c: c.append(
                 folder, data, flags=(b"\\Seen",), msg_time=when))
         except Exception as exc:  # best effort: the mail went out and is recorded
-            log.warning("sent mail of %s not filed in account %s: %s", sender, account.name,
-                        str(exc)[:300])
+            log.warning("sent mail of %s not filed in account %s (no more tries this run):"
+                        " %s", sender, account.name, str(exc)[:300])
+            self._broken[account.name] = str(exc)[:300]
             raise SentCopyFailed(str(exc)) from None
         return True
 

@@ -323,7 +323,6 @@ class ImapSource(Source):
                 if raw:
                     yield uid, raw
 
-
     def texts(self, plan: FolderPlan, handles: list) -> Iterator[tuple[Any, bytes, bytes]]:
         """The partial fetch: content headers and ``BODY.PEEK[TEXT]<0.N>`` (no \\Seen)."""
         from salescli.mail.body import CONTENT_FIELDS, TEXT_ITEM
