@@ -39,8 +39,8 @@ class _Text(HTMLParser):
             self.out.append("> ")  # quoted: never the first line
 
     def handle_endtag(self, tag: str) -> None:
-        if tag in ("style", "script", "head") and self._skip:
-            self._skip -= 1
+        if tag in ("style", "script", "head"):
+            self._skip = max(0, self._skip - 1)
         elif tag in ("p", "div", "blockquote"):
             self.out.append("\n")
 

@@ -5,6 +5,7 @@ prospects with a live enrollment and for auto-replies."""
 
 from __future__ import annotations
 
+import json
 import quopri
 from datetime import datetime, timedelta
 from email.utils import format_datetime
@@ -71,16 +72,20 @@ def test_first_line_unsubscribe_ends_it_a_later_mention_does_not(
     mailbox.append("INBOX", alternative("Ada <ada@example.com>", "Re: Quick question, Ada",
                                         when, "Unsubscribe!\n" + quote,
                                         "<div>Unsubscribe!</div>", pad=50_000), when)
-    # Bob: a real answer that mentions the word later on, in quoted-printable German.
+    # Bob (first in the scan's order): a real answer that mentions the word later on, in
+    # quoted-printable German.
     mailbox.append("INBOX", quoted_printable(
-        "bob@example.org", "Re: Quick question, Bob", when,
+        "bob@example.org", "Re: Quick question, Bob", when - timedelta(minutes=1),
         "Danke f\u00fcr die Nachricht, gerne n\u00e4chste Woche.\n"
-        "Falls nicht: unsubscribe\n" + quote), when)
+        "Falls nicht: unsubscribe\n" + quote), when - timedelta(minutes=1))
     # Cy: HTML only, "Remove me, please." above a blockquote.
     mailbox.append("INBOX", html_only("cy@example.net", "Re: Quick question, Cy", when,
                                       "<html><body><p>Remove me, please.</p><blockquote>"
                                       "Hi Cy</blockquote></body></html>"), when)
     ok(invoke("scan"))
+    counts = json.loads(query(db_file, "SELECT counts FROM job_runs WHERE job = 'scan'")[-1][
+        "counts"])
+    assert counts["unsubscribed"] == 2
     assert query(db_file, "SELECT address, source FROM suppressions ORDER BY address") == [
         {"address": "ada@example.com", "source": "unsubscribe"},
         {"address": "cy@example.net", "source": "unsubscribe"}]
@@ -169,6 +174,27 @@ def test_text_helpers_read_what_the_sender_wrote():
     head = b"Content-Type: text/plain; charset=utf-8\r\nContent-Transfer-Encoding: base64"
     assert body.text_of(head, b"VW5zdWJzY3JpYmU=\r\n") == "Unsubscribe"
     assert body.text_of(b"", b"plain words\r\n") == "plain words\n"
+    html = (b"<html><head><title>t</title><style>p {color: red}</style></head><body>"
+            b"<table><tr><td>Remove me</td></tr><tr><td>now</td></tr></table>"
+            b"<SCRIPT>var x;</SCRIPT><blockquote>quoted <b>text</b></blockquote>"
+            b"<p>after</p></body></html>")
+    text = body.text_of(b"Content-Type: text/html; charset=utf-8", html)
+    assert body.own_lines(text) == ["Remove me", "now", "after"]
+    assert body.first_line(text) == "Remove me"
+
+
+@pytest.mark.parametrize(("line", "asks"), [
+    ("Unsubscribe", True), ("unsubscribe me.", True), ("Please remove me!", True),
+    ("REMOVE ME FROM YOUR LIST", True), ("take me off your list", True), ("Opt-out", True),
+    ("Bitte austragen.", True), ("Me désabonner", True), ("darme de baja", True),
+    ("stop, thanks", True),
+    ("Don't unsubscribe me", False), ("unsubscribe me from the webinar list?", False),
+    ("Remove me? No, keep me posted", False), ("", False), (None, False),
+])
+def test_what_counts_as_asking_to_unsubscribe(line, asks):
+    from salescli.mail.unsubscribe import asks_to_unsubscribe
+
+    assert asks_to_unsubscribe(line) is asks
 
 
 def test_a_local_maildir_is_read_the_same_way(conn, db_file, intro, team, t0, invoke,

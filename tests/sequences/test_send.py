@@ -224,6 +224,22 @@ def test_one_click_without_the_secret_is_one_error_line_and_sends_nothing(
     assert conn.execute("SELECT count(*) FROM sends").fetchone()[0] == 0
 
 
+def test_the_token_key_needs_a_long_secret_and_is_its_own():
+    import hashlib
+    import hmac
+
+    from salescli.core.errors import InvalidValue
+    from salescli.pipeline import unsubscribe
+
+    for env in ({}, {"SALESCLI_SECRET": "s" * 31}):
+        with pytest.raises(InvalidValue, match="SALESCLI_SECRET"):
+            unsubscribe.signing_key(env)
+    key = unsubscribe.signing_key({"SALESCLI_SECRET": "s" * 32})
+    # derived for this purpose: neither the raw secret nor a key derived for another
+    assert key == unsubscribe.key_from_secret(b"s" * 32) and key != b"s" * 32
+    assert key != hmac.new(b"s" * 32, b"", hashlib.sha256).digest()
+
+
 def test_mail_without_an_https_endpoint_has_the_mailto_alone(conn, intro, team, smtp_server,
                                                              t0, monkeypatch):
     monkeypatch.setenv("SALESCLI_UNSUBSCRIBE_URL", "http://sales.example/unsubscribe")

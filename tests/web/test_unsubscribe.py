@@ -4,6 +4,7 @@ idempotent); GET only shows a confirm page; forged or unknown tokens get a 404."
 
 from __future__ import annotations
 
+import json
 import re
 import sqlite3
 from datetime import UTC, datetime, timedelta
@@ -85,10 +86,15 @@ def test_post_without_sign_in_unsubscribes_audited_and_idempotent(mailed):
     assert states == [("ann@client.example", "unsubscribed",
                        "one-click unsubscribe (sequence click)"),
                       ("ben@client.example", "active", None)]
-    acts = _rows(db_file, "SELECT actor, action, entity FROM activities WHERE actor = ?"
-                          " ORDER BY id", ("unsubscribe-link",))
-    assert acts == [("unsubscribe-link", "suppress", "suppression"),
-                    ("unsubscribe-link", "end", "enrollment")]
+    acts = _rows(db_file, "SELECT actor, action, entity, before, after FROM activities"
+                          " WHERE actor = ? ORDER BY id", ("unsubscribe-link",))
+    assert [a[:3] for a in acts] == [("unsubscribe-link", "suppress", "suppression"),
+                                     ("unsubscribe-link", "end", "enrollment")]
+    assert json.loads(acts[1][3]) == {"state": "active"}
+    assert json.loads(acts[1][4]) == {"state": "unsubscribed",
+                                      "reason": "one-click unsubscribe (sequence click)"}
+    assert response.headers["content-type"] == "text/html; charset=utf-8"
+    assert response.headers["content-length"] == str(len(response.content))
     before = _state(db_file)
     again = run(ds.client.post(path, data={"List-Unsubscribe": "One-Click"}))
     assert again.status_code == 200
@@ -100,7 +106,8 @@ def test_get_only_shows_a_confirm_form(mailed):
     before = _state(db_file)
     page = run(ds.client.get(path))
     assert page.status_code == 200
-    assert re.search(r'<form method="post">.*<button type="submit"', page.text, re.S)
+    assert re.search(r'<form method="post"><button type="submit" name="List-Unsubscribe"'
+                     r' value="One-Click">', page.text)
     assert "ben@client.example" in page.text
     assert run(ds.client.head(path)).status_code == 200
     assert _state(db_file) == before  # a link scanner fetching the URL unsubscribes no one
@@ -121,6 +128,8 @@ def test_forged_unknown_or_malformed_tokens_get_404_and_change_nothing(mailed):
             response = run(getattr(ds.client, method)(f"/unsubscribe/{bad}"))
             assert response.status_code == 404, (bad, method, response.status_code)
     assert run(ds.client.put(ann)).status_code == 405
+    big = run(ds.client.post(ann, content=b"x" * 20_000))
+    assert big.status_code == 413 and "Request too large" in big.text
     assert _state(db_file) == before
 
 
