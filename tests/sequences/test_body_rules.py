@@ -174,13 +174,19 @@ def test_text_helpers_read_what_the_sender_wrote():
     head = b"Content-Type: text/plain; charset=utf-8\r\nContent-Transfer-Encoding: base64"
     assert body.text_of(head, b"VW5zdWJzY3JpYmU=\r\n") == "Unsubscribe"
     assert body.text_of(b"", b"plain words\r\n") == "plain words\n"
-    html = (b"<html><head><title>t</title><style>p {color: red}</style></head><body>"
+    html = (b"<html><head><style>p {color: red}</style><title>t</title></head><body>"
             b"<table><tr><td>Remove me</td></tr><tr><td>now</td></tr></table>"
             b"<SCRIPT>var x;</SCRIPT><blockquote>quoted <b>text</b></blockquote>"
             b"<p>after</p></body></html>")
     text = body.text_of(b"Content-Type: text/html; charset=utf-8", html)
     assert body.own_lines(text) == ["Remove me", "now", "after"]
     assert body.first_line(text) == "Remove me"
+    # No plain part: the first HTML part, never an attachment before it.
+    related = (b'--r\r\nContent-Type: application/octet-stream\r\n\r\nGIF89a\r\n'
+               b'--r\r\nContent-Type: text/html\r\n\r\n<p>Unsubscribe</p>\r\n'
+               b'--r\r\nContent-Type: text/html\r\n\r\n<p>second</p>\r\n--r--\r\n')
+    assert body.own_lines(body.text_of(
+        b'Content-Type: multipart/related; boundary="r"', related)) == ["Unsubscribe"]
 
 
 @pytest.mark.parametrize(("line", "asks"), [
