@@ -50,7 +50,8 @@ def forecast(ctx: click.Context, as_of: str | None, horizon: str, by: str,
     For every open prospect with a value: the probability it is won within the horizon
     and its expected close day; per period the expected value and count won with an 80%
     interval, beside the stage-weighted figure. With fewer than 50 closed deals it uses
-    per-stage historical rates and says so. Days are local days in SALESCLI_TZ.
+    per-stage historical rates and says so; with none it stops with an error. Days are
+    local days in SALESCLI_TZ.
 
     Examples: salescli forecast --by owner; salescli forecast --horizon QUARTER;
     salescli forecast --explain ana@example.com

@@ -12,7 +12,7 @@ from typing import Any
 
 from salescli.core.errors import InvalidValue
 from salescli.forecast.history import History, zone
-from salescli.forecast.model import fit, raw
+from salescli.forecast.model import MIN_HISTORY, fit, raw
 from salescli.forecast.outlook import parse_as_of, today_local, window
 
 PREDICTORS = ("model", "stage_rates", "overall_rate")
@@ -64,7 +64,7 @@ def run(history: History, as_of: date, horizon: str, tz: Any, today: date) -> di
         raise InvalidValue("--as-of", as_of.isoformat(),
                            f"is too recent: its {w.horizon} horizon ends {w.end.isoformat()},"
                            " which is not over yet")
-    model = fit(history, w.cutoff, w.days)
+    model = fit(history, w.cutoff, w.days, day=w.as_of.isoformat())
     states = history.snapshot(w.cutoff)
     rows = [raw(s, w.cutoff) for s in states]
     outcomes = [int(history.won_within(s.deal, w.cutoff, w.stop) is not None) for s in states]
@@ -167,7 +167,7 @@ def monthly_bands(conn: sqlite3.Connection, end: date, *, months_back: int = 4,
         for start in starts:
             last = (start + timedelta(days=32)).replace(day=1) - timedelta(days=1)
             w = Window(start - timedelta(days=1), last, tz, "month")
-            if w.cutoff <= history.first:
+            if w.cutoff <= history.first or history.closed_by(w.cutoff) < MIN_HISTORY:
                 continue
             model = fit(history, w.cutoff, w.days)
             states = [s for s in history.snapshot(w.cutoff) if s.value]
@@ -179,6 +179,8 @@ def monthly_bands(conn: sqlite3.Connection, end: date, *, months_back: int = 4,
             out.append({"month": start.strftime("%Y-%m"), "expected": round(
                 sum(p * v for p, v in zip(probs, values, strict=True)), 2), "low": lo,
                 "high": hi, "actual": round(actual, 2), "model": model.kind})
+    if history.closed_by(window(end, "90d", tz).cutoff) < MIN_HISTORY:
+        return out
     ahead = forecast(conn, as_of=end, horizon="90d", by="month", today=end, history=history)
     for r in ahead["rows"][:-1][:months_ahead]:
         out.append({"month": r["period"], "expected": r["expected_value"],

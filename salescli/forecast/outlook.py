@@ -163,8 +163,8 @@ def forecast(conn: sqlite3.Connection, *, as_of: str | date | None = None,
     w = window(parse_as_of(as_of, today or today_local(tz)), horizon, tz)
     owner = check_owner(conn, owner)
     history = history or History(conn)
-    model = fit(history, w.cutoff, w.days, **({} if min_closed is None
-                                              else {"min_closed": min_closed}))
+    model = fit(history, w.cutoff, w.days, day=w.as_of.isoformat(),
+                **({} if min_closed is None else {"min_closed": min_closed}))
     deals = score(history, model, w, owner)
     return {"as_of": w.as_of.isoformat(), "horizon": w.horizon,
             "horizon_end": w.end.isoformat(), "tz": tz.key, "owner": owner,

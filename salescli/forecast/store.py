@@ -26,10 +26,16 @@ _PERIOD_COLS = ("deals", "expected_count", "count_low", "count_high", "expected_
 
 def refresh(conn: sqlite3.Connection, *, horizon: str = "90d", today: date | None = None,
             ) -> dict[str, Any]:
-    """Forecast as of today and replace the stored forecast in one transaction; counts."""
+    """Forecast as of today and replace the stored forecast in one transaction; counts.
+    With no closed deal yet, the stored forecast is empty and its note says why (the
+    nightly job does not fail on a new database)."""
+    from salescli.forecast.model import NotEnoughHistory
     from salescli.forecast.outlook import forecast, group
 
-    result = forecast(conn, horizon=horizon, today=today)
+    try:
+        result = forecast(conn, horizon=horizon, today=today)
+    except NotEnoughHistory as exc:
+        result = _without_forecast(horizon, today, exc)
     deals = result["_deals"]
     periods: list[tuple[str | None, dict[str, Any]]] = [(None, r) for r in result["rows"]]
     for owner in sorted({d["owner"] for d in deals}):
@@ -53,6 +59,20 @@ def refresh(conn: sqlite3.Connection, *, horizon: str = "90d", today: date | Non
              result["model"]["closed_deals"], now()))
     return {"deals": len(deals), "periods": len(periods), "model": result["model"]["kind"],
             "as_of": result["as_of"]}
+
+
+def _without_forecast(horizon: str, today: date | None, exc: Any) -> dict[str, Any]:
+    """What ``refresh`` stores when there is no history to forecast from: no rows, and the
+    reason as the model's note."""
+    from salescli.forecast.history import zone
+    from salescli.forecast.outlook import today_local, window
+
+    tz = zone()
+    w = window(today or today_local(tz), horizon, tz)  # pragma: no mutate (tz = the default)
+    return {"as_of": w.as_of.isoformat(), "horizon": w.horizon,
+            "horizon_end": w.end.isoformat(), "tz": tz.key, "rows": [], "_deals": [],
+            "model": {"kind": "none", "note": str(exc),
+                      "closed_deals": exc.closed}}
 
 
 def stored(conn: sqlite3.Connection, owner: str | None = None) -> dict[str, Any] | None:

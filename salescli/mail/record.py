@@ -19,6 +19,7 @@ from salescli.core.faults import failpoint
 from salescli.core.timeutil import now
 from salescli.mail import classify as cls
 from salescli.mail import rules, unsubscribe
+from salescli.mail.body import snippet
 from salescli.mail.parse import Envelope
 from salescli.mail.run import ACTOR, save_checkpoints
 from salescli.pipeline import interactions, prospects
@@ -215,6 +216,8 @@ def _apply(run: ScanRun, envs: list[Envelope], own: frozenset[str],
             continue
         failures = {f.address: f for f in env.failures}
         ikind = _KIND_TO_INTERACTION[kind]
+        # An auto-reply keeps the start of its text: the return date it states.
+        text = snippet(env.text) if kind == cls.Kind.AUTO_REPLY else None
         found = []
         for addr in _targets(env, own):
             pid = run.ids.get(addr)
@@ -233,7 +236,7 @@ def _apply(run: ScanRun, envs: list[Envelope], own: frozenset[str],
                 detail = {"bounce": "hard" if f.hard else "soft", "diagnostic": f.diagnostic}
             found.append((addr, pid, detail))
             rows.append({"prospect_id": pid, "kind": ikind, "occurred_at": env.sent_at,
-                         "subject": env.subject, "message_id": env.key,
+                         "subject": env.subject, "message_id": env.key, "body": text,
                          "thread_key": env.thread_key, "account": env.account,
                          "folder": env.folder, "uid": env.uid, "detail": detail})
         plans.append((env, found))

@@ -69,9 +69,11 @@ def check_database(db_file: str | os.PathLike) -> Path:
 
 def build_datasette(db_file: str | os.PathLike) -> Any:
     """A ready Datasette for ``db_file``; refuses a missing or short ``SALESCLI_SECRET``."""
+    from salescli.metrics.days import zone
     from salescli.web.plugin import make_datasette
 
     secret = tokens.load_secret()
+    zone()  # a bad SALESCLI_TZ is one error line now, not a failing panel later
     path = check_database(db_file)
     return make_datasette(path, metadata=load_metadata(), settings=dict(SETTINGS),
                           secret=secret)
