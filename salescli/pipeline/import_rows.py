@@ -163,7 +163,7 @@ class Rows:
                 else derive(numbers, rows, given)
         if self.plan.repeated and self.plan.profile.rows == "deals":
             deal = self.plan.by_field("deal")
-            emails = given.get("email") or list(map(itemgetter(self.cols["email"]), rows))
+            emails = given["email"]  # a deals export's addresses are always derived
             for number, email, row in zip(numbers, emails, rows, strict=True):
                 if email.lower() in self.plan.repeated and deal:
                     self.deal_names[number] = row[deal[0]].strip()
@@ -356,7 +356,7 @@ class Rows:
                 continue
             self.deals += 1
             name = self.deal_names.get(other[0]) or f"row {other[0]}"
-            stage = self.info.get(other[_STAGE], ("first stage",))[0]
+            stage = self.info.get(other[_STAGE], ("none",))[0]
             value = "" if other[_VALUE] is None else \
                 f", value {other[_VALUE]:g}" + (f" {other[_CURRENCY]}" if other[_CURRENCY]
                                                 else "")

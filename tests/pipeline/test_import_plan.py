@@ -318,12 +318,15 @@ def test_write_mapping_to_a_place_that_cannot_be_written(invoke, crm, tmp_path):
 
 def test_a_bad_currency_and_an_open_deal_with_a_close_date(invoke, crm, tmp_path):
     rows = ROWS.replace("2024-01-15 08:00,,", "2024-01-15 08:00,2030-01-01 08:00,") \
-        + '5,Eve,Ng,eve@ng.example,,,,Subscriber,,2024-01-16 08:00,,5,EURO,,,\n'
+        + '5,Eve,Ng,eve@ng.example,,,,Subscriber,,2024-01-16 08:00,,5,EURO,,,\n' \
+        + '6,Flo,Ng,flo@ng.example,,,,Subscriber,,soon,,,,,,\n'
     f = write(tmp_path, "contacts.csv", PEOPLE_HEAD + rows)
     result = invoke("prospects", "import", f, "--mapping", PEOPLE)
     assert "row 5: currency 'EURO' is not a 3-letter ISO 4217 code" in result.stderr
+    assert "row 6: Create Date 'soon' is not a date in the column's style (iso); use " \
+           "--date-format" in result.stderr
     out = ok(invoke("prospects", "import", f, "--mapping", PEOPLE, "--skip-invalid"))
-    assert out.splitlines()[-1].endswith("3 inserted, 0 updated, 2 other addresses, 1 rejected")
+    assert out.splitlines()[-1].endswith("3 inserted, 0 updated, 2 other addresses, 2 rejected")
     # an open prospect's close date is when it may close: no history from it
     assert (prospects(crm)["cy@young.example"]["stage"],
             scalar(crm, "SELECT count(*) FROM stage_changes c JOIN prospects p ON"
