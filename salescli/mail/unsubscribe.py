@@ -14,7 +14,7 @@ from collections.abc import Iterable
 
 from salescli.core.enums import SuppressionSource
 from salescli.mail.parse import Envelope
-from salescli.pipeline import suppressions
+from salescli.pipeline import addresses, suppressions
 
 ACTOR = "monitor"
 _TOKEN = re.compile(r"^\s*unsubscribe\s+([A-Za-z0-9_-]{8,64})\s*$", re.I)
@@ -33,8 +33,8 @@ def address_of(conn: sqlite3.Connection, env: Envelope) -> tuple[str, str] | Non
         if row:
             return row["email"], "unsubscribe link"
     if (match or _PLAIN.match(subject)) and env.from_addr:
-        known = conn.execute("SELECT 1 FROM prospects WHERE email = ?",
-                             (env.from_addr,)).fetchone()
+        known = addresses.prospect_for(conn, [env.from_addr])  # primary or other address
+
         if known:
             return env.from_addr, "unsubscribe mail"
     return None
