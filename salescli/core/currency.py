@@ -50,3 +50,10 @@ def totals(pairs: Iterable[tuple[str | None, float | None]], *,
         key = code or base
         sums[key] = sums.get(key, 0.0) + float(value)
     return {k: round(sums[k], 2) for k in sorted(sums)}
+
+
+def money(value: float | None, code: str) -> str:
+    """A figure for people: two decimals, thousands separated, then the currency code."""
+    if value is None:
+        return "-"
+    return f"{value:,.2f} {code}".rstrip()
