@@ -151,12 +151,15 @@ def _forecast_panel(fc: dict[str, Any], fmt: str) -> None:
         st = stored["state"]
         click.echo(f"Forecast as of {st['as_of']}, {st['horizon']} to {st['horizon_end']} "
                    f"({st['note']}); 80% intervals")
+        from salescli.core.currency import money
+
         emit([{"close month": r["period"], "deals": r["deals"],
-               "expected value": _show("value", r["expected_value"]),
+               "expected value": money(r["expected_value"], r["currency"] or ""),
                "interval": f"{_show('value', r['value_low'])} - "
-                           f"{_show('value', r['value_high'])}",
-               "stage-weighted": _show("value", r["stage_weighted_value"])}
+                           f"{money(r['value_high'], r['currency'] or '')}",
+               "stage-weighted": money(r["stage_weighted_value"], r["currency"] or "")}
               for r in stored["rows"]], fmt)
+
     click.echo()
     emit([{"stage": r["stage"], "closed since": r["closed_since"],
            "win rate from here": _show("win_rate", r["win_rate"]),

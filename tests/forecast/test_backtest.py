@@ -171,10 +171,10 @@ def test_monthly_bands_for_the_weekly_report(small):
     rows = backtest.monthly_bands(conn, date(2025, 4, 30))
     # Jan and Feb start before any history; March: nothing learned yet (A, B, C open,
     # A won 1000); April: the 30-day backtest above (3350 expected, band 0-6700, won 4700)
-    assert rows[0] == {"month": "2025-03", "expected": 0, "low": 0, "high": 0,
-                       "actual": 1000, "model": "stage rates"}
-    assert rows[1] == {"month": "2025-04", "expected": 3350, "low": 0, "high": 6700,
-                       "actual": 4700, "model": "stage rates"}
+    assert rows[0] == {"month": "2025-03", "currency": "USD", "expected": 0, "low": 0,
+                       "high": 0, "actual": 1000, "model": "stage rates"}
+    assert rows[1] == {"month": "2025-04", "currency": "USD", "expected": 3350, "low": 0,
+                       "high": 6700, "actual": 4700, "model": "stage rates"}
     assert all(r["actual"] is None and r["month"] >= "2025-05" for r in rows[2:])
 
 
