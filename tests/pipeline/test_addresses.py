@@ -41,12 +41,13 @@ def test_an_address_belongs_to_one_prospect_only(conn):
     bob = lib.add(conn, "t", "bob@example.com")
     addresses.add(conn, "t", ada["id"], ["shared@example.com"])
     # another prospect's primary or other address is skipped, or a Conflict when strict
-    assert addresses.add(conn, "t", bob["id"], ["ada@example.com", "shared@example.com"]) == []
+    assert addresses.add(conn, "t", bob["id"], ["ada@example.com", "shared@example.com",
+                                                "free@example.com"]) == ["free@example.com"]
     with pytest.raises(Conflict, match=f"'shared@example.com' already belongs to prospect "
                                        f"#{ada['id']}"):
         addresses.add(conn, "t", bob["id"], ["new@example.com", "shared@example.com"],
                       strict=True)
-    assert addresses.of(conn, bob["id"]) == []  # nothing half-written
+    assert addresses.of(conn, bob["id"]) == ["free@example.com"]  # nothing half-written
     # an other address cannot become a primary one, by add or by update
     with pytest.raises(Conflict, match="other address of prospect"):
         lib.add(conn, "t", "Shared@example.com")
@@ -68,8 +69,17 @@ def test_bad_address_is_an_error_and_writes_nothing(conn):
     with pytest.raises(InvalidValue, match="'not an address' is not a valid email"):
         addresses.add(conn, "t", ada["id"], ["ok@example.com", "not an address"])
     assert addresses.of(conn, ada["id"]) == []
-    with pytest.raises(NotFound):
+    with pytest.raises(NotFound, match="^prospect 999 not found"):
         addresses.add(conn, "t", 999, ["x@example.com"])
+
+
+def test_add_at_a_given_time_dates_the_rows_and_the_audit(conn):
+    ada = lib.add(conn, "t", "ada@example.com")
+    addresses.add(conn, "import", ada["id"], ["a1@example.com"], at="2024-01-02T03:04:05Z")
+    assert conn.execute("SELECT created_at FROM prospect_addresses").fetchone()[0] == \
+        "2024-01-02T03:04:05Z"
+    assert conn.execute("SELECT at FROM activities WHERE action = 'add-email'"
+                        ).fetchone()[0] == "2024-01-02T03:04:05Z"
 
 
 def test_prospect_for_finds_primary_and_other_addresses(conn):
