@@ -20,8 +20,21 @@ def _money(v: Any) -> Any:
 
 
 def _table_rows(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
-    return [{ROW_LABELS.get(k, k): (_money(v) if "value" in k else v) for k, v in r.items()}
-            for r in rows]
+    """Rows for people. Figures per currency (``…_values``) show only where the single
+    figure is empty, i.e. when there are several currencies: '1,200.00 EUR; 300.00 USD'."""
+    out = []
+    for r in rows:
+        row = {}
+        for k, v in r.items():
+            if isinstance(v, dict) and k.endswith("_values"):
+                if r.get(k[:-1]) is None:
+                    row[ROW_LABELS.get(k[:-1], k[:-1])] = "; ".join(
+                        f"{_money(x)} {c}" for c, x in v.items())
+                continue
+            row[ROW_LABELS.get(k, k)] = _money(v) if "value" in k else v
+        out.append(row)
+    return out
+
 
 
 def _json(obj: Any) -> None:
@@ -70,7 +83,7 @@ def forecast(ctx: click.Context, as_of: str | None, horizon: str, by: str,
         else:
             p = result["prospect"]
             click.echo(f"{p['email']} ({p['stage']}, {p['owner'] or '(no owner)'}, value "
-                       f"{_money(p['value'])}) as of {result['as_of']}, horizon "
+                       f"{_money(p['value'])} {p['currency']}) as of {result['as_of']}, horizon "
                        f"{result['horizon']}")
             click.echo(f"Probability of a win: {100 * p['probability']:.1f}% (stage rate "
                        f"{100 * p['stage_rate']:.1f}%, all deals "

@@ -2,7 +2,7 @@
 written by ``refresh`` (the nightly job), and stage outlooks from the history alone.
 
 Tables (migration m006): ``forecast_deals`` (one row per scored open deal),
-``forecast_periods`` (per owner — NULL for everyone — and month, ``total`` for the whole
+``forecast_periods`` (per owner — NULL for everyone —, month and currency, ``total`` for the whole
 horizon), ``forecast_state`` (one row: as-of day, horizon, model, when refreshed).
 Derived data like the metrics rollup: replaced whole, no audit rows.
 """
@@ -49,9 +49,10 @@ def refresh(conn: sqlite3.Connection, *, horizon: str = "90d", today: date | Non
             [(d["prospect_id"], d["owner"], d["stage"], d["value"], d["probability"],
               d["stage_rate"], d["expected_close"], d["expected_close"][:7]) for d in deals])
         conn.executemany(
-            f"INSERT INTO forecast_periods(owner, month, {', '.join(_PERIOD_COLS)})"
-            f" VALUES (?, ?{', ?' * len(_PERIOD_COLS)})",
-            [(owner, r["period"], *(r[c] for c in _PERIOD_COLS)) for owner, r in periods])
+            f"INSERT INTO forecast_periods(owner, month, currency, {', '.join(_PERIOD_COLS)})"
+            f" VALUES (?, ?, ?{', ?' * len(_PERIOD_COLS)})",
+            [(owner, r["period"], r["currency"], *(r[c] for c in _PERIOD_COLS))
+             for owner, r in periods])
         conn.execute(
             "INSERT OR REPLACE INTO forecast_state VALUES (1, ?, ?, ?, ?, ?, ?, ?, ?)",
             (result["as_of"], result["horizon"], result["horizon_end"], result["tz"],
@@ -83,9 +84,10 @@ def stored(conn: sqlite3.Connection, owner: str | None = None) -> dict[str, Any]
         return None
     rows = conn.execute(
         "SELECT month AS period, * FROM forecast_periods WHERE owner IS ?"
-        " ORDER BY month = 'total', month", (owner,)).fetchall()
-    return {"state": dict(state), "rows": [{k: r[k] for k in ("period", *_PERIOD_COLS)}
-                                           for r in rows]}
+        " ORDER BY month = 'total', month, currency", (owner,)).fetchall()
+    return {"state": dict(state), "rows": [{k: r[k] for k in ("period", "currency",
+                                                              *_PERIOD_COLS)} for r in rows]}
+
 
 
 def stage_outlook(conn: sqlite3.Connection, owner: str | None = None,

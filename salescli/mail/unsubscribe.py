@@ -15,7 +15,7 @@ from collections.abc import Iterable
 
 from salescli.mail.body import first_line
 from salescli.mail.parse import Envelope
-from salescli.pipeline import suppressions
+from salescli.pipeline import addresses, suppressions
 from salescli.pipeline import unsubscribe as unsub
 
 ACTOR = "monitor"
@@ -55,8 +55,7 @@ def address_of(conn: sqlite3.Connection, env: Envelope) -> tuple[str, str] | Non
         why = "unsubscribe reply"
     else:
         return None
-    if env.from_addr and conn.execute("SELECT 1 FROM prospects WHERE email = ?",
-                                      (env.from_addr,)).fetchone():
+    if env.from_addr and addresses.prospect_for(conn, [env.from_addr]):  # primary or other
         return env.from_addr, why
     return None
 

@@ -106,7 +106,8 @@ def verdict(conn: sqlite3.Connection, e: dict[str, Any], *, next_wait: str | Non
         return Verdict("end", EnrollmentState.STOPPED, "archived")
     if p["kind"] in (StageKind.WON, StageKind.LOST):
         return Verdict("end", EnrollmentState.STOPPED, f"moved to {p['stage']} ({p['kind']})")
-    hit = suppressions.match(conn, p["email"])
+    hit = suppressions.blocking(conn, p["id"], p["email"])
+
     if hit:
         return Verdict("end", EnrollmentState.UNSUBSCRIBED,
                        f"suppressed: {hit['address']} ({hit['source']})")
@@ -142,7 +143,10 @@ def verdict(conn: sqlite3.Connection, e: dict[str, Any], *, next_wait: str | Non
         at = utc(r["occurred_at"])
         if r["kind"] == InteractionKind.BOUNCE:
             detail = json.loads(r["detail"]) if r["detail"] else {}
+            if detail.get("other_address"):
+                continue  # not the address we send to (salescli.mail.record)
             if detail.get("bounce") == "hard":
+
                 return Verdict("end", EnrollmentState.BOUNCED,
                                "hard bounce" + (f": {detail['diagnostic']}"
                                                 if detail.get("diagnostic") else ""), seen=seen)

@@ -172,7 +172,8 @@ def test_monthly_bands_for_the_weekly_report(small):
     # Jan and Feb start before any history; March: no deal had closed by 02-28, so no
     # forecast (not a forecast of 0 beside A's won 1000); April: the 30-day backtest
     # above (3350 expected, band 0-6700, won 4700)
-    assert rows[0] == {"month": "2025-04", "expected": 3350, "low": 0, "high": 6700,
+    assert rows[0] == {"month": "2025-04", "currency": "USD",
+                       "expected": 3350, "low": 0, "high": 6700,
                        "actual": 4700, "model": "stage rates"}
     assert all(r["actual"] is None and r["month"] >= "2025-05" for r in rows[1:])
 
