@@ -143,11 +143,13 @@ def _load_checkpoints(conn: sqlite3.Connection) -> dict[tuple[str, str], Checkpo
 
 
 def _enrolled(conn: sqlite3.Connection) -> frozenset[str]:
-    """Addresses of prospects with a live enrollment: their mail's text is read (a first
-    line "unsubscribe" ends the enrollment)."""
+    """Addresses (primary and other) of prospects with a live enrollment: their mail's
+    text is read (a first line "unsubscribe" ends the enrollment)."""
     return frozenset(r[0] for r in conn.execute(
-        "SELECT DISTINCT p.email FROM enrollments e JOIN prospects p ON p.id = e.prospect_id"
-        " WHERE e.state = 'active'"))
+        "SELECT p.email FROM enrollments e JOIN prospects p ON p.id = e.prospect_id"
+        " WHERE e.state = 'active'"
+        " UNION SELECT a.email FROM enrollments e JOIN prospect_addresses a"
+        " ON a.prospect_id = e.prospect_id WHERE e.state = 'active'"))
 
 
 def _folder(run: ScanRun, state: FolderState, bars: dict | None) -> None:
