@@ -311,6 +311,10 @@ def main() -> None:
             times = [timed([py, "-m", "salescli", "scan"], env=scan_env(user, db_file))[0]
                      for _ in range(7)]
             rescans[label] = statistics.median(times)
+    except SystemExit:
+        print("Dovecot's log, last lines:\n" + "\n".join(server.log_text().splitlines()[-15:]),
+              file=sys.stderr)
+        raise
     finally:
         server.close()
         shutil.rmtree(work, ignore_errors=True)

@@ -122,15 +122,19 @@ def won_deals(conn: sqlite3.Connection, p: Period, owner: str | None = None,
     """Moves into a won stage during the period, with the value and owner at that moment."""
     cond, params = rollup.owner_cond("sc.owner", owner)
     return [dict(r) for r in conn.execute(
-        f"SELECT sc.at, {_PERSON}, coalesce(sc.owner, '') AS owner, sc.value, sc.reason"
+        f"SELECT sc.at, {_PERSON}, coalesce(sc.owner, '') AS owner, sc.value, p.currency,"
+        " sc.reason"
         " FROM stage_changes sc JOIN stages s ON s.id = sc.to_stage_id"
         " JOIN prospects p ON p.id = sc.prospect_id"
         f" WHERE s.kind = ? AND sc.at >= ? AND sc.at < ?{cond} ORDER BY sc.at LIMIT ?",
         [StageKind.WON.value, p.start_utc, p.end_utc, *params, LIST_LIMIT])]
 
 
+# ``currency``: the prospect's own, NULL for the default (the ``money`` filter knows it).
 _IDLE = ("SELECT prospect_id, email, name, company, owner, stage, value,"
+         " (SELECT currency FROM prospects WHERE id = prospect_id) AS currency,"
          " last_touch_at AS last_touch, idle_days FROM open_prospects_idle")
+
 
 
 def top_deals(conn: sqlite3.Connection, owner: str | None = None, limit: int = 10,

@@ -53,15 +53,31 @@ def num(value: Any) -> str:
     return f"{int(value):,}"
 
 
-def money(value: Any) -> str:
-    """A deal value, compact for large numbers (12,500 → 12.5k; 3,400,000 → 3.4M)."""
-    if value is None or value == "":
-        return "–"
-    v = float(value)
+def _compact(v: float) -> str:
     for threshold, size, suffix in ((1e9, 1e9, "B"), (1e6, 1e6, "M"), (1e4, 1e3, "k")):
         if abs(v) >= threshold:
             return f"{v / size:,.1f}".rstrip("0").rstrip(".") + suffix
     return f"{v:,.0f}"
+
+
+def moneys(value: Any, code: str | None = None) -> list[str]:
+    """Money as one figure per currency, each compact with its code (12,500 → 12.5k USD;
+    3,400,000 → 3.4M). ``value`` is a number (in ``code``, default SALESCLI_CURRENCY) or
+    totals per currency (``{"EUR": 300, "USD": 5000}``); two currencies never add up."""
+    from salescli.core.currency import default_currency
+
+    if value is None or value == "":
+        return ["–"]
+    if isinstance(value, dict):
+        if not value:
+            return ["0"]
+        return [f"{_compact(float(v))} {c}" for c, v in value.items()]
+    return [f"{_compact(float(value))} {code or default_currency()}"]
+
+
+def money(value: Any, code: str | None = None) -> str:
+    """``moneys`` on one line: the figures of several currencies side by side."""
+    return " · ".join(moneys(value, code))
 
 
 def pct(value: Any) -> str:
@@ -105,5 +121,6 @@ def rcell(value: Any, width: int) -> str:
     return clip(value, width - 1).rjust(width)
 
 
-FILTERS = {"num": num, "money": money, "pct": pct, "owner_label": owner_label,
+FILTERS = {"num": num, "money": money, "moneys": moneys, "pct": pct, "owner_label": owner_label,
+
            "local": local, "clip": clip, "cell": cell, "rcell": rcell, "md": md_escape}

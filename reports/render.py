@@ -132,7 +132,12 @@ def gather(conn: sqlite3.Connection, name: str, *, owner: str | None = None, day
         ctx["bounced"] = data.bounced(conn, period, owner)
         ctx["sequences"] = data.sequence_steps(conn, period)
         ctx["forecast"] = data.forecast_months(conn, period)
-        ctx["forecast_chart"] = charts.forecast_band(ctx["forecast"])
+        # one chart per currency: values in two currencies never share a scale or a sum
+        codes = sorted({r["currency"] for r in ctx["forecast"]})
+        ctx["forecast_charts"] = [(c, charts.forecast_band(
+            [r for r in ctx["forecast"] if r["currency"] == c])) for c in codes]
+        ctx["forecast_chart"] = ctx["forecast_charts"][0][1] if codes else \
+            charts.forecast_band([])
     else:
         sections = []
         for who in names:

@@ -34,7 +34,10 @@ def demo(directory: str, no_serve: bool, port: int) -> None:
         step(db_file, base)
     conn = open_read(db_file)
     click.echo("\nPipeline:")
-    emit(list_stages(conn), "table")
+    from salescli.cli.stages import table_lines
+
+    emit(table_lines(list_stages(conn)), "table")
+
     click.echo(f"\nTry: salescli --db {db_file} prospects list --stage contacted")
     if not no_serve:
         _serve(db_file, port)

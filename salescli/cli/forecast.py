@@ -20,8 +20,21 @@ def _money(v: Any) -> Any:
 
 
 def _table_rows(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
-    return [{ROW_LABELS.get(k, k): (_money(v) if "value" in k else v) for k, v in r.items()}
-            for r in rows]
+    """Rows for people. Figures per currency (``…_values``) show only where the single
+    figure is empty, i.e. when there are several currencies: '1,200.00 EUR; 300.00 USD'."""
+    out = []
+    for r in rows:
+        row = {}
+        for k, v in r.items():
+            if isinstance(v, dict) and k.endswith("_values"):
+                if r.get(k[:-1]) is None:
+                    row[ROW_LABELS.get(k[:-1], k[:-1])] = "; ".join(
+                        f"{_money(x)} {c}" for c, x in v.items())
+                continue
+            row[ROW_LABELS.get(k, k)] = _money(v) if "value" in k else v
+        out.append(row)
+    return out
+
 
 
 def _json(obj: Any) -> None:
@@ -50,7 +63,8 @@ def forecast(ctx: click.Context, as_of: str | None, horizon: str, by: str,
     For every open prospect with a value: the probability it is won within the horizon
     and its expected close day; per period the expected value and count won with an 80%
     interval, beside the stage-weighted figure. With fewer than 50 closed deals it uses
-    per-stage historical rates and says so. Days are local days in SALESCLI_TZ.
+    per-stage historical rates and says so; with none it stops with an error. Days are
+    local days in SALESCLI_TZ.
 
     Examples: salescli forecast --by owner; salescli forecast --horizon QUARTER;
     salescli forecast --explain ana@example.com
@@ -69,7 +83,7 @@ def forecast(ctx: click.Context, as_of: str | None, horizon: str, by: str,
         else:
             p = result["prospect"]
             click.echo(f"{p['email']} ({p['stage']}, {p['owner'] or '(no owner)'}, value "
-                       f"{_money(p['value'])}) as of {result['as_of']}, horizon "
+                       f"{_money(p['value'])} {p['currency']}) as of {result['as_of']}, horizon "
                        f"{result['horizon']}")
             click.echo(f"Probability of a win: {100 * p['probability']:.1f}% (stage rate "
                        f"{100 * p['stage_rate']:.1f}%, all deals "

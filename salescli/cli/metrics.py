@@ -103,15 +103,44 @@ def metrics(days: int, owner: str | None, stale_days: int, sequences: bool, fmt:
         who = "all owners" if owner is None else f"owner {owner or '(none)'}"
         click.echo(f"Pipeline {kpis['period_start']} to {kpis['period_end']} ({kpis['days']} "
                    f"days, {kpis['tz']}), {who}\n")
-        emit([{FUNNEL_LABELS.get(k, k): _show(k, v) for k, v in r.items()} for r in funnel],
-             fmt)
+        emit(_funnel_lines(funnel), fmt)
         click.echo()
-        emit([{"kpi": label, "value": _show(key, kpis[key])} for key, label in KPI_LABELS],
-             fmt)
+        emit(_kpi_lines(kpis), fmt)
         _forecast_panel(data["forecast"], fmt)
 
 
+def _funnel_lines(funnel: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """The funnel for people: a stage's value as 'N CODE', a line of its own for each
+    further currency (never one figure for two currencies)."""
+    from salescli.core.currency import money
+
+    lines = []
+    for r in funnel:
+        amounts = [money(v, c) for c, v in r["values"].items()] or [money(0, "")]
+        row = {FUNNEL_LABELS.get(k, k): _show(k, v) for k, v in r.items() if k != "values"}
+        row[FUNNEL_LABELS["value"]] = amounts[0]
+        lines.append(row)
+        lines += [{k: amount if k == FUNNEL_LABELS["value"] else "" for k in row}
+                  for amount in amounts[1:]]
+    return lines
+
+
+def _kpi_lines(kpis: dict[str, Any]) -> list[dict[str, Any]]:
+    """The KPIs for people: a money KPI has one line per currency."""
+    from salescli.core.currency import money
+
+    lines = []
+    for key, label in KPI_LABELS:
+        if key in ("won_value", "open_value"):
+            values = kpis[key + "s"] or {kpis["currency"]: 0}
+            lines += [{"kpi": label, "value": money(v, c)} for c, v in values.items()]
+        else:
+            lines.append({"kpi": label, "value": _show(key, kpis[key])})
+    return lines
+
+
 def _forecast_panel(fc: dict[str, Any], fmt: str) -> None:
+
     """The stored forecast per close month and the stage outlook "from here"."""
     stored = fc["stored"]
     click.echo()
@@ -122,12 +151,15 @@ def _forecast_panel(fc: dict[str, Any], fmt: str) -> None:
         st = stored["state"]
         click.echo(f"Forecast as of {st['as_of']}, {st['horizon']} to {st['horizon_end']} "
                    f"({st['note']}); 80% intervals")
+        from salescli.core.currency import money
+
         emit([{"close month": r["period"], "deals": r["deals"],
-               "expected value": _show("value", r["expected_value"]),
+               "expected value": money(r["expected_value"], r["currency"] or ""),
                "interval": f"{_show('value', r['value_low'])} - "
-                           f"{_show('value', r['value_high'])}",
-               "stage-weighted": _show("value", r["stage_weighted_value"])}
+                           f"{money(r['value_high'], r['currency'] or '')}",
+               "stage-weighted": money(r["stage_weighted_value"], r["currency"] or "")}
               for r in stored["rows"]], fmt)
+
     click.echo()
     emit([{"stage": r["stage"], "closed since": r["closed_since"],
            "win rate from here": _show("win_rate", r["win_rate"]),

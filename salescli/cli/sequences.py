@@ -169,10 +169,13 @@ def send(dry_run: bool, limit: int | None, fmt: str) -> None:
         click.echo("dry run: " + (" ".join(f"{k}={v}" for k, v in r.items()) or "nothing due")
                    + "; nothing sent or changed", err=True)
         return
+    from salescli.mail import sent_copy
     from salescli.ops.runner import run_job
-    from salescli.sequences import senders
+    from salescli.sequences import compose, senders
 
-    senders.load()  # a bad limit or sender table is one error line, before the job starts
+    config = senders.load()  # a bad limit or sender table is one error line, before the job
+    compose.one_click()  # so is a one-click URL without SALESCLI_SECRET
+    copies = sent_copy.from_environment(senders.sent_routes(config))  # and a bad account
     try:
         with run_job("send", settings().db) as run:
             bar = None
@@ -184,10 +187,13 @@ def send(dry_run: bool, limit: int | None, fmt: str) -> None:
                                         label="sending", file=sys.stderr)
             try:
                 result = send_due(run.conn, limit=limit,
-                                  progress=(lambda n: bar.update(n)) if bar else None)
+                                  progress=(lambda n: bar.update(n)) if bar else None,
+                                  sent_copy=copies)
             finally:
                 if bar is not None:
                     bar.render_finish()
+                if copies is not None:
+                    copies.close()
             run.counts.update(result)
     except JobLocked as exc:
         click.echo(f"{exc}; this run does nothing.", err=True)

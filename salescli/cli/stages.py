@@ -18,7 +18,24 @@ def list_cmd(fmt) -> None:
     """Stages in order, with prospect counts and open value."""
     from salescli.pipeline import stages
 
-    emit(stages.list_stages(read_conn()), fmt)
+    rows = stages.list_stages(read_conn())
+    emit(table_lines(rows) if fmt == "table" else rows, fmt)
+
+
+def table_lines(rows: list[dict]) -> list[dict]:
+    """Stage rows for people: the value with its currency code, and a line of its own for
+    each further currency (two currencies never add up)."""
+    from salescli.core.currency import money
+
+    lines = []
+    for r in rows:
+        r = dict(r)
+        amounts = [money(v, c) for c, v in r.pop("values").items()] or [money(0, "")]
+        lines.append({**r, "value": amounts[0]})
+        lines += [{**{k: "" for k in r}, "value": a} for a in amounts[1:]]
+    return lines
+
+
 
 
 @stages.command("add")

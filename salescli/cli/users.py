@@ -27,9 +27,11 @@ def _read_password(from_stdin: bool) -> str:
 @click.option("--role", required=True, type=click.Choice(ROLES),
               help="What the user may see on the dashboard.")
 @click.option("--email", help="Where notifications for this user go.")
+@click.option("--full-name", help="The person's name, e.g. \"Maria Souza\" (owners in an"
+              " imported file are matched by it).")
 @click.option("--password-stdin", is_flag=True, help="Read the password from stdin.")
 @click.option("--no-password", is_flag=True, help="No web login (API tokens only).")
-def add_cmd(name, role, email, password_stdin, no_password) -> None:
+def add_cmd(name, role, email, full_name, password_stdin, no_password) -> None:
     """Add a user; asks for a password unless --no-password.
 
     Example: printf '%s\\n' "$PW" | salescli users add maria --role manager --password-stdin
@@ -38,7 +40,7 @@ def add_cmd(name, role, email, password_stdin, no_password) -> None:
 
     password = None if no_password else _read_password(password_stdin)
     lib.add(write_conn(), settings().db, settings().actor, name, role, email=email,
-            password=password)
+            password=password, full_name=full_name)
     click.echo(f"added user {name} ({role})")
 
 
@@ -49,7 +51,26 @@ def list_cmd(fmt) -> None:
     from salescli.web import users as lib
 
     emit(lib.list_users(read_conn()), fmt,
-         columns=["username", "email", "role", "disabled", "created_at"])
+         columns=["username", "full_name", "email", "role", "disabled", "created_at"])
+
+
+@users.command("update")
+@click.argument("name")
+@click.option("--full-name", help="The person's name; '' clears it.")
+@click.option("--email", help="Where notifications go; '' clears it.")
+def update_cmd(name, full_name, email) -> None:
+    """Change a user's full name or email.
+
+    Example: salescli users update maria --full-name "Maria Souza"
+    """
+    from salescli.web import users as lib
+
+    if full_name is None and email is None:
+        raise click.UsageError("give --full-name or --email (or both)")
+    u = lib.update(write_conn(), settings().actor, name, full_name=full_name, email=email)
+    click.echo(f"updated {name}: {u['full_name'] or '(no full name)'}"
+               f" <{u['email'] or 'no email'}>")
+
 
 
 @users.command("disable")

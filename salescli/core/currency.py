@@ -21,7 +21,7 @@ _CODE = re.compile(r"^[A-Z]{3}$")
 def parse_currency(value: Any, field: str = "currency") -> str:
     """An ISO 4217-shaped code (three letters A–Z, upper-cased), or InvalidValue naming
     the field and the value."""
-    text = str(value if value is not None else "").strip().upper()
+    text = str(value).strip().upper()  # None → "NONE": not a code either
     if not _CODE.match(text):
         raise InvalidValue(field, value, "is not a currency code (three letters, e.g. USD, EUR)")
     return text
@@ -31,11 +31,6 @@ def default_currency() -> str:
     """The currency of prospects without one: ``SALESCLI_CURRENCY``, else USD."""
     text = os.environ.get("SALESCLI_CURRENCY", "").strip()
     return parse_currency(text, "SALESCLI_CURRENCY") if text else DEFAULT
-
-
-def of(value: str | None, default: str | None = None) -> str:
-    """A stored currency (NULL = the default) as the code people see."""
-    return value or default or default_currency()
 
 
 def totals(pairs: Iterable[tuple[str | None, float | None]], *,
@@ -50,3 +45,10 @@ def totals(pairs: Iterable[tuple[str | None, float | None]], *,
         key = code or base
         sums[key] = sums.get(key, 0.0) + float(value)
     return {k: round(sums[k], 2) for k in sorted(sums)}
+
+
+def money(value: float | None, code: str) -> str:
+    """A figure for people: two decimals, thousands separated, then the currency code."""
+    if value is None:
+        return "-"
+    return f"{value:,.2f} {code}".rstrip()

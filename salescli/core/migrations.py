@@ -402,6 +402,9 @@ def m008_crm(db: Database) -> None:
         ALTER TABLE users ADD COLUMN full_name TEXT;
         ALTER TABLE prospects ADD COLUMN currency TEXT
             CHECK (currency IS NULL OR (length(currency) = 3 AND currency GLOB '[A-Z][A-Z][A-Z]'));
+        -- The stored forecast: one row per owner, month and currency (sums never mix them).
+        ALTER TABLE forecast_periods ADD COLUMN currency TEXT;
+
         """
     )
 

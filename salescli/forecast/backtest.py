@@ -10,9 +10,11 @@ import sqlite3
 from datetime import date, timedelta
 from typing import Any
 
+from salescli.core import currency
+from salescli.core.currency import default_currency
 from salescli.core.errors import InvalidValue
 from salescli.forecast.history import History, zone
-from salescli.forecast.model import fit, raw
+from salescli.forecast.model import MIN_HISTORY, fit, raw
 from salescli.forecast.outlook import parse_as_of, today_local, window
 
 PREDICTORS = ("model", "stage_rates", "overall_rate")
@@ -64,8 +66,9 @@ def run(history: History, as_of: date, horizon: str, tz: Any, today: date) -> di
         raise InvalidValue("--as-of", as_of.isoformat(),
                            f"is too recent: its {w.horizon} horizon ends {w.end.isoformat()},"
                            " which is not over yet")
-    model = fit(history, w.cutoff, w.days)
+    model = fit(history, w.cutoff, w.days, day=w.as_of.isoformat())
     states = history.snapshot(w.cutoff)
+    base = default_currency()
     rows = [raw(s, w.cutoff) for s in states]
     outcomes = [int(history.won_within(s.deal, w.cutoff, w.stop) is not None) for s in states]
     preds = {"model": model.predict(rows),
@@ -73,15 +76,22 @@ def run(history: History, as_of: date, horizon: str, tz: Any, today: date) -> di
              "overall_rate": [model.overall] * len(rows)}
     values = [s.value or 0.0 for s in states]
     actual_value = sum(v for v, y in zip(values, outcomes, strict=True) if y)
+    codes = [s.deal.currency or base for s in states]  # values per currency, never mixed
+    actual_values = currency.totals(
+        (c, v) for c, v, y in zip(codes, values, outcomes, strict=True) if y)
+    mixed = len(set(codes)) > 1
     scores = []
     for name in PREDICTORS:
         p = preds[name]
         scores.append({"predictor": name, "brier": _round(brier(p, outcomes)),
                        "log_loss": _round(log_loss(p, outcomes)),
                        "forecast_count": round(sum(p), 2), "actual_count": sum(outcomes),
-                       "forecast_value": round(sum(a * v for a, v in zip(p, values,
-                                                                          strict=True)), 2),
-                       "actual_value": round(actual_value, 2)})
+                       "forecast_value": None if mixed else round(
+                           sum(a * v for a, v in zip(p, values, strict=True)), 2),
+                       "actual_value": None if mixed else round(actual_value, 2),
+                       "forecast_values": currency.totals(
+                           (c, a * v) for c, a, v in zip(codes, p, values, strict=True)),
+                       "actual_values": actual_values})
     return {"as_of": w.as_of.isoformat(), "horizon": w.horizon,
             "horizon_end": w.end.isoformat(), "tz": tz.key, "deals": len(states),
             "model": {"kind": model.kind, "note": model.note, "closed_deals": model.closed,
@@ -140,7 +150,10 @@ def rolling(conn: sqlite3.Connection, *, as_of: str | date | None = None,
             row[f"brier_{s['predictor']}"] = s["brier"]
         model = r["scores"][0]
         row.update(forecast_value=model["forecast_value"], actual_value=model["actual_value"],
-                   forecast_count=model["forecast_count"], actual_count=model["actual_count"])
+                   forecast_count=model["forecast_count"], actual_count=model["actual_count"],
+                   forecast_values=model["forecast_values"],
+                   actual_values=model["actual_values"])
+
         series.append(row)
     return {"horizon": window(last, horizon, tz).horizon, "tz": tz.key, "series": series}
 
@@ -157,8 +170,10 @@ def monthly_bands(conn: sqlite3.Connection, end: date, *, months_back: int = 4,
 
     tz = zone()
     history = history or History(conn)
+    base = default_currency()
     out = []
     starts = []
+
     m = (end + timedelta(days=1)).replace(day=1)  # months before this one have ended
     for _ in range(months_back):
         m = (m - timedelta(days=1)).replace(day=1)
@@ -167,21 +182,30 @@ def monthly_bands(conn: sqlite3.Connection, end: date, *, months_back: int = 4,
         for start in starts:
             last = (start + timedelta(days=32)).replace(day=1) - timedelta(days=1)
             w = Window(start - timedelta(days=1), last, tz, "month")
-            if w.cutoff <= history.first:
+            if w.cutoff <= history.first or history.closed_by(w.cutoff) < MIN_HISTORY:
                 continue
             model = fit(history, w.cutoff, w.days)
             states = [s for s in history.snapshot(w.cutoff) if s.value]
             probs = model.predict([raw(s, w.cutoff) for s in states])
-            values = [s.value for s in states]
-            lo, hi = sums.value_interval(probs, values)
-            actual = sum(s.value for s in states
-                         if history.won_within(s.deal, w.cutoff, w.stop) is not None)
-            out.append({"month": start.strftime("%Y-%m"), "expected": round(
-                sum(p * v for p, v in zip(probs, values, strict=True)), 2), "low": lo,
-                "high": hi, "actual": round(actual, 2), "model": model.kind})
+            for code in sorted({s.deal.currency or base for s in states} or {base}):
+                mine = [i for i, s in enumerate(states) if (s.deal.currency or base) == code]
+                values = [states[i].value for i in mine]
+                lo, hi = sums.value_interval([probs[i] for i in mine], values)
+                actual = sum(states[i].value for i in mine if history.won_within(
+                    states[i].deal, w.cutoff, w.stop) is not None)
+                out.append({"month": start.strftime("%Y-%m"), "currency": code,
+                            "expected": round(sum(probs[i] * states[i].value for i in mine),
+                                              2),
+                            "low": lo, "high": hi, "actual": round(actual, 2),
+                            "model": model.kind})
+    if history.closed_by(window(end, "90d", tz).cutoff) < MIN_HISTORY:
+        return out
     ahead = forecast(conn, as_of=end, horizon="90d", by="month", today=end, history=history)
-    for r in ahead["rows"][:-1][:months_ahead]:
-        out.append({"month": r["period"], "expected": r["expected_value"],
-                    "low": r["value_low"], "high": r["value_high"], "actual": None,
-                    "model": ahead["model"]["kind"]})
+    months = sorted({r["period"] for r in ahead["rows"] if r["period"] != "total"})
+    for r in ahead["rows"]:
+        if r["period"] in months[:months_ahead]:
+            out.append({"month": r["period"], "currency": r["currency"],
+                        "expected": r["expected_value"], "low": r["value_low"],
+                        "high": r["value_high"], "actual": None,
+                        "model": ahead["model"]["kind"]})
     return out

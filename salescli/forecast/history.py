@@ -65,6 +65,7 @@ class Deal:
     changes: list[tuple[int, str | None, float | None]] = field(default_factory=list)
     mail: dict[str, list[float]] = field(default_factory=dict)
     closed_at: float = math.inf  # from here on the deal stays won or lost
+    currency: str | None = None  # of its value; None: the default (SALESCLI_CURRENCY)
 
 
 @dataclass
@@ -96,8 +97,8 @@ class History:
         for r in conn.execute(
                 "SELECT id, email, CAST(strftime('%s', created_at) AS INTEGER),"
                 " CAST(strftime('%s', archived_at) AS INTEGER),"
-                " CAST(strftime('%s', updated_at) AS INTEGER), owner, value, source, tags"
-                " FROM prospects"):
+                " CAST(strftime('%s', updated_at) AS INTEGER), owner, value, source, tags,"
+                " currency FROM prospects"):
             tags: tuple[str, ...] = ()
             if r[8] and r[8] != "[]":
                 try:
@@ -105,7 +106,7 @@ class History:
                 except ValueError:
                     pass
             self.deals[r[0]] = Deal(r[0], r[1], float(r[2]), _f(r[3]), float(r[4]), r[5],
-                                    r[6], r[7], tags)
+                                    r[6], r[7], tags, currency=r[9])
         for pid, at, stage, owner, value in conn.execute(
                 "SELECT prospect_id, CAST(strftime('%s', at) AS INTEGER), to_stage_id, owner,"
                 " value FROM stage_changes ORDER BY prospect_id, at, id"):

@@ -11,12 +11,17 @@ from __future__ import annotations
 
 import math
 import statistics
+from bisect import bisect_right
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from typing import Any
 
+from salescli.core.enums import StageKind
+from salescli.core.errors import SalescliError
 from salescli.forecast.history import DAY, History, State, days
 
 MIN_CLOSED = 50  # fewer closed deals than this: per-stage rates, not the learned model
+MIN_HISTORY = 1  # fewer closed deals than this: no forecast at all (NotEnoughHistory)
 SNAPSHOT_STEP_DAYS = 30
 MAX_SNAPSHOTS = 36
 DAY_BINS = (7, 14, 30, 60, 120, 240)
@@ -27,6 +32,16 @@ FACTORS = {"stage": ("stage",), "days in stage": ("in_stage",), "age": ("age",),
            "owner": ("owner",), "source": ("source",), "tags": ("tags",),
            "value": ("value",), "replies": ("replied", "since_reply"),
            "touches sent": ("touches",), "bounced": ("bounced",), "out of office": ("ooo",)}
+
+
+class NotEnoughHistory(SalescliError):
+    """No deal was won or lost by the as-of day: there is no rate to forecast from."""
+
+    def __init__(self, closed: int, day: str):
+        self.closed = closed
+        super().__init__(f"not enough history to forecast: {closed} deals won or lost by "
+                         f"{day}, need at least {MIN_HISTORY} (the forecast learns from "
+                         "closed deals)")
 
 
 def _bin(x: float, edges: tuple) -> str:
@@ -234,10 +249,64 @@ def _reference(rows: list[dict[str, Any]]) -> dict[str, Any]:
     return ref
 
 
+def closed_rates(history: History, cutoff: float) -> tuple[dict[str, float], float,
+                                                            dict[str, float], int]:
+    """For a history too young for a past snapshot a horizon back: per open stage, the
+    share won of the deals that had been in it and were closed at ``cutoff`` (however long
+    they took); the overall share; median days from entering a stage to the win ("" for
+    all stages); and the number of deals won."""
+    n: dict[str, int] = {}
+    w: dict[str, int] = {}
+    to_win: dict[str, list[float]] = {}
+    closed = won_deals = 0
+    for d in history.deals.values():
+        if d.closed_at > cutoff:
+            continue
+        known = bisect_right(d.change_at, cutoff)
+        won = d.changes[known - 1][0] in history.won
+        closed += 1
+        won_deals += won
+        entered: dict[str, float] = {}
+        for at, (stage_id, _, _) in zip(d.change_at[:known], d.changes[:known], strict=True):
+            name, kind, _ = history.stages[stage_id]
+            if kind == StageKind.OPEN and name not in entered:
+                entered[name] = at
+        for name, at in entered.items():
+            n[name] = n.get(name, 0) + 1
+            w[name] = w.get(name, 0) + won
+            if won:
+                to_win.setdefault(name, []).append(days(d.closed_at - at))
+    close = {k: statistics.median(v) for k, v in to_win.items()}
+    every = [x for v in to_win.values() for x in v]
+    if every:
+        close[""] = statistics.median(every)
+    return ({k: w[k] / n[k] for k in n}, won_deals / closed if closed else 0.0, close,
+            won_deals)
+
+
 def fit(history: History, cutoff: float, horizon_days: float, *,
-        min_closed: int = MIN_CLOSED) -> Model:
-    """Fit the model on the history known at ``cutoff`` for a horizon of ``horizon_days``."""
+        min_closed: int = MIN_CLOSED, day: str | None = None) -> Model:
+    """Fit the model on the history known at ``cutoff`` for a horizon of ``horizon_days``.
+
+    Raises NotEnoughHistory (naming ``day``, the as-of day) when no deal had closed by
+    then; a history too young to hold a past snapshot a horizon back with a win in it
+    falls back to the win rates of the deals closed so far (``closed_rates``)."""
     t = training(history, cutoff, horizon_days)
+    if t.closed < MIN_HISTORY:
+        raise NotEnoughHistory(t.closed, day or datetime.fromtimestamp(
+            cutoff - 1, UTC).date().isoformat())
+    if not sum(t.labels):
+        rates, overall, close, won = closed_rates(history, cutoff)
+        why = f"history of {int(days(cutoff - (history.first or cutoff)))} days, shorter than" \
+            if not t.rows else f"{len(t.rows)} open deals in {t.snapshots} past snapshots, " \
+            "none won within"
+        why += f" the {horizon_days:.0f}-day horizon"
+        note = (f"per-stage win rates of the {t.closed} deals closed so far ({won} won), "
+                "however long they took") if won else \
+            f"none of the {t.closed} deals closed so far was won: every probability is 0"
+        return Model("stage rates", f"{why}: {note}",
+                     rates=rates, overall=overall, close_days=close,
+                     horizon_days=horizon_days, closed=t.closed, rows=len(t.rows))
     rates, overall = stage_rates(t)
     close = {k: statistics.median(v) for k, v in t.days_to_win.items()}
     every = [d for v in t.days_to_win.values() for d in v]

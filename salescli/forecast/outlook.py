@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from typing import Any
 
+from salescli.core.currency import default_currency
 from salescli.core.errors import InvalidValue, NotFound
 from salescli.forecast import sums
 from salescli.forecast.history import History, day_end, zone
@@ -97,13 +98,15 @@ def score(history: History, model: Model, w: Window, owner: str | None = None,
           ) -> list[dict[str, Any]]:
     """Each deal open at the as-of cutoff with a value: probability, stage rate, close day."""
     out = []
+    base = default_currency()
     states = [s for s in history.snapshot(w.cutoff)
               if s.value is not None and s.value > 0 and (owner is None or s.owner == owner)]
     rows = [raw(s, w.cutoff) for s in states]
     for s, r, p in zip(states, rows, model.predict(rows), strict=True):
         close = w.as_of + timedelta(days=max(1, round(model.close_in_days(s.stage))))
         out.append({"prospect_id": s.deal.id, "email": s.deal.email, "owner": s.owner,
-                    "stage": s.stage, "value": s.value, "probability": round(p, 4),
+                    "stage": s.stage, "value": s.value, "currency": s.deal.currency or base,
+                    "probability": round(p, 4),
                     "stage_rate": round(model.stage_rate(s.stage), 4),
                     "expected_close": min(close, w.end).isoformat(), "_raw": r,
                     "_p": p})
@@ -125,19 +128,24 @@ def summarise(deals: Sequence[dict[str, Any]], key: str) -> dict[str, Any]:
 
 
 def group(deals: Sequence[dict[str, Any]], by: str) -> list[dict[str, Any]]:
-    """Per period (month, week) or per owner or stage, then a ``total`` row."""
+    """Per period (month, week) or per owner or stage, then a ``total`` row; each of them
+    once per currency (values in two currencies are never summed into one figure)."""
     if by not in BY:
         raise InvalidValue("--by", by, "must be one of " + ", ".join(BY))
-    groups: dict[str, list[dict[str, Any]]] = {}
+    groups: dict[tuple[str, str], list[dict[str, Any]]] = {}
+    totals: dict[str, list[dict[str, Any]]] = {}
     for d in deals:
         if by in ("month", "week"):
             k = period_key(date.fromisoformat(d["expected_close"]), by)
         else:
             k = d[by]
-        groups.setdefault(k, []).append(d)
-    rows = [summarise(groups[k], k) for k in sorted(groups)]
-    rows.append(summarise(deals, "total"))
+        groups.setdefault((k, d["currency"]), []).append(d)
+        totals.setdefault(d["currency"], []).append(d)
+    rows = [{**summarise(groups[k], k[0]), "currency": k[1]} for k in sorted(groups)]
+    rows += [{**summarise(totals[c], "total"), "currency": c} for c in sorted(totals)] \
+        or [{**summarise([], "total"), "currency": default_currency()}]
     return rows
+
 
 
 def check_owner(conn: sqlite3.Connection, owner: str | None) -> str | None:
@@ -163,8 +171,8 @@ def forecast(conn: sqlite3.Connection, *, as_of: str | date | None = None,
     w = window(parse_as_of(as_of, today or today_local(tz)), horizon, tz)
     owner = check_owner(conn, owner)
     history = history or History(conn)
-    model = fit(history, w.cutoff, w.days, **({} if min_closed is None
-                                              else {"min_closed": min_closed}))
+    model = fit(history, w.cutoff, w.days, day=w.as_of.isoformat(),
+                **({} if min_closed is None else {"min_closed": min_closed}))
     deals = score(history, model, w, owner)
     return {"as_of": w.as_of.isoformat(), "horizon": w.horizon,
             "horizon_end": w.end.isoformat(), "tz": tz.key, "owner": owner,

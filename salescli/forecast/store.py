@@ -2,7 +2,7 @@
 written by ``refresh`` (the nightly job), and stage outlooks from the history alone.
 
 Tables (migration m006): ``forecast_deals`` (one row per scored open deal),
-``forecast_periods`` (per owner — NULL for everyone — and month, ``total`` for the whole
+``forecast_periods`` (per owner — NULL for everyone —, month and currency, ``total`` for the whole
 horizon), ``forecast_state`` (one row: as-of day, horizon, model, when refreshed).
 Derived data like the metrics rollup: replaced whole, no audit rows.
 """
@@ -26,10 +26,16 @@ _PERIOD_COLS = ("deals", "expected_count", "count_low", "count_high", "expected_
 
 def refresh(conn: sqlite3.Connection, *, horizon: str = "90d", today: date | None = None,
             ) -> dict[str, Any]:
-    """Forecast as of today and replace the stored forecast in one transaction; counts."""
+    """Forecast as of today and replace the stored forecast in one transaction; counts.
+    With no closed deal yet, the stored forecast is empty and its note says why (the
+    nightly job does not fail on a new database)."""
+    from salescli.forecast.model import NotEnoughHistory
     from salescli.forecast.outlook import forecast, group
 
-    result = forecast(conn, horizon=horizon, today=today)
+    try:
+        result = forecast(conn, horizon=horizon, today=today)
+    except NotEnoughHistory as exc:
+        result = _without_forecast(horizon, today, exc)
     deals = result["_deals"]
     periods: list[tuple[str | None, dict[str, Any]]] = [(None, r) for r in result["rows"]]
     for owner in sorted({d["owner"] for d in deals}):
@@ -43,9 +49,10 @@ def refresh(conn: sqlite3.Connection, *, horizon: str = "90d", today: date | Non
             [(d["prospect_id"], d["owner"], d["stage"], d["value"], d["probability"],
               d["stage_rate"], d["expected_close"], d["expected_close"][:7]) for d in deals])
         conn.executemany(
-            f"INSERT INTO forecast_periods(owner, month, {', '.join(_PERIOD_COLS)})"
-            f" VALUES (?, ?{', ?' * len(_PERIOD_COLS)})",
-            [(owner, r["period"], *(r[c] for c in _PERIOD_COLS)) for owner, r in periods])
+            f"INSERT INTO forecast_periods(owner, month, currency, {', '.join(_PERIOD_COLS)})"
+            f" VALUES (?, ?, ?{', ?' * len(_PERIOD_COLS)})",
+            [(owner, r["period"], r["currency"], *(r[c] for c in _PERIOD_COLS))
+             for owner, r in periods])
         conn.execute(
             "INSERT OR REPLACE INTO forecast_state VALUES (1, ?, ?, ?, ?, ?, ?, ?, ?)",
             (result["as_of"], result["horizon"], result["horizon_end"], result["tz"],
@@ -53,6 +60,20 @@ def refresh(conn: sqlite3.Connection, *, horizon: str = "90d", today: date | Non
              result["model"]["closed_deals"], now()))
     return {"deals": len(deals), "periods": len(periods), "model": result["model"]["kind"],
             "as_of": result["as_of"]}
+
+
+def _without_forecast(horizon: str, today: date | None, exc: Any) -> dict[str, Any]:
+    """What ``refresh`` stores when there is no history to forecast from: no rows, and the
+    reason as the model's note."""
+    from salescli.forecast.history import zone
+    from salescli.forecast.outlook import today_local, window
+
+    tz = zone()
+    w = window(today or today_local(tz), horizon, tz)  # pragma: no mutate (tz = the default)
+    return {"as_of": w.as_of.isoformat(), "horizon": w.horizon,
+            "horizon_end": w.end.isoformat(), "tz": tz.key, "rows": [], "_deals": [],
+            "model": {"kind": "none", "note": str(exc),
+                      "closed_deals": exc.closed}}
 
 
 def stored(conn: sqlite3.Connection, owner: str | None = None) -> dict[str, Any] | None:
@@ -63,9 +84,10 @@ def stored(conn: sqlite3.Connection, owner: str | None = None) -> dict[str, Any]
         return None
     rows = conn.execute(
         "SELECT month AS period, * FROM forecast_periods WHERE owner IS ?"
-        " ORDER BY month = 'total', month", (owner,)).fetchall()
-    return {"state": dict(state), "rows": [{k: r[k] for k in ("period", *_PERIOD_COLS)}
-                                           for r in rows]}
+        " ORDER BY month = 'total', month, currency", (owner,)).fetchall()
+    return {"state": dict(state), "rows": [{k: r[k] for k in ("period", "currency",
+                                                              *_PERIOD_COLS)} for r in rows]}
+
 
 
 def stage_outlook(conn: sqlite3.Connection, owner: str | None = None,

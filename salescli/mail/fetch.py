@@ -9,6 +9,7 @@ several accounts fetch at once while one connection writes.
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
@@ -19,6 +20,8 @@ from salescli.mail.sources import Checkpoint, Fetched, FolderPlan, Source
 
 if TYPE_CHECKING:
     from salescli.mail.parse import Envelope
+
+log = logging.getLogger("salescli.mail")
 
 
 @dataclass
@@ -56,9 +59,12 @@ Event = FolderEvent | ChunkEvent | DoneEvent
 
 
 def fetch_account(source: Source, checkpoints: dict[tuple[str, str], Checkpoint],
-                  options: ScanOptions, put: Callable[[Event], None]) -> None:
+                  options: ScanOptions, put: Callable[[Event], None],
+                  text_from: frozenset[str] = frozenset()) -> None:
     """Fetch everything new in one account, sending events to the writer; always ends
-    with a DoneEvent (unless ``put`` itself raises: the writer is gone)."""
+    with a DoneEvent (unless ``put`` itself raises: the writer is gone). The first KB of
+    the text are read for auto-replies and for mail from ``text_from`` (prospects with
+    a live enrollment)."""
     try:
         source.open()
         for folder, sent in sorted(source.folders(), key=lambda f: not f[1]):
@@ -69,7 +75,8 @@ def fetch_account(source: Source, checkpoints: dict[tuple[str, str], Checkpoint]
             if not plan.handles:
                 continue
             for covered, chunk in source.headers(plan):
-                envs, learned, dups = read_chunk(source, plan, chunk, options.since)
+                envs, learned, dups = read_chunk(source, plan, chunk, options.since,
+                                                 text_from)
                 put(ChunkEvent(source.account, state, covered, envs, len(chunk), learned,
                                dups))
     except SalescliError as exc:
@@ -90,16 +97,19 @@ class Stopped(Exception):
 
 
 def read_chunk(source: Source, plan: FolderPlan, chunk: list[Fetched],
-               since: str | None) -> tuple[list[Envelope], set[str], int]:
+               since: str | None, text_from: frozenset[str] = frozenset()
+               ) -> tuple[list[Envelope], set[str], int]:
     """Parse one fetched chunk, drop repeats within it and mail outside ``--since``, read
-    the bounce candidates whole and note the header marks. Returns the envelopes to
-    record (errors included: they are quarantined), the addresses learned as ours and
-    the number of repeats dropped."""
+    the bounce candidates whole, the start of the text of auto-replies and of mail from
+    ``text_from``, and note the header marks. Returns the envelopes to record (errors
+    included: they are quarantined), the addresses learned as ours and the number of
+    repeats dropped."""
     from salescli.mail import classify as cls
     from salescli.mail.parse import Envelope, parse_envelope
 
     found: list[Envelope] = []
     candidates: list[Envelope] = []
+    readers: list[Envelope] = []
     learned: set[str] = set()
     keys: set[str] = set()
     dups = 0
@@ -122,13 +132,42 @@ def read_chunk(source: Source, plan: FolderPlan, chunk: list[Fetched],
                 candidates.append(env)
             elif env.from_error:
                 env.error = env.from_error
+            elif not plan.sent and _wants_text(env, text_from, source.own):
+                readers.append(env)
         found.append(env)
     if candidates:
         _read_bounces(source, plan, candidates)
+    if readers:
+        _read_texts(source, plan, readers)
     for env in found:
         if not env.error:
             cls.mark(env)
     return found, learned, dups
+
+
+def _wants_text(env: Envelope, text_from: frozenset[str], own: frozenset[str]) -> bool:
+    """Mail whose text a rule reads: from a prospect with a live enrollment (a first
+    line "unsubscribe"), or an auto-reply (its return date); never our own mail."""
+    from salescli.mail import classify as cls
+
+    if not env.from_addr or cls.is_own(env.from_addr, own):
+        return False
+    return env.from_addr in text_from or cls.is_auto_reply(env)
+
+
+def _read_texts(source: Source, plan: FolderPlan, readers: list[Envelope]) -> None:
+    from salescli.mail.body import text_of
+
+    by_handle = {e.handle: e for e in readers}
+    for handle, head, body in source.texts(plan, list(by_handle)):
+        env = by_handle.get(handle)
+        if env is None:
+            continue
+        try:
+            env.text = text_of(head, body)
+        except Exception as exc:  # unreadable text: the message is still recorded
+            log.warning("%s: text not readable (%s: %s)", env.location,
+                        type(exc).__name__, exc)
 
 
 def _read_bounces(source: Source, plan: FolderPlan, candidates: list[Envelope]) -> None:

@@ -71,6 +71,9 @@ class Envelope:
     # Why the sender is unusable (null path, no From): an error only if the message
     # turns out not to be a bounce, which is decided before any From check.
     from_error: str | None = None
+    # The sender's text (``mail.body``), fetched only for auto-replies and mail from
+    # prospects with a live enrollment; None when not fetched.
+    text: str | None = None
 
     @property
     def uid(self) -> int | None:

@@ -19,9 +19,10 @@ from salescli.core.faults import failpoint
 from salescli.core.timeutil import now
 from salescli.mail import classify as cls
 from salescli.mail import rules, unsubscribe
+from salescli.mail.body import snippet
 from salescli.mail.parse import Envelope
 from salescli.mail.run import ACTOR, save_checkpoints
-from salescli.pipeline import interactions, prospects
+from salescli.pipeline import addresses, interactions, prospects
 
 if TYPE_CHECKING:
     from salescli.mail.run import FolderState, ScanRun
@@ -185,14 +186,10 @@ def _prospect_ids(conn: sqlite3.Connection, batch: list[Envelope], own: frozense
                   ) -> tuple[dict[str, int], dict[int, str | None]]:
     """Prospect ids for every address a batch is about, and each one's latest
     interaction time before the batch (what ``rules.apply_new`` orders against)."""
-    wanted = sorted({a for env in batch if not env.error for a in _targets(env, own)})
-    ids: dict[str, int] = {}
-    for i in range(0, len(wanted), 500):
-        part = wanted[i:i + 500]
-        ids.update((r[1], r[0]) for r in conn.execute(
-            f"SELECT id, email FROM prospects WHERE email IN ({','.join('?' * len(part))})",
-            part))
+    wanted = {a for env in batch if not env.error for a in _targets(env, own)}
+    ids = addresses.prospect_for(conn, wanted)  # primary and other addresses
     before: dict[int, str | None] = {}
+
     pids = sorted(ids.values())
     for i in range(0, len(pids), 500):
         part = pids[i:i + 500]
@@ -215,6 +212,8 @@ def _apply(run: ScanRun, envs: list[Envelope], own: frozenset[str],
             continue
         failures = {f.address: f for f in env.failures}
         ikind = _KIND_TO_INTERACTION[kind]
+        # An auto-reply keeps the start of its text: the return date it states.
+        text = snippet(env.text) if kind == cls.Kind.AUTO_REPLY else None
         found = []
         for addr in _targets(env, own):
             pid = run.ids.get(addr)
@@ -231,9 +230,13 @@ def _apply(run: ScanRun, envs: list[Envelope], own: frozenset[str],
             if kind == cls.Kind.BOUNCE:
                 f = failures[addr]
                 detail = {"bounce": "hard" if f.hard else "soft", "diagnostic": f.diagnostic}
+                if not _is_primary(run.conn, pid, addr):
+                    # We only send to the primary address: a bounce from another one is
+                    # history, and changes neither the email status nor a sequence.
+                    detail["other_address"] = addr
             found.append((addr, pid, detail))
             rows.append({"prospect_id": pid, "kind": ikind, "occurred_at": env.sent_at,
-                         "subject": env.subject, "message_id": env.key,
+                         "subject": env.subject, "message_id": env.key, "body": text,
                          "thread_key": env.thread_key, "account": env.account,
                          "folder": env.folder, "uid": env.uid, "detail": detail})
         plans.append((env, found))
@@ -251,7 +254,8 @@ def _apply(run: ScanRun, envs: list[Envelope], own: frozenset[str],
             if next(ids) is None:
                 continue
             recorded += 1
-            new.setdefault(pid, []).append((env.sent_at, ikind, env.key, detail))
+            if not (detail and detail.get("other_address")):
+                new.setdefault(pid, []).append((env.sent_at, ikind, env.key, detail))
             _maybe_notify(run, env, pid, _KIND_TO_INTERACTION[kind], detail, addr)
         if not recorded:
             run.add(env.account, "unmatched")
@@ -263,7 +267,13 @@ def _apply(run: ScanRun, envs: list[Envelope], own: frozenset[str],
     return outcomes
 
 
+def _is_primary(conn: sqlite3.Connection, pid: int, addr: str) -> bool:
+    return conn.execute("SELECT 1 FROM prospects WHERE id = ? AND email = ?",
+                        (pid, addr)).fetchone() is not None
+
+
 def _may_create(run: ScanRun, kind: cls.Kind, addr: str, own: frozenset[str]) -> bool:
+
     """``--create-unknown``: people we wrote to or who wrote to us, never robots or us."""
     return (run.options.create_unknown and kind in (cls.Kind.OUTBOUND, cls.Kind.INBOUND)
             and not cls.is_own(addr, own) and not cls.is_noreply(addr))

@@ -52,6 +52,7 @@ def scan(conn: sqlite3.Connection, sources: list[Source], options: ScanOptions |
         run.own |= set(source.own)
         run.counts["accounts"].setdefault(source.account, dict.fromkeys(COUNT_KEYS, 0))
     checkpoints = _load_checkpoints(conn)
+    text_from = _enrolled(conn)
     jobs = max(1, min(options.jobs, len(sources)))
     events: queue.Queue[Event] = queue.Queue(maxsize=2 * jobs)
     halt = threading.Event()
@@ -71,7 +72,8 @@ def scan(conn: sqlite3.Connection, sources: list[Source], options: ScanOptions |
 
     def start_next() -> None:
         source = todo.pop(0)
-        threading.Thread(target=fetch_account, args=(source, checkpoints, options, put),
+        threading.Thread(target=fetch_account,
+                         args=(source, checkpoints, options, put, text_from),
                          name=f"fetch {source.account}", daemon=True).start()
 
     failed: list[str] = []
@@ -138,6 +140,16 @@ def _tune(conn: sqlite3.Connection) -> None:
 def _load_checkpoints(conn: sqlite3.Connection) -> dict[tuple[str, str], Checkpoint]:
     return {(r[0], r[1]): Checkpoint(r[2], r[3], r[4]) for r in conn.execute(
         "SELECT account, folder, uidvalidity, last_uid, highestmodseq FROM mail_checkpoints")}
+
+
+def _enrolled(conn: sqlite3.Connection) -> frozenset[str]:
+    """Addresses (primary and other) of prospects with a live enrollment: their mail's
+    text is read (a first line "unsubscribe" ends the enrollment)."""
+    return frozenset(r[0] for r in conn.execute(
+        "SELECT p.email FROM enrollments e JOIN prospects p ON p.id = e.prospect_id"
+        " WHERE e.state = 'active'"
+        " UNION SELECT a.email FROM enrollments e JOIN prospect_addresses a"
+        " ON a.prospect_id = e.prospect_id WHERE e.state = 'active'"))
 
 
 def _folder(run: ScanRun, state: FolderState, bars: dict | None) -> None:

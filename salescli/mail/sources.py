@@ -27,6 +27,7 @@ log = logging.getLogger("salescli.mail")
 
 HEADER_CHUNK = 500
 BODY_CHUNK = 20
+TEXT_CHUNK = 100  # partial bodies (8 KB each) per FETCH
 MAX_BODY = 2_000_000
 # UIDs per SEARCH of a --since first import: a reply line of at most ~160 KB, far below
 # imaplib's 1 MB line limit, which one SEARCH over a 500k-message folder would break.
@@ -93,10 +94,33 @@ class Source:
     def bodies(self, plan: FolderPlan, handles: list) -> Iterator[tuple[Any, bytes]]:
         raise NotImplementedError
 
+    def texts(self, plan: FolderPlan, handles: list) -> Iterator[tuple[Any, bytes, bytes]]:
+        """(handle, content headers, the first ``TEXT_BYTES`` of the body) per message:
+        what ``mail.body`` reads. Local sources cut the whole message; IMAP fetches
+        only that much."""
+        from salescli.mail.body import TEXT_BYTES
+
+        for handle, raw in self.bodies(plan, handles):
+            head, _, body = raw.replace(b"\r\n", b"\n").partition(b"\n\n")
+            wanted = [line for line in _unfold(head) if line.lower().startswith(
+                (b"content-type:", b"content-transfer-encoding:"))]
+            yield handle, b"\n".join(wanted), body[:TEXT_BYTES]
+
     def location(self, folder: str, handle: Any) -> str:
         return f"{self.account}/{folder}/{handle}"
 
     def close(self) -> None: ...
+
+
+def _unfold(head: bytes) -> list[bytes]:
+    """Header lines with their continuation lines joined."""
+    out: list[bytes] = []
+    for line in head.split(b"\n"):
+        if line[:1] in (b" ", b"\t") and out:
+            out[-1] += b" " + line.strip()
+        else:
+            out.append(line)
+    return out
 
 
 def _retryable(exc: BaseException) -> bool:
@@ -311,6 +335,23 @@ class ImapSource(Source):
                 raw = next((v for k, v in data.items() if k.startswith(b"BODY[")), None)
                 if raw:
                     yield uid, raw
+
+    def texts(self, plan: FolderPlan, handles: list) -> Iterator[tuple[Any, bytes, bytes]]:
+        """The partial fetch: content headers and ``BODY.PEEK[TEXT]<0.N>`` (no \\Seen)."""
+        from salescli.mail.body import CONTENT_FIELDS, TEXT_ITEM
+
+        self._select(plan.folder)
+        items = [CONTENT_FIELDS.encode(), TEXT_ITEM.encode()]
+        for i in range(0, len(handles), TEXT_CHUNK):
+            chunk = handles[i:i + TEXT_CHUNK]
+            resp = self.call(f"FETCH {plan.folder}",
+                             lambda c, chunk=chunk: c.fetch(chunk, items))
+            for uid in chunk:
+                data = resp.get(uid) or {}
+                head = next((v for k, v in data.items() if k.startswith(b"BODY[HEADER")), b"")
+                text = next((v for k, v in data.items() if k.startswith(b"BODY[TEXT]")), None)
+                if text is not None:
+                    yield uid, head or b"", text
 
 
 _RAW_UID = re.compile(rb"[( ]UID (\d+)[ )]")

@@ -33,6 +33,8 @@ from datetime import UTC, date, datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
+from salescli.core import currency
+from salescli.core.currency import default_currency
 from salescli.core.db import transaction
 from salescli.core.enums import InteractionKind
 from salescli.core.errors import InvalidValue
@@ -364,7 +366,23 @@ def summary(conn: sqlite3.Connection, *, days: int = 30, owner: str | None = Non
         LEFT JOIN med ON med.k = s.id LEFT JOIN now ON now.k = s.id
         WHERE s.removed_at IS NULL ORDER BY s.position, s.id""",
         [*pin, *pout, *pout, iso(datetime.now(UTC) - timedelta(days=stale_days)), *pp])]
+    # Values per currency: two currencies never add up to one figure (core.currency).
+    base = default_currency()
+    stage_values: dict[str, list[tuple[str, float]]] = {}
+    for name, code, v in q(f"""SELECT s.name, coalesce(p.currency, ?), total(p.value)
+                               FROM prospects p JOIN stages s ON s.id = p.stage_id
+                               WHERE p.archived_at IS NULL AND p.value IS NOT NULL{cp}
+                               GROUP BY 1, 2""", [base, *pp]):
+        stage_values.setdefault(name, []).append((code, v))
+    for row in funnel:
+        row["values"] = currency.totals(stage_values.get(row["stage"], ()), default=base)
+        if len(row["values"]) > 1:
+            row["value"] = None
     cm, pm = owner_cond("m.owner", owner)
+    won_values = currency.totals(q(
+        f"""SELECT coalesce(p.currency, ?), m.value FROM mx_moves m
+            JOIN prospects p ON p.id = m.prospect_id WHERE m.kind = 'won'{cm}""",
+        [base, *pm]).fetchall(), default=base)
     deals = q(f"""SELECT sum(m.prev_stage IS NULL) AS new, sum(m.kind = 'won') AS won,
                          sum(m.kind = 'lost') AS lost,
                          round(total(CASE WHEN m.kind = 'won' THEN m.value END), 2)
@@ -388,17 +406,22 @@ def summary(conn: sqlite3.Connection, *, days: int = 30, owner: str | None = Non
                    FROM f LEFT JOIN r ON r.prospect_id = f.prospect_id""",
                [p.start_utc, p.end_utc, *pi, p.start_utc]).fetchone()
     opened = [row for row in funnel if row["kind"] == "open"]
+    open_values = currency.totals(((c, v) for row in opened for c, v in row["values"].items()),
+                                  default=base)
     won, lost = deals["won"] or 0, deals["lost"] or 0
     sent = act.get("email_out", 0)
     received = sum(act.get(k, 0) for k in ("email_in", "auto_reply", "bounce"))
     kpis = {
         "period_start": p.start.isoformat(), "period_end": p.end.isoformat(), "days": p.days,
         "tz": p.tz, "owner": owner, "new_prospects": deals["new"] or 0, "won": won,
-        "lost": lost, "won_value": deals["won_value"], "win_rate": _ratio(won, won + lost),
+        "lost": lost, "won_value": None if len(won_values) > 1 else deals["won_value"],
+        "won_values": won_values, "currency": base, "win_rate": _ratio(won, won + lost),
         "median_cycle_days": _round(cycle["median"] if cycle else None),
         "p90_cycle_days": _round(cycle["p90"] if cycle else None),
         "open_prospects": sum(row["prospects"] for row in opened),
-        "open_value": round(sum(row["value"] for row in opened), 2),
+        "open_value": None if len(open_values) > 1 else sum(open_values.values()) or 0.0,
+        "open_values": open_values,
+
         "stale_prospects": sum(row["stale"] for row in opened), "stale_days": stale_days,
         "emails_sent": sent, "emails_received": received,
         "replies": act.get("email_in", 0), "auto_replies": act.get("auto_reply", 0),

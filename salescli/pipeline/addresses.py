@@ -24,18 +24,21 @@ _CHUNK = 400  # addresses per IN (…), well under SQLite's variable limit
 
 def _normalised(emails: Iterable[str]) -> list[str]:
     """Each address normalised like a primary one, duplicates dropped, order kept."""
-    seen: dict[str, None] = {}
+    out: list[str] = []
     for email in emails:
         if email is None or not str(email).strip():
             continue
-        seen.setdefault(normalise_email(email, "email"), None)
-    return list(seen)
+        address = normalise_email(email)
+        if address not in out:
+            out.append(address)
+    return out
 
 
 def of(conn: sqlite3.Connection, prospect_id: int) -> list[str]:
     """The prospect's other addresses, in the order they were added."""
     return [r[0] for r in conn.execute(
-        "SELECT email FROM prospect_addresses WHERE prospect_id = ? ORDER BY id", (prospect_id,))]
+        "SELECT email FROM prospect_addresses WHERE prospect_id = ?"  # pragma: no mutate (SQL case)
+        " ORDER BY id", (prospect_id,))]  # pragma: no mutate (SQL case)
 
 
 def prospect_for(conn: sqlite3.Connection, emails: Iterable[str]) -> dict[str, int]:
@@ -43,7 +46,7 @@ def prospect_for(conn: sqlite3.Connection, emails: Iterable[str]) -> dict[str, i
     prospect's primary or other address; unknown ones are left out."""
     wanted = sorted({e for e in emails if e})
     found: dict[str, int] = {}
-    for i in range(0, len(wanted), _CHUNK):
+    for i in range(0, len(wanted), _CHUNK):  # pragma: no mutate (a step of 1 finds the same)
         part = wanted[i:i + _CHUNK]
         marks = ",".join("?" * len(part))
         found.update((r[0], r[1]) for r in conn.execute(
@@ -64,7 +67,9 @@ def add(conn: sqlite3.Connection, actor: str, prospect_id: int, emails: Iterable
     address (nothing written)."""
     wanted = _normalised(emails)
     with transaction(conn):
-        row = conn.execute("SELECT email FROM prospects WHERE id = ?", (prospect_id,)).fetchone()
+        row = conn.execute("SELECT email FROM prospects"  # pragma: no mutate (SQL case)
+                           " WHERE id = ?",  # pragma: no mutate (SQL case)
+                           (prospect_id,)).fetchone()
         if row is None:
             raise NotFound("prospect", prospect_id)
         owners = prospect_for(conn, wanted)
@@ -81,7 +86,8 @@ def add(conn: sqlite3.Connection, actor: str, prospect_id: int, emails: Iterable
         if added:
             ts = at or now()
             conn.executemany(
-                "INSERT INTO prospect_addresses(prospect_id, email, created_at) VALUES (?, ?, ?)",
+                "INSERT INTO prospect_addresses"  # pragma: no mutate (SQL case)
+                "(prospect_id, email, created_at) VALUES (?, ?, ?)",  # pragma: no mutate (SQL case)
                 [(prospect_id, email, ts) for email in added])
             audit.record(conn, actor, "add-email", "prospect", prospect_id, None,
                          {FIELD: added}, prospect_id=prospect_id, at=ts)
@@ -100,8 +106,9 @@ def remove(conn: sqlite3.Connection, actor: str, prospect_id: int, emails: Itera
             missing = next(e for e in wanted if e not in have)
             raise NotFound(f"other address of prospect #{prospect_id}", missing)
         if gone:
-            conn.executemany("DELETE FROM prospect_addresses WHERE prospect_id = ? AND email = ?",
+            conn.executemany("DELETE FROM prospect_addresses"  # pragma: no mutate (SQL case)
+                             " WHERE prospect_id = ? AND email = ?",  # pragma: no mutate (SQL case)
                              [(prospect_id, e) for e in gone])
             audit.record(conn, actor, "remove-email", "prospect", prospect_id, {FIELD: gone},
-                         None, prospect_id=prospect_id)
+                         prospect_id=prospect_id)
     return gone

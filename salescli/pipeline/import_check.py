@@ -28,6 +28,7 @@ from salescli.pipeline.prospects import normalise_email, parse_tags, parse_value
 # the currency (None: the default).
 STAGED = ("row", *FIELDS, "created", "entered", "history", "currency")
 _MEMO = ("stage", "value", "tags", "created_at")  # columns whose repeated cells are parsed once
+_MEMO_MAX = 50_000  # cells remembered per column: memory stays bounded whatever the file
 
 
 class Validator:
@@ -100,6 +101,9 @@ class Validator:
                     columns[field] = [attempt(i, field, convert, v)
                                       for i, v in enumerate(values)]
             elif memo is not None and types <= {str, NoneType}:
+                if len(memo) > _MEMO_MAX:  # a column of ever new cells (dates): start over
+                    memo.clear()
+                    memo[None] = None
                 for v in set(values).difference(memo):
                     try:
                         memo[v] = convert(v)

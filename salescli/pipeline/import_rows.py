@@ -26,6 +26,7 @@ from salescli.pipeline.import_plan import DATES, Plan, addresses_in, name_in
 from salescli.pipeline.import_read import Rejection
 
 DERIVED = -1  # the Validator's column index of a field this module computes
+_MEMO_MAX = 50_000
 _CODE = re.compile(r"^[A-Z]{3}$")
 # staged row positions (import_check.STAGED)
 _EMAIL, _STAGE, _VALUE, _CREATED, _ENTERED, _CURRENCY = 1, 5, 6, 10, 11, 13
@@ -123,7 +124,7 @@ class Rows:
 
     def _date(self, col: int) -> Callable[[str], str | None]:
         fmt = self.plan.dates[self.plan.headers[col]]
-        fast = getattr(fmt, "code", None) == "iso"
+        fast = getattr(fmt, "code", None) == "iso"  # pragma: no mutate - speed only
 
         def parse(text: str) -> str | None:
             if fast:  # the common ISO shapes, by the C parser the generic reader uses
@@ -142,6 +143,14 @@ class Rows:
 
     # ----------------------------------------------------------------- per batch
 
+    def memo(self, name: str) -> dict:
+        """The cells of a column read so far → what they gave; started over past _MEMO_MAX
+        entries (a column of ever new cells must not hold the whole file)."""
+        memo = self._memo.setdefault(name, {})
+        if len(memo) > _MEMO_MAX:
+            memo.clear()
+        return memo
+
     def batch(self, numbers: list[int], rows: list[list[str]]
               ) -> tuple[list[int], list[list[str]], dict[str, list], list[Rejection]]:
         """The batch's derived columns (field → values); rows a cell of which cannot be
@@ -154,7 +163,7 @@ class Rows:
                 else derive(numbers, rows, given)
         if self.plan.repeated and self.plan.profile.rows == "deals":
             deal = self.plan.by_field("deal")
-            emails = given.get("email") or list(map(itemgetter(self.cols["email"]), rows))
+            emails = given["email"]  # a deals export's addresses are always derived
             for number, email, row in zip(numbers, emails, rows, strict=True):
                 if email.lower() in self.plan.repeated and deal:
                     self.deal_names[number] = row[deal[0]].strip()
@@ -197,7 +206,7 @@ class Rows:
     def _stage(self, numbers: list[int], rows: list[list[str]], given: dict) -> list[str]:
         plan = self.plan
         stage_cols, status_cols = plan.by_field("stage"), plan.by_field("status")
-        memo = self._memo.setdefault("stage", {})
+        memo = self.memo("stage")
         stage_vals = _first([list(map(itemgetter(c), rows)) for c in stage_cols]) \
             if stage_cols else [""] * len(rows)
         status_vals = _first([list(map(itemgetter(c), rows)) for c in status_cols]) \
@@ -213,12 +222,12 @@ class Rows:
         return out
 
     def _owner(self, numbers: list[int], rows: list[list[str]], given: dict) -> list[str]:
-        memo = self._memo.setdefault("owner", {})
+        memo = self.memo("owner")
         cols = self.plan.by_field("owner")
         values = _first([list(map(itemgetter(c), rows)) for c in cols])
         out = []
         for v in values:
-            user = memo.get(v)
+            user = memo.get(v)  # pragma: no mutate - a memo: None only reads again
             if user is None:
                 user = memo[v] = self.plan.owner_of(v.strip())
             out.append(user)
@@ -227,7 +236,7 @@ class Rows:
     def _values(self, numbers: list[int], rows: list[list[str]], given: dict,
                 bad: dict) -> list[str]:
         plan = self.plan
-        memo = self._memo.setdefault("value", {})
+        memo = self.memo("value")
         value_cols = plan.by_field("value")
         texts = _first([list(map(itemgetter(c), rows)) for c in value_cols]) \
             if value_cols else [""] * len(rows)
@@ -261,7 +270,7 @@ class Rows:
         return values
 
     def _tags(self, numbers: list[int], rows: list[list[str]], given: dict) -> list[str]:
-        memo = self._memo.setdefault("tags", {})
+        memo = self.memo("tags")
         values = _first([list(map(itemgetter(c), rows)) for c in self.plan.by_field("tags")])
         out = []
         for v in values:
@@ -271,7 +280,7 @@ class Rows:
                 tags = memo[v] = json.dumps([t for t in dict.fromkeys(parts)
                                              if t and fold(t) not in self.drop]) \
                     if any(parts) else ""
-                if tags == "[]":
+                if tags == "[]":  # pragma: no mutate - "[]" also reads as no tags
                     tags = memo[v] = ""
             out.append(tags)
         return out
@@ -347,7 +356,7 @@ class Rows:
                 continue
             self.deals += 1
             name = self.deal_names.get(other[0]) or f"row {other[0]}"
-            stage = self.info.get(other[_STAGE], ("first stage",))[0]
+            stage = self.info.get(other[_STAGE], ("none",))[0]
             value = "" if other[_VALUE] is None else \
                 f", value {other[_VALUE]:g}" + (f" {other[_CURRENCY]}" if other[_CURRENCY]
                                                 else "")

@@ -21,16 +21,11 @@ from salescli.pipeline.crm_profiles import fold
 _USERNAME = re.compile(r"^[A-Za-z0-9._@-]{1,64}$")  # as salescli.web.users accepts
 
 
-def has_full_name(conn: sqlite3.Connection) -> bool:
-    """Whether users have a full_name column (the migration of issue 16)."""
-    return any(r[1] == "full_name" for r in conn.execute("PRAGMA table_info(users)"))
-
-
 def known(conn: sqlite3.Connection) -> dict[str, str]:
     """Every folded username, email and full name of a user → that username."""
-    cols = "username, email" + (", full_name" if has_full_name(conn) else "")
     out: dict[str, str] = {}
-    rows = conn.execute(f"SELECT {cols} FROM users ORDER BY id DESC").fetchall()
+    rows = conn.execute("SELECT username, email, full_name FROM users ORDER BY id DESC"
+                        ).fetchall()
     for row in rows:  # full names, then emails, then usernames: a username always wins
         for value in reversed(tuple(row)[1:]):
             if value:
@@ -50,7 +45,7 @@ def match(conn: sqlite3.Connection, names: Iterable[str],
     for name in names:
         target = chosen.get(fold(name))
         if target:
-            out[name] = users.get(fold(target), target if fold(target) in users else None)
+            out[name] = users.get(fold(target))
         else:
             out[name] = users.get(fold(name))
     return out
@@ -76,7 +71,6 @@ def create(conn: sqlite3.Connection, actor: str, names: Iterable[str], *,
     """Create an operator without a password for each owner name, audited; name →
     username. The caller holds the transaction (the import's)."""
     ts = at or now()
-    full = has_full_name(conn)
     taken = {r[0] for r in conn.execute("SELECT username FROM users")}
     out: dict[str, str] = {}
     for name in names:
@@ -87,7 +81,7 @@ def create(conn: sqlite3.Connection, actor: str, names: Iterable[str], *,
             [username, email, Role.OPERATOR.value, ts, ts]
         after = {"username": username, "email": email, "role": Role.OPERATOR.value,
                  "disabled": False, "created_by": "import --create-owners"}
-        if full and email is None:
+        if email is None:
             cols.append("full_name")
             values.append(name.strip())
             after["full_name"] = name.strip()

@@ -106,7 +106,8 @@ def public(row: sqlite3.Row | dict, currency: str | None = None) -> dict[str, An
     out["tags"] = json.loads(d["tags"]) if d.get("tags") else []
     out["currency"] = d.get("currency") or currency or default_currency()
     if "other_emails" in d:  # asked for by list_prospects(addresses=True)
-        out["other_emails"] = json.loads(d["other_emails"] or "[]")
+        text = d["other_emails"]
+        out["other_emails"] = json.loads(text) if text and text != "[]" else []
     return out
 
 

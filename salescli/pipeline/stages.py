@@ -6,6 +6,7 @@ import sqlite3
 from typing import Any
 
 from salescli.core import audit
+from salescli.core.currency import default_currency, totals
 from salescli.core.db import transaction
 from salescli.core.enums import StageKind
 from salescli.core.errors import Conflict, InvalidValue
@@ -13,18 +14,30 @@ from salescli.core.timeutil import now
 
 
 def list_stages(conn: sqlite3.Connection) -> list[dict[str, Any]]:
-    """Live stages in pipeline order, with how many live prospects each holds and their value."""
-    return [
-        dict(r)
-        for r in conn.execute(
-            """SELECT s.position, s.name, s.kind,
+    """Live stages in pipeline order, with how many live prospects each holds and their
+    value: ``values`` per currency; ``value`` is their total only when there is one
+    currency (None when there are several: they never add up)."""
+    base = default_currency()
+    values: dict[int, list[tuple[str, float]]] = {}
+    for sid, code, v in conn.execute(
+            "SELECT stage_id, coalesce(currency, ?), total(value) FROM prospects"
+            " WHERE archived_at IS NULL AND value IS NOT NULL GROUP BY 1, 2", (base,)):
+        values.setdefault(sid, []).append((code, v))
+    rows = []
+    for r in conn.execute(
+            """SELECT s.id, s.position, s.name, s.kind,
                       count(p.id) AS prospects, coalesce(sum(p.value), 0) AS value
                FROM stages s LEFT JOIN prospects p
                     ON p.stage_id = s.id AND p.archived_at IS NULL
                WHERE s.removed_at IS NULL
-               GROUP BY s.id ORDER BY s.position, s.id"""
-        )
-    ]
+               GROUP BY s.id ORDER BY s.position, s.id"""):
+        row = dict(r)
+        row["values"] = totals(values.get(row.pop("id"), ()), default=base)
+        if len(row["values"]) > 1:
+            row["value"] = None
+        rows.append(row)
+    return rows
+
 
 
 def get_stage(conn: sqlite3.Connection, name: str) -> sqlite3.Row:

@@ -16,6 +16,7 @@ from salescli.core.db import transaction
 from salescli.core.enums import SuppressionSource
 from salescli.core.errors import Conflict, InvalidValue, NotFound
 from salescli.core.timeutil import now
+from salescli.pipeline import addresses
 from salescli.pipeline.prospects import normalise_email
 
 COLUMNS = ["address", "reason", "source", "actor", "created_at"]
@@ -69,12 +70,45 @@ def suppressed_among(conn: sqlite3.Connection, emails: Iterable[str]) -> set[str
     return {e for e in wanted if any(k in hit for k in _keys(e))}
 
 
+def blocking(conn: sqlite3.Connection, prospect_id: int, email: str) -> dict[str, Any] | None:
+    """The suppression that keeps mail from a prospect: one covering its primary address
+    (``email``, where we send), else one covering any of its other addresses (the person
+    asked not to be contacted from there: we do not mail them at another address)."""
+    hit = match(conn, email)
+    if hit is None:
+        for other in addresses.of(conn, prospect_id):
+            if (hit := match(conn, other)) is not None:
+                break
+    return hit
+
+
+def blocked_prospects(conn: sqlite3.Connection, people: Iterable[tuple[int, str]]) -> set[int]:
+    """The ids among ``(id, primary email)`` pairs that ``blocking`` would refuse."""
+    people = list(people)
+    ids = [pid for pid, _ in people]
+    others: dict[int, list[str]] = {}
+    for i in range(0, len(ids), 400):
+        part = ids[i:i + 400]
+        for pid, email in conn.execute(
+                "SELECT prospect_id, email FROM prospect_addresses WHERE prospect_id IN"
+                f" ({','.join('?' * len(part))})", part):
+            others.setdefault(pid, []).append(email)
+    every = [e for _, e in people] + [e for es in others.values() for e in es]
+    hit = suppressed_among(conn, every)
+    return {pid for pid, email in people
+            if email.lower() in hit or any(e in hit for e in others.get(pid, ()))}
+
+
 def _prospect_ids(conn: sqlite3.Connection, address: str) -> list[int]:
+    """The prospects an entry covers, by their primary or an other address (for audit)."""
     if address.startswith("@"):
+        like = "%" + address.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
         return [r[0] for r in conn.execute(
-            "SELECT id FROM prospects WHERE email LIKE ? ESCAPE '\\'",
-            ("%" + address.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_"),))]
-    return [r[0] for r in conn.execute("SELECT id FROM prospects WHERE email = ?", (address,))]
+            "SELECT id FROM prospects WHERE email LIKE ? ESCAPE '\\' UNION SELECT prospect_id"
+            " FROM prospect_addresses WHERE email LIKE ? ESCAPE '\\' ORDER BY 1", (like, like))]
+    return [r[0] for r in conn.execute(
+        "SELECT id FROM prospects WHERE email = ? UNION SELECT prospect_id FROM"
+        " prospect_addresses WHERE email = ? ORDER BY 1", (address, address))]
 
 
 def add(conn: sqlite3.Connection, actor: str, address: str, *, reason: str | None = None,

@@ -1,9 +1,11 @@
 """One sequence mail: From the owner, threaded on the previous step, with List-Unsubscribe.
 
 ``List-Unsubscribe`` always carries a mailto: to the sender with a token subject
-(RFC 2369), which the scanner turns into a suppression. The RFC 8058 one-click
-``List-Unsubscribe-Post`` header is added only when ``SALESCLI_UNSUBSCRIBE_URL`` names an
-https endpoint that takes the POST: receivers ignore it beside a mailto alone.
+(RFC 2369), which the scanner turns into a suppression. When ``SALESCLI_UNSUBSCRIBE_URL``
+names the https address of the dashboard's ``/unsubscribe`` endpoint, it also carries
+``<URL/TOKEN>`` with a signed per-enrollment token (``pipeline.unsubscribe``) and the
+RFC 8058 ``List-Unsubscribe-Post: List-Unsubscribe=One-Click`` header: receivers ignore
+that header beside a mailto alone.
 
 Messages are written out as bytes: ``email.policy.default`` parses every header it is
 given and cost ~5 ms a mail, more than the SMTP round trip, and compat32's folding ~0.6 ms.
@@ -29,9 +31,19 @@ def message_id(sender: str, enrollment_id: int, step: int, attempt: int) -> str:
 
 
 def unsubscribe_url() -> str | None:
-    """``SALESCLI_UNSUBSCRIBE_URL`` when it is https, else None."""
-    url = os.environ.get("SALESCLI_UNSUBSCRIBE_URL", "").strip()
+    """``SALESCLI_UNSUBSCRIBE_URL`` (without a trailing slash) when it is https, else None."""
+    url = os.environ.get("SALESCLI_UNSUBSCRIBE_URL", "").strip().rstrip("/")
     return url if url and urlsplit(url).scheme == "https" else None
+
+
+def one_click() -> tuple[str, bytes] | None:
+    """(endpoint URL, token key) for one-click links, or None without an https
+    ``SALESCLI_UNSUBSCRIBE_URL``; InvalidValue when ``SALESCLI_SECRET`` is missing then
+    (checked before anything is sent)."""
+    from salescli.pipeline.unsubscribe import signing_key
+
+    url = unsubscribe_url()
+    return (url, signing_key()) if url else None
 
 
 def _header(text: str) -> str:
@@ -47,14 +59,13 @@ def _address(name: str | None, addr: str) -> str:
 
 def build(*, sender: str, sender_name: str | None, recipient: str, recipient_name: str | None,
           subject: str, body: str, msg_id: str, refs: list[str], token: str,
-          date: datetime) -> bytes:
+          date: datetime, link: str | None = None) -> bytes:
     """The message as it goes over SMTP (and as a resend carries it again), CRLF-ended.
 
     Written out directly: header values are ASCII or encoded words, long ``References``
     are folded between ids, and a body that is not short-lined ASCII is quoted-printable
-    UTF-8."""
+    UTF-8. ``link`` is the one-click URL of this enrollment, if any."""
     mailto = f"<mailto:{sender}?subject={quote(f'{UNSUBSCRIBE_WORD} {token}')}>"
-    url = unsubscribe_url()
     lines = [f"From: {_address(sender_name, sender)}",
              f"To: {_address(recipient_name, recipient)}",
              f"Subject: {_header(subject)}",
@@ -63,9 +74,8 @@ def build(*, sender: str, sender_name: str | None, recipient: str, recipient_nam
     if refs:
         lines.append(f"In-Reply-To: {refs[-1]}")
         lines.append("References: " + "\r\n ".join(refs))
-    if url:
-        sep = "&" if "?" in url else "?"
-        lines.append(f"List-Unsubscribe: <{url}{sep}token={quote(token)}>,\r\n {mailto}")
+    if link:
+        lines.append(f"List-Unsubscribe: <{link}>,\r\n {mailto}")
         lines.append("List-Unsubscribe-Post: List-Unsubscribe=One-Click")
     else:
         lines.append(f"List-Unsubscribe: {mailto}")

@@ -68,7 +68,7 @@ def enroll(conn: sqlite3.Connection, actor: str, name: str, keys: Iterable[str] 
             "SELECT name, kind FROM stages")}
         already = {r[0] for r in conn.execute(
             "SELECT prospect_id FROM enrollments WHERE sequence_id = ?", (seq["id"],))}
-        blocked = suppressions.suppressed_among(conn, [p["email"] for p in people])
+        blocked = suppressions.blocked_prospects(conn, [(p["id"], p["email"]) for p in people])
         skipped: Counter[str] = Counter()
         rows, entries, seen = [], [], set()
         ts = iso(moment)
@@ -77,7 +77,8 @@ def enroll(conn: sqlite3.Connection, actor: str, name: str, keys: Iterable[str] 
             reason = None
             if p["id"] in already or p["id"] in seen:
                 reason = "already enrolled"
-            elif p["email"] in blocked:
+            elif p["id"] in blocked:
+
                 reason = "suppressed"
             elif p["email_status"] == EmailStatus.BOUNCED_HARD:
                 reason = "bounced"

@@ -24,13 +24,23 @@ from salescli.sequences.schedule import Window, add_wait, utc
 MAX_RETURN_DAYS = 60
 _MONTHS = {m: i for i, m in enumerate(
     ("jan", "feb", "mar", "apr", "may", "jun", "jul", "aug", "sep", "oct", "nov", "dec"), 1)}
-_CUE = r"(?:until|till|back on|back|returning(?: on)?|return(?:ing)? on|from|bis|ab dem|ab)"
+# German, French, Spanish and Dutch months whose first three letters differ from English.
+_MONTHS.update({"mär": 3, "mai": 5, "okt": 10, "dez": 12, "jui": 7, "fév": 2, "fev": 2,
+                "avr": 4, "aoû": 8, "aou": 8, "déc": 12, "ene": 1, "abr": 4, "ago": 8,
+                "dic": 12, "mrt": 3, "mei": 5})
+# What precedes a return date, in English, German, French, Spanish and Dutch.
+_CUE = (r"(?:until|till|back on|back|returning(?: on)?|return(?:ing)? on|from|"
+        r"zur[üu]ck(?: am| ab)?|wieder(?: am| ab)?|bis(?: zum| einschlie(?:ß|ss)lich)?|"
+        r"ab dem|ab|de retour(?: le)?|jusqu'au|retour le|hasta el|de vuelta el|regreso el|"
+        r"tot en met|terug op)")
+_WEEKDAY = r"(?:\w+(?:day|tag|di|es|dag),?\s+)?"
 _ISO = re.compile(_CUE + r"\s+(\d{4})-(\d\d)-(\d\d)", re.I)
-_DMY = re.compile(_CUE + r"\s+(?:\w+day,?\s+)?(\d{1,2})[./](\d{1,2})(?:[./](\d{2,4}))?", re.I)
-_D_MONTH = re.compile(_CUE + r"\s+(?:\w+day,?\s+)?(?:the\s+)?(\d{1,2})(?:st|nd|rd|th)?\.?\s+"
-                      r"(?:of\s+)?([a-z]{3})[a-z]*\.?(?:,?\s+(\d{4}))?", re.I)
-_MONTH_D = re.compile(_CUE + r"\s+(?:\w+day,?\s+)?([a-z]{3})[a-z]*\.?\s+(\d{1,2})(?:st|nd|rd|th)?"
-                      r"(?:,?\s+(\d{4}))?", re.I)
+_DMY = re.compile(_CUE + r"\s+" + _WEEKDAY + r"(\d{1,2})([./])(\d{1,2})(?:[./](\d{2,4}))?",
+                  re.I)
+_D_MONTH = re.compile(_CUE + r"\s+" + _WEEKDAY + r"(?:the\s+)?(\d{1,2})(?:st|nd|rd|th)?\.?\s+"
+                      r"(?:of\s+)?([a-zäé]{3})[a-zäéû]*\.?(?:,?\s+(\d{4}))?", re.I)
+_MONTH_D = re.compile(_CUE + r"\s+" + _WEEKDAY + r"([a-z]{3})[a-z]*\.?\s+"
+                      r"(\d{1,2})(?:st|nd|rd|th)?(?:,?\s+(\d{4}))?", re.I)
 
 
 @dataclass
@@ -55,9 +65,12 @@ def return_date(text: str | None, received: datetime) -> date | None:
     for m in _ISO.finditer(text):
         candidates.append((int(m.group(3)), int(m.group(2)), int(m.group(1))))
     for m in _DMY.finditer(text):
-        y = m.group(3)
-        candidates.append((int(m.group(1)), int(m.group(2)),
-                           (int(y) + 2000 if len(y) == 2 else int(y)) if y else None))
+        y = m.group(4)
+        year_ = (int(y) + 2000 if len(y) == 2 else int(y)) if y else None
+        first, second = int(m.group(1)), int(m.group(3))
+        candidates.append((first, second, year_))
+        if m.group(2) == "/":  # 12/14: month first, as in the US
+            candidates.append((second, first, year_))
     for m in _D_MONTH.finditer(text):
         if m.group(2).lower() in _MONTHS:
             candidates.append((int(m.group(1)), _MONTHS[m.group(2).lower()],
@@ -93,7 +106,8 @@ def verdict(conn: sqlite3.Connection, e: dict[str, Any], *, next_wait: str | Non
         return Verdict("end", EnrollmentState.STOPPED, "archived")
     if p["kind"] in (StageKind.WON, StageKind.LOST):
         return Verdict("end", EnrollmentState.STOPPED, f"moved to {p['stage']} ({p['kind']})")
-    hit = suppressions.match(conn, p["email"])
+    hit = suppressions.blocking(conn, p["id"], p["email"])
+
     if hit:
         return Verdict("end", EnrollmentState.UNSUBSCRIBED,
                        f"suppressed: {hit['address']} ({hit['source']})")
@@ -129,7 +143,10 @@ def verdict(conn: sqlite3.Connection, e: dict[str, Any], *, next_wait: str | Non
         at = utc(r["occurred_at"])
         if r["kind"] == InteractionKind.BOUNCE:
             detail = json.loads(r["detail"]) if r["detail"] else {}
+            if detail.get("other_address"):
+                continue  # not the address we send to (salescli.mail.record)
             if detail.get("bounce") == "hard":
+
                 return Verdict("end", EnrollmentState.BOUNCED,
                                "hard bounce" + (f": {detail['diagnostic']}"
                                                 if detail.get("diagnostic") else ""), seen=seen)

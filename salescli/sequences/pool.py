@@ -52,6 +52,8 @@ class SenderPool:
         self.sleep = sleep
         self.sessions: dict[str, Any] = {}
         self.owners: dict[tuple, dict[str, Any]] = {}
+        # (endpoint URL, token key) for one-click unsubscribe links (compose.one_click)
+        self.one_click: tuple[str, bytes] | None = None
         self.stack = ExitStack()
 
     def get(self, address: str) -> senders.Sender:

@@ -41,7 +41,7 @@ from salescli.core.enums import (
 from salescli.core.errors import SalescliError
 from salescli.core.faults import failpoint
 from salescli.core.timeutil import iso
-from salescli.pipeline import interactions, prospects, suppressions
+from salescli.pipeline import interactions, prospects, suppressions, unsubscribe
 from salescli.sequences import compose, enroll, exits, plans
 from salescli.sequences.plans import Plan
 from salescli.sequences.pool import Plans, SenderPool
@@ -84,11 +84,17 @@ def due_ids(conn: sqlite3.Connection, moment: datetime, limit: int | None = None
     return [r[0] for r in conn.execute(sql, params)]
 
 
+SentCopy = Callable[[str, bytes, datetime], bool]
+
+
 def send_due(conn: sqlite3.Connection, *, now: datetime | str | None = None,
              limit: int | None = None, dry_run: bool = False,
-             sleep: Callable[[float], None] = time.sleep, progress: Any = None) -> dict:
+             sleep: Callable[[float], None] = time.sleep, progress: Any = None,
+             sent_copy: SentCopy | None = None) -> dict:
     """Send every due step (at most ``limit``); returns counts. ``dry_run`` decides
-    everything, rolls it back and returns the decisions under ``"plan"``."""
+    everything, rolls it back and returns the decisions under ``"plan"``.
+    ``sent_copy(sender, message, when)`` files each mail once it is recorded as sent
+    (the owner's Sent folder: ``salescli.mail.sent_copy``), best effort."""
     if conn.in_transaction:
         raise SalescliError("send must run outside a transaction (each step is committed "
                             "on its own)")
@@ -96,8 +102,10 @@ def send_due(conn: sqlite3.Connection, *, now: datetime | str | None = None,
     counts: Counter[str] = Counter()
     ids = due_ids(conn, moment, limit)
     failpoint("send.selected")
+    one_click = compose.one_click()  # a missing secret stops the run before any mail
     cache = Plans(conn)
     pool = SenderPool(conn, moment, sleep, dry=dry_run)
+    pool.one_click = one_click
     if dry_run:
         return _dry_run(conn, ids, moment, cache, pool, counts)
     sender = ThreadPoolExecutor(max_workers=1, thread_name_prefix="smtp")
@@ -121,8 +129,10 @@ def send_due(conn: sqlite3.Connection, *, now: datetime | str | None = None,
                     failpoint("send.pending.committed")
             if in_flight is not None:  # the previous chunk went out while this one was made
                 future, sent = in_flight
-                _finish(conn, future.result(), moment, cache, counts)
+                results = future.result()
+                _finish(conn, results, moment, cache, counts)
                 failpoint("send.sent.committed")
+                _file_copies(sent_copy, results, moment, counts)
                 if progress is not None:
                     progress(len(sent))
                 in_flight = None
@@ -131,8 +141,10 @@ def send_due(conn: sqlite3.Connection, *, now: datetime | str | None = None,
                     break
                 continue
             if gap:  # read the exit rules right before each mail: no overlap
-                _finish(conn, _hand_all(pool, items), moment, cache, counts)
+                results = _hand_all(pool, items)
+                _finish(conn, results, moment, cache, counts)
                 failpoint("send.sent.committed")
+                _file_copies(sent_copy, results, moment, counts)
                 if progress is not None:
                     progress(len(items))
             else:
@@ -244,11 +256,20 @@ def _prepare(conn: sqlite3.Connection, eid: int, moment: datetime, cache: Plans,
     refs = e["refs"].split() if e["refs"] else []
     msg = compose.build(sender=e["sender"], sender_name=scope["owner"].get("name"),
                         recipient=p["email"], recipient_name=p["name"], subject=subject,
-                        body=body, msg_id=msg_id, refs=refs, token=e["token"], date=moment)
+                        body=body, msg_id=msg_id, refs=refs, token=e["token"], date=moment,
+                        link=_link(pool, eid, p["email"]))
     pool.count[e["sender"]] = pool.count.get(e["sender"], 0) + (0 if old else 1)
     return Item(send_id=send_id, enrollment=e, step=pos, sender=e["sender"],
                 recipient=p["email"], subject=subject, msg_id=msg_id, data=msg,
                 resend=old is not None)
+
+
+def _link(pool: SenderPool, eid: int, address: str) -> str | None:
+    """The one-click unsubscribe URL of an enrollment, when configured."""
+    if pool.one_click is None:
+        return None
+    url, key = pool.one_click
+    return f"{url}/{unsubscribe.make_token(key, eid, address)}"
 
 
 def _hand_all(pool: SenderPool, items: list[Item]) -> list[tuple[Item, Any]]:
@@ -289,6 +310,22 @@ def _finish(conn: sqlite3.Connection, results: list[tuple[Item, Any]], moment: d
         for sender, rows in done.items():
             interactions.record_many(conn, sender, rows)
         failpoint("send.before_commit")
+
+
+def _file_copies(sent_copy: SentCopy | None, results: list[tuple[Item, Any]],
+                 moment: datetime, counts: Counter) -> None:
+    """After the commit: a copy of each accepted mail in its sender's Sent folder. A
+    failure is counted and logged (by the filer), never retried by sending again."""
+    if sent_copy is None:
+        return
+    for item, error in results:
+        if error is not None:
+            continue
+        try:
+            if sent_copy(item.sender, item.data, moment):
+                counts["filed"] += 1
+        except Exception:
+            counts["filing_failed"] += 1
 
 
 def _refused(conn: sqlite3.Connection, item: Item, error: Any, moment: datetime,

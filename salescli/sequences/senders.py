@@ -3,7 +3,9 @@
 A ``[[senders]]`` table per address in the TOML file named by ``SALESCLI_CONFIG`` (the
 file of the IMAP accounts) sets ``smtp_host``, ``smtp_port``, ``smtp_ssl``, ``smtp_user``,
 ``smtp_password_env`` (the *name* of the variable holding the password), ``smtp_ca``,
-``daily_cap`` and ``min_gap``; any other sender uses ``SALESCLI_SMTP_*``.
+``daily_cap``, ``min_gap`` and ``imap_account`` (the ``[[accounts]]`` name whose Sent
+folder gets a copy of each mail; ``""`` for none); any other sender uses
+``SALESCLI_SMTP_*``.
 ``SALESCLI_SEND_DAILY_CAP`` and ``SALESCLI_SEND_MIN_GAP`` override the limits; 0 lifts one.
 """
 
@@ -20,7 +22,7 @@ from salescli.notify import smtp
 DEFAULT_DAILY_CAP = 200
 DEFAULT_MIN_GAP = 30.0  # seconds between two mails of one sender
 _KEYS = {"address", "smtp_host", "smtp_port", "smtp_ssl", "smtp_user", "smtp_password_env",
-         "smtp_ca", "daily_cap", "min_gap"}
+         "smtp_ca", "daily_cap", "min_gap", "imap_account"}
 
 
 @dataclass(frozen=True)
@@ -64,6 +66,14 @@ def _tables(env: dict[str, str]) -> dict[str, dict[str, Any]]:
                                + ", ".join(sorted(_KEYS)) + ")")
         out[str(raw["address"]).strip().lower()] = raw
     return out
+
+
+def sent_routes(config: dict[str, Any]) -> dict[str, str]:
+    """Sender address → the IMAP account named by its ``imap_account`` key ("" = no Sent
+    copy), for the senders that set one; the others file into the account whose login is
+    their address, if any (``salescli.mail.sent_copy``)."""
+    return {address: str(table["imap_account"]).strip()
+            for address, table in config["tables"].items() if "imap_account" in table}
 
 
 def load(env: dict[str, str] | None = None) -> dict[str, Any]:

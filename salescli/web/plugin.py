@@ -28,7 +28,7 @@ from itsdangerous import BadSignature
 
 from salescli.core.enums import Role
 from salescli.core.errors import SalescliError
-from salescli.web import auth, csvguard, sqlguard, tokens
+from salescli.web import auth, csvguard, sqlguard, tokens, unsubscribe_page
 from salescli.web.auth import Action
 from salescli.web.tokens import SigninEvent, TokenRejected
 
@@ -308,6 +308,12 @@ def guard(datasette: Any, app: Any) -> Any:
                                                   *SECURITY_HEADERS]}
             await send(message)
 
+        if path.startswith(unsubscribe_page.PREFIX):  # public: the link in our mail
+            web_auth = _web_auth(datasette)
+            if web_auth is None:
+                return await _deny(send, 503, "salescli web is not configured")
+            return await unsubscribe_page.serve(scope, receive, send, web_auth.sales_db,
+                                                web_auth.secret)
         if method not in ("GET", "HEAD") and not (method == "POST" and path in FORM_PATHS):
             return await _deny(send, 405, "the web server is read-only",
                                [(b"allow", b"GET, HEAD")])
@@ -374,13 +380,26 @@ def permission_allowed(datasette, actor, action, resource):
 
 
 @hookimpl
-def prepare_connection(conn, database):
-    """``html_escape(text)`` for dashboard table charts (they insert cells as HTML), a
-    read-only guard and the SQL authorizer (``sqlguard``) on the sales database."""
+def prepare_connection(conn, database, datasette):
+    """``html_escape(text)`` for dashboard table charts (they insert cells as HTML),
+    ``local_today()`` (today in ``SALESCLI_TZ``, for due days), a read-only guard and the
+    SQL authorizer (``sqlguard``) on the sales database."""
     if database == auth.SERVED_DATABASE:
         conn.create_function("html_escape", 1, _html_escape, deterministic=True)
+        conn.create_function("local_today", 0, lambda: _local_today(datasette))
         conn.execute("PRAGMA query_only = 1")
         sqlguard.restrict(conn)
+
+
+def _local_today(datasette: Any) -> str:
+    """Today's date in ``SALESCLI_TZ`` by the authenticator's clock (tests set it)."""
+    from datetime import UTC, datetime
+
+    from salescli.metrics.days import zone
+
+    web_auth = getattr(datasette, "_salescli_auth", None)
+    moment = web_auth.clock() if web_auth is not None else datetime.now(UTC)
+    return moment.astimezone(zone()).date().isoformat()
 
 
 def _html_escape(value: Any) -> Any:

@@ -41,9 +41,14 @@ def load_metadata() -> dict[str, Any]:
     """The bundled Datasette metadata: title, descriptions, canned queries, dashboards."""
     import yaml
 
+    from salescli.core.currency import default_currency
+
     text = importlib.resources.files("salescli.reports").joinpath(CONFIG_FILE).read_text(
         encoding="utf-8")
-    return yaml.safe_load(text)
+    # The queries name a prospect's currency, NULL being the default: three letters A-Z,
+    # checked, so safe as an SQL literal.
+    return yaml.safe_load(text.replace("'__CURRENCY__'", f"'{default_currency()}'"))
+
 
 
 def check_database(db_file: str | os.PathLike) -> Path:
@@ -69,9 +74,11 @@ def check_database(db_file: str | os.PathLike) -> Path:
 
 def build_datasette(db_file: str | os.PathLike) -> Any:
     """A ready Datasette for ``db_file``; refuses a missing or short ``SALESCLI_SECRET``."""
+    from salescli.metrics.days import zone
     from salescli.web.plugin import make_datasette
 
     secret = tokens.load_secret()
+    zone()  # a bad SALESCLI_TZ is one error line now, not a failing panel later
     path = check_database(db_file)
     return make_datasette(path, metadata=load_metadata(), settings=dict(SETTINGS),
                           secret=secret)

@@ -50,23 +50,36 @@ def list_users(conn: sqlite3.Connection) -> list[dict[str, Any]]:
     return [_public(r) for r in conn.execute("SELECT * FROM users ORDER BY username")]
 
 
+def parse_full_name(value: str | None) -> str | None:
+    """A person's full name, trimmed ('' or None: none); one line of at most 200 characters."""
+    text = " ".join(str(value or "").split())
+    if len(text) > 200 or any(c in str(value or "") for c in "\r\n"):
+        raise InvalidValue("--full-name", value, "must be one line of at most 200 characters")
+    return text or None
+
+
 def add(conn: sqlite3.Connection, db_file: str | Path, actor: str, username: str, role: str,
-        *, email: str | None = None, password: str | None = None) -> dict[str, Any]:
+        *, email: str | None = None, password: str | None = None,
+        full_name: str | None = None) -> dict[str, Any]:
     """Create a user (and their password hash in the credentials database)."""
     if not _USERNAME.match(username or ""):
         raise InvalidValue("username", username,
                            "must be 1-64 letters, digits, '.', '_', '@' or '-'")
     role = parse_role(role)
     email = normalise_email(email, "--email") if email else None
+    full_name = parse_full_name(full_name)
     if password is not None:
         check_password(password)
     with transaction(conn):
         if conn.execute("SELECT 1 FROM users WHERE username = ?", (username,)).fetchone():
             raise Conflict(f"user {username!r} already exists")
         ts = now()
-        cur = conn.execute("INSERT INTO users(username, email, role, created_at, updated_at)"
-                           " VALUES (?, ?, ?, ?, ?)", (username, email, role.value, ts, ts))
+        cur = conn.execute("INSERT INTO users(username, email, role, full_name, created_at,"
+                           " updated_at) VALUES (?, ?, ?, ?, ?, ?)",
+                           (username, email, role.value, full_name, ts, ts))
         after = {"username": username, "email": email, "role": role.value, "disabled": False}
+        if full_name:
+            after["full_name"] = full_name
         audit.record(conn, actor, "create", "user", cur.lastrowid, None, after)
         if password is not None:
             _store_password(db_file, username, password)
@@ -123,8 +136,24 @@ def set_disabled(conn: sqlite3.Connection, actor: str, username: str, disabled: 
 
 
 def set_email(conn: sqlite3.Connection, actor: str, username: str, email: str | None) -> dict:
+    """Change where a user's notifications go (None or '' clears it), audited."""
     value = normalise_email(email, "--email") if email else None
     return _change(conn, actor, username, "update", {"email": value})
+
+
+def update(conn: sqlite3.Connection, actor: str, username: str, *,
+           full_name: str | None = None, email: str | None = None) -> dict:
+    """Change a user's full name and/or email ('' clears one; None leaves it), in one
+    audited update. Owners in an imported file are matched by full name too."""
+    fields: dict[str, Any] = {}
+    if full_name is not None:
+        fields["full_name"] = parse_full_name(full_name)
+    if email is not None:
+        fields["email"] = normalise_email(email, "--email") if email.strip() else None
+    if not fields:
+        raise InvalidValue("update", username, "needs --full-name or --email")
+    return _change(conn, actor, username, "update", fields)
+
 
 
 def passwd(conn: sqlite3.Connection, db_file: str | Path, actor: str, username: str,

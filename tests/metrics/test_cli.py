@@ -95,7 +95,7 @@ def test_metrics_table(history, invoke):
     lead = next(x for x in lines if x.startswith("lead "))
     assert lead.split() == ["lead", "open", "0", "0.00", "5", "5", "4", "1", "80.0%", "2.0"]
     assert any(x.startswith("win rate") and x.endswith(" 50.0%") for x in lines)
-    assert any(x.startswith("won value") and x.endswith("1,000.00") for x in lines)
+    assert any(x.startswith("won value") and x.endswith("1,000.00 USD") for x in lines)
 
 
 def test_metrics_json_csv_and_nl(history, invoke):

@@ -55,6 +55,8 @@ def test_kpis_of_the_whole_history(history):
         "bounces": 1, "calls": 1, "meetings": 1, "reply_rate": 0.6667,
         "bounce_rate": 0.3333, "prospects_emailed": 3, "prospects_replied": 2,
         "prospect_reply_rate": 0.6667,
+        # issue 16: money per currency (one currency here: the default)
+        "currency": "USD", "won_values": {"USD": 1000}, "open_values": {},
     }
 
 

@@ -23,10 +23,10 @@ def test_add_normalises_dedupes_skips_primary_and_audits(conn):
                                                    "ADA@example.com", "", "a2@work.example"])
     assert added == ["ada@home.example", "a2@work.example"]
     assert addresses.of(conn, ada["id"]) == ["ada@home.example", "a2@work.example"]
-    act = conn.execute("SELECT actor, action, entity_id, after FROM activities"
-                       " WHERE action = 'add-email'").fetchall()
-    assert [(a[0], a[1], a[2], json.loads(a[3])) for a in act] == \
-        [("ana", "add-email", ada["id"], {"other_emails": added})]
+    act = conn.execute("SELECT actor, action, entity, entity_id, prospect_id, before, after"
+                       " FROM activities WHERE action = 'add-email'").fetchall()
+    assert [(*a[:6], json.loads(a[6])) for a in act] == \
+        [("ana", "add-email", "prospect", ada["id"], ada["id"], None, {"other_emails": added})]
     # adding them again changes nothing and writes no activity
     assert addresses.add(conn, "ana", ada["id"], ["ada@home.example"]) == []
     assert scalar_conn(conn, "SELECT count(*) FROM activities WHERE action = 'add-email'") == 1
@@ -41,12 +41,13 @@ def test_an_address_belongs_to_one_prospect_only(conn):
     bob = lib.add(conn, "t", "bob@example.com")
     addresses.add(conn, "t", ada["id"], ["shared@example.com"])
     # another prospect's primary or other address is skipped, or a Conflict when strict
-    assert addresses.add(conn, "t", bob["id"], ["ada@example.com", "shared@example.com"]) == []
+    assert addresses.add(conn, "t", bob["id"], ["ada@example.com", "shared@example.com",
+                                                "free@example.com"]) == ["free@example.com"]
     with pytest.raises(Conflict, match=f"'shared@example.com' already belongs to prospect "
                                        f"#{ada['id']}"):
         addresses.add(conn, "t", bob["id"], ["new@example.com", "shared@example.com"],
                       strict=True)
-    assert addresses.of(conn, bob["id"]) == []  # nothing half-written
+    assert addresses.of(conn, bob["id"]) == ["free@example.com"]  # nothing half-written
     # an other address cannot become a primary one, by add or by update
     with pytest.raises(Conflict, match="other address of prospect"):
         lib.add(conn, "t", "Shared@example.com")
@@ -68,32 +69,43 @@ def test_bad_address_is_an_error_and_writes_nothing(conn):
     with pytest.raises(InvalidValue, match="'not an address' is not a valid email"):
         addresses.add(conn, "t", ada["id"], ["ok@example.com", "not an address"])
     assert addresses.of(conn, ada["id"]) == []
-    with pytest.raises(NotFound):
+    with pytest.raises(NotFound, match="^prospect 999 not found"):
         addresses.add(conn, "t", 999, ["x@example.com"])
+
+
+def test_add_at_a_given_time_dates_the_rows_and_the_audit(conn):
+    ada = lib.add(conn, "t", "ada@example.com")
+    addresses.add(conn, "import", ada["id"], ["a1@example.com"], at="2024-01-02T03:04:05Z")
+    assert conn.execute("SELECT created_at FROM prospect_addresses").fetchone()[0] == \
+        "2024-01-02T03:04:05Z"
+    assert conn.execute("SELECT at FROM activities WHERE action = 'add-email'"
+                        ).fetchone()[0] == "2024-01-02T03:04:05Z"
 
 
 def test_prospect_for_finds_primary_and_other_addresses(conn):
     ada = lib.add(conn, "t", "ada@example.com")
     bob = lib.add(conn, "t", "bob@example.com")
-    addresses.add(conn, "t", ada["id"], ["ada@home.example"])
+    addresses.add(conn, "t", ada["id"], ["ada@home.example", "zz@home.example"])
     many = [f"nobody{i}@example.com" for i in range(900)]  # more than one chunk
     found = addresses.prospect_for(conn, ["ada@example.com", "ada@home.example",
-                                          "bob@example.com", *many])
+                                          "bob@example.com", *many, "zz@home.example"])
     assert found == {"ada@example.com": ada["id"], "ada@home.example": ada["id"],
-                     "bob@example.com": bob["id"]}
+                     "bob@example.com": bob["id"], "zz@home.example": ada["id"]}
 
 
 def test_remove_is_audited_and_strict_about_unknown_addresses(conn):
     ada = lib.add(conn, "t", "ada@example.com")
     addresses.add(conn, "t", ada["id"], ["a1@example.com", "a2@example.com"])
-    with pytest.raises(NotFound, match="a9@example.com"):
+    with pytest.raises(NotFound, match=f"other address of prospect #{ada['id']} "
+                                       "'a9@example.com' not found"):
         addresses.remove(conn, "t", ada["id"], ["a1@example.com", "a9@example.com"])
     assert addresses.of(conn, ada["id"]) == ["a1@example.com", "a2@example.com"]
     assert addresses.remove(conn, "u", ada["id"], ["A1@example.com"]) == ["a1@example.com"]
     assert addresses.of(conn, ada["id"]) == ["a2@example.com"]
-    row = conn.execute("SELECT actor, before FROM activities WHERE action = 'remove-email'"
-                       ).fetchone()
-    assert (row[0], json.loads(row[1])) == ("u", {"other_emails": ["a1@example.com"]})
+    row = conn.execute("SELECT actor, entity, entity_id, prospect_id, after, before"
+                       " FROM activities WHERE action = 'remove-email'").fetchone()
+    assert (*row[:5], json.loads(row[5])) == \
+        ("u", "prospect", ada["id"], ada["id"], None, {"other_emails": ["a1@example.com"]})
 
 
 def test_deleting_a_prospect_deletes_its_addresses(conn):

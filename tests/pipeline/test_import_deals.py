@@ -22,6 +22,8 @@ DEALS_ROWS = (
     "2024-05-01 09:00\n"
     # Cy: one deal
     "Only,Cy Ro,cy@ro.example,,ana,Lead In,open,50,,2024-03-03 09:00,\n"
+    # Cy's second deal: no stage, currency or dates; the first stage's deal is ahead of it
+    "Extra,Cy Ro,cy@ro.example,,ana,,open,9,,,\n"
 )
 
 
@@ -37,7 +39,7 @@ def test_one_prospect_per_person_at_the_most_advanced_open_deal(invoke, crm, tmp
     out = ok(invoke("prospects", "import", f, "--mapping", DEALS))
     assert out.splitlines() == [
         "recognised: Test CRM (deals) export (mapping deals.toml)",
-        "deals.csv: 6 rows, 3 inserted, 0 updated, 3 other deals kept as timeline notes"]
+        "deals.csv: 7 rows, 3 inserted, 0 updated, 4 other deals kept as timeline notes"]
     got = {r["email"]: r for r in query(
         crm, "SELECT p.id, p.email, p.name, p.company, s.name AS stage, p.value, p.currency,"
              " p.created_at, p.stage_entered_at FROM prospects p JOIN stages s"
@@ -54,18 +56,22 @@ def test_one_prospect_per_person_at_the_most_advanced_open_deal(invoke, crm, tmp
     assert [(n["prospect_id"], n["kind"], n["occurred_at"], n["subject"]) for n in notes] == [
         (ann["id"], "note", "2024-01-02T09:00:00Z", "Deal: Website"),
         (ann["id"], "note", "2024-01-20T09:00:00Z", "Deal: Pilot"),
-        (bo["id"], "note", "2024-03-01T09:00:00Z", "Deal: Old")]
+        (bo["id"], "note", "2024-03-01T09:00:00Z", "Deal: Old"),
+        (cy["id"], "note", notes[3]["occurred_at"], "Deal: Extra")]
+    assert notes[3]["occurred_at"] > "2026"  # no date of its own: the import's time
+    assert notes[3]["body"] == "Deal 'Extra' (import, row 8): stage none, value 9"
     assert notes[1]["body"] == ("Deal 'Pilot' (import, row 4): stage won, value 200 EUR, "
                                 "created 2024-01-01")
-    assert scalar(crm, "SELECT count(*) FROM activities WHERE entity = 'interaction'") == 3
+    assert scalar(crm, "SELECT count(*) FROM activities WHERE entity = 'interaction'") == 4
 
 
 def test_a_dry_run_counts_the_deals_and_writes_no_note(invoke, crm, tmp_path):
     f = write(tmp_path, "deals.csv", DEALS_HEAD + DEALS_ROWS)
     out = ok(invoke("prospects", "import", f, "--mapping", DEALS, "--dry-run"))
-    assert "file: deals.csv (6 rows; encoding utf-8, delimiter ','; one row per deal)" in out.splitlines()
-    assert out.splitlines()[-1] == ("dry run, nothing written: deals.csv: 6 rows, 3 to insert,"
-                                    " 0 to update, 3 other deals kept as timeline notes")
+    assert "file: deals.csv (7 rows; encoding utf-8, delimiter ','; one row per deal)" \
+        in out.splitlines()
+    assert out.splitlines()[-1] == ("dry run, nothing written: deals.csv: 7 rows, 3 to insert,"
+                                    " 0 to update, 4 other deals kept as timeline notes")
     assert scalar(crm, "SELECT count(*) FROM interactions") == 0
     assert scalar(crm, "SELECT count(*) FROM prospects") == 0
 
@@ -74,7 +80,7 @@ def test_a_bad_deal_row_imports_nothing(invoke, crm, tmp_path):
     f = write(tmp_path, "deals.csv", DEALS_HEAD + DEALS_ROWS
               + "Bad,Di,di@x.example,,ana,Lead In,open,lots,,2024-03-03 09:00,\n")
     result = invoke("prospects", "import", f, "--mapping", DEALS)
-    assert result.exit_code == 1 and "row 8: value 'lots' is not an amount" in result.stderr
+    assert result.exit_code == 1 and "row 9: value 'lots' is not an amount" in result.stderr
     assert scalar(crm, "SELECT count(*) FROM prospects") == 0
     assert scalar(crm, "SELECT count(*) FROM interactions") == 0
 
@@ -83,10 +89,11 @@ def test_an_address_cell_with_a_name_gives_the_name_when_no_column_does(invoke, 
                                                                          tmp_path):
     rows = ("A,,Ann Lee <ann@lee.example>,,ana,Lead In,open,5,,2024-03-03 09:00,\n"
             'B,,"Bo Park (bo@park.example); bo@home.example",,ana,Lead In,open,6,,'
-            "2024-03-03 09:00,\n")
+            "2024-03-03 09:00,\n"
+            "C,,mailto:Cy@Ro.example,,ana,Lead In,open,7,,2024-03-03 09:00,\n")
     f = write(tmp_path, "deals.csv", DEALS_HEAD + rows)
     out = ok(invoke("prospects", "import", f, "--mapping", DEALS, "--map", "Person - Name="))
-    assert out.splitlines()[-1] == "deals.csv: 2 rows, 2 inserted, 0 updated, 1 other addresses"
+    assert out.splitlines()[-1] == "deals.csv: 3 rows, 3 inserted, 0 updated, 1 other addresses"
     assert {r["email"]: r["name"] for r in query(crm, "SELECT email, name FROM prospects")} \
-        == {"ann@lee.example": "Ann Lee", "bo@park.example": "Bo Park"}
+        == {"ann@lee.example": "Ann Lee", "bo@park.example": "Bo Park", "cy@ro.example": None}
     assert scalar(crm, "SELECT email FROM prospect_addresses") == "bo@home.example"

@@ -103,3 +103,24 @@ def test_a_username_wins_over_another_users_full_name(invoke, crm, tmp_path):
     f = write(tmp_path, "c.csv", PEOPLE_HEAD + row(1, "a@x.example", "Max.Mustermann"))
     ok(invoke("prospects", "import", f, "--mapping", PEOPLE))
     assert owners(crm) == {"a@x.example": "max.mustermann"}
+
+
+def test_an_owner_map_may_name_a_users_full_name_or_email(invoke, crm, tmp_path):
+    f = write(tmp_path, "c.csv", FILE)
+    ok(invoke("prospects", "import", f, "--mapping", PEOPLE, "--owner-map",
+              "Zoë Quinn=lucia fernandez", "--owner-map", "Max Mustermann=ANA@team.example"))
+    got = owners(crm)
+    assert (got["d@x.example"], got["f@x.example"]) == ("lucia", "ana")
+
+
+def test_a_dry_run_prints_the_plan_before_the_owners_error(invoke, crm, tmp_path):
+    f = write(tmp_path, "c.csv", FILE + "7,No,Mail,,,,New Person,Subscriber,,,,,,,,\n")
+    result = invoke("prospects", "import", f, "--mapping", PEOPLE, "--dry-run")
+    assert result.exit_code == 1
+    lines = result.stdout.splitlines()
+    assert lines[0] == "recognised: Test CRM (people) export (mapping people.toml)"
+    assert "  Max Mustermann → no user: --owner-map 'Max Mustermann=USER' or --create-owners" \
+           " (1 row)" in lines
+    assert lines[-2:] == ["rows to reject: 1",
+                          "  row 8: email '' is required (no address in any email column)"]
+    assert result.stderr.startswith("Error: 3 owners in c.csv are no user: ")

@@ -47,7 +47,8 @@ def test_dry_run_prints_the_plan_and_writes_nothing(invoke, crm, tmp_path):
                     "--skip-invalid"))
     lines = out.splitlines()
     assert lines[0] == "recognised: Test CRM (people) export (mapping people.toml)"
-    assert lines[1] == "file: contacts.csv (4 rows; encoding utf-8, delimiter ','; one row per person)"
+    assert lines[1] == ("file: contacts.csv (4 rows; encoding utf-8, delimiter ','; one row "
+                        "per person)")
     for line in ("  Email → email", "  Additional email addresses → other_emails",
                  "  Record ID → ignored (known to the profile, no field)",
                  "  Favourite Colour → ignored (no field for it)",
@@ -283,3 +284,65 @@ def test_other_addresses_as_a_json_list_and_an_empty_one(invoke, crm, tmp_path):
     assert sorted(r["email"] for r in query(crm, "SELECT email FROM prospects")) == \
         ["a@home.example", "c@x.example"]
     assert scalar(crm, "SELECT email FROM prospect_addresses") == "a2@home.example"
+
+
+def test_the_profile_format_errors_name_the_key():
+    base = {"tool": {"name": "x", "title": "X"}, "columns": {"E": "email"}}
+    with pytest.raises(crm_profiles.ProfileError, match=r"^profile f.toml: tool.title must "
+                                                        r"be given as text$"):
+        crm_profiles.parse({**base, "tool": {"name": "x"}}, "f.toml")
+    with pytest.raises(crm_profiles.ProfileError, match=r"^profile f.toml: tool.rows "
+                                                        r"'companies' must be one of people, "
+                                                        r"deals$"):
+        crm_profiles.parse({**base, "tool": {"name": "x", "title": "X",
+                                             "rows": "companies"}}, "f.toml")
+
+
+def test_a_file_without_an_email_column_and_a_stage_date_column(invoke, crm, tmp_path):
+    f = write(tmp_path, "contacts.csv", PEOPLE_HEAD + ROWS)
+    fails(invoke("prospects", "import", f, "--mapping", PEOPLE, "--map", "Email=",
+                 "--map", "Additional email addresses=notes"),
+          "file 'contacts.csv' has no email column for Test CRM (people) (columns: 'Record ID'",
+          "map one with --map 'COLUMN=email'")
+    # a column can be sent to a stage's date; that stage's history comes from it
+    ok(invoke("prospects", "import", f, "--mapping", PEOPLE, "--map", "Close Date=Won_at"))
+    assert prospects(crm)["lucia@andina.example"]["stage_entered_at"] == \
+        "2024-04-01T09:00:00Z"
+
+
+def test_write_mapping_to_a_place_that_cannot_be_written(invoke, crm, tmp_path):
+    f = write(tmp_path, "contacts.csv", PEOPLE_HEAD + ROWS)
+    fails(invoke("prospects", "import", f, "--mapping", PEOPLE, "--write-mapping", tmp_path),
+          f"--write-mapping '{tmp_path}' cannot be written")
+
+
+def test_a_bad_currency_and_an_open_deal_with_a_close_date(invoke, crm, tmp_path):
+    rows = ROWS.replace("2024-01-15 08:00,,", "2024-01-15 08:00,2030-01-01 08:00,") \
+        + '5,Eve,Ng,eve@ng.example,,,,Subscriber,,2024-01-16 08:00,,5,EURO,,,\n' \
+        + '6,Flo,Ng,flo@ng.example,,,,Subscriber,,soon,,,,,,\n'
+    f = write(tmp_path, "contacts.csv", PEOPLE_HEAD + rows)
+    result = invoke("prospects", "import", f, "--mapping", PEOPLE)
+    assert "row 5: currency 'EURO' is not a 3-letter ISO 4217 code" in result.stderr
+    assert "row 6: Create Date 'soon' is not a date in the column's style (iso); use " \
+           "--date-format" in result.stderr
+    out = ok(invoke("prospects", "import", f, "--mapping", PEOPLE, "--skip-invalid"))
+    assert out.splitlines()[-1].endswith("3 inserted, 0 updated, 2 other addresses, 2 rejected")
+    # an open prospect's close date is when it may close: no history from it
+    assert (prospects(crm)["cy@young.example"]["stage"],
+            scalar(crm, "SELECT count(*) FROM stage_changes c JOIN prospects p ON"
+                        " p.id = c.prospect_id WHERE p.email = 'cy@young.example'")) == \
+        ("proposal", 1)
+
+
+def test_repeats_are_found_across_batches_and_by_the_slower_reader(invoke, crm, tmp_path,
+                                                                  monkeypatch):
+    from salescli.pipeline import import_crm
+
+    rows = ROWS + ROWS.splitlines()[1].replace("bob@stone.example", "BOB@stone.example") + "\n"
+    f = write(tmp_path, "contacts.csv", PEOPLE_HEAD + rows)
+    monkeypatch.setattr(import_crm, "_LIGHT_BATCH", 2)  # the repeat is in another batch
+    plan = ok(invoke("prospects", "import", f, "--mapping", PEOPLE, "--dry-run"))
+    assert "1 merged with an earlier row" in plan.splitlines()[-1]
+    monkeypatch.setattr(import_crm, "light_batches", lambda *args: None)
+    assert ok(invoke("prospects", "import", f, "--mapping", PEOPLE, "--dry-run")) == \
+        plan.replace(", delimiter ','", "")

@@ -71,7 +71,7 @@ TEXT = st.one_of(
 )
 WORD = st.text(alphabet=st.characters(blacklist_categories=("Cs", "Zs", "Cc")), min_size=1,
                max_size=12)
-TAGS = st.lists(WORD.map(str.strip).filter(bool), max_size=3, unique=True)
+TAGS = st.lists(WORD.map(str.strip).filter(bool), max_size=3, unique_by=str.lower)  # as parse_tags
 VALUE = st.one_of(st.none(), st.floats(min_value=0, max_value=1e12, allow_nan=False),
                   st.integers(min_value=0, max_value=10**9).map(float))
 STAGE = st.sampled_from([name for name, _ in DEFAULT_STAGES])

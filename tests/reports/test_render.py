@@ -97,7 +97,7 @@ def test_html_file_is_self_contained_with_svg_charts(invoke, pipeline_db, tmp_pa
     assert doc.tags.count("svg") == 6  # the funnel, four trend panels, the forecast band
     assert not [v for a, v in doc.attrs if a in ("src", "href") and v]
     assert "<link" not in page and "@import" not in page and "url(" not in page
-    assert "<title>won: 1 (12k)</title>" in page and "<title>lead: 1 (30k)</title>" in page
+    assert "<title>won: 1 (12k USD)</title>" in page and "<title>lead: 1 (30k USD)</title>" in page
     assert (out.stat().st_mode & 0o777) == 0o600
 
 

@@ -193,15 +193,61 @@ def test_paused_sequence_sends_nothing_until_resumed(conn, intro, team, smtp_ser
 
 def test_one_click_unsubscribe_only_with_an_https_endpoint(conn, intro, team, smtp_server, t0,
                                                            monkeypatch):
+    from salescli.pipeline import unsubscribe
+
     monkeypatch.setenv("SALESCLI_UNSUBSCRIBE_URL", "https://sales.example/unsubscribe")
+    monkeypatch.setenv("SALESCLI_SECRET", "s" * 40)
     enroll.enroll(conn, "tester", "intro", ["ada@example.com"], now_=t0)
     send_due(conn, now=t0)
     msg = smtp_server.messages[0].message
-    token = conn.execute("SELECT token FROM enrollments").fetchone()[0]
+    eid, token = conn.execute("SELECT id, token FROM enrollments").fetchone()
+    signed = unsubscribe.make_token(unsubscribe.key_from_secret(b"s" * 40), eid,
+                                    "ada@example.com")
     assert " ".join(msg["List-Unsubscribe"].split()) == (
-        f"<https://sales.example/unsubscribe?token={token}>, "
+        f"<https://sales.example/unsubscribe/{signed}>, "
         f"<mailto:me@ours.example?subject=unsubscribe%20{token}>")
     assert msg["List-Unsubscribe-Post"] == "List-Unsubscribe=One-Click"
+    assert unsubscribe.resolve(conn, unsubscribe.key_from_secret(b"s" * 40), signed)[
+        "email"] == "ada@example.com"
+    assert unsubscribe.resolve(conn, unsubscribe.key_from_secret(b"t" * 40), signed) is None
+
+
+def test_one_click_without_the_secret_is_one_error_line_and_sends_nothing(
+        invoke, conn, intro, team, smtp_server, t0, monkeypatch):
+    monkeypatch.setenv("SALESCLI_UNSUBSCRIBE_URL", "https://sales.example/unsubscribe")
+    monkeypatch.setenv("SALESCLI_SECRET", "too short")
+    from tests.support.cli import fails
+
+    enroll.enroll(conn, "tester", "intro", ["ada@example.com"], now_=t0)
+    fails(invoke("send"), "SALESCLI_SECRET", "SALESCLI_UNSUBSCRIBE_URL")
+    assert smtp_server.messages == []
+    assert conn.execute("SELECT count(*) FROM sends").fetchone()[0] == 0
+
+
+def test_the_token_key_needs_a_long_secret_and_is_its_own():
+    import hashlib
+    import hmac
+
+    from salescli.core.errors import InvalidValue
+    from salescli.pipeline import unsubscribe
+
+    for env in ({}, {"SALESCLI_SECRET": "s" * 31}):
+        with pytest.raises(InvalidValue, match="SALESCLI_SECRET"):
+            unsubscribe.signing_key(env)
+    key = unsubscribe.signing_key({"SALESCLI_SECRET": "s" * 32})
+    # derived for this purpose: neither the raw secret nor a key derived for another
+    assert key == unsubscribe.key_from_secret(b"s" * 32) and key != b"s" * 32
+    assert key != hmac.new(b"s" * 32, b"", hashlib.sha256).digest()
+
+
+def test_mail_without_an_https_endpoint_has_the_mailto_alone(conn, intro, team, smtp_server,
+                                                             t0, monkeypatch):
+    monkeypatch.setenv("SALESCLI_UNSUBSCRIBE_URL", "http://sales.example/unsubscribe")
+    enroll.enroll(conn, "tester", "intro", ["ada@example.com"], now_=t0)
+    send_due(conn, now=t0)
+    msg = smtp_server.messages[0].message
+    assert msg["List-Unsubscribe"].startswith("<mailto:me@ours.example?subject=unsubscribe")
+    assert msg["List-Unsubscribe-Post"] is None
 
 
 def test_dry_run_sends_and_changes_nothing(invoke, conn, db_file, intro, team, smtp_server):

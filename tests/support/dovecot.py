@@ -137,6 +137,9 @@ class Dovecot:
             "mail_max_userip_connections = 200",
             "auth_failure_delay = 0",
             "mail_fsync = never",
+            # No cap on a process's address space: Dovecot's default (256 MB) counts the
+            # mmapped index cache, which a 500k-message folder outgrows mid-FETCH (EOF).
+            "default_vsz_limit = 0",
             "namespace inbox {",
             "  inbox = yes",
             "  separator = /",
