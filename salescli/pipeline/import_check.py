@@ -144,50 +144,14 @@ class Validator:
                        key=lambda d: (d[1]["position"], d[1]["id"]))
         dated = [(col, s["id"], s["kind"] != StageKind.OPEN, f) for col, s, f in dated]
         out_created, entered, history = [None] * n, [None] * n, [None] * n
-        cols = [col for col, _, _, _ in dated]
-        meta = [(sid, closed) for _, sid, closed, _ in dated]
-        first, chain = self.first, self.chain
-        heads: dict[tuple[int, int], str] = {}  # (from, to) → ',[from,to,"' (a step's JSON)
-        for i, (made, reason, stage_id, *ats) in enumerate(
-                zip(created, reasons, stage_ids, *cols, strict=False)):
-            if reason is None and stage_id is None and i not in bad:
-                # the common case (no lost_reason, no stage), inline: what chain does, in
-                # the same order; a row that breaks a rule goes to chain for its error
-                prev, closed, start, last, head, tail = made, False, made, first, None, []
-                for at, (sid, is_closed) in zip(ats, meta, strict=True):
-                    if not at:
-                        continue
-                    if prev is not None and at < prev or is_closed and closed:
-                        break
-                    closed = closed or is_closed
-                    prev = at
-                    if head is None:  # the first stage date: created there, or before
-                        if start is None:
-                            start = at
-                        if at == start:
-                            last = sid
-                        head = last
-                    if sid != last:
-                        step = heads.get((last, sid))
-                        if step is None:
-                            step = heads[last, sid] = f",[{last},{sid},\""
-                        tail.append(step + at + '"]')
-                        last = sid
-                else:
-                    if head is None:
-                        if made is None:
-                            continue  # no history
-                        head = first
-                    history[i] = f'[[null,{head},"{start}"]{"".join(tail)}]'
-                    out_created[i], entered[i], stage_ids[i] = start, prev, last
-                    continue
+        for i in range(n):
             if i in bad:
                 continue
             when = [(at, sid, closed, f) for col, sid, closed, f in dated if (at := col[i])]
             if not when and created[i] is None and reasons[i] is None:
                 continue
             try:
-                history[i], out_created[i], entered[i], stage_ids[i] = chain(
+                history[i], out_created[i], entered[i], stage_ids[i] = self.chain(
                     created[i], when, stage_ids[i], reasons[i])
             except InvalidValue as exc:
                 bad.setdefault(i, []).append(Rejection(numbers[i], exc.field, exc.value,
@@ -197,9 +161,8 @@ class Validator:
 
     def chain(self, created: str | None, when: list[tuple], stage_id: int | None,
               reason: str | None) -> tuple[str, str, str, int]:
-        """The stage changes a row's dates describe, as JSON [[from, to, at(, reason)], …]
-        (the first is the creation, the others the import's moves); when the prospect was
-        created, entered its stage, and that stage.
+        """The stage changes a row's dates describe, as JSON [[from, to, at, note, reason],
+        …]; when the prospect was created, entered its stage, and that stage.
 
         ``when``: (at, stage id, closed?, field) of the dated stages in pipeline order,
         which must also be the order of their dates."""
@@ -222,19 +185,19 @@ class Validator:
         # JSON written by hand: ids are ints, times ISO text, notes fixed words (json.dumps
         # was a third of the cost of a history import)
         lost_ids, lost = self.lost_ids, -1
-        steps = [f'[null,{last},"{start}"]']
+        steps = [f'[null,{last},"{start}","created",null]']
         if last in lost_ids:
             lost = 0
         at = start
         for at, sid, _, _ in when:
             if sid != last:
-                steps.append(f'[{last},{sid},"{at}"]')
+                steps.append(f'[{last},{sid},"{at}","import",null]')
                 if sid in lost_ids:
                     lost = len(steps) - 1
                 last = sid
         if stage_id is not None and stage_id != last:
             at = max(self.ts, at)
-            steps.append(f'[{last},{stage_id},"{at}"]')
+            steps.append(f'[{last},{stage_id},"{at}","import",null]')
             if stage_id in lost_ids:
                 lost = len(steps) - 1
             last = stage_id
@@ -242,7 +205,7 @@ class Validator:
             if lost < 0:
                 raise InvalidValue("lost_reason", reason, "needs a lost stage (a lost_at date"
                                                           " or a lost stage)")
-            steps[lost] = steps[lost][:-1] + "," + json.dumps(reason) + "]"
+            steps[lost] = steps[lost][:-5] + json.dumps(reason) + "]"
         return "[" + ",".join(steps) + "]", start, at, last
 
 
