@@ -58,9 +58,9 @@ def without_footer(rows: Iterator[list[str]], width: int) -> Iterator[list[str]]
     held: list[list[str]] = []
     marked = False
     for cells in rows:
-        if not held and "".join(cells).strip():
-            yield cells  # the common case, kept cheap: a row of data, no footer begun
-            continue
+        if not held and len(cells) == width:
+            yield cells  # the common case, kept cheap: a full row, no footer begun (a blank
+            continue     # row before a footer is an empty line or "": one cell or none)
         filled = [c for c in cells if c.strip()]
         if not filled:
             if len(held) < _HELD:
