@@ -234,15 +234,19 @@ class Source:
             skip = 2
             encoding = "utf-16-le" if first[:2] == codecs.BOM_UTF16_LE else "utf-16-be"
         elif b"\x00" in first[:8192]:
-            raise InvalidValue("file", self.name, "is binary, not CSV or JSON text")
+            raise InvalidValue("file", self.name, "is binary (or UTF-16 without a byte-order "
+                                                  "mark), not CSV or JSON text")
         decoding = Decoding(self.name, encoding, self.forced)
         chunks = self.chunks()
         if skip:
             first = next(chunks)
             decoding.offset = skip
             chunks = chain([first[skip:]], chunks)
+        started = False
         for data, last in chunks_with_end(chunks):
             if text := decoding.decode(data, last):
+                if not started:  # a BOM a given encoding kept (utf-8 for a utf-8-sig file)
+                    started, text = True, text.removeprefix("\ufeff")
                 yield text
             self.encoding = decoding.encoding
         self.encoding = decoding.encoding or "utf-8"

@@ -159,6 +159,20 @@ def test_a_forced_encoding_that_does_not_fit_gives_the_right_iconv_hint():
     assert source.encoding == "cp1252" and rows[0][1][1] == "Ana Müller"
 
 
+@pytest.mark.parametrize("raw, encoding", [
+    (table().encode("utf-8-sig"), "utf-8"), (b"\xff\xfe" + table().encode("utf-16-le"),
+                                             "utf-16-le"),
+])
+def test_a_given_encoding_drops_the_byte_order_mark(raw, encoding):
+    source, header, rows = read(raw, encoding=encoding)
+    assert header == list(HEADER) and len(rows) == 3 and source.encoding == encoding
+
+
+def test_a_given_delimiter_is_used():
+    source, header, _ = read(b"Email;Name,Company\na@example.com;Ana,Acme\n", delimiter=",")
+    assert header == ["Email;Name", "Company"] and source.delimiter == ","
+
+
 def test_an_unknown_encoding_or_delimiter_is_refused():
     with pytest.raises(InvalidValue, match="is not an encoding"):
         Source.of(b"", "f.csv", encoding="klingon")
@@ -354,6 +368,26 @@ def test_reopen_of_a_pipe_replays_its_bytes_from_a_spool(monkeypatch):
         source.reopen()
         _, _, rows = read_source(source)
         assert [c[0] for _, c in rows] == [p[0] for p in PEOPLE]
+    finally:
+        source.close()
+
+
+def test_reopen_of_a_named_pipe_replays_it(tmp_path):
+    """A path that is no regular file (a FIFO, /dev/stdin, <(…)) cannot be opened twice:
+    it is spooled like standard input."""
+    fifo = tmp_path / "export.csv"
+    os.mkfifo(fifo)
+    data = table(delimiter=";").encode("cp1252")
+    feeder = threading.Thread(target=fifo.write_bytes, args=(data,))
+    feeder.start()
+    source = Source.open(fifo)
+    try:
+        assert source.path is None and source.size is None and source.spool is not None
+        first = read_source(source)[2]
+        feeder.join()
+        source.reopen()
+        assert read_source(source)[2] == first
+        assert [c[1] for _, c in first] == [p[1] for p in PEOPLE]
     finally:
         source.close()
 
