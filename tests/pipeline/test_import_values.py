@@ -297,6 +297,7 @@ def test_iso_dates_in_every_style(cell, expected):
     (["13/1/2025", "2/3/2025"], "eu D/M/YYYY", ["2025-01-13T00:00:00Z", "2025-03-02T00:00:00Z"]),
     # a cell that is no date in either order says nothing; parse rejects it
     (["13/13/2025", "1/1/2025"], "us M/D/YYYY", [None, "2025-01-01T00:00:00Z"]),
+    (["13/14/2025", "1/1/2025"], "us M/D/YYYY", [None, "2025-01-01T00:00:00Z"]),
 ])
 def test_the_date_style_is_decided_from_the_whole_column(cells, style, expected):
     fmt = dates(cells)
@@ -376,6 +377,22 @@ def test_dates_from_a_workbook_are_those_moments():
 def test_what_is_no_date_in_the_style_is_an_error(style, cell):
     with pytest.raises(ValueError):
         DateFormat(style).parse(cell)
+
+
+@pytest.mark.parametrize("style, cell, why", [
+    ("iso", "2025-10-16T08:30:00+01:60", "bad offset"),
+    ("iso", "9999-12-31T23:00:00-05:00", "out of range"), ("us", "yesterday", "not a date"),
+    ("us", "10.11.2025", "a dotted date is day first"), ("us", "1/2/2025 0:30 AM", "bad hour"),
+    ("iso", "10/11/2025", "not an ISO 8601 date"),
+])
+def test_why_a_date_is_refused(style, cell, why):
+    with pytest.raises(ValueError, match=why):
+        DateFormat(style).parse(cell)
+
+
+def test_two_currencies_in_one_cell_are_no_amount():
+    with pytest.raises(ValueError, match="not an amount: 'USD 5 EUR'"):
+        split_money("USD 5 EUR")
 
 
 MOMENT = st.datetimes(min_value=datetime(1900, 1, 1), max_value=datetime(2100, 12, 31))
