@@ -88,7 +88,7 @@ def decoder(encoding: str) -> codecs.IncrementalDecoder:
 def is_utf8(data: bytes) -> bool:
     """Whether ``data`` is UTF-8 (a character cut off at its end allowed)."""
     try:
-        codecs.getincrementaldecoder("utf-8")().decode(data, final=False)
+        codecs.getincrementaldecoder("utf-8")().decode(data)  # not final: a cut is fine
     except UnicodeDecodeError:
         return False
     return True
@@ -149,18 +149,19 @@ class Decoding:
         self.line += lines
 
     def error(self, data: bytes, exc: UnicodeDecodeError) -> InvalidValue:
-        """One line: the byte, its offset and line, and what to do that is right for it."""
+        """One line: the byte, its offset and line, and what to do that is right for it
+        (called once an encoding is decided)."""
         start = len(data) if exc.reason == "unexpected end of data" else max(0, exc.start)
-        before = codecs.decode(data[:start], self.encoding or "utf-8", "replace")
+        before = codecs.decode(data[:start], self.encoding, "replace")
         at = f"byte 0x{data[start]:02x} at offset {self.offset + start} (line " \
              f"{self.line + before.count(chr(10))})" if start < len(data) else \
              f"the end (offset {self.offset + len(data)}, inside a character)"
-        was = name(self.encoding or "utf-8")
+        was = name(self.encoding)
         if start >= len(data) or self.encoding not in ("utf-8", "utf-8-sig"):
             return InvalidValue("file", self.source, f"is not {was} text: {at}; save it as "
                                                      "CSV UTF-8")
         rest = data[start:start + SAMPLE]
-        guess = detect(rest) if not is_utf8(rest) else "cp1252"
+        guess = detect(rest)
         if self.forced:
             return InvalidValue("file", self.source, f"is not {was} text: {at}; it looks like"
                                 f" {name(guess)}: set encoding = \"{guess}\", or convert it: "

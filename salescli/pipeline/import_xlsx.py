@@ -50,7 +50,7 @@ def cell_value(value: Any) -> Any:
     return cell_text(value)
 
 
-def sheet(handle: IO[bytes], name: str, numbers: bool = False
+def sheet(handle: IO[bytes], name: str, *, numbers: bool
           ) -> tuple[list[str], Iterator[Row], Callable[[], None]]:
     """The header (the first row with a value) of the workbook's first sheet, the rows
     after it, and what closes the workbook (not ``handle``); InvalidValue naming ``name``

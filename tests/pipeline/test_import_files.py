@@ -8,8 +8,9 @@ from __future__ import annotations
 import csv
 import io
 import os
+import sys
 import threading
-from datetime import date, datetime
+from datetime import date, datetime, time, timedelta
 
 import pytest
 from hypothesis import HealthCheck, assume, given, settings
@@ -366,6 +367,8 @@ def test_reopen_of_a_pipe_replays_its_bytes_from_a_spool(monkeypatch):
         feeder.join()
         assert b"".join(source.chunks()) == data
         source.reopen()
+        assert b"".join(source.chunks()) == data
+        source.reopen()
         _, _, rows = read_source(source)
         assert [c[0] for _, c in rows] == [p[0] for p in PEOPLE]
     finally:
@@ -449,12 +452,13 @@ def test_an_xlsx_export_imports_with_numbers_and_dates(invoke, sales, tmp_path):
 
 def test_xlsx_rows_are_numbered_as_in_the_sheet(tmp_path):
     path = workbook(tmp_path / "export.xlsx", XLSX_ROWS + [("dy@example.com", "", "", "", "",
-                                                            "extra")])
+                                                            "extra"), ("ed@example.com",)])
     source = Source.open(path)
     try:
         _, header, rows = read(path.read_bytes(), "export.xlsx")
         assert header == ["Email", "Name", "Company", "Value", "Created At"]
-        assert [n for n, _ in rows] == [2, 3, 5, 6]
+        assert [n for n, _ in rows] == [2, 3, 5, 7, 6]  # the rejections come after
+        assert rows[-2][1] == ["ed@example.com", "", "", "", ""]
         assert rows[-1][1] == "row 6: has 6 cells, the header has 5"
         assert rows[0][1] == ["ana@example.com", "Ana Souza", "Acme", "980.5",
                               "2024-03-05T14:30:00Z"]
@@ -485,7 +489,8 @@ def test_an_xlsx_from_stdin_imports(invoke, sales, tmp_path):
 @pytest.mark.parametrize("name, content, needles", [
     ("broken.xlsx", b"PK\x03\x04not really a zip", ["broken.xlsx", "not a readable Excel"]),
     ("named.xlsx", b"email\na@example.com\n", ["named.xlsx", "not an Excel workbook"]),
-    ("old.xls", b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1" + b"\x00" * 600, ["old.xls", ".xls"]),
+    ("old.xls", b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1" + b"\x00" * 600,
+     ["old.xls", "old Excel workbook (.xls)"]),
     ("sheet.ods", b"PK\x03\x04\x14\x00\x00\x00\x00\x00mimetypeapplication/vnd.oasis."
                   b"opendocument.spreadsheet", ["sheet.ods", "OpenDocument"]),
 ])
@@ -503,3 +508,216 @@ def test_an_empty_workbook_has_no_header(invoke, sales, tmp_path):
 
     Workbook().save(tmp_path / "empty.xlsx")
     fails(invoke("prospects", "import", tmp_path / "empty.xlsx"), "empty.xlsx", "no header row")
+
+
+# --------------------------------------------------------------------------- the parts
+
+
+def test_the_bytes_that_tell_windows_1252_from_latin1():
+    assert import_decode.has_c1(b"\x80") and import_decode.has_c1(b"a\x9f")
+    assert not import_decode.has_c1(b"\x7f\xa0\xff")
+
+
+def test_the_detector_sees_the_lines_that_are_not_ascii(monkeypatch):
+    assert import_decode.sample(b"plain\nd\xe9f\nmore\n\xfcber") == b"d\xe9f\n\xfcber"
+    monkeypatch.setattr(import_decode, "SAMPLE", 8)
+    assert import_decode.sample(b"\xe9\xe9\xe9\xe9\xe9\n\xe9\xe9\xe9\xe9\n\xe9\n") == \
+        b"\xe9\xe9\xe9\xe9\xe9\n\xe9\xe9\xe9\xe9\n"
+
+
+def test_iconv_and_people_names_of_encodings():
+    assert import_decode.iconv("latin-1") == "WINDOWS-1252"
+    assert import_decode.iconv("cp1250") == "WINDOWS-1250"
+    assert import_decode.iconv("koi8_r") == "KOI8_R"
+    assert import_decode.name("cp1252") == "Windows-1252"
+    assert import_decode.name("cp1251") == "cp1251"
+
+
+def test_the_bytes_windows_1252_leaves_undefined_are_read_not_refused():
+    data = "email,name\nzoe@example.com,Zoë\n".encode("cp1252") + b"a@example.com,x\x81y\n"
+    source, _, rows = read(data)
+    assert source.encoding == "cp1252" and rows[-1][1] == ["a@example.com", "x\x81y"]
+
+
+def test_the_line_of_a_bad_byte_counts_every_chunk_before_it(monkeypatch):
+    monkeypatch.setattr(import_read, "_CHUNK", 16)
+    data = table(PEOPLE[:1]).encode("utf-8") + "dy@example.com,Dy,,,it’s\n".encode("cp1252")
+    with pytest.raises(InvalidValue) as err:
+        read(data)
+    assert err.value.field == "file"
+    at = data.index(b"\x92")
+    assert f"byte 0x92 at offset {at} (line 3)" in str(err.value)
+    assert str(err.value).endswith("save the whole file as CSV UTF-8, or fix that line")
+
+
+def test_a_byte_a_given_code_page_lacks_is_named():
+    data = "email,name\nivan@example.ru,Иван\n".encode("cp1251") + b"x@example.ru,\x98\n"
+    with pytest.raises(InvalidValue) as err:
+        read(data, encoding="cp1251")
+    assert err.value.field == "file"
+    at = data.index(b"\x98")
+    assert str(err.value).endswith(f"is not cp1251 text: byte 0x98 at offset {at} (line 3); "
+                                   "save it as CSV UTF-8")
+
+
+def test_utf16_without_a_byte_order_mark_is_named_in_the_refusal():
+    with pytest.raises(InvalidValue, match="UTF-16 without a byte-order mark"):
+        read(table().encode("utf-16-le"))
+
+
+@pytest.mark.parametrize("text, expected", [
+    ("'=1", True), ("a,'=1", True), ("a;'x", True), ("a\t'x", True), ("a\n'x", True),
+    ('"\'=1"', True), ('a,"\'=1"', True), ("a'b", False), ('a"\'b', False), ("ab", False),
+    ("a'b,'c", True), ('x"\'', False),
+])
+def test_a_chunk_may_hold_a_guard_only_where_a_cell_starts(text, expected):
+    from salescli.pipeline.import_quirks import may_be_guarded
+
+    assert may_be_guarded(text) is expected
+
+
+def test_a_tie_of_delimiters_goes_to_the_comma():
+    assert import_read.delimiter_of("a,b;c\n") == ","
+    assert import_read.delimiter_of("a;b,c\n") == ","
+
+
+def test_a_two_column_footer_is_skipped_too():
+    data = 'Email,Name\na@example.com,Ana\n\n"Confidential Information - Do Not Distribute"\n'
+    assert [n for n, _ in read(data.encode())[2]] == [2]
+
+
+def test_many_blank_rows_then_data_keep_the_data():
+    data = SALESFORCE + "\n" * 60 + '"Cy","Wu","cy@example.com","Initech"\n'
+    rows = read(data.encode())[2]
+    assert rows[-1] == (64, ["Cy", "Wu", "cy@example.com", "Initech"])
+
+
+def test_source_options_reach_every_way_of_opening(tmp_path, monkeypatch):
+    assert Source.of(b"abc", "x.csv").size == 3 and Source.of(b"abc", "x.csv").kind == ""
+    path = tmp_path / "x.csv"
+    path.write_bytes(b"a;b\n")
+    source = Source.open(path, encoding="cp1252", delimiter=";")
+    assert (source.size, source.path, source.forced, source.delimiter) == (4, str(path), True,
+                                                                          ";")
+    source.close()
+    monkeypatch.setattr(sys, "stdin", io.TextIOWrapper(io.BytesIO(b"a;b\n")))
+    source = Source.open("-", delimiter=";")
+    assert (source.name, source.delimiter) == ("stdin", ";")
+
+
+def test_errors_name_the_field(tmp_path):
+    with pytest.raises(InvalidValue) as err:
+        Source.of(b"", "f.csv", encoding="klingon")
+    assert (err.value.field, err.value.value) == ("encoding", "klingon")
+    assert str(err.value).endswith("is not an encoding Python knows (e.g. utf-8, cp1252)")
+    with pytest.raises(InvalidValue) as err:
+        Source.of(b"", "f.csv", delimiter=";;")
+    assert (err.value.field, err.value.value) == ("delimiter", ";;")
+    assert str(err.value).endswith('is not ",", ";" or a tab')
+    for delimiter in (",", ";", "\t"):
+        assert Source.of(b"", "f.csv", delimiter=delimiter).delimiter == delimiter
+
+
+@pytest.mark.parametrize("name, first, expected", [
+    ("x.csv", "[", "csv"), ("x.tsv", "[", "csv"), ("x.txt", "{", "csv"), ("x.json", "e", "json"),
+    ("x.jsonl", "e", "json"), ("x.ndjson", "e", "json"), ("x", "[", "json"), ("x", "e", "csv"),
+    ("X.CSV", "[", "csv"),
+])
+def test_the_format_by_extension_then_content(name, first, expected):
+    assert import_read.detect_format(name, first) == expected
+
+
+@pytest.mark.parametrize("suffix", [".xls", ".ods", ".numbers", ".pdf", ".xml", ".html", ".zip"])
+def test_other_documents_are_refused_by_extension(suffix):
+    with pytest.raises(InvalidValue) as err:
+        import_read.detect_format("book" + suffix, "e")
+    assert (err.value.field, err.value.value) == ("file", "book" + suffix)
+    assert str(err.value).endswith(f"is not CSV, JSON or .xlsx ({suffix}); save it as .xlsx or "
+                                   "CSV UTF-8")
+
+
+def test_a_workbook_forced_to_json_is_named_a_zip(invoke, sales, tmp_path):
+    path = workbook(tmp_path / "export.xlsx", XLSX_ROWS)
+    fails(invoke("prospects", "import", path, "--format", "json"), "export.xlsx",
+          "is a ZIP archive (an Excel workbook?), not CSV or JSON text")
+
+
+def test_refusals_of_documents_name_the_file():
+    for data, what in ((b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1" + b"\x00" * 600,
+                        "is an old Excel workbook (.xls); save it as .xlsx or CSV UTF-8"),
+                       (b"PK\x03\x04\x14\x00mimetypeapplication/vnd.oasis.opendocument.sheet",
+                        "is an OpenDocument spreadsheet; save it as .xlsx or CSV UTF-8")):
+        with pytest.raises(InvalidValue) as err:
+            read(data, "doc")
+        assert (err.value.field, err.value.value) == ("file", "doc")
+        assert str(err.value).endswith(what)
+
+
+def test_reopen_closes_the_pipe_it_no_longer_needs(tmp_path):
+    fifo = tmp_path / "p.csv"
+    os.mkfifo(fifo)
+    feeder = threading.Thread(target=fifo.write_bytes, args=(table().encode(),))
+    feeder.start()
+    source = Source.open(fifo)
+    pipe = source.stream
+    try:
+        read_source(source)
+        feeder.join()
+        source.reopen()
+        assert pipe.closed and source.read == 0
+        source.reopen()  # a second reopen reads the spool from its first byte again
+        assert b"".join(source.chunks()) == table().encode()
+    finally:
+        source.close()
+
+
+@pytest.mark.parametrize("value, text", [
+    (None, ""), ("\u200d=1", "=1"), ("'=1", "=1"), (True, "TRUE"), (False, "FALSE"),
+    (12, "12"), (12500.0, "12500"), (980.5, "980.5"), (1e20, "1e+20"), (-0.0, "0"),
+    (datetime(2024, 3, 5, 14, 30), "2024-03-05T14:30:00Z"), (date(2023, 11, 2), "2023-11-02"),
+    (time(9, 5), "09:05:00"), (timedelta(hours=1), "1:00:00"),
+])
+def test_workbook_cells_as_text(value, text):
+    from salescli.pipeline.import_xlsx import cell_text, cell_value
+
+    assert cell_text(value) == text
+    expected = value if type(value) in (int, float) else text
+    assert cell_value(value) == expected and type(cell_value(value)) is type(expected)
+
+
+def test_xlsx_batches_grow_as_csv_ones_do(tmp_path, monkeypatch):
+    monkeypatch.setattr(import_read, "_FIRST", 4)
+    monkeypatch.setattr(import_read, "_BATCH", 10)
+    path = workbook(tmp_path / "many.xlsx", [(f"p{i}@example.com", "", "", i, None)
+                                             for i in range(30)])
+    source = Source.open(path)
+    try:
+        _, _, pieces = open_text(source, None)
+        _, batches = read_csv(source, pieces)
+        assert [len(n) for n, _, _ in batches] == [4, 4, 8, 10, 4]
+        assert source.read == path.stat().st_size
+    finally:
+        source.close()
+
+
+def test_an_over_long_xlsx_cell_stops_the_import(invoke, sales, tmp_path, monkeypatch):
+    monkeypatch.setenv("SALESCLI_IMPORT_MAX_FIELD", "20")
+    path = workbook(tmp_path / "long.xlsx", [("a@example.com", "x" * 21, "", "", None)])
+    fails(invoke("prospects", "import", path), "row 2, field 'Name', in ",
+          "long.xlsx is longer than 20 characters (SALESCLI_IMPORT_MAX_FIELD)")
+    assert query(sales, "SELECT * FROM prospects") == []
+
+
+def test_a_formula_cell_gives_its_computed_value_not_its_formula(tmp_path):
+    path = workbook(tmp_path / "f.xlsx", [("a@example.com", "=1+1", "", "", None)])
+    _, _, rows = read(path.read_bytes(), "f.xlsx")
+    assert rows == [(2, ["a@example.com", "", "", "", ""])]  # never computed: empty
+
+
+def test_an_empty_workbook_is_refused_naming_the_file(tmp_path):
+    from openpyxl import Workbook
+
+    Workbook().save(tmp_path / "e.xlsx")
+    with pytest.raises(InvalidValue) as err:
+        read((tmp_path / "e.xlsx").read_bytes(), "e.xlsx")
+    assert err.value.field == "file"
