@@ -66,7 +66,7 @@ def without_footer(rows: Iterator[list[str]], width: int) -> Iterator[list[str]]
             if len(held) < _HELD:
                 held.append(cells)
                 continue
-        elif held and len(held) < _HELD and (len(filled) == 1 and width > 1
+        elif held and len(held) < _HELD and (len(filled) == 1 and width > 1  # pragma: no mutate
                                              or FOOTER.match(filled[0].strip())):
             marked = marked or bool(FOOTER.match(filled[0].strip()))
             held.append(cells)

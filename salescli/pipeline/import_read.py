@@ -128,7 +128,7 @@ class Source:
         self.head = b""  # the first bytes, read ahead to tell what the input is
         self.spool: IO[bytes] | None = None  # the copy of a stream that cannot be re-read
         if path is None and not stream.seekable():
-            self.spool = tempfile.TemporaryFile(prefix="salescli-import-")  # noqa: SIM115
+            self.spool = tempfile.TemporaryFile(prefix="salescli-")  # noqa: SIM115 # pragma: no mutate
         self.start = 0 if self.spool else stream.tell()  # pragma: no mutate (unused if spool)
 
     @classmethod
@@ -222,27 +222,21 @@ class Source:
         if first[:4] == b"PK\x03\x04":
             raise InvalidValue("file", self.name, "is a ZIP archive (an Excel workbook?), "
                                                   "not CSV or JSON text")
-        skip, encoding = 0, self.encoding
+        encoding = self.encoding  # a BOM is decoded and dropped with the first text
         if self.forced:
             pass
         elif first[:3] == codecs.BOM_UTF8:
             encoding = "utf-8-sig"
         elif first[:2] in (codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE):
-            skip = 2
             encoding = "utf-16-le" if first[:2] == codecs.BOM_UTF16_LE else "utf-16-be"
         elif b"\x00" in first[:8192]:
             raise InvalidValue("file", self.name, "is binary (or UTF-16 without a byte-order "
                                                   "mark), not CSV or JSON text")
         decoding = Decoding(self.name, encoding, self.forced)
-        chunks = self.chunks()
-        if skip:
-            first = next(chunks)
-            decoding.offset = skip
-            chunks = chain([first[skip:]], chunks)
         started = False
-        for data, last in chunks_with_end(chunks):
+        for data, last in chunks_with_end(self.chunks()):
             if text := decoding.decode(data, last):
-                if not started:  # a BOM a given encoding kept (utf-8 for a utf-8-sig file)
+                if not started:  # a BOM (of UTF-16, or of UTF-8 read as a given utf-8)
                     started, text = True, text.removeprefix("\ufeff")
                 yield text
             self.encoding = decoding.encoding
@@ -456,7 +450,7 @@ def _read_sheet(source: Source) -> tuple[list[str], Iterator[Batch]]:
 
     headers, rows, close = import_xlsx.sheet(source.whole_file(), source.name,
                                              numbers=source.numbers)
-    source.read = source.size or 0  # a workbook is read whole before its first row
+    source.read = source.size or 0  # pragma: no mutate (read whole before its first row)
     width, limit = len(headers), source.limit
 
     def filled(c: Any) -> bool:

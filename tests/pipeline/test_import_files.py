@@ -152,6 +152,7 @@ def test_a_forced_encoding_that_does_not_fit_gives_the_right_iconv_hint():
     with pytest.raises(InvalidValue) as err:
         read(data, encoding="utf-8")
     text = str(err.value)
+    assert err.value.field == "file" and "it looks like Windows-1252" in text
     assert "iconv -f WINDOWS-1252 -t UTF-8" in text and 'encoding = "cp1252"' in text
     at = data.index("ü".encode("cp1252"))
     assert f"byte 0xfc at offset {at} (line 2)" in text
@@ -353,7 +354,7 @@ def test_reopen_of_a_pipe_replays_its_bytes_from_a_spool(monkeypatch):
     temporary file as the first pass reads it; the second pass reads that copy, also the
     part the first pass never reached."""
     monkeypatch.setattr(import_read, "_CHUNK", 16)
-    data = table().encode("utf-8")
+    data = table(PEOPLE * 200).encode("utf-8")  # more than the 8 KiB read ahead
     r, w = os.pipe()
     feeder = threading.Thread(target=lambda: (os.write(w, data), os.close(w)))
     feeder.start()
@@ -370,8 +371,23 @@ def test_reopen_of_a_pipe_replays_its_bytes_from_a_spool(monkeypatch):
         assert b"".join(source.chunks()) == data
         source.reopen()
         _, _, rows = read_source(source)
-        assert [c[0] for _, c in rows] == [p[0] for p in PEOPLE]
+        assert [c[0] for _, c in rows] == [p[0] for p in PEOPLE * 200]
     finally:
+        source.close()
+
+
+def test_an_xlsx_through_a_pipe_is_spooled_whole(tmp_path, monkeypatch):
+    monkeypatch.setattr(import_read, "_CHUNK", 512)
+    data = workbook(tmp_path / "p.xlsx", XLSX_ROWS * 50).read_bytes()
+    r, w = os.pipe()
+    feeder = threading.Thread(target=lambda: (os.write(w, data), os.close(w)))
+    feeder.start()
+    source = Source(os.fdopen(r, "rb", buffering=0), "stdin")
+    try:
+        _, _, rows = read_source(source)
+        assert len(rows) == 150 and source.kind == "xlsx"
+    finally:
+        feeder.join()
         source.close()
 
 
@@ -540,13 +556,16 @@ def test_the_bytes_windows_1252_leaves_undefined_are_read_not_refused():
 
 
 def test_the_line_of_a_bad_byte_counts_every_chunk_before_it(monkeypatch):
+    """The first 8 KiB come as one piece (read ahead), the rest in chunks of 16 bytes."""
     monkeypatch.setattr(import_read, "_CHUNK", 16)
-    data = table(PEOPLE[:1]).encode("utf-8") + "dy@example.com,Dy,,,it’s\n".encode("cp1252")
+    plain = [(f"p{i}@example.com", "Plain", "", "", "") for i in range(400)]
+    data = table(plain + PEOPLE[:1] + plain).encode("utf-8") + \
+        "dy@example.com,Dy,,,it’s\n".encode("cp1252")
     with pytest.raises(InvalidValue) as err:
         read(data)
     assert err.value.field == "file"
     at = data.index(b"\x92")
-    assert f"byte 0x92 at offset {at} (line 3)" in str(err.value)
+    assert f"byte 0x92 at offset {at} (line 803)" in str(err.value)
     assert str(err.value).endswith("save the whole file as CSV UTF-8, or fix that line")
 
 
@@ -561,8 +580,22 @@ def test_a_byte_a_given_code_page_lacks_is_named():
 
 
 def test_utf16_without_a_byte_order_mark_is_named_in_the_refusal():
-    with pytest.raises(InvalidValue, match="UTF-16 without a byte-order mark"):
+    with pytest.raises(InvalidValue, match="UTF-16 without a byte-order mark") as err:
         read(table().encode("utf-16-le"))
+    assert err.value.field == "file"
+
+
+def test_a_broken_utf16_file_names_the_offset_of_the_bad_unit():
+    data = b"\xff\xfe" + "email\na@example.com\n".encode("utf-16-le") + b"\x00\xdca\x00"
+    with pytest.raises(InvalidValue, match=f"byte 0x00 at offset {len(data) - 4} \\(line 3\\)"):
+        read(data)
+
+
+def test_mostly_utf8_weighs_the_foreign_bytes():
+    from salescli.pipeline.import_decode import mostly_utf8
+
+    assert mostly_utf8("é".encode() + b"\xe9\xe8")  # 2 UTF-8 bytes of 4
+    assert not mostly_utf8("é".encode() + b"\xe9\xe8\xe0")  # 2 of 5
 
 
 @pytest.mark.parametrize("text, expected", [
@@ -638,6 +671,11 @@ def test_other_documents_are_refused_by_extension(suffix):
 
 def test_a_workbook_forced_to_json_is_named_a_zip(invoke, sales, tmp_path):
     path = workbook(tmp_path / "export.xlsx", XLSX_ROWS)
+    source = Source.open(path)
+    with pytest.raises(InvalidValue) as err:
+        open_text(source, "json")
+    source.close()
+    assert err.value.field == "file"
     fails(invoke("prospects", "import", path, "--format", "json"), "export.xlsx",
           "is a ZIP archive (an Excel workbook?), not CSV or JSON text")
 
@@ -712,6 +750,13 @@ def test_a_formula_cell_gives_its_computed_value_not_its_formula(tmp_path):
     path = workbook(tmp_path / "f.xlsx", [("a@example.com", "=1+1", "", "", None)])
     _, _, rows = read(path.read_bytes(), "f.xlsx")
     assert rows == [(2, ["a@example.com", "", "", "", ""])]  # never computed: empty
+
+
+def test_workbook_refusals_name_the_field(tmp_path):
+    for name, data in (("b.xlsx", b"PK\x03\x04broken"), ("n.xlsx", b"email\n")):
+        with pytest.raises(InvalidValue) as err:
+            read(data, name)
+        assert (err.value.field, err.value.value) == ("file", name)
 
 
 def test_an_empty_workbook_is_refused_naming_the_file(tmp_path):
