@@ -82,6 +82,8 @@ def decoder(encoding: str) -> codecs.IncrementalDecoder:
     """An incremental decoder for a decided encoding (Latin-1 is read as Windows-1252)."""
     if encoding in ("cp1252", "latin-1"):
         return codecs.getincrementaldecoder("cp1252")("salescli-latin1")
+    if encoding == "utf-8-sig":  # its BOM is dropped with the first text (Source.text):
+        encoding = "utf-8"  # utf-8-sig's decoder would count error offsets after it
     return codecs.getincrementaldecoder(encoding)()
 
 

@@ -569,11 +569,19 @@ def test_the_line_of_a_bad_byte_counts_every_chunk_before_it(monkeypatch):
     assert str(err.value).endswith("save the whole file as CSV UTF-8, or fix that line")
 
 
+def test_a_utf8_file_with_a_bom_mixing_encodings_is_named_so():
+    data = table(PEOPLE[:1]).encode("utf-8-sig") + "dy@example.com,Dy,,,it’s\n".encode("cp1252")
+    at = data.index(b"\x92")
+    with pytest.raises(InvalidValue, match="mixes encodings: it starts as UTF-8 but byte 0x92 "
+                                           f"at offset {at} "):
+        read(data)
+
+
 def test_a_byte_a_given_code_page_lacks_is_named():
     data = "email,name\nivan@example.ru,Иван\n".encode("cp1251") + b"x@example.ru,\x98\n"
     with pytest.raises(InvalidValue) as err:
         read(data, encoding="cp1251")
-    assert err.value.field == "file"
+    assert (err.value.field, err.value.value) == ("file", "f.csv")
     at = data.index(b"\x98")
     assert str(err.value).endswith(f"is not cp1251 text: byte 0x98 at offset {at} (line 3); "
                                    "save it as CSV UTF-8")
