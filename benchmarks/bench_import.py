@@ -28,7 +28,7 @@ process (``wait4``'s maxrss), goal ≤ 150 MB whatever the size of the file (the
 issue's bound). ``--rss-rows 0`` skips it; ``--only crm`` runs the CRM case alone.
 
     python benchmarks/bench_import.py [--rows 100000] [--repeat 3] [--rss-rows 1000000]
-                                      [--only all|crm]
+        [--only raw|history|memory|crm]
 """
 
 from __future__ import annotations
@@ -265,8 +265,9 @@ def main() -> None:
     ap.add_argument("--rows", type=int, default=100_000)
     ap.add_argument("--repeat", type=int, default=3)
     ap.add_argument("--rss-rows", type=int, default=1_000_000)
-    ap.add_argument("--only", choices=("all", "crm"), default="all",
-                    help="crm: only the HubSpot-shaped case (and its memory with --rss-rows)")
+    ap.add_argument("--only", choices=["raw", "history", "memory", "crm"],
+                    help="run only this comparison (raw: salescli vs sqlite-utils; crm: the"
+                    " HubSpot-shaped export vs generic columns, and its memory with --rss-rows)")
     args = ap.parse_args()
     # Like an installed package (sqlite-utils' is), salescli runs from compiled bytecode:
     # compile it once, in case PYTHONDONTWRITEBYTECODE kept Python from caching it.
@@ -290,6 +291,12 @@ def main() -> None:
         src = generate(tmp / "prospects.csv", args.rows)
         times: dict[str, list[tuple[float, float, float | None]]] = {
             "salescli": [], "sqlite-utils": [], "sqlite3": []}
+        if args.only == "history":
+            history(salescli, src, tmp, env, args)
+            return
+        if args.only == "memory":
+            memory(salescli, tmp, env, args.rss_rows)
+            return
         load = os.getloadavg()[0]
         for _ in range(args.repeat):
             db = fresh(tmp / "salescli.db")  # created empty, like the table sqlite-utils makes
@@ -328,6 +335,8 @@ def main() -> None:
             print(f"salescli / sqlite3 .import:     {wall['salescli'] / wall['sqlite3']:.1f}× wall"
                   "  (the floor: no validation, no index)")
         print(f"  peak RSS of salescli: {max(RSS['salescli']):.0f} MB")
+        if args.only == "raw":
+            return
         history(salescli, src, tmp, env, args)
         crm(salescli, tmp, env, args)
         if args.rss_rows:
@@ -340,6 +349,7 @@ def history(salescli: str, src: Path, tmp: Path, env: dict, args: argparse.Names
     """The same prospects with and without history columns, interleaved: the ratio."""
     hist = with_history(src, tmp / "history.csv")
     times: dict[str, list[tuple[float, float, float | None]]] = {"plain": [], "history": []}
+    load = os.getloadavg()[0]
     for _ in range(args.repeat):
         for kind, path, extra in (("plain", src, []),
                                   ("history", hist, ["--date-format", "%y-%m-%d"])):
@@ -352,7 +362,8 @@ def history(salescli: str, src: Path, tmp: Path, env: dict, args: argparse.Names
     wall = {k: statistics.median(t[0] for t in v) for k, v in times.items()}
     cpu = {k: statistics.median(t[1] for t in v) for k, v in times.items()}
     print(f"import of {args.rows:,} prospects with history (created_at, 3 stage dates,"
-          f" lost_reason; --date-format) vs without, median of {args.repeat}:")
+          f" lost_reason; --date-format) vs without, median of {args.repeat} (load average"
+          f" {load:.1f} before, {os.getloadavg()[0]:.1f} after, on {os.cpu_count()} CPUs):")
     for k in ("plain", "history"):
         print(f"  {k:<8} {wall[k]:6.2f} s wall   {cpu[k]:6.2f} s CPU   (wall: "
               + ", ".join(f"{t[0]:.2f}" for t in times[k]) + ")")

@@ -11,7 +11,7 @@ month first, ``16/4/2025`` day first, a column of only ``4/5/2025`` is an error.
 from __future__ import annotations
 
 import re
-from datetime import UTC, datetime, timedelta, timezone
+from datetime import date, datetime, timedelta, timezone
 
 from salescli.core.errors import InvalidValue
 from salescli.core.timeutil import iso
@@ -40,13 +40,14 @@ _MONEY = re.compile(
     rf"(?P<body>[0-9][0-9.,' \u00a0\u202f]*[0-9]|[0-9]|[.,][0-9]+)"
     rf"(?:{_SPACE}{_currency(2)})?$")
 GROUPS = " \u00a0\u202f'"  # thousands separators every style accepts
+_DIGITS = re.compile("[0-9]+")
 STYLES = {"us": (".", ","), "eu": (",", "."), "plain": (".", "")}  # decimal, thousands
 
 
 def split_money(text: str) -> tuple[bool, str, str | None]:
     """``-€1.250,00`` → (negative, ``1.250,00``, ``EUR``); ValueError if it is no amount."""
     raw = text.strip()
-    accounting = raw.startswith("(") and raw.endswith(")")
+    accounting = raw[:1] == "(" and raw[-1:] == ")"  # pragma: no mutate ("(5" fails either way)
     match = _MONEY.match(raw[1:-1].strip() if accounting else raw)
     if not match:
         raise ValueError(f"not an amount: {text!r}")
@@ -64,20 +65,17 @@ def read_digits(body: str, decimal: str, thousands: str) -> float:
     """Digits with one ``decimal`` mark and groups of three split by ``thousands`` (or a
     space, NBSP or ``'``) → float; anything else is a ValueError."""
     whole, mark, fraction = body.partition(decimal)
-    if mark and not (fraction.isdigit() and fraction.isascii()):
+    if mark and not _DIGITS.fullmatch(fraction):
         raise ValueError(f"bad decimals in {body!r}")
-    if whole:
-        used = {c for c in whole if not c.isdigit()}
-        if used:
-            if len(used) > 1 or not (used <= set(GROUPS) or used == {thousands}):
-                raise ValueError(f"mixed separators in {body!r}")
-            first, *rest = whole.split(used.pop())
-            if not 1 <= len(first) <= 3 or first[0] == "0" \
-                    or any(len(g) != 3 for g in rest):
-                raise ValueError(f"bad thousands groups in {body!r}")
-            whole = first + "".join(rest)
-        if not (whole.isdigit() and whole.isascii()):
-            raise ValueError(f"not digits: {body!r}")
+    used = {c for c in whole if c not in "0123456789"}  # pragma: no mutate (body is [0-9.,' ])
+    if used:
+        sep = used.pop()
+        if used or sep not in GROUPS and sep != thousands:
+            raise ValueError(f"mixed separators in {body!r}")
+        first, *rest = whole.split(sep)
+        if not 1 <= len(first) <= 3 or first[0] == "0" or any(len(g) != 3 for g in rest):
+            raise ValueError(f"bad thousands groups in {body!r}")
+        whole = first + "".join(rest)
     return float(f"{whole or '0'}.{fraction or '0'}")
 
 
@@ -97,9 +95,13 @@ class NumberFormat:
             raise InvalidValue("numbers", style, 'is not a number style ("us", "eu", "plain")')
         self.style = style
 
-    def parse(self, text: str) -> tuple[float | None, str | None]:
+    def parse(self, text: str | float) -> tuple[float | None, str | None]:
         """A cell → (number, ISO currency or None); blank → (None, None); ValueError when
-        the cell is no amount in this style."""
+        the cell is no amount in this style. A number (a workbook's cell) is that number."""
+        if isinstance(text, bool) or not isinstance(text, str | int | float):
+            raise ValueError(f"not an amount: {text!r}")
+        if not isinstance(text, str):
+            return float(text), None
         if not text.strip():
             return None, None
         negative, body, currency = split_money(text)
@@ -114,15 +116,15 @@ class NumberColumn:
         if style != "auto":
             NumberFormat(style)  # checked now, not after a pass over the file
         self.field, self.style = field, style
-        self.us: tuple[int, str] | None = None  # first cell only US style reads
-        self.eu: tuple[int, str] | None = None  # first cell only European style reads
+        self.us: tuple[int, str] | None = None  # pragma: no mutate (first cell only US reads)
+        self.eu: tuple[int, str] | None = None  # pragma: no mutate (only European reads)
         self.ambiguous: tuple[int, str] | None = None  # first cell both read, differently
-        self.comma = False  # a cell read as US has a comma
+        self.comma = False  # pragma: no mutate (a cell read as US has a comma)
 
-    def see(self, row: int, text: str) -> None:
+    def see(self, row: int, text: str | float) -> None:
         """Note what one cell says about the style (cells that are no amount are left to
-        ``parse``, which rejects their row)."""
-        if self.style != "auto" or not text.strip():
+        ``parse``, which rejects their row; numbers say nothing)."""
+        if self.style != "auto" or not isinstance(text, str):
             return
         try:
             body = split_money(text)[1]
@@ -164,10 +166,11 @@ class NumberColumn:
 
 # --------------------------------------------------------------------------- dates
 
-_ISO = re.compile(r"^(\d{4})-(\d{2})-(\d{2})(?:[T ](\d{2}):(\d{2})(?::(\d{2})(?:[.,](\d+))?)?"
-                  r" ?(Z|[+-]\d{2}(?::?\d{2})?)?)?$")
-_DMY = re.compile(r"^(\d{1,2})([/.-])(\d{1,2})\2(\d{4})(?:,? +(\d{1,2}):(\d{2})(?::(\d{2}))?"
-                  r"(?: *([AaPp])\.?[Mm]\.?)?)?$")
+_ISO = re.compile(r"^(\d{4})-(\d{2})-(\d{2})(?:[T ](\d{2}):(\d{2})(?::(\d{2})(?:[.,]\d+)?)?"
+                  r" ?(?:Z|(?P<sign>[+-])(?P<hh>\d{2})(?::?(?P<mm>\d{2}))?)?)?$")
+_DMY = re.compile(r"^(?P<a>\d{1,2})(?P<sep>[/.-])(?P<b>\d{1,2})(?P=sep)(?P<year>\d{4})"
+                  r"(?:,? +(?P<hour>\d{1,2}):(?P<minute>\d{2})(?::(?P<second>\d{2}))?"
+                  r"(?: *(?P<half>[AaPp])\.?[Mm]\.?)?)?$")
 DATE_STYLES = ("iso", "us", "eu")
 
 
@@ -177,16 +180,11 @@ def _iso(text: str) -> str | None:
     m = _ISO.match(text)
     if not m:
         return None
-    year, month, day, hour, minute, second, fraction, zone = m.groups()
-    micro = int((fraction or "0")[:6].ljust(6, "0"))
-    zone = zone or "Z"
-    digits = zone[1:].replace(":", "").ljust(4, "0")
-    minutes = int(digits[:2]) * 60 + int(digits[2:]) if digits.isdigit() else 0
-    if int(digits[2:] or 0) > 59:
+    minutes = int(m["hh"] or 0) * 60 + int(m["mm"] or 0)
+    if int(m["mm"] or 0) > 59:  # pragma: no mutate (no minutes: 0 or 1, both fine)
         raise ValueError(f"bad offset in {text!r}")
-    tz = timezone(timedelta(minutes=-minutes if zone[0] == "-" else minutes))
-    dt = datetime(int(year), int(month), int(day), int(hour or 0), int(minute or 0),
-                  int(second or 0), micro, tzinfo=tz)
+    tz = timezone(timedelta(minutes=-minutes if m["sign"] == "-" else minutes))
+    dt = datetime(*(int(g or 0) for g in m.groups()[:6]), tzinfo=tz)  # type: ignore[misc]
     try:
         return iso(dt)
     except OverflowError:  # an offset that moves the time out of years 1-9999
@@ -198,17 +196,16 @@ def _local(text: str, month_first: bool) -> str:
     m = _DMY.match(text)
     if not m:
         raise ValueError(f"not a date: {text!r}")
-    a, sep, b, year, hour, minute, second, half = m.groups()
-    if sep == "." and month_first:
+    if m["sep"] == "." and month_first:
         raise ValueError(f"a dotted date is day first: {text!r}")
-    month, day = (a, b) if month_first else (b, a)
-    h = int(hour or 0)
-    if half:
-        if not 1 <= h <= 12:
+    month, day = (m["a"], m["b"]) if month_first else (m["b"], m["a"])
+    hour = int(m["hour"] or 0)
+    if m["half"]:
+        if not 1 <= hour <= 12:
             raise ValueError(f"bad hour in {text!r}")
-        h = h % 12 + (12 if half in "Pp" else 0)
-    return iso(datetime(int(year), int(month), int(day), h, int(minute or 0),
-                        int(second or 0)))
+        hour = hour % 12 + (12 if m["half"].lower() == "p" else 0)
+    return iso(datetime(int(m["year"]), int(month), int(day), hour, int(m["minute"] or 0),
+                        int(m["second"] or 0)))
 
 
 class DateFormat:
@@ -222,15 +219,18 @@ class DateFormat:
         self.code = style
         self.style = f"{style} {shape}".strip()  # what the plan prints
 
-    def parse(self, text: str) -> str | None:
+    def parse(self, text: str | date) -> str | None:
         """A cell → ``YYYY-MM-DDTHH:MM:SSZ`` (naive times are UTC); blank → None;
-        ValueError when it is no date in this style."""
+        ValueError when it is no date in this style. A date or datetime is that moment."""
+        if isinstance(text, datetime):
+            return iso(text)
+        if isinstance(text, date):
+            return f"{text.isoformat()}T00:00:00Z"
         text = text.strip()
         if not text:
             return None
         if "%" in self.code:
-            dt = datetime.strptime(text, self.code)
-            return iso(dt if dt.tzinfo else dt.replace(tzinfo=UTC))
+            return iso(datetime.strptime(text, self.code))  # naive: iso() reads it as UTC
         found = _iso(text)
         if found is not None:
             return found
@@ -247,30 +247,30 @@ class DateColumn:
         if style != "auto":
             DateFormat(style)
         self.field, self.style = field, style
-        self.us: tuple[int, str] | None = None  # first cell only month-first reads
-        self.eu: tuple[int, str] | None = None  # first cell only day-first reads
+        self.us: tuple[int, str] | None = None  # pragma: no mutate (None, "": not seen)
+        self.eu: tuple[int, str] | None = None  # pragma: no mutate (None, "": not seen)
         self.ambiguous: tuple[int, str] | None = None
-        self.local = False  # a cell is not ISO 8601
-        self.dotted = self.timed = self.half = False  # for the shape the plan prints
+        self.local = False  # pragma: no mutate (None alike) a cell is not ISO 8601
+        self.dotted = self.timed = self.half = False  # pragma: no mutate (None alike)
 
-    def see(self, row: int, text: str) -> None:
-        """Note what one cell says about the style (bad cells are left to ``parse``)."""
-        text = text.strip()
-        if self.style != "auto" or not text or _ISO.match(text):
+    def see(self, row: int, text: str | date) -> None:
+        """Note what one cell says about the style (bad cells are left to ``parse``; ISO
+        dates and a workbook's dates say nothing)."""
+        if self.style != "auto" or not isinstance(text, str):
             return
-        m = _DMY.match(text)
+        m = _DMY.match(text.strip())
         if not m:
             return
         self.local = True
-        a, sep, b = int(m[1]), m[2], int(m[3])
+        a, sep, b = int(m["a"]), m["sep"], int(m["b"])
         self.dotted = self.dotted or sep == "."
-        self.timed = self.timed or m[5] is not None
-        self.half = self.half or m[8] is not None
+        self.timed = self.timed or m["hour"] is not None
+        self.half = self.half or m["half"] is not None
         if sep == "." or a > 12 >= b:
             self.eu = self.eu or (row, text)
         elif b > 12 >= a:
             self.us = self.us or (row, text)
-        elif a != b and a <= 12 and b <= 12 and self.ambiguous is None:
+        elif a <= 12 and a != b and self.ambiguous is None:  # here b <= 12 too
             self.ambiguous = (row, text)
 
     def decide(self) -> DateFormat:

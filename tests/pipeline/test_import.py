@@ -169,11 +169,11 @@ def test_export_then_import_round_trips(invoke, three, tmp_path):
 
 
 @pytest.mark.parametrize("name, content, needles", [
-    ("latin1.csv", "email,name\nzoe@example.com,Zoë\n".encode("latin-1"),
-     ["latin1.csv", "not UTF-8", "line 2"]),
-    ("u16.csv", "email\na@example.com\n".encode("utf-16"), ["u16.csv", "UTF-16"]),
+    # Latin-1, Windows-1252 and UTF-16 are read: tests/pipeline/test_import_files.py
+    ("mixed.csv", "email,name\nzoe@example.com,Zoë\n".encode() + b"a@example.com,it\x92s\n",
+     ["mixed.csv", "mixes encodings", "byte 0x92 at offset 48 (line 3)", "Windows-1252"]),
     ("book.xlsx", b"PK\x03\x04rest-of-a-zip", ["book.xlsx", "ZIP", "CSV"]),
-    ("sheet.ods", b"email\na@example.com\n", ["sheet.ods", "not CSV or JSON"]),
+    ("sheet.ods", b"email\na@example.com\n", ["sheet.ods", "not CSV, JSON or .xlsx"]),
     ("blob.dat", b"\x00\x01\x02binary", ["blob.dat", "binary"]),
     ("broken.json", '[{"email": "a@example.com"},', ["broken.json", "not valid JSON"]),
     ("scalar.json", '"just a string"', ["scalar.json", "not a JSON array"]),

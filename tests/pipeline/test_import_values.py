@@ -4,7 +4,7 @@ column either reads every cell as it was written or is an error naming a row."""
 
 from __future__ import annotations
 
-from datetime import UTC, datetime, timedelta, timezone
+from datetime import UTC, date, datetime, timedelta, timezone
 
 import pytest
 from hypothesis import HealthCheck, given, settings
@@ -79,7 +79,7 @@ def test_the_style_is_decided_from_the_whole_column(cells, style, expected):
     ("$1,250.00", 1250.0, "USD"), ("1,250.00$", 1250.0, "USD"), ("US$ 5", 5.0, "USD"),
     ("£980.50", 980.5, "GBP"), ("¥1,000", 1000.0, "JPY"), ("CHF 1'250.50", 1250.5, "CHF"),
     ("A$ 3", 3.0, "AUD"), ("C$3", 3.0, "CAD"), ("₹ 12", 12.0, "INR"),
-    ("-$5.25", -5.25, "USD"), ("$-5.25", -5.25, "USD"), ("(1,250.00)", -1250.0, None),
+    ("-$5.25", -5.25, "USD"), ("$-5.25", -5.25, "USD"), ("(1,250.05)", -1250.05, None),
     ("\u22125", -5.0, None), ("  7  ", 7.0, None),
 ])
 def test_us_amounts_with_currencies(cell, number, currency):
@@ -94,6 +94,26 @@ def test_us_amounts_with_currencies(cell, number, currency):
 ])
 def test_european_amounts_with_currencies(cell, number, currency):
     assert NumberFormat("eu").parse(cell) == (number, currency)
+
+
+@pytest.mark.parametrize("style, cell, why", [
+    ("us", "12,50", "bad thousands groups"), ("us", "1250,000", "bad thousands groups"),
+    ("us", "01,250", "bad thousands groups"), ("us", "1,250 000", "mixed separators"),
+    ("us", "1 250'000", "mixed separators"), ("eu", "1.250,5x", "not an amount"),
+    ("us", "1.2,5", "bad decimals"), ("plain", "1,250", "mixed separators"),
+])
+def test_why_an_amount_is_refused(style, cell, why):
+    with pytest.raises(ValueError, match=why):
+        NumberFormat(style).parse(cell)
+
+
+def test_only_ascii_digits_are_digits():
+    from salescli.pipeline.import_values import read_digits
+
+    for body in ("1.\u0663", "\u0661,250", "1.\u00b2"):
+        with pytest.raises(ValueError):
+            read_digits(body, ".", ",")
+    assert read_digits("1,250.5", ".", ",") == 1250.5
 
 
 @pytest.mark.parametrize("style, cell", [
@@ -126,7 +146,7 @@ def test_a_column_that_reads_two_ways_is_an_error_naming_a_row(cells, row, value
         numbers(cells)
     assert err.value.field == "value" and err.value.value == value
     assert f"in row {row} is ambiguous" in str(err.value)
-    assert 'numbers = "us" or "eu"' in str(err.value)
+    assert str(err.value).endswith('European; set numbers = "us" or "eu"')
 
 
 def test_the_ambiguity_says_both_readings():
@@ -143,9 +163,31 @@ def test_the_ambiguity_says_both_readings():
 def test_a_column_mixing_styles_is_an_error_naming_both_rows(cells, row, other):
     with pytest.raises(InvalidValue) as err:
         numbers(cells)
-    assert err.value.value == cells[row - 2]
+    assert (err.value.field, err.value.value) == ("value", cells[row - 2])
     assert f"in row {row} is not in the style of row {other} ({cells[other - 2]!r})" \
         in str(err.value)
+    assert str(err.value).endswith('one column mixes US (1,250.00) and European (1.250,00) '
+                                   'numbers; set numbers = "us" or "eu"')
+
+
+def test_numbers_from_a_workbook_are_numbers_and_say_nothing_of_the_style():
+    assert NumberFormat("eu").parse(1250.5) == (1250.5, None)
+    assert NumberFormat("us").parse(12) == (12.0, None)
+    with pytest.raises(InvalidValue, match="ambiguous"):
+        numbers([1250.5, "1,250"])
+    assert numbers([1250.5, 3]).style == "plain"
+    for cell in (True, None, [5]):
+        with pytest.raises(ValueError, match="not an amount"):
+            NumberFormat("us").parse(cell)  # a boolean is no number
+
+
+def test_the_default_style_is_decided():
+    column = NumberColumn("value")
+    column.see(2, "980,50")
+    assert column.decide().style == "eu"
+    dates_ = DateColumn("created_at")
+    dates_.see(2, "16/10/2025")
+    assert dates_.decide().style == "eu D/M/YYYY"
 
 
 def test_a_given_style_is_not_second_guessed():
@@ -153,8 +195,10 @@ def test_a_given_style_is_not_second_guessed():
     assert numbers(["1,250", "1.250,00"], "us").parse("1.250")[0] == 1.25
     assert numbers(["1,250"], "us").style == "us"
     assert numbers(["1,250"], "plain").style == "plain"
-    with pytest.raises(InvalidValue, match="is not a number style"):
+    with pytest.raises(InvalidValue) as err:
         NumberColumn("value", "german")
+    assert (err.value.field, err.value.value) == ("numbers", "german")
+    assert str(err.value) == "numbers 'german' is not a number style (\"us\", \"eu\", \"plain\")"
 
 
 def test_split_money_names_what_it_found():
@@ -249,22 +293,37 @@ def test_iso_dates_in_every_style(cell, expected):
      ["2025-05-05T00:00:00Z", "2025-01-02T00:00:00Z"]),  # both readings agree
     (["", "2025-01-02"], "iso", [None, "2025-01-02T00:00:00Z"]),
     (["16-10-2025", "1-2-2025"], "eu D/M/YYYY", ["2025-10-16T00:00:00Z", "2025-02-01T00:00:00Z"]),
+    (["1/13/2025", "2/3/2025"], "us M/D/YYYY", ["2025-01-13T00:00:00Z", "2025-02-03T00:00:00Z"]),
+    (["13/1/2025", "2/3/2025"], "eu D/M/YYYY", ["2025-01-13T00:00:00Z", "2025-03-02T00:00:00Z"]),
+    # a cell that is no date in either order says nothing; parse rejects it
+    (["13/13/2025", "1/1/2025"], "us M/D/YYYY", [None, "2025-01-01T00:00:00Z"]),
+    (["13/14/2025", "1/1/2025"], "us M/D/YYYY", [None, "2025-01-01T00:00:00Z"]),
 ])
 def test_the_date_style_is_decided_from_the_whole_column(cells, style, expected):
     fmt = dates(cells)
     assert fmt.style == style
-    assert [fmt.parse(c) for c in cells] == expected
+    assert [safe(fmt, c) for c in cells] == expected
+
+
+def safe(fmt: DateFormat, cell: str) -> str | None:
+    try:
+        return fmt.parse(cell)
+    except ValueError:
+        return None
 
 
 @pytest.mark.parametrize("cells, row, value", [
     (["4/5/2025", "5/6/2025"], 2, "4/5/2025"),
     (["2025-01-01", "5/5/2025", "1/2/2025 10:00 AM"], 4, "1/2/2025 10:00 AM"),
+    (["12/5/2025"], 2, "12/5/2025"),
+    (["5/12/2025"], 2, "5/12/2025"),
 ])
 def test_an_ambiguous_date_column_asks_for_date_format_naming_a_row(cells, row, value):
     with pytest.raises(InvalidValue) as err:
         dates(cells)
     assert err.value.field == "created_at" and err.value.value == value
-    assert f"in row {row} is ambiguous" in str(err.value) and "--date-format" in str(err.value)
+    assert f"in row {row} is ambiguous (month/day or day/month?)" in str(err.value)
+    assert str(err.value).endswith("use --date-format, e.g. %m/%d/%Y or %d/%m/%Y")
 
 
 @pytest.mark.parametrize("cells, row, other", [
@@ -274,9 +333,9 @@ def test_an_ambiguous_date_column_asks_for_date_format_naming_a_row(cells, row, 
 def test_a_column_with_both_orders_is_an_error_naming_both_rows(cells, row, other):
     with pytest.raises(InvalidValue) as err:
         dates(cells)
-    assert err.value.value == cells[row - 2]
+    assert (err.value.field, err.value.value) == ("created_at", cells[row - 2])
     assert f"in row {row} does not read the way row {other}" in str(err.value)
-    assert "--date-format" in str(err.value)
+    assert str(err.value).endswith("(day and month swapped); use --date-format, e.g. %d/%m/%Y")
 
 
 def test_a_given_date_style_wins():
@@ -289,14 +348,27 @@ def test_a_given_date_style_wins():
         "2025-10-16T12:05:00Z"
     with pytest.raises(ValueError):
         fmt.parse("2025-10-16")  # strftime means exactly that format
-    with pytest.raises(InvalidValue, match="is not a date style"):
+    with pytest.raises(InvalidValue) as err:
         DateColumn("created_at", "german")
+    assert (err.value.field, err.value.value) == ("dates", "german")
+    assert str(err.value).endswith('is not a date style ("iso", "us", "eu" or strftime codes '
+                                   'like %d.%m.%Y)')
+
+
+def test_dates_from_a_workbook_are_those_moments():
+    fmt = dates([datetime(2025, 1, 2), "16/10/2025"])
+    assert fmt.style == "eu D/M/YYYY"
+    assert fmt.parse(datetime(2025, 1, 2, 3, 4, 5)) == "2025-01-02T03:04:05Z"
+    assert fmt.parse(datetime(2025, 1, 2, 3, 4, 5, tzinfo=timezone(timedelta(hours=2)))) == \
+        "2025-01-02T01:04:05Z"
+    assert DateFormat("%d.%m.%Y").parse(date(2025, 1, 2)) == "2025-01-02T00:00:00Z"
 
 
 @pytest.mark.parametrize("style, cell", [
     ("us", "13/13/2025"), ("us", "16/10/2025"), ("us", "2/30/2025"), ("us", "10/16/25"),
     ("us", "10/16/2025 13:00 PM"), ("us", "10/16/2025 0:30 AM"), ("us", "10/16/2025 24:00"),
-    ("us", "10/16/2025 10:60"), ("us", "16.10.2025"), ("us", "yesterday"),
+    ("us", "10/16/2025 10:60"), ("us", "16.10.2025"), ("us", "10.11.2025"), ("us", "yesterday"),
+    ("iso", "10/11/2025"), ("eu", "10/11/2025 13:00 am"),
     ("eu", "10/16/2025"), ("eu", "16.13.2025"), ("eu", "16/10/2025 9"),
     ("iso", "10/16/2025"), ("iso", "2025-02-30"), ("iso", "2025-10-16T08:30:00+24:00"),
     ("iso", "2025-10-16T08:30:00+01:60"), ("iso", "2025-10-16T25:00"), ("iso", "2025-1-16"),
@@ -305,6 +377,22 @@ def test_a_given_date_style_wins():
 def test_what_is_no_date_in_the_style_is_an_error(style, cell):
     with pytest.raises(ValueError):
         DateFormat(style).parse(cell)
+
+
+@pytest.mark.parametrize("style, cell, why", [
+    ("iso", "2025-10-16T08:30:00+01:60", "bad offset"),
+    ("iso", "9999-12-31T23:00:00-05:00", "out of range"), ("us", "yesterday", "not a date"),
+    ("us", "10.11.2025", "a dotted date is day first"), ("us", "1/2/2025 0:30 AM", "bad hour"),
+    ("iso", "10/11/2025", "not an ISO 8601 date"),
+])
+def test_why_a_date_is_refused(style, cell, why):
+    with pytest.raises(ValueError, match=why):
+        DateFormat(style).parse(cell)
+
+
+def test_two_currencies_in_one_cell_are_no_amount():
+    with pytest.raises(ValueError, match="not an amount: 'USD 5 EUR'"):
+        split_money("USD 5 EUR")
 
 
 MOMENT = st.datetimes(min_value=datetime(1900, 1, 1), max_value=datetime(2100, 12, 31))
