@@ -28,11 +28,6 @@ STAGES = ("lead", "contacted", "replied", "meeting", "proposal", "won", "lost")
 FIELDS = {"email", "other_emails", "name", "first_name", "last_name", "company", "owner",
           "stage", "status", "value", "currency", "tags", "source", "notes", "created_at",
           "closed_at", "lost_reason", "deal", ""} | {f"{s}_at" for s in STAGES}
-# Fixtures that need the reader of issue 16 (crm-values' import_read: Windows-1252 detected,
-# Twenty's U+200D formula guard removed, Salesforce's footer dropped), not yet on main.
-READER = "the reader of issue 16 (encoding detection, formula guards, footer) is not merged"
-PENDING = {"german-excel": READER, "outlook": READER, "twenty-people": READER,
-           "salesforce-report": READER}
 USD = "USD"  # SALESCLI_CURRENCY's default: a prospect without a currency is in it
 
 
@@ -217,12 +212,6 @@ def header(fixture: str) -> list[str]:
     return list(make_fixtures.FILES[fixture][1])
 
 
-def tools(pending: dict[str, str] = PENDING) -> list:
-    """Every tool of EXPECTED, those waiting for a part of issue 16 marked xfail."""
-    return [pytest.param(t, marks=pytest.mark.xfail(strict=False, reason=pending[t]))
-            if t in pending else t for t in sorted(EXPECTED)]
-
-
 def test_every_tool_of_the_issue_has_a_profile_and_a_fixture():
     assert set(profiles()) == {
         "hubspot-contacts", "hubspot-deals", "pipedrive-people", "pipedrive-deals",
@@ -271,7 +260,7 @@ def test_the_loader_accepts_every_profile(sales):
         crm_profiles.check_stages(profile, STAGES)
 
 
-@pytest.mark.parametrize("tool", tools({}))
+@pytest.mark.parametrize("tool", sorted(EXPECTED))
 def test_fixture_is_recognised_as_its_tool_and_no_other(tool):
     fixture, own, _, _ = EXPECTED[tool]
     keys = {key(h) for h in header(fixture)}
@@ -314,7 +303,7 @@ def prospects_of(db_file) -> dict[str, dict]:
                  " LEFT JOIN users u ON u.username = p.owner")}
 
 
-@pytest.mark.parametrize("tool", tools())
+@pytest.mark.parametrize("tool", sorted(EXPECTED))
 def test_export_imports_as_it_comes(tool, invoke, sales):
     fixture, profile, rejected, expected = EXPECTED[tool]
     result = invoke("prospects", "import", CRM / fixture, "--skip-invalid", "--create-owners")
@@ -350,7 +339,7 @@ def test_export_imports_as_it_comes(tool, invoke, sales):
     assert (f"{rejected} rejected" in out) == bool(rejected), out
 
 
-@pytest.mark.parametrize("tool", tools({t: PENDING[t] for t in ("german-excel", "outlook")}))
+@pytest.mark.parametrize("tool", sorted(EXPECTED))
 def test_dry_run_names_the_tool_and_writes_nothing(tool, invoke, sales):
     fixture, profile, _, _ = EXPECTED[tool]
     out = ok(invoke("prospects", "import", CRM / fixture, "--dry-run", "--skip-invalid",
@@ -361,7 +350,7 @@ def test_dry_run_names_the_tool_and_writes_nothing(tool, invoke, sales):
 
 
 @pytest.mark.xfail(strict=False, reason="the plan names the encoding before the reader has "
-                   "decided it: with crm-values merged it printed utf-8 for this Windows-1252 file")
+                   "decided it: it prints utf-8 for this Windows-1252 file")
 def test_german_excel_plan_names_its_formats(invoke, sales):
     out = ok(invoke("prospects", "import", CRM / "german-excel.csv", "--dry-run",
                     "--create-owners"))
