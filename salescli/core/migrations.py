@@ -384,6 +384,23 @@ def m007_forecast(db: Database) -> None:
     )
 
 
+@m()
+def m008_load(db: Database) -> None:
+    """Dashboard under load: indexes that answer its aggregates from the index alone.
+    Per stage and per owner read one narrow covering index instead of every prospect row
+    (it replaces prospects_stage, its prefix); the funnel reads each prospect's stages
+    reached from (prospect_id, to_stage_id) without touching stage_changes rows."""
+    db.executescript(
+        """
+        CREATE INDEX IF NOT EXISTS prospects_dashboard ON prospects(stage_id, archived_at,
+            owner, value, stage_entered_at, last_interaction_at, last_reply_at, created_at);
+        DROP INDEX IF EXISTS prospects_stage;
+        CREATE INDEX IF NOT EXISTS stage_changes_reached ON stage_changes(prospect_id,
+            to_stage_id);
+        """
+    )
+
+
 SCHEMA_VERSION = len(m._migrations)
 assert SCHEMA_VERSION == schema.SCHEMA_VERSION, "update salescli.core.schema.SCHEMA_VERSION"
 
