@@ -399,6 +399,11 @@ def m008_load(db: Database) -> None:
             to_stage_id);
         """
     )
+    # A database analysed before (db optimize) has statistics for the old indexes only;
+    # without some for the new ones the planner keeps reading rows through the old.
+    if db.execute("SELECT 1 FROM sqlite_master WHERE name = 'sqlite_stat1'").fetchone():
+        db.execute("ANALYZE prospects_dashboard")
+        db.execute("ANALYZE stage_changes_reached")
 
 
 SCHEMA_VERSION = len(m._migrations)
