@@ -10,11 +10,14 @@ Here those answers come from one snapshot of the catalog, rebuilt in one round t
 ``PRAGMA schema_version`` changes (a migration). The version is read on the calling thread
 from a connection of its own: a few microseconds, no queue, so a schema change is seen by
 the very next question. Row counts for the database page are taken in one round trip too.
+Datasette also re-reads every schema into its ``_internal`` tables before each page (three
+round trips): ``sales_datasette()`` does it only when a served file's schema version moved.
 Data is never cached: every query still reads the live file.
 """
 
 from __future__ import annotations
 
+import functools
 import sqlite3
 import time
 import urllib.parse
@@ -235,3 +238,30 @@ class ReadOnlyDatabase(Database):
         cat = await self.catalog()
         return await self.execute_fn(lambda conn: count_rows(conn, cat.tables, limit,
                                                              cat.virtual))
+
+
+@functools.cache
+def sales_datasette() -> type:
+    """The Datasette class salescli serves with (see ``refresh_schemas``). Built on first
+    use: importing ``datasette.app`` loads every plugin, this module's importer included,
+    which must be complete by then."""
+    from datasette.app import Datasette
+
+    class SalesDatasette(Datasette):
+        """Datasette that refreshes its ``_internal`` schema tables only when the schema
+        version of a served file changed (read without a round trip), not before every
+        page."""
+
+        _schema_seen: tuple | None = None
+
+        async def refresh_schemas(self) -> None:
+            served = [d for d in self.databases.values() if isinstance(d, ReadOnlyDatabase)]
+            versions = tuple(d._schema_version() for d in served)
+            if versions == self._schema_seen and None not in versions:
+                return
+            if self._refresh_schemas_lock.locked():
+                return  # another request is refreshing; the next one checks again
+            await super().refresh_schemas()
+            self._schema_seen = versions
+
+    return SalesDatasette

@@ -28,7 +28,7 @@ from salescli.core.enums import Role
 from salescli.core.errors import SalescliError
 from salescli.web import auth, csvguard, sqlguard, tokens
 from salescli.web.auth import Action
-from salescli.web.database import ReadOnlyDatabase
+from salescli.web.database import ReadOnlyDatabase, sales_datasette
 from salescli.web.tokens import SigninEvent, TokenRejected
 
 SCOPE_KEY = "salescli.actor"
@@ -81,10 +81,8 @@ def make_datasette(db_file: str | Path, *, metadata: dict, settings: dict, secre
                    ) -> Any:
     """A Datasette serving ``db_file`` read-only as /sales, its signing key derived from
     ``secret`` (so cookies survive a restart), with our authenticator attached."""
-    from datasette.app import Datasette
-
     path = Path(db_file).resolve()
-    ds = Datasette(files=[], metadata=metadata, settings=settings,
+    ds = sales_datasette()(files=[], metadata=metadata, settings=settings,
                    secret=auth.derived_secret(secret, "datasette-signing"))
     for name in [n for n in ds.databases if n != "_internal"]:
         ds.remove_database(name)
