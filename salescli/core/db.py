@@ -53,9 +53,12 @@ class Connection(sqlite3.Connection):
         super().close()
 
     def __del__(self) -> None:
-        fd = self.turns_fd
+        fd, self.turns_fd = self.turns_fd, -1
         if fd is not None and fd >= 0:
-            os.close(fd)
+            try:
+                os.close(fd)
+            except (OSError, TypeError):  # already gone at interpreter exit
+                pass
 
 
 def db_path(path: str | os.PathLike | None = None) -> Path:
