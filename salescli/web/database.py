@@ -76,7 +76,7 @@ def read_catalog(conn: sqlite3.Connection) -> Catalog:
         cat.virtual = frozenset(r[1] for r in master if r[0] == "table" and r[4] == 0)
         for name in cat.tables + cat.views:
             cat.details[name] = table_column_details(conn, name)
-        for name in cat.tables:
+        for name in cat.tables + cat.views:
             cat.primary_keys[name] = detect_primary_keys(conn, name)
             cat.fts[name] = detect_fts(conn, name)
             cat.outbound[name] = get_outbound_foreign_keys(conn, name)

@@ -92,3 +92,43 @@ def test_the_permission_check_sees_the_name_as_sqlite_spells_it(web_env):
     for asked in ("PROSPECTS", "Stages", "time_in_STAGE", "nothing"):
         assert run(db.execute(lookup, (asked,))).rows == [tuple(r) for r in run(
             db.execute(lookup + " and 1", (asked,))).rows]
+
+
+def test_catalog_questions_cost_no_round_trip_once_read(web_env, monkeypatch):
+    """The point of the snapshot: a page's schema questions never queue for a SQL thread."""
+    from salescli.web.database import NAME_LOOKUP_SQL
+
+    db = web_env["ds"].get_database("sales")
+    names = run(db.table_names()) + run(db.view_names())
+    trips = []
+    original = type(db).execute_fn
+
+    async def counted(self, fn):
+        trips.append(fn)
+        return await original(self, fn)
+
+    monkeypatch.setattr(type(db), "execute_fn", counted)
+    for name in names:
+        for method in ("table_columns", "table_column_details", "primary_keys", "fts_table",
+                       "foreign_keys_for_table", "label_column_for_table"):
+            run(getattr(db, method)(name))
+        run(db.execute(NAME_LOOKUP_SQL, (name.upper(),)))
+    run(db.hidden_table_names())
+    run(db.get_all_foreign_keys())
+    assert trips == []
+
+
+def test_a_count_over_its_time_limit_is_left_out(tmp_path):
+    import sqlite3
+
+    from salescli.web.database import count_rows
+
+    conn = sqlite3.connect(tmp_path / "c.db")  # a full-text table counts row by row
+    conn.execute("CREATE VIRTUAL TABLE big USING fts5(x)")
+    conn.executemany("INSERT INTO big VALUES (?)", ((f"w{i}",) for i in range(20_000)))
+    conn.execute("CREATE TABLE small(x)")
+    conn.commit()
+    assert count_rows(conn, ["big", "small"], 10_000) == {"big": 20_000, "small": 0}
+    assert count_rows(conn, ["big", "small"], 0) == {"big": None, "small": 0}
+    assert count_rows(conn, ["small"], 10_000, frozenset({"small"})) == {"small": None}
+    conn.close()
