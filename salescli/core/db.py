@@ -1,7 +1,16 @@
-"""Opening the sales database: WAL, busy timeout, foreign keys, schema checks.
+"""Opening the sales database: WAL, busy timeout, foreign keys, schema checks, and
+writers taking turns.
 
 Plain reads use the stdlib ``sqlite3`` module alone so that read commands start
 fast; migrations (which need sqlite-utils) are imported only by writers.
+
+Writers take turns. SQLite's busy handler is not a queue: a writer waiting for the lock
+polls at up to 100 ms intervals, so a long job that commits and begins again at once
+(the scan, batch after batch) can starve it for the job's whole length, until its busy
+timeout ends in "database is locked". So a writer first says it is waiting (a shared
+``flock`` on ``<database>-writers``), then polls for the lock every few milliseconds;
+a long job calls ``let_writers_in`` between its transactions, which waits until every
+writer that said so has committed (an exclusive ``flock`` is granted only then).
 """
 
 from __future__ import annotations
@@ -13,6 +22,11 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
+try:
+    import fcntl
+except ImportError:  # not on Unix: writers do not take turns
+    fcntl = None  # type: ignore[assignment]
+
 from salescli.core.errors import SchemaError
 from salescli.core.faults import failpoint
 from salescli.core.schema import SCHEMA_VERSION, check_version, schema_version
@@ -20,6 +34,31 @@ from salescli.core.schema import SCHEMA_VERSION, check_version, schema_version
 DEFAULT_DB = "sales.db"
 CREDENTIALS_NAME = "credentials.db"
 BUSY_TIMEOUT_MS = int(os.environ.get("SALESCLI_BUSY_TIMEOUT_MS", "30000"))
+TURNS_SUFFIX = "-writers"
+LET_IN_MAX_S = 1.0  # a long job waits at most this long for the writers queued before it
+_POLL_MAX_S = 0.005
+
+
+class Connection(sqlite3.Connection):
+    """sqlite3's connection, knowing its file and its writers'-turn lock (opened on the
+    first write transaction, closed with the connection)."""
+
+    db_file: Path | None = None
+    turns_fd: int | None = None
+
+    def close(self) -> None:
+        fd, self.turns_fd = self.turns_fd, -1
+        if fd is not None and fd >= 0:
+            os.close(fd)
+        super().close()
+
+    def __del__(self) -> None:
+        fd, self.turns_fd = self.turns_fd, -1
+        if fd is not None and fd >= 0:
+            try:
+                os.close(fd)
+            except (OSError, TypeError):  # already gone at interpreter exit
+                pass
 
 
 def db_path(path: str | os.PathLike | None = None) -> Path:
@@ -78,7 +117,8 @@ def connect(path: str | os.PathLike, *, create: bool = False) -> sqlite3.Connect
             raise SchemaError(f"database {str(path)!r} does not exist; run: salescli init")
         create_private(path)
     conn = sqlite3.connect(path, isolation_level=None, timeout=BUSY_TIMEOUT_MS / 1000,
-                           check_same_thread=False)
+                           check_same_thread=False, factory=Connection)
+    conn.db_file = path
     conn.row_factory = sqlite3.Row
     conn.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
     conn.execute("PRAGMA foreign_keys = ON")
@@ -110,9 +150,69 @@ def _switch_to_wal(conn: sqlite3.Connection) -> None:
         delay = min(delay * 2, 0.05)
 
 
+def _turns(conn: sqlite3.Connection) -> int | None:
+    """The descriptor of ``conn``'s writers'-turn lock file, or None (not our connection,
+    no flock on this system, or the file cannot be opened: then no turns are taken)."""
+    fd = getattr(conn, "turns_fd", -1)
+    if fd is None and fcntl is not None:
+        turns = conn.db_file.with_name(conn.db_file.name + TURNS_SUFFIX)
+        try:
+            create_private(turns)
+            fd = os.open(turns, os.O_RDWR)
+        except OSError:
+            fd = -1
+        conn.turns_fd = fd
+    return fd if fd is not None and fd >= 0 else None
+
+
+def _begin_immediate(conn: sqlite3.Connection) -> None:
+    """BEGIN IMMEDIATE, polling every few milliseconds up to the busy timeout (SQLite's own
+    handler sleeps up to 100 ms between tries and would miss the turns it is given)."""
+    if not isinstance(conn, Connection):
+        conn.execute("BEGIN IMMEDIATE")
+        return
+    deadline = time.monotonic() + BUSY_TIMEOUT_MS / 1000
+    delay = 0.0005
+    conn.execute("PRAGMA busy_timeout = 0")
+    try:
+        while True:
+            try:
+                conn.execute("BEGIN IMMEDIATE")
+                return
+            except sqlite3.OperationalError as exc:
+                if "locked" not in str(exc) or time.monotonic() >= deadline:
+                    raise
+            time.sleep(delay)
+            delay = min(delay * 2, _POLL_MAX_S)
+    finally:
+        conn.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
+
+
+def let_writers_in(conn: sqlite3.Connection) -> None:
+    """Between the transactions of a long job: let every writer already waiting for the
+    lock commit first (at most ``LET_IN_MAX_S``), so that nobody waits out the job."""
+    fd = _turns(conn)
+    if fd is None or conn.in_transaction:
+        return
+    deadline = time.monotonic() + LET_IN_MAX_S
+    delay = 0.0002
+    while True:
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            if time.monotonic() >= deadline:
+                return
+            time.sleep(delay)
+            delay = min(delay * 2, _POLL_MAX_S / 2)
+            continue
+        fcntl.flock(fd, fcntl.LOCK_UN)
+        return
+
+
 @contextmanager
 def transaction(conn: sqlite3.Connection) -> Iterator[sqlite3.Connection]:
-    """A write transaction taken up front (BEGIN IMMEDIATE); nested use is a savepoint."""
+    """A write transaction taken up front (BEGIN IMMEDIATE) in the writers' turn (see the
+    module docstring); nested use is a savepoint."""
     if conn.in_transaction:
         name = f"sp_{id(conn)}_{os.urandom(4).hex()}"
         conn.execute(f"SAVEPOINT {name}")
@@ -125,15 +225,22 @@ def transaction(conn: sqlite3.Connection) -> Iterator[sqlite3.Connection]:
             raise
         conn.execute(f"RELEASE {name}")
         return
-    failpoint("db.begin")
-    conn.execute("BEGIN IMMEDIATE")
+    fd = _turns(conn)
+    if fd is not None:
+        fcntl.flock(fd, fcntl.LOCK_SH)  # "waiting to write": a long job lets us in
     try:
-        yield conn
-    except BaseException:
-        if conn.in_transaction:
-            conn.execute("ROLLBACK")
-        raise
-    conn.execute("COMMIT")
+        failpoint("db.begin")
+        _begin_immediate(conn)
+        try:
+            yield conn
+        except BaseException:
+            if conn.in_transaction:
+                conn.execute("ROLLBACK")
+            raise
+        conn.execute("COMMIT")
+    finally:
+        if fd is not None:
+            fcntl.flock(fd, fcntl.LOCK_UN)
 
 
 def open_read(path: str | os.PathLike | None = None) -> sqlite3.Connection:

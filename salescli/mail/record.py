@@ -13,7 +13,7 @@ import logging
 import sqlite3
 from typing import TYPE_CHECKING
 
-from salescli.core.db import transaction
+from salescli.core.db import let_writers_in, transaction
 from salescli.core.enums import InteractionKind
 from salescli.core.faults import failpoint
 from salescli.core.timeutil import now
@@ -69,6 +69,7 @@ def record(run: ScanRun, envs: list[Envelope], state: FolderState, covered: int)
             state.done, state.newest = mark  # rolled back: the checkpoint stays behind
             raise
         failpoint("scan.batch.committed")
+        let_writers_in(run.conn)  # a stage move made meanwhile waits one batch, not the scan
 
 
 class _Careful(Exception):

@@ -49,10 +49,21 @@ def normalise_email(value: Any, field: str = "email") -> str:
     return text
 
 
+# A comma in a value is only ever a thousands separator here (1,250 or 1,250.50): any
+# other comma may be a decimal comma (980,50; 12.500,00), and reading it either way could
+# be silently wrong. A plan decides a column's style from all of its values.
+_US_GROUPED = re.compile(r"^\d{1,3}(,\d{3})+(\.\d*)?$")
+
+
 def parse_value(value: Any, field: str = "value") -> float | None:
-    """A deal value: empty → None, else a non-negative number."""
+    """A deal value: empty → None, else a non-negative number (1250, 1250.5, 1,250.50).
+    A comma that is not a thousands separator is an error, never read as one."""
     if value is None or (isinstance(value, str) and not value.strip()):
         return None
+    if isinstance(value, str) and "," in value and not _US_GROUPED.match(value.strip()):
+        raise InvalidValue(field, value, "is not a number in the 1,250.50 style (a decimal "
+                           "comma? an import by a plan reads the column's style: add "
+                           "--write-mapping FILE)")
     try:
         number = float(str(value).strip().replace(",", "")) if isinstance(value, str) \
             else float(value)

@@ -156,7 +156,7 @@ def remove_stage(conn: sqlite3.Connection, actor: str, name: str,
     """
     with transaction(conn):
         row = get_stage(conn, name)
-        held = conn.execute("SELECT id FROM prospects WHERE stage_id = ?",
+        held = conn.execute("SELECT id FROM prospects WHERE stage_id = ? ORDER BY id",
                             (row["id"],)).fetchall()
         moved = 0
         if held:

@@ -13,7 +13,6 @@ import html
 import json
 import re
 import secrets
-import sqlite3
 import time
 import urllib.parse
 from http.cookies import CookieError, SimpleCookie
@@ -21,7 +20,6 @@ from pathlib import Path
 from typing import Any
 
 from datasette import hookimpl
-from datasette.database import Database
 from datasette.utils import baseconv
 from datasette.utils.asgi import Response
 from itsdangerous import BadSignature
@@ -30,9 +28,11 @@ from salescli.core.enums import Role
 from salescli.core.errors import SalescliError
 from salescli.web import auth, csvguard, sqlguard, tokens, unsubscribe_page
 from salescli.web.auth import Action
+from salescli.web.database import ReadOnlyDatabase, sales_datasette
 from salescli.web.tokens import SigninEvent, TokenRejected
 
 SCOPE_KEY = "salescli.actor"
+DEFAULT_PERMISSIONS = "datasette.default_permissions"
 COOKIE = "ds_actor"
 PUBLIC_PATHS = frozenset({"/-/login", "/favicon.ico"})
 PUBLIC_PREFIXES = ("/-/static/", "/-/static-plugins/")
@@ -77,34 +77,32 @@ LOGOUT_TEMPLATE = """{% extends "base.html" %}
 {% endblock %}"""
 
 
-class ReadOnlyDatabase(Database):
-    """The sales database opened read-only (not immutable: cron writers keep writing in WAL
-    mode and every query sees their commits). Asking for a write connection fails."""
-
-    def connect(self, write: bool = False) -> sqlite3.Connection:
-        if write:
-            raise PermissionError("salescli serves the sales database read-only")
-        uri = f"file:{urllib.parse.quote(str(self.path))}?mode=ro"
-        conn = sqlite3.connect(uri, uri=True, check_same_thread=False)
-        self._all_file_connections.append(conn)
-        return conn
-
-
 def make_datasette(db_file: str | Path, *, metadata: dict, settings: dict, secret: bytes
                    ) -> Any:
     """A Datasette serving ``db_file`` read-only as /sales, its signing key derived from
     ``secret`` (so cookies survive a restart), with our authenticator attached."""
-    from datasette.app import Datasette
-
     path = Path(db_file).resolve()
-    ds = Datasette(files=[], metadata=metadata, settings=settings,
+    ds = sales_datasette()(files=[], metadata=metadata, settings=settings,
                    secret=auth.derived_secret(secret, "datasette-signing"))
     for name in [n for n in ds.databases if n != "_internal"]:
         ds.remove_database(name)
     ds.add_database(ReadOnlyDatabase(ds, path=str(path), is_mutable=True),
                     name=auth.SERVED_DATABASE, route=auth.SERVED_DATABASE)
     ds._salescli_auth = auth.WebAuth(path, secret)
+    _drop_default_permissions()
     return ds
+
+
+def _drop_default_permissions() -> None:
+    """Unregister Datasette's default ``permission_allowed``: ours runs last and always
+    answers, so its answer never counts, yet it deep-copies the whole metadata (canned
+    queries, dashboards) on every table check — dozens per page, most of a page's CPU."""
+    import sys
+
+    from datasette.plugins import pm
+
+    if pm.is_registered(sys.modules[__name__]) and pm.has_plugin(DEFAULT_PERMISSIONS):
+        pm.unregister(name=DEFAULT_PERMISSIONS)
 
 
 def _web_auth(datasette: Any) -> auth.WebAuth | None:
