@@ -153,9 +153,13 @@ class _JsonRecords:
         while True:
             try:
                 value, end = self.decoder.raw_decode(self.buf, self.pos)
-            except json.JSONDecodeError:
-                if self.eof or len(self.buf) - self.pos > self.limit:
-                    if len(self.buf) - self.pos > self.limit:
+            except json.JSONDecodeError as exc:
+                # A newline after the error means the bad token is complete (tokens never
+                # span a newline, strings may not hold one): more input cannot mend it,
+                # however much of the file follows.
+                final = exc.pos - self.pos <= self.limit and self.buf.find("\n", exc.pos) != -1
+                if self.eof or final or len(self.buf) - self.pos > self.limit:
+                    if not final and len(self.buf) - self.pos > self.limit:
                         raise TooLong(self.source.name, row, None, f"is longer than "
                                       f"{self.limit} characters ({MAX_FIELD_ENV} × 16)") \
                             from None
