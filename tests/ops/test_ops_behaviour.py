@@ -87,3 +87,25 @@ def test_a_lagging_replica_asks_whether_the_replicator_runs(tmp_path, procs, db_
     result = replication.restore(url, tmp_path / "restored", live_db=db_file)
     assert result["url"] == url and result["timestamp"] is None
     assert [d["kind"] for d in result["databases"]] == ["sales"]
+
+
+# ---- found by a fresh sample: ./dev mutants salescli/core --tests tests/core
+#      --sample 60 --seed 2 (core/log.py, whose tests live here)
+
+
+def test_log_lines_name_the_job_cron_set(invoke, ops_conn, tmp_path, monkeypatch):
+    monkeypatch.setenv("SALESCLI_JOB", "cronjob")
+    (tmp_path / "file").write_text("x")
+    result = invoke("db", "backup", tmp_path / "file" / "backups")
+    assert result.exit_code == 1
+    assert " ERROR [cronjob] backup failed after " in result.stderr
+
+
+def test_without_log_settings_nothing_but_stderr_is_written(invoke, ops_conn, tmp_path,
+                                                          monkeypatch):
+    cwd = tmp_path / "cwd"
+    cwd.mkdir()
+    monkeypatch.chdir(cwd)
+    result = invoke("prospects", "list")
+    assert result.exit_code == 0 and result.stderr == "No prospects match.\n"
+    assert list(cwd.iterdir()) == []  # no log file appeared where the command ran
