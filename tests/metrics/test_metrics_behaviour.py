@@ -19,3 +19,10 @@ def test_the_period_ends_today_in_the_configured_time_zone(invoke, sales, monkey
     kpis = json.loads(ok(invoke("metrics", "--days", "1", "--format", "json")))["kpis"]
     today = datetime.now(ZoneInfo(zone)).date().isoformat()
     assert (kpis["period_start"], kpis["period_end"], kpis["tz"]) == (today, today, zone)
+
+
+def test_activity_counts_are_zero_not_empty_when_nothing_happened(invoke, sales):
+    ok(invoke("prospects", "add", "a@example.com"))
+    kpis = json.loads(ok(invoke("metrics", "--format", "json")))["kpis"]
+    assert [kpis[k] for k in ("emails_sent", "replies", "bounces", "calls", "meetings")] \
+        == [0, 0, 0, 0, 0]
