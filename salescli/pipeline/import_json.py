@@ -153,9 +153,13 @@ class _JsonRecords:
         while True:
             try:
                 value, end = self.decoder.raw_decode(self.buf, self.pos)
-            except json.JSONDecodeError:
-                if self.eof or len(self.buf) - self.pos > self.limit:
-                    if len(self.buf) - self.pos > self.limit:
+            except json.JSONDecodeError as exc:
+                # A newline after the error means the bad token is complete (tokens never
+                # span a newline, strings may not hold one): more input cannot mend it,
+                # however much of the file follows.
+                final = exc.pos - self.pos <= self.limit and self.buf.find("\n", exc.pos) != -1
+                if self.eof or final or len(self.buf) - self.pos > self.limit:
+                    if not final and len(self.buf) - self.pos > self.limit:
                         raise TooLong(self.source.name, row, None, f"is longer than "
                                       f"{self.limit} characters ({MAX_FIELD_ENV} × 16)") \
                             from None
@@ -169,7 +173,7 @@ class _JsonRecords:
                 raise TooLong(self.source.name, row, None, f"is longer than {self.limit} "
                               f"characters ({MAX_FIELD_ENV} × 16)")
             if self.buf.count("[", self.pos, end) + self.buf.count("{", self.pos, end) \
-                    > MAX_DEPTH and _depth(value) > MAX_DEPTH:
+                    > MAX_DEPTH and _depth(value) > MAX_DEPTH:  # pragma: no mutate: prefilter
                 raise TooLong(self.source.name, row, _deep_field(self.buf, self.pos),
                               f"nests arrays or objects more than {MAX_DEPTH} deep")
             if end - self.pos > self.source.limit and isinstance(value, dict):
@@ -185,7 +189,7 @@ class _JsonRecords:
         self.pos = start
         while (nl := self.buf.find("\n", self.pos)) == -1:
             if len(self.buf) - self.pos > self.limit:
-                raise TooLong(self.source.name, self.line_at(start), None,
+                raise TooLong(self.source.name, self.line_at(start), None,  # pragma: no mutate
                               f"has a line longer than {self.limit} characters")
             if not self.more():
                 self.pos = len(self.buf)

@@ -256,7 +256,7 @@ class Inserter:
         many = _STAGE + ", ".join([_MARKS] * _VALUES)
         for start in range(0, whole, _VALUES):
             conn.execute(many, list(chain.from_iterable(rows[start:start + _VALUES])))
-        if whole < len(rows):
+        if whole < len(rows):  # pragma: no mutate: executemany of no rows does nothing
             conn.executemany(_STAGE + _MARKS, rows[whole:])
         self.staged += len(rows)
 

@@ -156,7 +156,9 @@ def scope_for(conn: sqlite3.Connection, prospect: dict[str, Any],
               sender: str | None = None) -> dict[str, Any]:
     """The template scope of a prospect: its fields, its owner, its company."""
     owner = owner_of(conn, prospect.get("owner")) or {
-        "username": prospect.get("owner"), "name": prospect.get("owner"), "email": sender}
+        "username": prospect.get("owner"), "email": sender,
+        "name": prospect.get("owner"),  # pragma: no mutate: context() falls back to username
+    }
     return plans.context(prospect, owner)
 
 

@@ -221,8 +221,8 @@ def _prepare(conn: sqlite3.Connection, eid: int, moment: datetime, cache: Plans,
     p = prospects.public(prow)
     scope = pool.scope(p, e["sender"])
     if not nxt.is_email:
-        _task_step(conn, e, nxt, plan, window, scope, p, ts, moment)
-        counts["tasks"] += 1
+        made = _task_step(conn, e, nxt, plan, window, scope, p, ts, moment)
+        counts["tasks" if made else "template_errors"] += 1
         return None
     if pool.full(e["sender"]):
         counts["capped"] += 1
@@ -387,13 +387,14 @@ def _sent(conn: sqlite3.Connection, item: Item, moment: datetime, cache: Plans) 
 
 
 def _task_step(conn: sqlite3.Connection, e: dict, step: plans.Step, plan: Plan,
-               window: Window, scope: dict, p: dict, ts: str, moment: datetime) -> None:
-    """A task step: a task for the owner, due today, and the enrollment moves on."""
+               window: Window, scope: dict, p: dict, ts: str, moment: datetime) -> bool:
+    """A task step: a task for the owner, due today, and the enrollment moves on; False
+    when its text cannot be rendered (the enrollment is stopped, no task is made)."""
     try:
         text = enroll.task_text(plan.name, step, scope)
     except plans.TemplateError as exc:
         _end(conn, e, EnrollmentState.STOPPED, f"template error: {exc}", ts)
-        return
+        return False
     day = moment.astimezone(window.tz).date().isoformat()
     tid = conn.execute(
         "INSERT INTO tasks(prospect_id, owner, kind, text, due_on, source, enrollment_id,"
@@ -410,6 +411,7 @@ def _task_step(conn: sqlite3.Connection, e: dict, step: plans.Step, plan: Plan,
                                    if nxt else None, ts, e["id"]))
     if nxt is None:
         enroll.end(conn, ACTOR, e, EnrollmentState.FINISHED, "all steps done", at=ts)
+    return True
 
 
 def _end(conn: sqlite3.Connection, e: dict, state: EnrollmentState, reason: str,

