@@ -79,21 +79,31 @@ def first_pass(conn: sqlite3.Connection, source: Source, fmt: str | None, profil
     plan = import_plan.build(conn, profile, header_row, Path(source.name).name,
                              maps=crm.maps, stage_maps=crm.stage_maps,
                              owner_maps=crm.owner_maps)
-    plan.label = "generic CSV" if profile.name == "generic" else f"{profile.title} export" \
+    label = "generic CSV" if profile.name == "generic" else f"{profile.title} export" \
         + (f" (mapping {Path(crm.mapping).name})" if crm.mapping else "")
+    plan.label = label
     plan.encoding = getattr(source, "encoding", None) or "utf-8"
     plan.delimiter = getattr(source, "delimiter", None)
     reopen(source)
     needed = import_plan.needed(plan)
     light = light_batches(source, header_row, needed, plan)
     at = {c: j for j, c in enumerate(needed)}
-    if light is None:  # a workbook, or a file the plain csv module reads otherwise
-        reopen(source)
-        _, _, pieces = open_text(source, fmt)
-        _, light = read_csv(source, pieces)
-        at = {}
     try:
-        import_plan.survey(plan, light, NumberColumn, DateColumn, at)
+        if light is not None:
+            try:
+                import_plan.survey(plan, light, NumberColumn, DateColumn, at)
+            except _Undecided:  # a byte past the ASCII start the reader decides on
+                plan = import_plan.build(conn, profile, header_row, plan.file,
+                                         maps=crm.maps, stage_maps=crm.stage_maps,
+                                         owner_maps=crm.owner_maps)
+                plan.label, plan.delimiter = label, getattr(source, "delimiter", None)
+                light = None
+        if light is None:  # a workbook, or a file the plain csv module reads otherwise
+            reopen(source)
+            _, _, pieces = open_text(source, fmt)
+            _, light = read_csv(source, pieces)
+            import_plan.survey(plan, light, NumberColumn, DateColumn, {})
+            plan.encoding = getattr(source, "encoding", None) or plan.encoding
     finally:
         csv.field_size_limit(_OLD_LIMIT)
     import_plan.match_owners(conn, plan)
@@ -111,6 +121,11 @@ def first_pass(conn: sqlite3.Connection, source: Source, fmt: str | None, profil
 
 
 _OLD_LIMIT = csv.field_size_limit()
+
+
+class _Undecided(Exception):
+    """The light first pass met a non-ASCII byte the reader had not decided on yet (its
+    first megabyte was ASCII): the first pass starts again with the reader's decoding."""
 _LIGHT_BATCH = 10000
 
 
@@ -124,9 +139,13 @@ def light_batches(source: Source, header_row: list[str], needed: list[int],
     if Path(source.name).suffix.lower() in (".xlsx", ".xls") or source.stream.seekable() \
             is False:
         return None
-    encoding = getattr(source, "encoding", None) or "utf-8-sig"
+    decided = getattr(source, "encoding", None)
+    encoding = decided or "utf-8-sig"  # undecided: ASCII so far (a later byte: _Undecided)
+    errors = "strict"
+    if encoding in ("cp1252", "latin-1"):  # as import_decode.decoder reads them
+        encoding, errors = "cp1252", "salescli-latin1"
     try:
-        text = io.TextIOWrapper(source.stream, encoding=encoding, newline="")
+        text = io.TextIOWrapper(source.stream, encoding=encoding, errors=errors, newline="")
     except LookupError:
         return None
     try:
@@ -167,7 +186,12 @@ def light_batches(source: Source, header_row: list[str], needed: list[int],
                 if number == before:
                     break
                 yield numbers, rows, []
-        except (csv.Error, UnicodeDecodeError) as exc:
+        except UnicodeDecodeError as exc:
+            if decided is None:
+                raise _Undecided from None
+            raise InvalidValue("file", source.name, f"is not valid CSV on line "
+                                                    f"{reader.line_num}: {exc}") from None
+        except csv.Error as exc:
             raise InvalidValue("file", source.name, f"is not valid CSV on line "
                                                     f"{reader.line_num}: {exc}") from None
         finally:

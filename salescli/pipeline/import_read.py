@@ -235,11 +235,12 @@ class Source:
         decoding = Decoding(self.name, encoding, self.forced)
         started = False
         for data, last in chunks_with_end(self.chunks()):
-            if text := decoding.decode(data, last):
+            text = decoding.decode(data, last)
+            self.encoding = decoding.encoding  # known before the text is read (the plan)
+            if text:
                 if not started:  # a BOM (of UTF-16, or of UTF-8 read as a given utf-8)
                     started, text = True, text.removeprefix("\ufeff")
                 yield text
-            self.encoding = decoding.encoding
         self.encoding = decoding.encoding or "utf-8"
 
 

@@ -349,8 +349,6 @@ def test_dry_run_names_the_tool_and_writes_nothing(tool, invoke, sales):
     assert query(sales, "SELECT count(*) AS n FROM users")[0]["n"] == 0
 
 
-@pytest.mark.xfail(strict=False, reason="the plan names the encoding before the reader has "
-                   "decided it: it prints utf-8 for this Windows-1252 file")
 def test_german_excel_plan_names_its_formats(invoke, sales):
     out = ok(invoke("prospects", "import", CRM / "german-excel.csv", "--dry-run",
                     "--create-owners"))

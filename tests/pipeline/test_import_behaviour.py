@@ -38,16 +38,19 @@ def test_a_short_bad_nl_json_line_before_much_more_data_is_one_rejected_row(
 
 def test_a_bad_byte_is_placed_on_its_line_even_after_a_leading_blank_line(invoke, sales,
                                                                           tmp_path):
-    path = write(tmp_path, "l.csv", b"\nemail,name\na@example.com,Ana\nb@example.com,B\xe9a\n")
+    # UTF-8 (Renée) then a Latin-1 byte: one file, two encodings.
+    path = write(tmp_path, "l.csv", b"\nemail,name\na@example.com,Ren\xc3\xa9e\n"
+                                    b"b@example.com,B\xe9a\n")
     assert fails(invoke("prospects", "import", path)) == (
-        f"Error: file {str(path)!r} is not UTF-8 text (byte 0xe9 on line 4); save it as"
-        " UTF-8, or convert it, e.g. iconv -f latin1 -t utf-8")
+        f"Error: file {str(path)!r} mixes encodings: it starts as UTF-8 but byte 0xe9 at "
+        "offset 48 (line 4) is not UTF-8 (it looks like Latin-1); save the whole file as "
+        "CSV UTF-8, or fix that line")
 
 
 def test_an_xml_file_is_refused_by_its_extension(invoke, sales, tmp_path):
     path = write(tmp_path, "a.xml", "email\na@example.com\n")  # CSV inside: still refused
     assert fails(invoke("prospects", "import", path)) == \
-        f"Error: file {str(path)!r} is not CSV or JSON (.xml); export it as CSV"
+        f"Error: file {str(path)!r} is not CSV, JSON or .xlsx (.xml); save it as .xlsx or CSV UTF-8"
 
 
 def test_a_csv_of_empty_cells_has_no_header_row(invoke, sales, tmp_path):
