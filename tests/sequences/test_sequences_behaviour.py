@@ -49,8 +49,8 @@ def test_an_unknown_sender_key_lists_the_known_ones(invoke, team, tmp_path, monk
     config.write_text('[[senders]]\naddress = "me@ours.example"\ncolour = "red"\n')
     monkeypatch.setenv("SALESCLI_CONFIG", str(config))
     fails(invoke("send"), "senders[0] key 'colour' is not a sender setting (address, "
-                          "daily_cap, min_gap, smtp_ca, smtp_host, smtp_password_env, "
-                          "smtp_port, smtp_ssl, smtp_user)")
+                          "daily_cap, imap_account, min_gap, smtp_ca, smtp_host, "
+                          "smtp_password_env, smtp_port, smtp_ssl, smtp_user)")
 
 
 def test_a_sender_table_without_smtp_host_stops_the_run(conn, intro, team, smtp_server, t0,
