@@ -47,7 +47,7 @@ def make_private_dirs(path: Path) -> None:
         missing.append(parent)
     for directory in reversed(missing):
         try:
-            directory.mkdir(mode=0o700)
+            directory.mkdir(mode=0o700)  # pragma: no mutate (the chmod below sets it)
         except FileExistsError:
             continue
         os.chmod(directory, 0o700)  # mkdir's mode is masked by the umask, never widened

@@ -17,8 +17,9 @@ from salescli.core import export
 from salescli.core.errors import InvalidValue
 
 
-def test_export_to_a_file_on_a_terminal_says_how_many_rows(three, tmp_path):
-    target = tmp_path / "out.csv"
+@pytest.mark.parametrize("suffix", ["csv", "json"])
+def test_export_to_a_file_on_a_terminal_says_how_many_rows(three, tmp_path, suffix):
+    target = tmp_path / f"out.{suffix}"
     primary, secondary = pty.openpty()
     try:
         p = subprocess.run([sys.executable, "-m", "salescli", "export", "prospects",
@@ -41,8 +42,11 @@ def test_export_to_a_file_on_a_terminal_says_how_many_rows(three, tmp_path):
             os.close(secondary)
     terminal = b"".join(chunks).decode()
     assert p.returncode == 0, terminal
+    assert "Exporting prospects  [####" in terminal  # the bar moved
     assert f"Exported 3 rows of prospects to {target}" in terminal
-    rows = list(csv.DictReader(io.StringIO(target.read_text(), newline="")))
+    text = target.read_text()
+    rows = (json.loads(text) if suffix == "json"
+            else list(csv.DictReader(io.StringIO(text, newline=""))))
     assert len(rows) == 3
 
 

@@ -66,3 +66,16 @@ def test_syslog_to_a_port_without_a_host_goes_to_localhost(monkeypatch):
         server.close()
         setup_logging()
     assert got.endswith("WARNING [notify] notify slow\x00")
+
+
+def test_a_bad_format_string_still_logs_the_text(log_file):
+    setup_logging(job="scan")
+    logging.getLogger("salescli.jobs").info("%d messages", "many")
+    assert log_file.read_text().rstrip().endswith("INFO [scan] %d messages")
+
+
+def test_stderr_off_a_terminal_gets_stamped_lines(log_file, capsys):
+    setup_logging(job="rollup")
+    logging.getLogger("salescli.jobs").info("rollup ok")
+    (line,) = capsys.readouterr().err.splitlines()
+    assert line.endswith("Z INFO [rollup] rollup ok") and line[:4].isdigit()

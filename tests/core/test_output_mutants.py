@@ -20,3 +20,9 @@ def test_a_bare_carriage_return_in_a_cell_round_trips_through_csv(invoke, sales)
     rows = list(csv.DictReader(io.StringIO(text, newline="")))
     assert [r["email"] for r in rows] == ["cr@example.com"]
     assert rows[0]["notes"] == "line one\rline two"
+
+
+def test_nl_output_keeps_non_ascii_text_readable(invoke, sales):
+    ok(invoke("prospects", "add", "zoe@example.com", "--name", "Zoë Ångström"))
+    line = ok(invoke("prospects", "list", "--format", "nl"))
+    assert '"name": "Zoë Ångström"' in line
