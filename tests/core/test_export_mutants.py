@@ -71,3 +71,11 @@ def test_a_blob_written_by_another_tool_exports_as_base64(invoke, three, db_file
     rows = (json.loads(text) if extra[:1] == ["--format"]
             else list(csv.DictReader(io.StringIO(text, newline=""))))
     assert [r["notes"] for r in rows if r["email"] == "cy@example.net"] == ["AP9yYXc="]
+
+
+def test_bookkeeping_tables_are_not_suggested_but_still_export_by_name(invoke, sales):
+    from tests.support.cli import fails, ok
+
+    line = fails(invoke("export", "nope"), "TABLE_OR_VIEW 'nope'", "prospects")
+    assert "_sqlite_migrations" not in line and "prospects_fts" not in line
+    assert ok(invoke("export", "_sqlite_migrations")).startswith("id,migration_set,name,")
