@@ -26,3 +26,10 @@ def test_nl_output_keeps_non_ascii_text_readable(invoke, sales):
     ok(invoke("prospects", "add", "zoe@example.com", "--name", "Zoë Ångström"))
     line = ok(invoke("prospects", "list", "--format", "nl"))
     assert '"name": "Zoë Ångström"' in line
+
+
+def test_a_table_cell_of_exactly_the_width_is_shown_whole(invoke, sales):
+    name = "N" * 60
+    ok(invoke("prospects", "add", "wide@example.com", "--name", name))
+    table = ok(invoke("prospects", "list"))
+    assert name in table and "…" not in table
