@@ -99,14 +99,15 @@ def list_activities(
         where.append("at >= ?")
         params.append(since)
     if entity:
-        where.append("entity = ?")
+        where.append("entity = ?")  # pragma: no mutate (SQL names ignore case)
         params.append(entity)
     sql = "SELECT * FROM activities"  # pragma: no mutate: SQL keywords ignore case
     if where:
         sql += " WHERE " + " AND ".join(where)
     sql += " ORDER BY at, id"
     if limit:
-        sql = f"SELECT * FROM ({sql.replace(' ORDER BY at, id', ' ORDER BY at DESC, id DESC')}"
+        newest_first = " ORDER BY at DESC, id DESC"  # pragma: no mutate (SQL ignores case)
+        sql = f"SELECT * FROM ({sql.replace(' ORDER BY at, id', newest_first)}"
         sql += f" LIMIT {int(limit)}) ORDER BY at, id"
     rows = []
     for row in conn.execute(sql, params):

@@ -86,7 +86,7 @@ def make_private_dirs(path: Path) -> None:
         missing.append(parent)
     for directory in reversed(missing):
         try:
-            directory.mkdir(mode=0o700)
+            directory.mkdir(mode=0o700)  # pragma: no mutate (the chmod below sets it)
         except FileExistsError:
             continue
         os.chmod(directory, 0o700)  # mkdir's mode is masked by the umask, never widened
@@ -121,12 +121,12 @@ def connect(path: str | os.PathLike, *, create: bool = False) -> sqlite3.Connect
     conn.db_file = path
     conn.row_factory = sqlite3.Row
     conn.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
-    conn.execute("PRAGMA foreign_keys = ON")
+    conn.execute("PRAGMA foreign_keys = ON")  # pragma: no mutate (SQL ignores case)
     # Switching to WAL rewrites the file header: never do it to a file from a newer
     # salescli, which the version check refuses untouched.
     if create and schema_version(conn) <= SCHEMA_VERSION:
         _switch_to_wal(conn)
-        conn.execute("PRAGMA synchronous = NORMAL")
+        conn.execute("PRAGMA synchronous = NORMAL")  # pragma: no mutate (SQL ignores case)
     return conn
 
 

@@ -461,6 +461,6 @@ def migrate(conn: sqlite3.Connection, path: str | os.PathLike) -> int:
         conn.execute("COMMIT")
     except BaseException:
         if conn.in_transaction:
-            conn.execute("ROLLBACK")
+            conn.execute("ROLLBACK")  # pragma: no mutate (SQL keywords ignore case)
         raise
     return SCHEMA_VERSION

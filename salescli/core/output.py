@@ -165,7 +165,8 @@ def render_to_file(rows: Iterable[dict[str, Any]], fmt: str, path: str, *,
 
     directory = os.path.dirname(os.path.abspath(path))
     try:
-        fd, tmp = tempfile.mkstemp(prefix=".salescli-", dir=directory)
+        # no mutate: the temporary name is never seen (renamed into place or unlinked)
+        fd, tmp = tempfile.mkstemp(prefix=".salescli-", dir=directory)  # pragma: no mutate
     except OSError as exc:
         raise SalescliError(f"output {path!r} cannot be written: {exc.strerror}") from None
     try:

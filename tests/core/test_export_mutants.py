@@ -1,0 +1,81 @@
+"""``salescli export`` on a terminal, and the library's answer to an unknown format.
+Each test pins a mutant that survived the older tests (docs/testing.md)."""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import os
+import pty
+import subprocess
+import sys
+
+import pytest
+
+from salescli.core import export
+from salescli.core.errors import InvalidValue
+
+
+@pytest.mark.parametrize("suffix", ["csv", "json"])
+def test_export_to_a_file_on_a_terminal_says_how_many_rows(three, tmp_path, suffix):
+    target = tmp_path / f"out.{suffix}"
+    primary, secondary = pty.openpty()
+    try:
+        p = subprocess.run([sys.executable, "-m", "salescli", "export", "prospects",
+                            "-o", str(target)], stderr=secondary, stdout=subprocess.PIPE,
+                           env=dict(os.environ), timeout=60)
+        os.close(secondary)
+        secondary = None
+        chunks = []
+        while True:
+            try:
+                data = os.read(primary, 4096)
+            except OSError:
+                break
+            if not data:
+                break
+            chunks.append(data)
+    finally:
+        os.close(primary)
+        if secondary is not None:
+            os.close(secondary)
+    terminal = b"".join(chunks).decode()
+    assert p.returncode == 0, terminal
+    assert "Exporting prospects  [####" in terminal  # the bar moved
+    assert f"Exported 3 rows of prospects to {target}" in terminal
+    text = target.read_text()
+    rows = (json.loads(text) if suffix == "json"
+            else list(csv.DictReader(io.StringIO(text, newline=""))))
+    assert len(rows) == 3
+
+
+@pytest.mark.parametrize("call", [export.export, export.write])
+def test_an_unknown_format_names_the_option_and_the_choices(three, conn, call):
+    out = io.StringIO()
+    with pytest.raises(InvalidValue) as err:
+        call(conn, "prospects", "xml", out=out)
+    assert str(err.value) == "--format 'xml' must be one of csv, json, nl"
+    assert out.getvalue() == ""
+
+
+@pytest.mark.parametrize("extra", [[], ["--raw"], ["--format", "json"]])
+def test_a_blob_written_by_another_tool_exports_as_base64(invoke, three, db_file, extra):
+    from tests.support.cli import connect, ok
+
+    other = connect(db_file)
+    other.execute("UPDATE prospects SET notes = ? WHERE email = 'cy@example.net'",
+                  (b"\x00\xffraw",))
+    other.close()
+    text = ok(invoke("export", "prospects", *extra))
+    rows = (json.loads(text) if extra[:1] == ["--format"]
+            else list(csv.DictReader(io.StringIO(text, newline=""))))
+    assert [r["notes"] for r in rows if r["email"] == "cy@example.net"] == ["AP9yYXc="]
+
+
+def test_bookkeeping_tables_are_not_suggested_but_still_export_by_name(invoke, sales):
+    from tests.support.cli import fails, ok
+
+    line = fails(invoke("export", "nope"), "TABLE_OR_VIEW 'nope'", "prospects")
+    assert "_sqlite_migrations" not in line and "prospects_fts" not in line
+    assert ok(invoke("export", "_sqlite_migrations")).startswith("id,migration_set,name,")

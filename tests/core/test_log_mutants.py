@@ -1,0 +1,81 @@
+"""Log lines a user or operator reads: which job, which level, each line once, no secret
+fragment. Each test pins a mutant that survived the older tests (docs/testing.md)."""
+
+from __future__ import annotations
+
+import logging
+import socket
+
+import pytest
+
+from salescli.core.log import setup_logging
+
+
+@pytest.fixture
+def log_file(tmp_path, monkeypatch):
+    path = tmp_path / "salescli.log"
+    monkeypatch.setenv("SALESCLI_LOG_FILE", str(path))
+    yield path
+    setup_logging()
+
+
+def test_a_secret_containing_another_is_redacted_whole(log_file, monkeypatch, capsys):
+    monkeypatch.setenv("SALESCLI_IMAP_PASSWORD", "hunter22")
+    monkeypatch.setenv("SALESCLI_SMTP_PASSWORD", "hunter22-and-more")
+    setup_logging(job="scan")
+    logging.getLogger("salescli.jobs").info("login with hunter22-and-more failed")
+    for text in (log_file.read_text(), capsys.readouterr().err):
+        assert "login with [redacted] failed" in text
+        assert "hunter22" not in text and "and-more" not in text
+
+
+def test_the_cron_job_name_wins_over_the_command_name(log_file, monkeypatch):
+    monkeypatch.setenv("SALESCLI_JOB", "nightly-scan")
+    setup_logging(job="scan")
+    logging.getLogger("salescli.jobs").info("scan ok")
+    assert log_file.read_text().rstrip().endswith("INFO [nightly-scan] scan ok")
+
+
+def test_verbose_writes_debug_lines(log_file):
+    setup_logging(job="scan")
+    logging.getLogger("salescli.jobs").debug("hidden detail")
+    setup_logging(verbose=1, job="scan")
+    logging.getLogger("salescli.jobs").debug("shown detail")
+    text = log_file.read_text()
+    assert "hidden detail" not in text
+    assert text.rstrip().endswith("DEBUG [scan] shown detail")
+
+
+def test_library_lines_are_written_once_however_often_logging_is_set_up(log_file):
+    setup_logging(verbose=2, job="scan")
+    setup_logging(verbose=2, job="scan")
+    logging.getLogger("imapclient.imaplib").debug("> NOOP")
+    assert log_file.read_text().count("> NOOP") == 1
+
+
+def test_syslog_to_a_port_without_a_host_goes_to_localhost(monkeypatch):
+    server = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    server.bind(("127.0.0.1", 0))
+    server.settimeout(10)
+    try:
+        monkeypatch.setenv("SALESCLI_LOG_SYSLOG", f":{server.getsockname()[1]}")
+        setup_logging(quiet=True, job="notify")
+        logging.getLogger("salescli.jobs").warning("notify slow")
+        got = server.recv(4096).decode()
+    finally:
+        server.close()
+        setup_logging()
+    assert got.endswith("WARNING [notify] notify slow\x00")
+
+
+def test_a_bad_format_string_still_logs_the_text(log_file):
+    setup_logging(job="scan")
+    logging.getLogger("salescli.jobs").info("%d messages", "many")
+    assert log_file.read_text().rstrip().endswith("INFO [scan] %d messages")
+
+
+def test_stderr_off_a_terminal_gets_stamped_lines(log_file, capsys):
+    setup_logging(job="rollup")
+    logging.getLogger("salescli.jobs").info("rollup ok")
+    (line,) = capsys.readouterr().err.splitlines()
+    assert line.endswith("Z INFO [rollup] rollup ok") and line[:4].isdigit()

@@ -1,0 +1,27 @@
+"""A broken ``--mapping`` file is one Error: line naming the file, the key and the value,
+and nothing is imported (pinned by mutants that survived the older tests)."""
+
+from __future__ import annotations
+
+import pytest
+
+from tests.support.cli import fails, scalar
+
+TOOL = '[tool]\nname = "mine"\ntitle = "My CRM"\nsignature = ["Email"]\n'
+
+
+@pytest.mark.parametrize("toml, needles", [
+    (TOOL + 'colour = "red"\n', ["tool.colour is not a key of [tool]"]),
+    (TOOL + "min_signature = 5\n",
+     ["tool.min_signature 5 must be a whole number from 0 to 1 (the signature's length)"]),
+    (TOOL + '[format]\ntags_drop = ["old", 7]\n',
+     ["format.tags_drop ['old', 7] must be a list of labels"]),
+], ids=["unknown-key", "min-signature", "tags-drop"])
+def test_a_broken_mapping_file_names_itself_and_the_key(invoke, sales, tmp_path, toml, needles):
+    mapping = tmp_path / "mine.toml"
+    mapping.write_text(toml, encoding="utf-8")
+    data = tmp_path / "people.csv"
+    data.write_text("Email\nada@example.com\n", encoding="utf-8")
+    fails(invoke("prospects", "import", data, "--mapping", mapping),
+          f"profile {mapping}:", *needles)
+    assert scalar(sales, "SELECT count(*) FROM prospects") == 0

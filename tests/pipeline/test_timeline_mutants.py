@@ -1,0 +1,15 @@
+"""The timeline in ``prospects show --format json`` (pinned by mutants that survived)."""
+
+from __future__ import annotations
+
+import json
+
+from tests.support.cli import ok
+
+
+def test_a_logged_call_shows_who_logged_it_and_its_thread(invoke, three):
+    ok(invoke("log", "cy@example.net", "--kind", "call", "--subject", "first call"))
+    shown = json.loads(ok(invoke("prospects", "show", "cy@example.net", "--format", "json")))
+    (call,) = [e for e in shown["timeline"] if e["type"] == "interaction"]
+    assert call["actor"] == "tester" and call["subject"] == "first call"
+    assert "thread_key" in call and call["thread_key"] is None
