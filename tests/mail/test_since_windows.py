@@ -12,9 +12,9 @@ from tests.support.cli import ok
 def test_since_searches_every_window_of_uids(mailbox, people, invoke, conn, monkeypatch):
     monkeypatch.setattr(sources, "SEARCH_WINDOW", 2)
     old, recent = ago(days=40), ago(days=2)
-    # UIDs 1..5 in Sent: old, recent, old, old, recent; the recent ones sit in the first
-    # and the third window.
-    for person, when in (("ada", old), ("bob", recent), ("cy", old), ("dee", old),
+    # UIDs 1..5 in Sent: recent, old, old, old, recent; the recent ones are the first UID
+    # of the first window and the only one of the third.
+    for person, when in (("bob", recent), ("ada", old), ("cy", old), ("dee", old),
                          ("eve", recent)):
         mailbox.append("Sent", sample.outbound(ME, people[person], when, "Hello")[0], when)
     ok(invoke("scan", "--since", "30d"))
