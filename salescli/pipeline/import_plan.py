@@ -55,25 +55,25 @@ def addresses_in(cell: str) -> list[str]:
 
 
 class EmailFilter:
-    """A bit filter over addresses: "no" is certain, "maybe" may be wrong (then pass two
-    finds the row alone in its group). Two bits an address."""
+    """A bit filter over addresses: "no" is certain, "maybe" may be wrong, so whoever asks
+    checks a maybe another way (a set of a million addresses would take ~150 MB). Two bits
+    an address. Used by both passes of an import."""
 
     def __init__(self, bits: int = _BLOOM_BITS):
         self.bits = bytearray(bits // 8)
         self.mask = bits - 1
         self.shift = bits.bit_length() - 1
 
-    def add(self, emails: Iterable[str]) -> list[str]:
-        """Remember ``emails``; those that may have been seen before."""
+    def add(self, emails: list[str]) -> list[int]:
+        """Remember ``emails``; the positions of those that may have been seen before."""
         bits, mask, shift = self.bits, self.mask, self.shift
         maybe = []
-        for email in emails:
-            h = hash(email)
+        for i, h in enumerate(map(hash, emails)):
             a, b = h & mask, (h >> shift) & mask
             ba, ma, bb, mb = a >> 3, 1 << (a & 7), b >> 3, 1 << (b & 7)
             x, y = bits[ba], bits[bb]
             if x & ma and y & mb:
-                maybe.append(email)
+                maybe.append(i)
             else:
                 bits[ba] = x | ma
                 bits[bb] = y | mb
@@ -382,10 +382,11 @@ class _Repeats:
             self.seen |= batch
             if len(self.seen) > _EXACT:
                 self.filter = EmailFilter()
-                self.filter.add(self.seen)
+                self.filter.add(list(self.seen))
                 self.seen = set()
         else:
-            self.repeated.update(self.filter.add(batch))
+            fresh = list(batch)
+            self.repeated.update(fresh[i] for i in self.filter.add(fresh))
 
 
 def needed(plan: Plan) -> list[int]:

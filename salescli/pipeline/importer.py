@@ -26,7 +26,7 @@ from salescli.pipeline.import_check import Validator
 from salescli.pipeline.import_crm import CrmOptions
 from salescli.pipeline.import_json import read_json
 from salescli.pipeline.import_map import HeaderMap
-from salescli.pipeline.import_plan import Plan, PlanIncomplete
+from salescli.pipeline.import_plan import EmailFilter, Plan, PlanIncomplete
 from salescli.pipeline.import_read import (
     InputFormat,
     Rejection,
@@ -124,39 +124,12 @@ class ImportRejected(SalescliError):
                          f"(fix them, or use --skip-invalid to import the other {total - n})")
 
 
-class _Seen:
-    """A bit filter over the emails of the file so far: "no" is certain, "maybe" is
-    checked against the staged rows (a set of a million emails would take ~150 MB).
-    Two bits an email; at a million emails about 0.01% of answers are a false maybe."""
-
-    def __init__(self, bits: int | None = None):
-        bits = bits or _BLOOM_BITS
-        self.bits = bytearray(bits // 8)
-        self.mask = bits - 1
-        self.shift = bits.bit_length() - 1
-
-    def add(self, emails: list[str]) -> list[int]:
-        """Remember ``emails``; the positions of those that may have been seen before."""
-        bits, mask, shift = self.bits, self.mask, self.shift
-        maybe = []
-        for i, h in enumerate(map(hash, emails)):
-            a, b = h & mask, (h >> shift) & mask
-            ba, ma, bb, mb = a >> 3, 1 << (a & 7), b >> 3, 1 << (b & 7)
-            x, y = bits[ba], bits[bb]
-            if x & ma and y & mb:
-                maybe.append(i)
-            else:
-                bits[ba] = x | ma
-                bits[bb] = y | mb
-        return maybe
-
-
 class _Duplicates:
     """Finds rows whose email came earlier in the file and handles them by ``mode``."""
 
     def __init__(self, inserter: Inserter, mode: OnDuplicate, result: ImportResult):
         self.inserter, self.mode, self.result = inserter, mode, result
-        self.seen = _Seen()
+        self.seen = EmailFilter(_BLOOM_BITS)
 
     def first_rows(self, staged: list[tuple], rejected: list[Rejection]) -> list[tuple]:
         """The rows of a batch whose email is new to the file, in order."""
