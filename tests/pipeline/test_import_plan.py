@@ -345,3 +345,15 @@ def test_repeats_are_found_across_batches_and_by_the_slower_reader(invoke, crm, 
     assert "1 merged with an earlier row" in plan.splitlines()[-1]
     monkeypatch.setattr(import_crm, "light_batches", lambda *args: None)
     assert ok(invoke("prospects", "import", f, "--mapping", PEOPLE, "--dry-run")) == plan
+
+
+def test_repeats_are_found_by_the_bit_filter_past_the_exact_set(invoke, crm, tmp_path,
+                                                                 monkeypatch):
+    from salescli.pipeline import import_crm, import_plan
+
+    rows = ROWS + ROWS.splitlines()[1].replace("bob@stone.example", "BOB@stone.example") + "\n"
+    f = write(tmp_path, "contacts.csv", PEOPLE_HEAD + rows)
+    monkeypatch.setattr(import_crm, "_LIGHT_BATCH", 2)
+    monkeypatch.setattr(import_plan, "_EXACT", 1)  # the filter takes over after batch 1
+    plan = ok(invoke("prospects", "import", f, "--mapping", PEOPLE, "--dry-run"))
+    assert "1 merged with an earlier row" in plan.splitlines()[-1]
