@@ -137,17 +137,23 @@ def _switch_to_wal(conn: sqlite3.Connection) -> None:
     without its busy handler, when another connection holds the file meanwhile (two
     writers opening a brand-new file). So wait here, up to the busy timeout.
     """
+    _while_locked(conn, "PRAGMA journal_mode = WAL", first=0.001, most=0.05)
+
+
+def _while_locked(conn: sqlite3.Connection, sql: str, first: float, most: float) -> None:
+    """Run ``sql``, again while SQLite answers "locked", waiting ``first`` seconds, then
+    twice as long each time up to ``most``, until the busy timeout has passed."""
     deadline = time.monotonic() + BUSY_TIMEOUT_MS / 1000
-    delay = 0.001
+    delay = first
     while True:
         try:
-            conn.execute("PRAGMA journal_mode = WAL")
+            conn.execute(sql)
             return
         except sqlite3.OperationalError as exc:
             if "locked" not in str(exc) or time.monotonic() >= deadline:
                 raise
         time.sleep(delay)
-        delay = min(delay * 2, 0.05)
+        delay = min(delay * 2, most)
 
 
 def _turns(conn: sqlite3.Connection) -> int | None:
@@ -171,19 +177,9 @@ def _begin_immediate(conn: sqlite3.Connection) -> None:
     if not isinstance(conn, Connection):
         conn.execute("BEGIN IMMEDIATE")
         return
-    deadline = time.monotonic() + BUSY_TIMEOUT_MS / 1000
-    delay = 0.0005
     conn.execute("PRAGMA busy_timeout = 0")
     try:
-        while True:
-            try:
-                conn.execute("BEGIN IMMEDIATE")
-                return
-            except sqlite3.OperationalError as exc:
-                if "locked" not in str(exc) or time.monotonic() >= deadline:
-                    raise
-            time.sleep(delay)
-            delay = min(delay * 2, _POLL_MAX_S)
+        _while_locked(conn, "BEGIN IMMEDIATE", first=0.0005, most=_POLL_MAX_S)
     finally:
         conn.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
 
