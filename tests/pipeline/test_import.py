@@ -20,21 +20,13 @@ from tests.support.cli import (
     query,
     scalar,
 )
+from tests.support.cli import write_file as write
 
 CSV = ("E-mail,Full Name,Organisation,Deal Value,Tags,Stage,Owner,Notes\n"
        "Ada@Example.com ,Ada Lovelace,Analytical Engines,5000,\"vip,q4\",meeting,maria,"
        "likes engines\n"
        "bob@example.org,Bob Babbage,Initech,\"1,200.50\",,,dev,\n"
        "cy@example.net,,,,inbound,Contacted,,\n")
-
-
-def write(tmp_path, name: str, content: str | bytes):
-    path = tmp_path / name
-    if isinstance(content, bytes):
-        path.write_bytes(content)
-    else:
-        path.write_text(content, encoding="utf-8")
-    return path
 
 
 def people(db_file) -> dict[str, dict]:

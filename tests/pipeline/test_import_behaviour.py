@@ -5,15 +5,7 @@ is dated, and the audit rows of the do-not-contact list."""
 from __future__ import annotations
 
 from tests.support.cli import db_state, fails, ok, query, scalar
-
-
-def write(tmp_path, name: str, content: str | bytes):
-    path = tmp_path / name
-    if isinstance(content, bytes):
-        path.write_bytes(content)
-    else:
-        path.write_text(content, encoding="utf-8")
-    return path
+from tests.support.cli import write_file as write
 
 
 def test_a_short_bad_nl_json_line_before_much_more_data_is_one_rejected_row(

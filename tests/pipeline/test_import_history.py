@@ -11,12 +11,7 @@ import pytest
 from salescli.core import db
 from salescli.metrics import rollup
 from tests.support.cli import db_state, fails, ok, query, scalar
-
-
-def write(tmp_path, name: str, content: str):
-    path = tmp_path / name
-    path.write_text(content, encoding="utf-8")
-    return path
+from tests.support.cli import write_file as write
 
 
 def history(db_file, email: str) -> list[tuple]:

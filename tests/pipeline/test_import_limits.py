@@ -11,15 +11,7 @@ import sys
 import pytest
 
 from tests.support.cli import db_state, fails, ok, query, scalar
-
-
-def write(tmp_path, name: str, content: str | bytes):
-    path = tmp_path / name
-    if isinstance(content, bytes):
-        path.write_bytes(content)
-    else:
-        path.write_text(content, encoding="utf-8")
-    return path
+from tests.support.cli import write_file as write
 
 
 @pytest.mark.parametrize("fmt", [[], ["--format", "json"], ["--format", "csv"]])

@@ -118,3 +118,13 @@ def cli_process(db_file: Path, *args: str, env: dict | None = None) -> subproces
     return subprocess.Popen([sys.executable, "-m", "salescli", "--db", str(db_file), *args],
                             env=full_env, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
                             text=True)
+
+
+def write_file(tmp_path, name: str, content: str | bytes):
+    """``content`` (text as UTF-8, or bytes as they are) in ``tmp_path/name``; the path."""
+    path = tmp_path / name
+    if isinstance(content, bytes):
+        path.write_bytes(content)
+    else:
+        path.write_text(content, encoding="utf-8")
+    return path
