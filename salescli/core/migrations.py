@@ -17,7 +17,7 @@ import sqlite3
 from sqlite_utils import Database
 from sqlite_utils.migrations import Migrations
 
-from salescli.core import automation_schema, metrics_schema, schema
+from salescli.core import automation_schema, funnel_schema, metrics_schema, schema
 from salescli.core.enums import (
     DEFAULT_STAGES,
     EmailStatus,
@@ -430,6 +430,24 @@ def m009_load(db: Database) -> None:
         db.execute("ANALYZE prospects_dashboard")
         db.execute("ANALYZE stage_changes_reached")
 
+
+
+@m()
+def m010_funnel(db: Database) -> None:
+    """Dashboard under load, again: each prospect's furthest stage kept by triggers, so the
+    funnel reads one small row per prospect instead of aggregating the whole stage history
+    (core/funnel_schema.py), backfilled here; and the dashboard's covering index gains
+    ``currency`` (added by m008 after it), so per-stage and per-owner sums by currency are
+    answered from the index alone instead of reading every prospect row."""
+    db.executescript(funnel_schema.FURTHEST_TABLE + funnel_schema.BACKFILL
+                     + funnel_schema.TRIGGERS + """
+        DROP INDEX IF EXISTS prospects_dashboard;
+        CREATE INDEX prospects_dashboard ON prospects(stage_id, archived_at, owner, currency,
+            value, stage_entered_at, last_interaction_at, last_reply_at, created_at);
+        """)
+    if db.execute("SELECT 1 FROM sqlite_master WHERE name = 'sqlite_stat1'").fetchone():
+        db.execute("ANALYZE prospects_dashboard")
+        db.execute("ANALYZE prospect_furthest")
 
 SCHEMA_VERSION = len(m._migrations)
 assert SCHEMA_VERSION == schema.SCHEMA_VERSION, "update salescli.core.schema.SCHEMA_VERSION"

@@ -1,0 +1,93 @@
+"""The SQL of migration m010_funnel: each prospect's furthest stage, kept by triggers.
+
+The pipeline funnel counts, per open or won stage, the prospects that ever reached it or a
+later one. A prospect's "furthest" is the highest position among the stages it entered
+(every ``stage_changes.to_stage_id``) and the stage it is in now, lost stages left out;
+NULL when there is none. Computing that per request meant aggregating the whole stage
+history (~43k rows for 20k prospects) on every funnel page; ``prospect_furthest`` holds
+the answer, one row per prospect, so the funnel reads 20k small rows by key.
+
+Triggers keep it exact whoever writes (CLI, scanner rules, import, merge, forget, a
+``sqlite3`` shell): any change to a prospect's history or current stage recomputes that
+prospect from scratch (a few index probes), and a stage whose position or kind changes
+(add, reorder, remove renumber them) recomputes the prospects that ever entered it.
+``FURTHEST_SQL`` is the figure itself (for prospect ``:id``), used by every trigger and by
+the backfill; ``AGGREGATED_SQL`` is the old per-request computation, which the tests
+compare with the table. The text is the shipped migration's: never edit it here.
+"""
+
+# The furthest position of the prospect whose id is {pid}: over its current stage and
+# every stage its history entered, lost stages left out.
+_FURTHEST = """(SELECT max(s.position) FROM stages s WHERE s.kind != 'lost'
+                 AND (s.id = p.stage_id OR s.id IN (SELECT c.to_stage_id FROM stage_changes c
+                                                    WHERE c.prospect_id = p.id)))"""
+
+# Recompute one prospect: drop its row, then insert it again if the prospect still exists
+# (a prospect being deleted gets no row, whatever order SQLite runs cascades in).
+_RECOMPUTE = """
+            DELETE FROM prospect_furthest WHERE prospect_id = {pid};
+            INSERT INTO prospect_furthest(prospect_id, position)
+                SELECT p.id, {furthest} FROM prospects p WHERE p.id = {pid};"""
+
+
+def _recompute(pid: str) -> str:
+    return _RECOMPUTE.format(pid=pid, furthest=_FURTHEST)
+
+
+FURTHEST_TABLE = """
+        -- Derived (no audit rows): see salescli/core/funnel_schema.py.
+        CREATE TABLE prospect_furthest (
+            prospect_id INTEGER PRIMARY KEY REFERENCES prospects(id) ON DELETE CASCADE,
+            position INTEGER
+        );
+"""
+
+TRIGGERS = f"""
+        CREATE TRIGGER prospect_furthest_change_insert AFTER INSERT ON stage_changes
+        BEGIN{_recompute("NEW.prospect_id")}
+        END;
+        CREATE TRIGGER prospect_furthest_change_delete AFTER DELETE ON stage_changes
+        BEGIN{_recompute("OLD.prospect_id")}
+        END;
+        CREATE TRIGGER prospect_furthest_change_update
+        AFTER UPDATE OF prospect_id, to_stage_id ON stage_changes
+        BEGIN{_recompute("OLD.prospect_id")}{_recompute("NEW.prospect_id")}
+        END;
+        CREATE TRIGGER prospect_furthest_prospect_insert AFTER INSERT ON prospects
+        BEGIN{_recompute("NEW.id")}
+        END;
+        CREATE TRIGGER prospect_furthest_prospect_stage AFTER UPDATE OF stage_id ON prospects
+        WHEN OLD.stage_id IS NOT NEW.stage_id
+        BEGIN{_recompute("NEW.id")}
+        END;
+        CREATE TRIGGER prospect_furthest_prospect_delete AFTER DELETE ON prospects
+        BEGIN
+            DELETE FROM prospect_furthest WHERE prospect_id = OLD.id;
+        END;
+        CREATE TRIGGER prospect_furthest_stage AFTER UPDATE OF position, kind ON stages
+        WHEN OLD.position IS NOT NEW.position OR OLD.kind IS NOT NEW.kind
+        BEGIN
+            INSERT OR REPLACE INTO prospect_furthest(prospect_id, position)
+                SELECT p.id, {_FURTHEST} FROM prospects p
+                WHERE p.stage_id = NEW.id OR p.id IN (
+                    SELECT c.prospect_id FROM stage_changes c WHERE c.to_stage_id = NEW.id);
+        END;
+"""
+
+BACKFILL = f"""
+        INSERT INTO prospect_furthest(prospect_id, position)
+            SELECT p.id, {_FURTHEST} FROM prospects p;
+"""
+
+# What the funnel computed on every request before m010 (per prospect id: furthest).
+AGGREGATED_SQL = """
+    with pos as materialized (select id, position from stages where kind != 'lost'),
+    hist as materialized (
+      select c.prospect_id as id, max(pos.position) as furthest
+      from stage_changes c join pos on pos.id = c.to_stage_id
+      group by c.prospect_id)
+    select p.id, coalesce(max(h.furthest, cur.position), h.furthest, cur.position)
+      as furthest
+    from prospects p left join hist h on h.id = p.id
+    left join pos cur on cur.id = p.stage_id
+"""

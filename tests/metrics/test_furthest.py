@@ -1,0 +1,127 @@
+"""prospect_furthest (migration m010_funnel): the furthest stage each prospect reached, kept
+by triggers, always equal to the figure aggregated from the whole stage history, whoever
+writes and whatever happens to the stages; and the funnel built on it stays the same."""
+
+from __future__ import annotations
+
+import sqlite3
+
+from sqlite_utils import Database
+
+from salescli.core import db, funnel_schema, migrations
+from salescli.pipeline import erasure, importer, prospects, stages
+from tests.metrics.conftest import ACTOR, History, build
+
+
+def kept(conn: sqlite3.Connection) -> dict[int, int | None]:
+    return dict(conn.execute("SELECT prospect_id, position FROM prospect_furthest"))
+
+
+def aggregated(conn: sqlite3.Connection) -> dict[int, int | None]:
+    return dict(conn.execute(funnel_schema.AGGREGATED_SQL))
+
+
+def assert_kept(conn: sqlite3.Connection) -> dict[int, int | None]:
+    """The table holds exactly one row per prospect, with the aggregated figure."""
+    want = aggregated(conn)
+    assert kept(conn) == want
+    return want
+
+
+def add(conn, email, stage=None):
+    return prospects.add(conn, ACTOR, email, stage=stage)["id"]
+
+
+def move(conn, pid, stage):
+    reason = "test" if stage in ("won", "lost") else None
+    assert stages.move(conn, ACTOR, pid, stage, reason=reason)
+
+
+def test_kept_through_moves_back_reopen_and_lost(conn):
+    a, b, c = add(conn, "a@example.com"), add(conn, "b@example.com"), add(conn, "c@x.example")
+    assert assert_kept(conn) == {a: 0, b: 0, c: 0}
+    move(conn, a, "meeting")
+    move(conn, a, "contacted")  # back: meeting stays reached
+    move(conn, b, "lost")       # lost counts for nothing: lead (its creation) stays
+    move(conn, c, "won")
+    move(conn, c, "replied")    # reopened: won stays reached
+    assert assert_kept(conn) == {a: 3, b: 0, c: 5}
+
+
+def test_created_past_the_first_stage_then_moved_back(conn):
+    p = add(conn, "p@example.com", stage="proposal")  # its creation is a history row
+    assert assert_kept(conn) == {p: 4}
+    move(conn, p, "lead")
+    assert assert_kept(conn) == {p: 4}
+
+
+def test_kept_through_merge_forget_archive_and_delete(conn):
+    keep, other = add(conn, "keep@example.com"), add(conn, "other@example.com")
+    gone, dropped = add(conn, "gone@example.com"), add(conn, "dropped@example.com")
+    move(conn, other, "proposal")
+    move(conn, gone, "meeting")
+    prospects.merge(conn, ACTOR, keep, other)  # OTHER's history becomes KEEP's
+    assert assert_kept(conn)[keep] == 4
+    erasure.forget(conn, ACTOR, "gone@example.com")
+    prospects.archive(conn, ACTOR, keep)
+    prospects.delete(conn, ACTOR, dropped)
+    assert assert_kept(conn) == {keep: 4}
+
+
+def test_kept_when_stages_are_added_reordered_and_removed(conn):
+    a, b = add(conn, "a@example.com"), add(conn, "b@example.com")
+    move(conn, a, "replied")
+    move(conn, a, "contacted")
+    move(conn, b, "meeting")
+    stages.reorder_stages(conn, ACTOR, ["lead", "replied", "meeting", "contacted"])
+    assert assert_kept(conn) == {a: 3, b: 2}  # contacted is now after meeting
+    stages.add_stage(conn, ACTOR, "qualified", position=1)  # shifts everything after lead
+    assert assert_kept(conn) == {a: 4, b: 3}
+    stages.remove_stage(conn, ACTOR, "meeting", move_to="contacted")  # b moves, renumbered
+    assert_kept(conn)
+
+
+def test_kept_through_an_import_with_history(conn):
+    importer.import_data(conn, ACTOR, "email,stage,contacted_at,meeting_at\n"
+                         "i1@example.com,contacted,2024-01-02,2024-01-05\n"
+                         "i2@example.com,lost,2024-01-02,\n", "history.csv")
+    figures = assert_kept(conn)
+    assert sorted(figures.values(), key=str) == [1, 3]
+
+
+def test_a_plain_sql_writer_is_kept_too(conn):
+    p = add(conn, "p@example.com")
+    conn.execute("UPDATE prospects SET stage_id = (SELECT id FROM stages WHERE name = 'won')"
+                 " WHERE id = ?", (p,))
+    assert assert_kept(conn) == {p: 5}
+    conn.execute("DELETE FROM stage_changes")
+    conn.execute("UPDATE stages SET kind = 'lost' WHERE name = 'won'")
+    assert assert_kept(conn) == {p: None}
+
+
+def test_the_whole_metrics_history_is_kept(history):
+    assert len(assert_kept(history.conn)) == len(history.ids) - 1  # e2 merged into e
+
+
+def test_m010_backfills_a_version_9_database(tmp_path, ny):
+    path = tmp_path / "old.db"
+    conn = db.connect(path, create=True)
+    migrations.m.apply(Database(conn), stop_before="m010_funnel")
+    conn.executemany("INSERT INTO stages(name, position, kind, created_at) VALUES (?, ?, ?, ?)",
+                     [(n, i, k, "2024-01-01T00:00:00Z") for i, (n, k) in enumerate(
+                         [("lead", "open"), ("contacted", "open"), ("replied", "open"),
+                          ("meeting", "open"), ("proposal", "open"), ("won", "won"),
+                          ("lost", "lost")])])
+    conn.execute("PRAGMA user_version = 9")
+    conn.commit()
+    # Build the metrics history at version 9 (no triggers yet), then upgrade.
+    from datetime import datetime
+
+    from tests.metrics.conftest import NY
+    build(History(conn, datetime.now(NY).date()))
+    before = aggregated(conn)
+    conn.close()
+    conn = db.open_write(path)
+    assert conn.execute("PRAGMA user_version").fetchone()[0] == db.SCHEMA_VERSION
+    assert kept(conn) == before and len(before) == 5
+    conn.close()
