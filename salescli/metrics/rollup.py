@@ -58,45 +58,92 @@ def rollup_status(conn: sqlite3.Connection) -> dict[str, Any] | None:
 def rollup(conn: sqlite3.Connection, *, since: str | date | None = None, tz: str | None = None,
            today: date | None = None, progress: Callable[[int], None] | None = None,
            ) -> dict[str, Any]:
-    """Recompute the daily metrics tables in one transaction and return counts.
+    """Recompute the daily metrics tables and return counts.
 
     Incremental by default: every day from the earliest one touched since the last run
     (new or backdated history, merges, restores, deletions) through today. ``since``
     recomputes from that day out of the history alone (a backfill); the first run and a
     change of time zone recompute everything. Rerunning a day replaces its rows exactly.
+
+    The numbers are computed in a read transaction (one snapshot, into temp tables) while
+    other writers go on; only replacing the rows takes the write lock, briefly. Writes
+    committed meanwhile are past the high-water marks read in the snapshot, so the next
+    run counts them. If another rollup wrote in between, it is computed again under the
+    lock. Inside a caller's transaction everything happens in it.
     """
     tzinfo = zone(tz)
     today = today or datetime.now(tzinfo).date()
     since_day = parse_since(since, today) if since is not None else None
     step = progress or (lambda n: None)
+    plan = None
+    if not conn.in_transaction:
+        conn.execute("BEGIN")  # deferred: a read snapshot; only temp tables are written
+        try:
+            plan = _compute(conn, tzinfo, today, since_day, step)
+        except BaseException:
+            conn.execute("ROLLBACK")
+            raise
+        conn.execute("COMMIT")  # keeps the temp tables; the main database was only read
     with transaction(conn):
-        started = db_now()
-        state = rollup_status(conn)
-        marks = conn.execute(
-            "SELECT (SELECT coalesce(max(id), 0) FROM stage_changes),"
-            " (SELECT coalesce(max(id), 0) FROM interactions),"
-            " (SELECT coalesce(max(id), 0) FROM activities)").fetchone()
-        first_event = _first_event_day(conn, tzinfo) or today
-        if state is None or state["tz"] != tzinfo.key:
-            mode, d0 = "full", min(first_event, since_day or first_event)
-        elif since_day is not None:
-            mode, d0 = "backfill", since_day
-        else:
-            mode, d0 = "incremental", _first_touched(conn, state, tzinfo, first_event)
-        d0 = min(d0, today)
-        stored = mode == "incremental" and d0 > date.fromisoformat(state["first_day"])
-        span = (today - min(first_event, d0)).days + 1
-        counts = _recompute(conn, d0, today, tzinfo, base_from_store=stored,
-                            history_before=d0 > first_event, delete_all=mode == "full",
-                            scan=(today - d0).days + 1 > max(31, span // 4), step=step)
-        first_day = d0 if mode == "full" else min(date.fromisoformat(state["first_day"]), d0)
-        conn.execute(
-            "INSERT OR REPLACE INTO metrics_state(id, tz, first_day, last_day,"
-            " stage_changes_mark, interactions_mark, activities_mark, started_at)"
-            " VALUES (1, ?, ?, ?, ?, ?, ?, ?)",
-            (tzinfo.key, first_day.isoformat(), today.isoformat(), *marks, started))
-    return {"mode": mode, "tz": tzinfo.key, "from": d0.isoformat(), "to": today.isoformat(),
-            "days": (today - d0).days + 1, **counts}
+        if plan is None or rollup_status(conn) != plan["state"]:
+            plan = _compute(conn, tzinfo, today, since_day, lambda n: None)
+        counts = _write(conn, plan)
+    step(ROLLUP_STEPS)
+    d0 = plan["d0"]
+    return {"mode": plan["mode"], "tz": tzinfo.key, "from": d0.isoformat(),
+            "to": today.isoformat(), "days": (today - d0).days + 1, **counts}
+
+
+def _compute(conn: sqlite3.Connection, tzinfo: ZoneInfo, today: date, since_day: date | None,
+             step: Callable[[int], None]) -> dict[str, Any]:
+    """What the rollup will write (in temp tables) and the state it was computed from."""
+    started = db_now()
+    state = rollup_status(conn)
+    marks = conn.execute(
+        "SELECT (SELECT coalesce(max(id), 0) FROM stage_changes),"
+        " (SELECT coalesce(max(id), 0) FROM interactions),"
+        " (SELECT coalesce(max(id), 0) FROM activities)").fetchone()
+    first_event = _first_event_day(conn, tzinfo) or today
+    if state is None or state["tz"] != tzinfo.key:
+        mode, d0 = "full", min(first_event, since_day or first_event)
+    elif since_day is not None:
+        mode, d0 = "backfill", since_day
+    else:
+        mode, d0 = "incremental", _first_touched(conn, state, tzinfo, first_event)
+    d0 = min(d0, today)
+    stored = mode == "incremental" and d0 > date.fromisoformat(state["first_day"])
+    span = (today - min(first_event, d0)).days + 1
+    _recompute(conn, d0, today, tzinfo, base_from_store=stored,
+               history_before=d0 > first_event,
+               scan=(today - d0).days + 1 > max(31, span // 4), step=step)
+    first_day = d0 if mode == "full" else min(date.fromisoformat(state["first_day"]), d0)
+    return {"state": state, "mode": mode, "d0": d0, "today": today, "tz": tzinfo.key,
+            "first_day": first_day, "marks": tuple(marks), "started": started}
+
+
+def _write(conn: sqlite3.Connection, plan: dict[str, Any]) -> dict[str, int]:
+    """Replace the rolled-up days with the computed rows and record the new state."""
+    x = conn.execute
+    if plan["mode"] == "full":
+        x("DELETE FROM metrics_pipeline")
+        x("DELETE FROM metrics_activity")
+    else:
+        x("DELETE FROM metrics_pipeline WHERE day >= ?", (plan["d0"].isoformat(),))
+        x("DELETE FROM metrics_activity WHERE day >= ?", (plan["d0"].isoformat(),))
+    pipeline = x("INSERT INTO metrics_pipeline(day, stage_id, owner, in_stage, value, entered,"
+                 " entered_value, exited, created, won, lost, archived)"
+                 " SELECT * FROM temp.mx_pipeline").rowcount
+    activity = x("INSERT INTO metrics_activity(day, owner, emails_sent, emails_received,"
+                 " replies, auto_replies, bounces, calls, meetings, notes)"
+                 " SELECT * FROM temp.mx_activity").rowcount
+    x("INSERT OR REPLACE INTO metrics_state(id, tz, first_day, last_day,"
+      " stage_changes_mark, interactions_mark, activities_mark, started_at)"
+      " VALUES (1, ?, ?, ?, ?, ?, ?, ?)",
+      (plan["tz"], plan["first_day"].isoformat(), plan["today"].isoformat(), *plan["marks"],
+       plan["started"]))
+    for t in ("mx_pipeline", "mx_activity"):
+        x(f"DROP TABLE temp.{t}")
+    return {"pipeline_rows": pipeline, "activity_rows": activity}
 
 
 def _first_event_day(conn: sqlite3.Connection, tz: ZoneInfo) -> date | None:
@@ -140,8 +187,9 @@ _LAST_BEFORE = ("(SELECT x.id FROM stage_changes x WHERE x.prospect_id = {0} AND
 
 def _recompute(conn: sqlite3.Connection, d0: date, d1: date, tz: ZoneInfo, *,
                base_from_store: bool, history_before: bool, scan: bool,
-               delete_all: bool, step: Callable[[int], None]) -> dict[str, int]:
-    """Replace the rows of days d0..d1 (all rows if ``delete_all``) with plain SQL.
+               step: Callable[[int], None]) -> None:
+    """The rows of days d0..d1, with plain SQL, into temp.mx_pipeline and temp.mx_activity
+    (columns in the order of metrics_pipeline and metrics_activity); writes nothing else.
 
     ``scan`` reads whole tables instead of the time indexes (faster for long ranges).
     """
@@ -153,7 +201,8 @@ def _recompute(conn: sqlite3.Connection, d0: date, d1: date, tz: ZoneInfo, *,
     cents = _CENTS.format
     entry = "(m.prev_stage IS NULL OR m.prev_stage != m.to_stage_id)"
     x = conn.execute
-    for t in ("mx_days", "mx_arch", "mx_base", "mx_moves", "mx_flow"):
+    for t in ("mx_days", "mx_arch", "mx_base", "mx_moves", "mx_flow", "mx_pipeline",
+              "mx_activity"):
         x(f"DROP TABLE IF EXISTS temp.{t}")
     x("CREATE TEMP TABLE mx_days(day TEXT PRIMARY KEY) WITHOUT ROWID")
     x("INSERT INTO mx_days WITH RECURSIVE d(day) AS (SELECT :d0 UNION ALL"
@@ -212,16 +261,9 @@ def _recompute(conn: sqlite3.Connection, d0: date, d1: date, tz: ZoneInfo, *,
             WHERE a.archived_at >= :r0 AND a.archived_at < :r1)
         GROUP BY day, stage_id, owner""", p)
     step(3)
-    if delete_all:
-        x("DELETE FROM metrics_pipeline")
-        x("DELETE FROM metrics_activity")
-    else:
-        x("DELETE FROM metrics_pipeline WHERE day >= :d0", p)
-        x("DELETE FROM metrics_activity WHERE day >= :d0", p)
     # One row per day for every stage and owner seen: in_stage is the base plus the running
     # sum of the day's changes; rows that are all zero are not stored.
-    pipeline = x("""INSERT INTO metrics_pipeline(day, stage_id, owner, in_stage, value, entered,
-            entered_value, exited, created, won, lost, archived)
+    x("""CREATE TEMP TABLE mx_pipeline AS
         SELECT day, stage_id, owner, in_stage, cents / 100.0, entered, entered_cents / 100.0,
                exited, created, won, lost, archived FROM (
             SELECT g.day, g.stage_id, g.owner,
@@ -240,10 +282,9 @@ def _recompute(conn: sqlite3.Connection, d0: date, d1: date, tz: ZoneInfo, *,
             LEFT JOIN mx_base b ON b.stage_id = g.stage_id AND b.owner = g.owner
             WINDOW w AS (PARTITION BY g.stage_id, g.owner ORDER BY g.day))
         WHERE in_stage != 0 OR cents != 0 OR entered != 0 OR exited != 0 OR archived != 0
-        """).rowcount
+        """)
     step(4)
-    activity = x(f"""INSERT INTO metrics_activity(day, owner, emails_sent, emails_received,
-            replies, auto_replies, bounces, calls, meetings, notes)
+    x(f"""CREATE TEMP TABLE mx_activity AS
         SELECT day, o, sum(n * (kind = 'email_out')),
                sum(n * (kind IN ('email_in', 'auto_reply', 'bounce'))),
                sum(n * (kind = 'email_in')), sum(n * (kind = 'auto_reply')),
@@ -252,12 +293,10 @@ def _recompute(conn: sqlite3.Connection, d0: date, d1: date, tz: ZoneInfo, *,
         FROM (SELECT {day['occurred_at']} AS day, coalesce(owner, '') AS o, kind, count(*) AS n
               FROM interactions WHERE {plus}occurred_at >= :r0 AND {plus}occurred_at < :r1
               GROUP BY 1, 2, 3)
-        GROUP BY day, o""", p).rowcount
+        GROUP BY day, o""", p)
     step(5)
     for t in ("mx_days", "mx_arch", "mx_base", "mx_moves", "mx_flow"):
         x(f"DROP TABLE temp.{t}")
-    step(6)
-    return {"pipeline_rows": pipeline, "activity_rows": activity}
 
 
 # --------------------------------------------------------------------------- live analytics
