@@ -26,7 +26,7 @@ from itsdangerous import BadSignature
 
 from salescli.core.enums import Role
 from salescli.core.errors import SalescliError
-from salescli.web import auth, csvguard, sqlguard, tokens, unsubscribe_page
+from salescli.web import auth, csvguard, facets, sqlguard, tokens, unsubscribe_page
 from salescli.web.auth import Action
 from salescli.web.database import ReadOnlyDatabase, sales_datasette
 from salescli.web.tokens import SigninEvent, TokenRejected
@@ -350,7 +350,7 @@ def guard(datasette: Any, app: Any) -> Any:
             raw, scope = csvguard.wants_raw(scope)
             if not raw:
                 return await app(scope, receive, csvguard.guarding_send(secure_send))
-        return await app(scope, receive, secure_send)
+        return await app(facets.without_default_facets(scope, path), receive, secure_send)
 
     return guarded
 
