@@ -213,8 +213,8 @@ class ReadOnlyDatabase(Database):
 
     async def get_table_definition(self, table: str, type_: str = "table") -> str | None:
         cat = await self.catalog()
-        if (table, type_) in cat.definitions:
-            return cat.definitions[(table, type_)]
+        if table in cat.details:  # known: a table asked for as a view has no definition
+            return cat.definitions.get((table, type_))
         return await super().get_table_definition(table, type_)
 
     async def label_column_for_table(self, table: str) -> str | None:

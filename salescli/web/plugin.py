@@ -110,6 +110,9 @@ def _drop_costly_hooks() -> None:
         return
     if pm.has_plugin(DEFAULT_PERMISSIONS):
         pm.unregister(name=DEFAULT_PERMISSIONS)
+    if pm.has_plugin(facets.BUILTIN_FACETS):  # ours asks for every column at once
+        pm.unregister(name=facets.BUILTIN_FACETS)
+        pm.register(facets, name="salescli.facets")
     markdown = pm.get_plugin(MARKDOWN_PLUGIN)
     if markdown is not None:
         pm.unregister(markdown)
