@@ -91,6 +91,7 @@ def make_datasette(db_file: str | Path, *, metadata: dict, settings: dict, secre
     ds.add_database(ReadOnlyDatabase(ds, path=str(path), is_mutable=True),
                     name=auth.SERVED_DATABASE, route=auth.SERVED_DATABASE)
     ds._salescli_auth = auth.WebAuth(path, secret)
+    ds.jinja_env.auto_reload = False  # templates ship with the code: no stat per page
     _drop_costly_hooks()
     return ds
 
