@@ -91,3 +91,11 @@ AGGREGATED_SQL = """
     from prospects p left join hist h on h.id = p.id
     left join pos cur on cur.id = p.stage_id
 """
+
+# A big import (pipeline/import_write.py) drops these two while it inserts, with the indexes
+# it rebuilds at the end (without them each firing would read the whole history), and
+# computes its new prospects (ids above :base) at once when they are back.
+BULK_TRIGGERS = ("prospect_furthest_change_insert", "prospect_furthest_prospect_insert")
+RECOMPUTE_NEW_SQL = f"""
+    INSERT OR REPLACE INTO prospect_furthest(prospect_id, position)
+        SELECT p.id, {_FURTHEST} FROM prospects p WHERE p.id > :base"""

@@ -18,6 +18,7 @@ from contextlib import contextmanager, suppress
 from itertools import chain
 from typing import Any
 
+from salescli.core import funnel_schema
 from salescli.core.db import transaction
 from salescli.pipeline import stages
 
@@ -149,6 +150,8 @@ def _suspend(conn: sqlite3.Connection, rows: int) -> list[tuple[str, str | None]
             dropped.append((sql, None))
         elif kind == "trigger" and name in _BULK and " ".join(sql.split()) == _BULK[name][0]:
             dropped.append((sql, _BULK[name][1]))
+        elif kind == "trigger" and name in funnel_schema.BULK_TRIGGERS:
+            dropped.append((sql, None))  # made up for by Inserter.finish
         else:
             continue
         conn.execute(f'DROP {kind.upper()} "{name}"')
@@ -285,6 +288,9 @@ class Inserter:
         for create, _ in self.suspended or ():
             self.conn.execute(create)
         base = self.args["base"]
+        if any(name in create for create, _ in self.suspended or ()
+               for name in funnel_schema.BULK_TRIGGERS):
+            self.conn.execute(funnel_schema.RECOMPUTE_NEW_SQL, {"base": base})
         return range(base + 1, base + self.staged + 1)
 
     def drop(self) -> None:

@@ -89,6 +89,19 @@ def test_kept_through_an_import_with_history(conn):
     assert sorted(figures.values(), key=str) == [1, 3]
 
 
+def test_kept_through_a_big_import_that_suspends_the_triggers(conn):
+    add(conn, "before@example.com")
+    lines = ["email,stage,contacted_at,meeting_at,lost_at"] + [
+        f"b{i}@example.com,{('lead', 'contacted', 'lost')[i % 3]},2024-01-02,"
+        f"{'2024-01-05' if i % 2 else ''},{'2024-01-07' if i % 3 == 2 else ''}"
+        for i in range(1200)]  # over the importer's bulk threshold (1000 rows)
+    importer.import_data(conn, ACTOR, "\n".join(lines), "big.csv")
+    figures = assert_kept(conn)
+    assert len(figures) == 1201 and set(figures.values()) == {0, 1, 3}
+    assert conn.execute("SELECT count(*) FROM sqlite_master WHERE type = 'trigger'"
+                        " AND name LIKE 'prospect_furthest%'").fetchone()[0] == 7
+
+
 def test_a_plain_sql_writer_is_kept_too(conn):
     p = add(conn, "p@example.com")
     conn.execute("UPDATE prospects SET stage_id = (SELECT id FROM stages WHERE name = 'won')"
