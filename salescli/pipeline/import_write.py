@@ -24,6 +24,8 @@ from salescli.pipeline import stages
 _CHUNK = 500  # emails per duplicate lookup (well under SQLite's parameter limit)
 _CACHE_KIB = 24576  # page cache while importing (the email index is written at random);
 # with the sorter that rebuilds indexes at the end (as big), it bounds memory: bench_import.py
+_SORT_KIB = 1024  # page cache while re-creating indexes: SQLite sorts in runs this big, which
+# fit the CPU's cache (a 300k-row index: half the time of one run in the whole cache)
 _VALUES = 76  # rows per multi-row INSERT into the staging table (988 parameters: < 999)
 _FIELDS = ("name", "company", "owner", "stage_id", "value", "tags", "source", "notes")
 
@@ -135,7 +137,11 @@ def _suspend(conn: sqlite3.Connection, rows: int) -> list[tuple[str, str | None]
     and they are re-created — all inside the import's transaction, so nobody ever sees them
     missing. A trigger whose SQL is not the one known here is left alone and fires. The
     secondary indexes of a table the import fills that is empty are also built once at
-    the end rather than row by row (UNIQUE and primary key indexes stay).
+    the end rather than row by row (UNIQUE and primary key indexes stay), but for those
+    that begin with prospect_id: rows come in their order, so each batch appends to them
+    on the worker thread while the next one is checked, instead of a sort at the end that
+    nothing overlaps (100k prospects with history: 0.19 s less at the end, 0.16 s more on
+    the worker).
     """
     if rows < _BULK_MIN:
         return []
@@ -147,6 +153,8 @@ def _suspend(conn: sqlite3.Connection, rows: int) -> list[tuple[str, str | None]
             " ('prospects', 'stage_changes', 'prospect_tags') AND sql IS NOT NULL"
             " AND type IN ('trigger', 'index')").fetchall():
         if kind == "index" and table in empty and " UNIQUE " not in sql.upper():
+            if conn.execute(f'PRAGMA index_info("{name}")').fetchone()[2] == "prospect_id":
+                continue  # written in its order (ids ascending): appended on the worker
             dropped.append((sql, None))
         elif kind == "trigger" and name in _BULK and " ".join(sql.split()) == _BULK[name][0]:
             dropped.append((sql, _BULK[name][1]))
@@ -284,8 +292,13 @@ class Inserter:
     def finish(self) -> range:
         """Insert what is left, re-create what was suspended; the ids of the new rows."""
         self.insert(final=True)
-        for create, _ in self.suspended or ():
-            self.conn.execute(create)
+        cache = self.conn.execute("PRAGMA cache_size").fetchone()[0]
+        self.conn.execute(f"PRAGMA cache_size = -{_SORT_KIB}")
+        try:
+            for create, _ in self.suspended or ():
+                self.conn.execute(create)
+        finally:
+            self.conn.execute(f"PRAGMA cache_size = {cache}")
         base = self.args["base"]
         return range(base + 1, base + self.staged + 1)
 
