@@ -24,7 +24,7 @@ from salescli.pipeline.import_read import LongNumber, Rejection
 from salescli.pipeline.prospects import normalise_email, parse_tags, parse_value
 
 # A staged row: number, the FIELDS (stage as its id), then created_at, stage_entered_at, the
-# history as JSON [[from_id, to_id, at, note, reason], …] (None without history columns) and
+# history as JSON [[to_id, at], …] (see Validator.chain; None without history columns) and
 # the currency (None: the default).
 STAGED = ("row", *FIELDS, "created", "entered", "history", "currency")
 _MEMO = ("stage", "value", "tags", "created_at")  # columns whose repeated cells are parsed once
@@ -144,6 +144,7 @@ class Validator:
                        key=lambda d: (d[1]["position"], d[1]["id"]))
         dated = [(col, s["id"], s["kind"] != StageKind.OPEN, f) for col, s, f in dated]
         out_created, entered, history = [None] * n, [None] * n, [None] * n
+        chain = self.chain
         for i in range(n):
             if i in bad:
                 continue
@@ -151,7 +152,7 @@ class Validator:
             if not when and created[i] is None and reasons[i] is None:
                 continue
             try:
-                history[i], out_created[i], entered[i], stage_ids[i] = self.chain(
+                history[i], out_created[i], entered[i], stage_ids[i] = chain(
                     created[i], when, stage_ids[i], reasons[i])
             except InvalidValue as exc:
                 bad.setdefault(i, []).append(Rejection(numbers[i], exc.field, exc.value,
@@ -161,43 +162,45 @@ class Validator:
 
     def chain(self, created: str | None, when: list[tuple], stage_id: int | None,
               reason: str | None) -> tuple[str, str, str, int]:
-        """The stage changes a row's dates describe, as JSON [[from, to, at, note, reason],
-        …]; when the prospect was created, entered its stage, and that stage.
+        """The stage changes a row's dates describe, as JSON [[to, at], …] (each change is
+        from the stage the one before went to; the first is the creation; a lost reason
+        is a third item of the change into the lost stage); when the prospect was created,
+        entered its stage, and that stage.
 
         ``when``: (at, stage id, closed?, field) of the dated stages in pipeline order,
         which must also be the order of their dates."""
-        closed = None
-        for k, (at, _, is_closed, field) in enumerate(when):
-            if k and at < when[k - 1][0]:
-                raise InvalidValue(field, at, f"is before {when[k - 1][3]} {when[k - 1][0]!r}"
+        if when:
+            start = created or when[0][0]
+            last = when[0][1] if when[0][0] == start else self.first
+        else:
+            start = created or self.ts
+            last = stage_id or self.first
+        # JSON written by hand: ids are ints, times ISO text (json.dumps was a third of the
+        # cost of a history import)
+        lost_ids = self.lost_ids
+        lost = 0 if last in lost_ids else -1
+        steps = [f'[{last},"{start}"]']
+        at, closed, before = start, None, None
+        for item in when:
+            at, sid, is_closed, field = item
+            if before is not None and at < before[0]:
+                raise InvalidValue(field, at, f"is before {before[3]} {before[0]!r}"
                                               " (a later stage cannot be entered earlier)")
             if is_closed:
                 if closed is not None:
                     raise InvalidValue(field, at, f"and {closed}: a prospect is closed once")
                 closed = field
-        if created is not None and when and when[0][0] < created:
-            raise InvalidValue(when[0][3], when[0][0], f"is before created_at {created!r}")
-        start = created or (when[0][0] if when else self.ts)
-        if when and when[0][0] == start:
-            last = when[0][1]
-        else:
-            last = self.first if when else (stage_id or self.first)
-        # JSON written by hand: ids are ints, times ISO text, notes fixed words (json.dumps
-        # was a third of the cost of a history import)
-        lost_ids, lost = self.lost_ids, -1
-        steps = [f'[null,{last},"{start}","created",null]']
-        if last in lost_ids:
-            lost = 0
-        at = start
-        for at, sid, _, _ in when:
+            before = item
             if sid != last:
-                steps.append(f'[{last},{sid},"{at}","import",null]')
+                steps.append(f'[{sid},"{at}"]')
                 if sid in lost_ids:
                     lost = len(steps) - 1
                 last = sid
+        if created is not None and when and when[0][0] < created:
+            raise InvalidValue(when[0][3], when[0][0], f"is before created_at {created!r}")
         if stage_id is not None and stage_id != last:
             at = max(self.ts, at)
-            steps.append(f'[{last},{stage_id},"{at}","import",null]')
+            steps.append(f'[{stage_id},"{at}"]')
             if stage_id in lost_ids:
                 lost = len(steps) - 1
             last = stage_id
@@ -205,7 +208,7 @@ class Validator:
             if lost < 0:
                 raise InvalidValue("lost_reason", reason, "needs a lost stage (a lost_at date"
                                                           " or a lost stage)")
-            steps[lost] = steps[lost][:-5] + json.dumps(reason) + "]"
+            steps[lost] = steps[lost][:-1] + "," + json.dumps(reason) + "]"
         return "[" + ",".join(steps) + "]", start, at, last
 
 

@@ -25,6 +25,8 @@ from salescli.pipeline import stages
 _CHUNK = 500  # emails per duplicate lookup (well under SQLite's parameter limit)
 _CACHE_KIB = 24576  # page cache while importing (the email index is written at random);
 # with the sorter that rebuilds indexes at the end (as big), it bounds memory: bench_import.py
+_SORT_KIB = 1024  # page cache while re-creating indexes: SQLite sorts in runs this big, which
+# fit the CPU's cache (a 300k-row index: half the time of one run in the whole cache)
 _VALUES = 76  # rows per multi-row INSERT into the staging table (988 parameters: < 999)
 _FIELDS = ("name", "company", "owner", "stage_id", "value", "tags", "source", "notes")
 
@@ -108,15 +110,16 @@ _HISTORY = (
     "INSERT INTO stage_changes(prospect_id, from_stage_id, to_stage_id, at, actor, owner,"
     " value, note) SELECT :base + n, NULL, coalesce(stage_id, :first), :ts, :actor, owner,"
     f" value, 'created' FROM {_NEW}{_BATCH_ROWS} AND history IS NULL ORDER BY n")
-# Imported history: one stage change per [from, to, at, note, reason] of the row's list,
-# read by json_extract with paths from a small table (json_each: 2.5x slower; SQLite keeps
-# the parsed list of a row between the calls).
+# Imported history: one stage change per [to, at] (a lost one: [to, at, reason]) of the
+# row's list, from the stage the change before went to; the first is the creation. Read by
+# json_extract with paths from a small table (json_each: 2.5x slower; SQLite keeps the
+# parsed list of a row between the calls); a list of five-item changes was 1.5x slower.
 _STEPS = "temp.salescli_import_steps"
 _PAST = (
     "INSERT INTO stage_changes(prospect_id, from_stage_id, to_stage_id, at, actor, owner,"
-    " value, note, reason) SELECT :base + s.n, json_extract(s.history, k.p0),"
-    " json_extract(s.history, k.p1), json_extract(s.history, k.p2), :actor, s.owner, s.value,"
-    " json_extract(s.history, k.p3), json_extract(s.history, k.p4)"
+    " value, note, reason) SELECT :base + s.n, json_extract(s.history, k.before),"
+    " json_extract(s.history, k.stage), json_extract(s.history, k.at), :actor, s.owner,"
+    " s.value, k.note, json_extract(s.history, k.reason)"
     f" FROM {_NEW} s JOIN {_STEPS} k ON k.i < json_array_length(s.history)"
     " WHERE s.n BETWEEN :lo AND :hi AND s.history IS NOT NULL ORDER BY s.n, k.i")
 _COLUMNS = ("row", "email", *_FIELDS, "created", "entered", "history", "currency")
@@ -135,7 +138,11 @@ def _suspend(conn: sqlite3.Connection, rows: int) -> list[tuple[str, str | None]
     and they are re-created — all inside the import's transaction, so nobody ever sees them
     missing. A trigger whose SQL is not the one known here is left alone and fires. The
     secondary indexes of a table the import fills that is empty are also built once at
-    the end rather than row by row (UNIQUE and primary key indexes stay).
+    the end rather than row by row (UNIQUE and primary key indexes stay), but for those
+    that begin with prospect_id: rows come in their order, so each batch appends to them
+    on the worker thread while the next one is checked, instead of a sort at the end that
+    nothing overlaps (100k prospects with history: 0.19 s less at the end, 0.16 s more on
+    the worker).
     """
     if rows < _BULK_MIN:
         return []
@@ -147,6 +154,8 @@ def _suspend(conn: sqlite3.Connection, rows: int) -> list[tuple[str, str | None]
             " ('prospects', 'stage_changes', 'prospect_tags') AND sql IS NOT NULL"
             " AND type IN ('trigger', 'index')").fetchall():
         if kind == "index" and table in empty and " UNIQUE " not in sql.upper():
+            if conn.execute(f'PRAGMA index_info("{name}")').fetchone()[2] == "prospect_id":
+                continue  # written in its order (ids ascending): appended on the worker
             dropped.append((sql, None))
         elif kind == "trigger" and name in _BULK and " ".join(sql.split()) == _BULK[name][0]:
             dropped.append((sql, _BULK[name][1]))
@@ -190,10 +199,11 @@ class Inserter:
         conn.execute(f"DROP TABLE IF EXISTS {_UPD}")
         steps = conn.execute("SELECT count(*) + 2 FROM stages").fetchone()[0]
         conn.execute(f"DROP TABLE IF EXISTS {_STEPS}")
-        conn.execute(f"CREATE TEMP TABLE {_STEPS.split('.')[1]} (i INTEGER PRIMARY KEY, p0, p1,"
-                     " p2, p3, p4)")
-        conn.executemany(f"INSERT INTO {_STEPS} VALUES (?, ?, ?, ?, ?, ?)",
-                         [(i, *(f"$[{i}][{j}]" for j in range(5))) for i in range(steps)])
+        conn.execute(f"CREATE TEMP TABLE {_STEPS.split('.')[1]} (i INTEGER PRIMARY KEY,"
+                     " before, stage, at, reason, note)")
+        conn.executemany(f"INSERT INTO {_STEPS} VALUES (?, ?, ?, ?, ?, ?)", [
+            (i, f"$[{i - 1}][0]" if i else None, f"$[{i}][0]", f"$[{i}][1]", f"$[{i}][2]",
+             "import" if i else "created") for i in range(steps)])
         # rows for prospects already there: their id, the row as given in the file
         conn.execute(f"CREATE TEMP TABLE {_UPD.split('.')[1]} (id INTEGER PRIMARY KEY,"
                      " row, email UNIQUE, " + ", ".join(_FIELDS) + ")")
@@ -285,8 +295,13 @@ class Inserter:
     def finish(self) -> range:
         """Insert what is left, re-create what was suspended; the ids of the new rows."""
         self.insert(final=True)
-        for create, _ in self.suspended or ():
-            self.conn.execute(create)
+        cache = self.conn.execute("PRAGMA cache_size").fetchone()[0]
+        self.conn.execute(f"PRAGMA cache_size = -{_SORT_KIB}")
+        try:
+            for create, _ in self.suspended or ():
+                self.conn.execute(create)
+        finally:
+            self.conn.execute(f"PRAGMA cache_size = {cache}")
         base = self.args["base"]
         if any(name in create for create, _ in self.suspended or ()
                for name in funnel_schema.BULK_TRIGGERS):
