@@ -12,9 +12,11 @@ measures in one run:
   start, and flat);
 * the scan's peak RSS (goal ≤ 100 MB).
 
-Usage: ``python benchmarks/bench_scan.py [--messages 20000] [--repeat 2] [--no-mbsync]``
-(500k: ``--messages 500000 --repeat 1 --no-mbsync``; the mail is generated as it is
-appended, about 3.5 GB of Maildir)
+Usage: ``python benchmarks/bench_scan.py [--messages 20000] [--repeat 2] [--no-mbsync]
+[--keep DIR]`` (500k: ``--messages 500000 --repeat 1 --no-mbsync``; the mail is generated
+as it is appended, about 3.5 GB of Maildir, 10–17 minutes: ``--keep DIR`` keeps the
+filled Dovecot in DIR and reuses it on the next run with the same ``--messages`` and
+``--small``)
 (needs dovecot-imapd and isync; runs as root or as an ordinary user).
 """
 
@@ -23,6 +25,7 @@ from __future__ import annotations
 import argparse
 import base64
 import gc
+import json
 import os
 import random
 import shutil
@@ -33,6 +36,7 @@ import tempfile
 import time
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import Any
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
@@ -244,30 +248,62 @@ SyncState *
     return conf
 
 
+def filled_server(dovecot: type, n: int, small: int, keep: Path | None) -> tuple[Any, dict]:
+    """A started Dovecot with users ``big`` (n messages) and ``small``; with ``keep``, the
+    mail filled by an earlier run with the same sizes is reused (its ``filled.json`` is
+    written once both users are filled, so a fill cut short is never reused)."""
+    server = dovecot(root=keep).start()
+    marker = keep / "filled.json" if keep else None
+    want = {"messages": n, "small": small, "generator": 1}
+    known = json.loads(marker.read_text()) if marker and marker.exists() else {}
+    for user in ("big", "small"):
+        server.add_user(user, f"{user}-pw")
+    if known.get("want") == want:
+        st = known["stats"]
+        print(f"reusing the {n} messages filled in {keep}", flush=True)
+    else:
+        if marker:
+            marker.unlink(missing_ok=True)
+            for user in ("big", "small"):  # an older or partial fill
+                shutil.rmtree(server.mail_root / user / "Maildir", ignore_errors=True)
+        print(f"appending {n} generated messages …", flush=True)
+        t = time.perf_counter()
+        st = fill(server, "big", n)
+        fill(server, "small", small)
+        st["seconds"] = round(time.perf_counter() - t, 1)
+        if marker:
+            marker.write_text(json.dumps({"want": want, "stats": st}))
+    print(f"  {st['INBOX']} in INBOX, {st['Sent']} in Sent, {len(people_for(n))} prospects, "
+          f"{st['min'] / 1024:.1f}–{st['max'] / 1024:.1f} KB, "
+          f"{st['bytes'] / 2**20:.0f} MB; appended in {st['seconds']:.1f}s", flush=True)
+    return server, st
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--messages", type=int, default=20000)
     ap.add_argument("--small", type=int, default=1000, help="size of the small rescan mailbox")
     ap.add_argument("--repeat", type=int, default=2, help="runs per measurement (best kept)")
     ap.add_argument("--no-mbsync", action="store_true", help="skip the mbsync comparison")
+    ap.add_argument("--keep", metavar="DIR",
+                    help="keep the filled Dovecot in DIR; reuse it when it holds the same "
+                         "--messages and --small")
+    ap.add_argument("--fill-only", action="store_true",
+                    help="with --keep: fill DIR (unless it is filled already) and stop")
     args = ap.parse_args()
+    if args.fill_only and not args.keep:
+        ap.error("--fill-only needs --keep DIR")
 
     from tests.support.dovecot import Dovecot
 
     work = Path(tempfile.mkdtemp(prefix="salescli-bench-"))
-    server = Dovecot().start()
+    server, st = filled_server(Dovecot, args.messages, args.small,
+                               Path(args.keep) if args.keep else None)
+    if args.fill_only:
+        server.close()
+        return
     try:
-        print(f"appending {args.messages} generated messages …", flush=True)
-        server.add_user("big", "big-pw")
-        server.add_user("small", "small-pw")
-        t = time.perf_counter()
-        st = fill(server, "big", args.messages)
-        fill(server, "small", args.small)
         people = people_for(args.messages)
-        print(f"  {st['INBOX']} in INBOX, {st['Sent']} in Sent, {len(people)} prospects, "
-              f"{st['min'] / 1024:.1f}–{st['max'] / 1024:.1f} KB, "
-              f"{st['bytes'] / 2**20:.0f} MB; appended in {time.perf_counter() - t:.1f}s",
-              flush=True)
         gc.collect()
         bare_fetch(server.host, server.port, "big", "big-pw")  # warm Dovecot's caches
 
