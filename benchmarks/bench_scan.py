@@ -179,9 +179,10 @@ def bare_fetch(host: str, port: int, user: str, password: str) -> int:
 
 def bare_status(host: str, port: int, user: str, password: str) -> None:
     """The floor of a rescan with no new mail: a process that logs in and sends what the
-    scan sends (LIST, then STATUS of Sent, then of INBOX). On a Dovecot Maildir whose
-    messages all sit in ``new/`` (appended, never opened read-write by a mail client),
-    STATUS INBOX after any other command re-reads ``new/``: seconds at 300k messages."""
+    scan sends (LIST, then STATUS of Sent, then of INBOX). Dovecot answers STATUS INBOX
+    at once as a session's first command, but after any other command it costs time that
+    grows with the folder (measured under load: 0.2 s at 60k messages, 1.6–2.3 s at
+    300k; the same with every message moved from ``new/`` to ``cur/``)."""
     from imapclient import IMAPClient
 
     client = IMAPClient(host, port, ssl=False)
