@@ -4,7 +4,7 @@ return date a sequence waits for is read from it), in the thread of the mail it 
 from __future__ import annotations
 
 from salescli.mail import sample
-from tests.mail.helpers import ME, ago
+from tests.mail.helpers import ME, ago, kinds, state
 from tests.support.cli import ok
 
 
@@ -60,3 +60,23 @@ def test_an_encoded_auto_reply_is_kept_decoded(tmp_path, people, invoke, conn):
     sample.write_maildir_message(box, raw, t)
     ok(invoke("scan", "--source", f"maildir:{box}"))
     assert _bodies(conn, "dee@example.com") == ["Je suis absente jusqu'au 14 décembre."]
+
+
+def test_outlooks_suppress_header_alone_does_not_make_a_reply_automatic(tmp_path, people,
+                                                                        invoke, conn):
+    """Outlook puts ``X-Auto-Response-Suppress`` on ordinary mail: a person's answer that
+    carries it is a reply; with an out-of-office subject it is an auto-reply."""
+    box = tmp_path / "Maildir"
+    t = ago(days=1)
+    for key, subject in (("eve", "Re: Hello"), ("ada", "Automatic reply: Hello")):
+        p = people[key]
+        raw = "\n".join([f"From: {p['name']} <{p['email']}>", f"To: {ME}",
+                         f"Subject: {subject}", f"Date: {sample._date(t)}",
+                         f"Message-ID: <ol.{key}@example.com>", "X-Auto-Response-Suppress: All",
+                         "Content-Type: text/plain", "", "Sounds good, call me on Monday.\n"])
+        sample.write_maildir_message(box, raw.encode(), t)
+    ok(invoke("scan", "--source", f"maildir:{box}"))
+    assert kinds(conn, "eve@example.org") == ["email_in"]
+    assert state(conn, "eve@example.org")["last_reply_at"] is not None
+    assert kinds(conn, "ada@example.com") == ["auto_reply"]
+    assert state(conn, "ada@example.com")["last_reply_at"] is None
