@@ -76,3 +76,16 @@ def test_an_mbox_message_without_a_date_is_dated_by_its_from_line(tmp_path, peop
     ok(invoke("scan", "--source", f"mbox:{tmp_path / 'in.mbox'}"))
     assert state(conn, "cy@example.net")["last_reply_at"] == iso(when)
     assert conn.execute("SELECT count(*) FROM mail_quarantine").fetchone()[0] == 0
+
+
+def test_a_message_with_an_unreadable_date_is_dated_by_its_arrival(tmp_path, people, invoke,
+                                                                   conn):
+    box = tmp_path / "Maildir"
+    when = ago(days=2)
+    raw, _ = sample.reply(people["eve"], ME, when, "Hello", None)
+    raw = b"\n".join(b"Date: the day after tomorrow-ish" if line.startswith(b"Date:") else line
+                     for line in raw.split(b"\n"))
+    sample.write_maildir_message(box, raw, when)
+    ok(invoke("scan", "--source", f"maildir:{box}"))
+    assert state(conn, "eve@example.org")["last_reply_at"] == iso(when)
+    assert conn.execute("SELECT count(*) FROM mail_quarantine").fetchone()[0] == 0
