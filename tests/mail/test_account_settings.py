@@ -1,0 +1,53 @@
+"""Account settings a user gets wrong: ``salescli scan`` refuses them before connecting, with
+one ``Error:`` line naming the setting (its place in the TOML file, or its variable) and the
+value."""
+
+from __future__ import annotations
+
+import pytest
+
+from tests.support.cli import fails
+
+ACCOUNT = 'name = "office"\nhost = "mail.ours.example"\nuser = "sales"\npassword_env = "PW"\n'
+
+
+@pytest.mark.parametrize("line, needles", [
+    ("timeout = 0", ("accounts[0].timeout 0", "must be ≥ 1")),
+    ("retries = \"many\"", ("accounts[0].retries 'many'", "is not a number")),
+    ("backoff = -1", ("accounts[0].backoff -1", "must be ≥ 0")),
+    ("fetch_batch = 0", ("accounts[0].fetch_batch 0", "must be ≥ 1")),
+    ("rate_limit = \"fast\"", ("accounts[0].rate_limit 'fast'", "is not a number")),
+    ("port = \"imaps\"", ("accounts[0].port 'imaps'", "is not a number")),
+])
+def test_a_bad_number_in_the_config_file_names_the_setting(invoke, tmp_path, monkeypatch, line,
+                                                           needles):
+    config = tmp_path / "salescli.toml"
+    config.write_text(f"[[accounts]]\n{ACCOUNT}{line}\n")
+    monkeypatch.setenv("SALESCLI_CONFIG", str(config))
+    monkeypatch.setenv("PW", "s3cret")
+    fails(invoke("scan"), *needles)
+
+
+def test_an_account_without_a_user_is_refused(invoke, tmp_path, monkeypatch):
+    config = tmp_path / "salescli.toml"
+    config.write_text('[[accounts]]\nname = "office"\nhost = "mail.ours.example"\n'
+                      'password_env = "PW"\n')
+    monkeypatch.setenv("SALESCLI_CONFIG", str(config))
+    monkeypatch.setenv("PW", "s3cret")
+    fails(invoke("scan"), "accounts[0].user ''", "must be set")
+
+
+@pytest.mark.parametrize("var, value, needles", [
+    ("SALESCLI_IMAP_TIMEOUT", "0.5", ("SALESCLI_IMAP_TIMEOUT '0.5'", "must be ≥ 1")),
+    ("SALESCLI_IMAP_RETRIES", "x", ("SALESCLI_IMAP_RETRIES 'x'", "is not a number")),
+    ("SALESCLI_IMAP_BACKOFF", "-2", ("SALESCLI_IMAP_BACKOFF '-2'", "must be ≥ 0")),
+    ("SALESCLI_IMAP_FETCH_BATCH", "0", ("SALESCLI_IMAP_FETCH_BATCH '0'", "must be ≥ 1")),
+    ("SALESCLI_IMAP_PORT", "0", ("SALESCLI_IMAP_PORT '0'", "must be ≥ 1")),
+])
+def test_a_bad_number_in_a_variable_names_the_variable(invoke, monkeypatch, var, value,
+                                                       needles):
+    for key, val in (("SALESCLI_IMAP_HOST", "imap.example.com"),
+                     ("SALESCLI_IMAP_USER", "me@example.com"),
+                     ("SALESCLI_IMAP_PASSWORD", "pw"), (var, value)):
+        monkeypatch.setenv(key, val)
+    fails(invoke("scan"), *needles)

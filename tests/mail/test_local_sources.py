@@ -1,0 +1,91 @@
+"""Local mail as people keep it: an mbsync ``inbox`` in lower case, a Maildir recorded in
+small batches, a directory of mbox files beside hidden files, and an mbox message without a
+Date (its ``From_`` line says when it came)."""
+
+from __future__ import annotations
+
+import mailbox
+from datetime import timedelta
+
+from salescli.core.timeutil import iso
+from salescli.mail import sample
+from tests.mail.helpers import ME, ago, kinds, last_run, state
+from tests.support.cli import ok
+
+
+def _folders(conn, email_: str) -> list[tuple[str, str]]:
+    return [tuple(r) for r in conn.execute(
+        "SELECT i.kind, i.folder FROM interactions i JOIN prospects p ON p.id = i.prospect_id"
+        " WHERE p.email = ? ORDER BY i.occurred_at", (email_,))]
+
+
+def test_an_mbsync_inbox_in_lower_case_is_the_inbox(tmp_path, people, invoke, conn):
+    t = ago(days=2)
+    raw, mid = sample.outbound(ME, people["ada"], t, "Hi")
+    sample.write_maildir_message(tmp_path / "mail" / "Sent", raw, t)
+    raw, _ = sample.reply(people["ada"], ME, t + timedelta(hours=2), "Hi", mid)
+    sample.write_maildir_message(tmp_path / "mail" / "inbox", raw, t + timedelta(hours=2))
+    ok(invoke("scan", "--source", f"maildir:{tmp_path / 'mail'}"))
+    assert _folders(conn, "ada@example.com") == [("email_out", "Sent"), ("email_in", "INBOX")]
+
+
+def test_a_maildir_recorded_in_batches_of_one(tmp_path, people, invoke, conn, monkeypatch):
+    monkeypatch.setenv("SALESCLI_SCAN_BATCH", "1")
+    box = tmp_path / "Maildir"
+    t = ago(days=2)
+    for n, key in enumerate(("ada", "bob", "cy")):
+        raw, _ = sample.outbound(ME, people[key], t + timedelta(minutes=n), "Hi")
+        sample.write_maildir_message(box / ".Sent", raw, t + timedelta(minutes=n))
+    raw, _ = sample.reply(people["dee"], ME, t, "Hi", None)
+    sample.write_maildir_message(box, raw, t)
+    ok(invoke("scan", "--source", f"maildir:{box}"))
+    assert [state(conn, people[k]["email"])["stage"] for k in ("ada", "bob", "cy")] == \
+        ["contacted"] * 3
+    assert kinds(conn, "dee@example.com") == ["email_in"]
+    assert (last_run(conn)["counts"]["outbound"], last_run(conn)["counts"]["replies"]) == (3, 1)
+    ok(invoke("scan", "--source", f"maildir:{box}"))
+    assert last_run(conn)["counts"]["seen"] == 0
+
+
+def test_a_directory_of_mbox_files_skips_hidden_files(tmp_path, people, invoke, conn,
+                                                      monkeypatch):
+    monkeypatch.setenv("SALESCLI_MY_ADDRESSES", ME)
+    t = ago(days=2)
+    for name, key in (("sent-mail", "ada"), (".sent-mail.swp", "bob")):
+        box = mailbox.mbox(tmp_path / name)
+        box.add(sample.outbound(ME, people[key], t, "Hello")[0])
+        box.flush()
+        box.close()
+    ok(invoke("scan", "--source", f"mbox:{tmp_path}"))
+    assert kinds(conn, "ada@example.com") == ["email_out"]
+    assert kinds(conn, "bob@example.org") == []
+
+
+def test_an_mbox_message_without_a_date_is_dated_by_its_from_line(tmp_path, people, invoke,
+                                                                  conn, monkeypatch):
+    monkeypatch.setenv("SALESCLI_MY_ADDRESSES", ME)
+    when = ago(days=3)
+    raw, _ = sample.reply(people["cy"], ME, when, "Hello", None)
+    msg = mailbox.mboxMessage(b"\n".join(line for line in raw.split(b"\n")
+                                         if not line.startswith(b"Date:")))
+    msg.set_from("cy@example.net", when.timetuple())
+    box = mailbox.mbox(tmp_path / "in.mbox")
+    box.add(msg)
+    box.flush()
+    box.close()
+    ok(invoke("scan", "--source", f"mbox:{tmp_path / 'in.mbox'}"))
+    assert state(conn, "cy@example.net")["last_reply_at"] == iso(when)
+    assert conn.execute("SELECT count(*) FROM mail_quarantine").fetchone()[0] == 0
+
+
+def test_a_message_with_an_unreadable_date_is_dated_by_its_arrival(tmp_path, people, invoke,
+                                                                   conn):
+    box = tmp_path / "Maildir"
+    when = ago(days=2)
+    raw, _ = sample.reply(people["eve"], ME, when, "Hello", None)
+    raw = b"\n".join(b"Date: the day after tomorrow-ish" if line.startswith(b"Date:") else line
+                     for line in raw.split(b"\n"))
+    sample.write_maildir_message(box, raw, when)
+    ok(invoke("scan", "--source", f"maildir:{box}"))
+    assert state(conn, "eve@example.org")["last_reply_at"] == iso(when)
+    assert conn.execute("SELECT count(*) FROM mail_quarantine").fetchone()[0] == 0

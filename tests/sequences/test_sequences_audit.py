@@ -1,0 +1,98 @@
+"""What the audit trail and the ledger say about a sequence (issue 17's seed-31 survivors):
+the enrolment's first due time, a delay and its reason, the task a task step made, the
+step each sent mail records, and the reason a finished enrollment gives."""
+
+from __future__ import annotations
+
+import json
+from datetime import timedelta
+
+from salescli.core.timeutil import iso
+from salescli.pipeline import interactions
+from salescli.sequences import enroll, store
+from salescli.sequences.send import send_due
+from tests.sequences.conftest import ME, write_plan
+from tests.support.cli import activities, ok, query
+
+TASK_THEN_MAIL = """
+name = "call-first"
+window = "00:00-24:00"
+days = "daily"
+[[steps]]
+wait = "0d"
+task = "call"
+[[steps]]
+wait = "1d"
+subject = "After our call"
+body = "Hi {{ prospect.first_name }}, as promised."
+"""
+
+
+def _enrollment(db_file, email: str) -> dict:
+    return query(db_file, "SELECT e.* FROM enrollments e JOIN prospects p ON"
+                          " p.id = e.prospect_id WHERE p.email = ?", (email,))[0]
+
+
+def test_the_enrolment_is_audited_with_its_first_due_time(conn, db_file, intro, team, t0):
+    enroll.enroll(conn, "tester", "intro", ["ada@example.com"], now_=t0)
+    [row] = activities(db_file, entity="enrollment", action="enroll")
+    assert row["actor"] == "tester" and row["before"] is None
+    assert row["after"] == {"sequence": "intro", "sender": ME,
+                            "next_due_at": _enrollment(db_file, "ada@example.com")
+                            ["next_due_at"]}
+    assert row["after"]["next_due_at"] == iso(t0)
+
+
+def test_a_delay_is_audited_with_its_reason(conn, db_file, intro, team, smtp_server, t0):
+    enroll.enroll(conn, "tester", "intro", ["ada@example.com"], now_=t0)
+    send_due(conn, now=t0)
+    ooo_at = t0 + timedelta(days=2)
+    interactions.record(conn, "monitor", team["ada"]["id"], "auto_reply", iso(ooo_at),
+                        subject="Automatic reply: Quick question, Ada")
+    assert send_due(conn, now=t0 + timedelta(days=3)) == {"delayed": 1}
+    [row] = activities(db_file, entity="enrollment", action="delay")
+    assert row["actor"] == "send"
+    assert row["before"] == {"next_due_at": iso(t0 + timedelta(days=3))}
+    assert row["after"] == {"next_due_at": iso(ooo_at + timedelta(days=3)),
+                            "reason": "out of office"}
+
+
+def test_each_sent_mail_records_its_step_and_the_last_one_finishes(conn, db_file, intro, team,
+                                                                   smtp_server, t0):
+    enroll.enroll(conn, "tester", "intro", ["ada@example.com"], now_=t0)
+    for days in (0, 3, 5):
+        assert send_due(conn, now=t0 + timedelta(days=days)) == {"sent": 1}
+    details = [r["detail"] for r in query(
+        db_file, "SELECT detail FROM interactions WHERE kind = 'email_out' ORDER BY id")]
+    assert [json.loads(d)["step"] for d in details] == [1, 2, 3]
+    e = _enrollment(db_file, "ada@example.com")
+    assert (e["state"], e["reason"]) == ("finished", "all steps done")
+
+
+def test_a_task_step_is_audited_as_the_task_it_made(conn, db_file, team, tmp_path, t0):
+    store.load(conn, "tester", write_plan(tmp_path, TASK_THEN_MAIL))
+    enroll.enroll(conn, "tester", "call-first", ["bob@example.org"], now_=t0)
+    assert send_due(conn, now=t0) == {"tasks": 1}
+    [task] = query(db_file, "SELECT * FROM tasks")
+    [row] = activities(db_file, entity="task", action="create")
+    assert row["entity_id"] == task["id"]
+    assert row["after"]["kind"] == "call" and row["after"]["owner"] == "maria"
+
+
+def test_preview_shows_a_task_step_and_the_mail_after_it(invoke, team, tmp_path):
+    ok(invoke("sequences", "load", write_plan(tmp_path, TASK_THEN_MAIL)))
+    out = ok(invoke("sequences", "preview", "call-first", "bob@example.org"))
+    assert out.splitlines() == ["--- step 1 (task, wait 0d)",
+                                "call Bob Babbage (call-first, step 1)",
+                                "--- step 2 (email, wait 1d)",
+                                "Subject: After our call", "",
+                                "Hi Bob, as promised."]
+
+
+def test_a_task_texts_last_newline_is_not_kept(conn, db_file, team, tmp_path, t0):
+    plan = TASK_THEN_MAIL.replace('task = "call"\n',
+                                  'task = "call"\ntext = """Call {{ prospect.first_name }}\n"""\n')
+    store.load(conn, "tester", write_plan(tmp_path, plan))
+    enroll.enroll(conn, "tester", "call-first", ["bob@example.org"], now_=t0)
+    assert send_due(conn, now=t0) == {"tasks": 1}
+    assert [r["text"] for r in query(db_file, "SELECT text FROM tasks")] == ["Call Bob"]
