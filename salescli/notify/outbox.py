@@ -101,8 +101,8 @@ def _utc(now: datetime | str | None) -> datetime:
     if now is None:
         return datetime.now(UTC)
     if isinstance(now, str):
-        return datetime.fromisoformat(now.replace("Z", "+00:00"))
-    return now if now.tzinfo else now.replace(tzinfo=UTC)
+        now = datetime.fromisoformat(now.replace("Z", "+00:00"))
+    return now if now.tzinfo else now.replace(tzinfo=UTC)  # naive means UTC, parsed or given
 
 
 # ---------------------------------------------------------------- enqueue
