@@ -117,8 +117,11 @@ def _owner_email(conn: sqlite3.Connection, owner: str | None) -> str | None:
             (owner, owner, owner)).fetchone()
         if row:
             return row["email"]
-        if conn.execute("SELECT 1 FROM users WHERE username = ?", (owner,)).fetchone() is None \
-                and "@" in owner:
+        # An address is used as given only when it is nobody's: a disabled user's address,
+        # like their name, falls through to the team address.
+        if "@" in owner and conn.execute(
+                "SELECT 1 FROM users WHERE username = ? OR lower(email) = lower(?)",
+                (owner, owner.strip())).fetchone() is None:
             return owner.strip().lower()
     return os.environ.get("SALESCLI_NOTIFY_TO", "").strip() or None
 

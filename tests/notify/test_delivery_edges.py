@@ -104,3 +104,18 @@ def test_the_smtp_timeout_is_30_seconds_unless_set(monkeypatch):
     assert smtp.settings_from_env({"SALESCLI_SMTP_HOST": "mx.example"}).timeout == 30.0
     assert smtp.settings_from_env({"SALESCLI_SMTP_HOST": "mx.example",
                                    "SALESCLI_SMTP_TIMEOUT": "2.5"}).timeout == 2.5
+
+
+def test_an_owner_given_as_a_disabled_users_address_is_routed_like_the_user(
+        invoke, conn, team, smtp_server, monkeypatch):
+    from salescli.pipeline import prospects
+
+    pid = prospects.add(conn, "tester", "gil@client.test", owner="Alice@Example.com")["id"]
+    ok(invoke("users", "disable", "alice"))
+    assert queue(conn, "reply", pid, "reply:8:<g1@x>") == 0  # nobody to tell, as for "alice"
+    monkeypatch.setenv("SALESCLI_NOTIFY_TO", "sales@example.com")
+    assert queue(conn, "reply", pid, "reply:8:<g2@x>") == 1
+    ok(invoke("notify"))
+    [got] = smtp_server.wait_for(1)
+    assert got.rcpt_tos == ["sales@example.com"]
+    assert [r["recipient"] for r in rows(conn)] == ["sales@example.com"]
