@@ -30,3 +30,29 @@ def test_weeks_outside_1_to_520_are_refused_naming_the_option(conn, weeks):
 @pytest.mark.parametrize("weeks", [1, 520])
 def test_weeks_from_1_to_520_are_accepted(conn, weeks):
     assert len(rollup.weekly_trend(conn, weeks=weeks)) == weeks
+
+
+def test_a_period_ends_at_the_end_of_its_last_day(history):
+    # a → won at 23:30 New York time on D-3: in the one-day period of D-3, not in D-4's.
+    day = history.today - timedelta(days=4)
+    assert rollup.kpis(history.conn, days=1, today=day)["won"] == 0
+    assert rollup.kpis(history.conn, days=1, today=day + timedelta(days=1))["won"] == 1
+
+
+def test_the_default_period_is_the_last_30_days(history):
+    kpis = rollup.summary(history.conn, today=history.today)["kpis"]
+    assert (kpis["days"], kpis["period_start"]) == (30, history.day(29))
+
+
+def test_every_count_is_zero_not_empty_when_nothing_happened(invoke, sales):
+    import json
+
+    from tests.support.cli import ok
+
+    ok(invoke("prospects", "add", "a@example.com"))
+    kpis = json.loads(ok(invoke("metrics", "--format", "json")))["kpis"]
+    counts = ("emails_sent", "emails_received", "replies", "auto_replies", "bounces", "calls",
+              "meetings", "prospects_emailed", "prospects_replied", "won", "lost",
+              "stale_prospects")
+    assert {k: kpis[k] for k in counts} == dict.fromkeys(counts, 0)
+    assert (kpis["new_prospects"], kpis["open_prospects"]) == (1, 1)
