@@ -204,9 +204,9 @@ def enqueue_mail(conn: sqlite3.Connection, *, rule: str, event_key: str, recipie
                  subject: str, text: str) -> bool:
     """Queue one composed mail to a person (not about one prospect, e.g. an owner's morning
     digest); False when this event was queued before. Needs ``SALESCLI_SMTP_HOST``."""
-    if not event_key or not recipient:
-        raise InvalidValue("event_key" if not event_key else "recipient", event_key or
-                           recipient, "must not be empty")
+    for name, value in (("event_key", event_key), ("recipient", recipient)):
+        if not value:
+            raise InvalidValue(name, value, "must not be empty")
     key = row_key(event_key, Channel.EMAIL)
     with transaction(conn):
         if conn.execute("SELECT 1 FROM notifications WHERE event_key = ?", (key,)).fetchone():
