@@ -102,7 +102,7 @@ def post_webhook(url: str, where: str, row: dict[str, Any]) -> tuple[str, bool] 
         "event_key": payload.get("event_key", row["event_key"].rpartition("|")[0]),
         "rule": row["rule"], "prospect_id": row["prospect_id"], "subject": row["subject"],
         "created_at": row["created_at"], "payload": payload,
-    }, default=str, sort_keys=True).encode()
+    }, sort_keys=True).encode()  # the payload was stored as JSON: it is JSON already
     request = urllib.request.Request(url, data=body, method="POST", headers={
         "Content-Type": "application/json",
         "Idempotency-Key":  # pragma: no mutate: urllib capitalizes header names itself

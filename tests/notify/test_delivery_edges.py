@@ -350,8 +350,10 @@ def test_a_partly_refused_mail_goes_to_the_rest_and_logs_who_not(smtp_server, ca
 
     caplog.set_level(logging.WARNING, logger="salescli.smtp")
     smtp_server.refuse_rcpt("ann@example.com", 550)
-    smtp.send(report(["ann@example.com", "ben@example.com"]))
+    smtp_server.refuse_rcpt("cy@example.com", 550)
+    smtp.send(report(["ann@example.com", "ben@example.com", "cy@example.com"]))
     [got] = smtp_server.wait_for(1)
     assert got.rcpt_tos == ["ben@example.com"]
     assert [r.getMessage() for r in caplog.records if r.name == "salescli.smtp"] == [
-        f"SMTP server 127.0.0.1:{smtp_server.port} refused some recipients: ann@example.com"]
+        f"SMTP server 127.0.0.1:{smtp_server.port} refused some recipients: ann@example.com, "
+        "cy@example.com"]

@@ -42,6 +42,9 @@ def test_an_event_mail_lists_its_fields_aligned_and_ends_with_the_signature(
         "\n"
         "-- \n"
         "salescli notifications\n")
+    assert sorted(got.message.keys()) == sorted([
+        "From", "To", "Subject", "Date", "Message-ID", "Auto-Submitted", "X-Salescli-Event",
+        "Content-Type", "Content-Transfer-Encoding", "MIME-Version"])
     assert got.message["X-Salescli-Event"] == send.idempotency_key("bounce:3:<c1@mx>|email")
     assert got.message["From"] == "salescli@notify.test"
     assert got.message["To"] == "bob@example.com"

@@ -166,3 +166,42 @@ def test_plaintext_to_another_host_warns_naming_it(caplog):
 def test_the_default_port_follows_the_tls_mode(mode, port):
     env = {"SALESCLI_SMTP_HOST": "mx.example", "SALESCLI_SMTP_SSL": mode}
     assert smtp.settings_from_env(env).port == port
+
+
+def test_a_sender_the_server_refuses_for_good_gives_up_at_once(conn, team, monkeypatch):
+    """A real socket speaking just enough SMTP to refuse MAIL FROM with 553."""
+    from salescli.notify import outbox
+    from tests.notify.conftest import queue
+
+    listener = socket.create_server(("127.0.0.1", 0))
+    listener.settimeout(30)
+    port = listener.getsockname()[1]
+
+    def serve() -> None:
+        peer, _ = listener.accept()
+        with peer, peer.makefile("rwb") as f:
+            f.write(b"220 strict.test ESMTP\r\n")
+            f.flush()
+            while line := f.readline():
+                verb = line[:4].upper()
+                f.write(b"250 strict.test\r\n" if verb in (b"EHLO", b"HELO", b"RSET")
+                        else b"221 bye\r\n" if verb == b"QUIT"
+                        else b"553 5.7.1 sender not allowed here\r\n")
+                f.flush()
+                if verb == b"QUIT":
+                    return
+
+    thread = threading.Thread(target=serve, daemon=True)
+    thread.start()
+    for key, value in {"SALESCLI_SMTP_HOST": "127.0.0.1", "SALESCLI_SMTP_PORT": str(port),
+                       "SALESCLI_SMTP_SSL": "none", "SALESCLI_SMTP_FROM": "sales@ours.test"
+                       }.items():
+        monkeypatch.setenv(key, value)
+    queue(conn, "reply", team["carol"], "reply:1:<sr@x>")
+    result = outbox.deliver(conn)
+    thread.join(30)
+    listener.close()
+    assert (result["gave_up"], result["pending"]) == (1, 0)
+    [row] = conn.execute("SELECT last_error FROM notifications").fetchall()
+    assert row[0] == (f"gave up after 1 attempt(s): SMTP server 127.0.0.1:{port} refused "
+                      "sender sales@ours.test: 553 5.7.1 sender not allowed here")
