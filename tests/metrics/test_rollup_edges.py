@@ -56,3 +56,17 @@ def test_every_count_is_zero_not_empty_when_nothing_happened(invoke, sales):
               "stale_prospects")
     assert {k: kpis[k] for k in counts} == dict.fromkeys(counts, 0)
     assert (kpis["new_prospects"], kpis["open_prospects"]) == (1, 1)
+
+
+def test_the_rollup_runs_through_today_in_the_configured_time_zone(conn, monkeypatch):
+    # UTC+14 and UTC-10 are a day apart: one of them is on another date than the machine.
+    from datetime import datetime
+    from zoneinfo import ZoneInfo
+
+    zone = next(z for z in ("Pacific/Kiritimati", "Pacific/Honolulu")
+                if datetime.now(ZoneInfo(z)).date() != datetime.now().date())
+    monkeypatch.setenv("SALESCLI_TZ", zone)
+    result = rollup.rollup(conn)
+    assert (result["to"], result["tz"]) == (datetime.now(ZoneInfo(zone)).date().isoformat(),
+                                            zone)
+    assert rollup.rollup_status(conn)["last_day"] == result["to"]
