@@ -70,3 +70,9 @@ def test_the_rollup_runs_through_today_in_the_configured_time_zone(conn, monkeyp
     assert (result["to"], result["tz"]) == (datetime.now(ZoneInfo(zone)).date().isoformat(),
                                             zone)
     assert rollup.rollup_status(conn)["last_day"] == result["to"]
+
+
+def test_the_rollup_reports_each_of_its_steps_in_order(history):
+    steps = []
+    rollup.rollup(history.conn, today=history.today, progress=steps.append)
+    assert steps == list(range(1, rollup.ROLLUP_STEPS + 1))

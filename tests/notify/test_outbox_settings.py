@@ -130,3 +130,26 @@ def test_events_just_inside_the_age_limit_are_news(conn, team, smtp_server, monk
     outside = (now - timedelta(days=2) - timedelta(minutes=5)).strftime("%Y-%m-%dT%H:%M:%SZ")
     assert queue(conn, "reply", team["carol"], "reply:1:<i1@x>", occurred_at=inside) == 1
     assert queue(conn, "reply", team["carol"], "reply:1:<o1@x>", occurred_at=outside) == 0
+
+
+@pytest.mark.parametrize("value, digest", [("1", True), ("true", True), ("Yes", True),
+                                           ("0", False), ("", False)])
+def test_the_digest_switch_reads_the_usual_words(monkeypatch, value, digest):
+    monkeypatch.setenv("SALESCLI_NOTIFY_DIGEST", value)
+    assert outbox.digest_mode() is digest
+
+
+def test_smtp_counts_as_configured_only_with_a_host():
+    from salescli.notify import smtp
+
+    assert smtp.configured({"SALESCLI_SMTP_HOST": "mx.example"})
+    assert not smtp.configured({"SALESCLI_SMTP_HOST": "  "})
+    assert not smtp.configured({})
+
+
+def test_idempotency_keys_are_prefixed_and_stable():
+    from salescli.notify import send
+
+    key = send.idempotency_key("reply:1:<k@x>|webhook")
+    assert key.startswith("salescli-") and len(key) == len("salescli-") + 32
+    assert key == send.idempotency_key("reply:1:<k@x>|webhook")
