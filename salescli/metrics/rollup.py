@@ -51,7 +51,9 @@ _CENTS = "CAST(round(coalesce({0}, 0) * 100) AS INTEGER)"
 
 def rollup_status(conn: sqlite3.Connection) -> dict[str, Any] | None:
     """The rollup's state: time zone, first and last day rolled up, when it last ran."""
-    row = conn.execute("SELECT * FROM metrics_state WHERE id = 1").fetchone()
+    row = conn.execute(
+        "SELECT * FROM metrics_state WHERE id = 1"  # pragma: no mutate: SQL ignores case
+    ).fetchone()
     return dict(row) if row else None
 
 
@@ -100,9 +102,10 @@ def _compute(conn: sqlite3.Connection, tzinfo: ZoneInfo, today: date, since_day:
     started = db_now()
     state = rollup_status(conn)
     marks = conn.execute(
-        "SELECT (SELECT coalesce(max(id), 0) FROM stage_changes),"
-        " (SELECT coalesce(max(id), 0) FROM interactions),"
-        " (SELECT coalesce(max(id), 0) FROM activities)").fetchone()
+        "SELECT (SELECT coalesce(max(id), 0) FROM stage_changes),"  # pragma: no mutate
+        " (SELECT coalesce(max(id), 0) FROM interactions),"  # pragma: no mutate: SQL case
+        " (SELECT coalesce(max(id), 0) FROM activities)"  # pragma: no mutate: SQL case
+    ).fetchone()
     first_event = _first_event_day(conn, tzinfo) or today
     if state is None or state["tz"] != tzinfo.key:
         mode, d0 = "full", min(first_event, since_day or first_event)
@@ -111,11 +114,15 @@ def _compute(conn: sqlite3.Connection, tzinfo: ZoneInfo, today: date, since_day:
     else:
         mode, d0 = "incremental", _first_touched(conn, state, tzinfo, first_event)
     d0 = min(d0, today)
-    stored = mode == "incremental" and d0 > date.fromisoformat(state["first_day"])
+    # (d0 == first_day: nothing is stored before it, nor is there history; > or >=)
+    stored = (mode == "incremental"
+              and d0 > date.fromisoformat(state["first_day"])  # pragma: no mutate: above
+              )
     span = (today - min(first_event, d0)).days + 1
+    # Whole-table scans for long ranges: a matter of speed only, the rows are the same.
+    scan = (today - d0).days + 1 > max(31, span // 4)  # pragma: no mutate: speed only
     _recompute(conn, d0, today, tzinfo, base_from_store=stored,
-               history_before=d0 > first_event,
-               scan=(today - d0).days + 1 > max(31, span // 4), step=step)
+               history_before=d0 > first_event, scan=scan, step=step)
     first_day = d0 if mode == "full" else min(date.fromisoformat(state["first_day"]), d0)
     return {"state": state, "mode": mode, "d0": d0, "today": today, "tz": tzinfo.key,
             "first_day": first_day, "marks": tuple(marks), "started": started}
@@ -147,8 +154,10 @@ def _write(conn: sqlite3.Connection, plan: dict[str, Any]) -> dict[str, int]:
 
 
 def _first_event_day(conn: sqlite3.Connection, tz: ZoneInfo) -> date | None:
-    row = conn.execute("SELECT min(t) FROM (SELECT min(at) AS t FROM stage_changes"
-                       " UNION ALL SELECT min(occurred_at) FROM interactions)").fetchone()
+    row = conn.execute(
+        "SELECT min(t) FROM (SELECT min(at) AS t FROM stage_changes"  # pragma: no mutate
+        " UNION ALL SELECT min(occurred_at) FROM interactions)"  # pragma: no mutate: SQL case
+    ).fetchone()
     return local_day(row[0], tz) if row[0] else None
 
 
@@ -376,16 +385,14 @@ def summary(conn: sqlite3.Connection, *, days: int = 30, owner: str | None = Non
     if isinstance(stale_days, bool) or not isinstance(stale_days, int) or stale_days < 1:
         raise InvalidValue("--stale-days", stale_days, "must be a whole number ≥ 1")
     r = {"r0": p.start_utc, "r1": p.end_utc}
-    cin, pin = owner_cond("owner", owner)
-    cout, pout = owner_cond("prev_owner", owner)
-    cp, pp = owner_cond("owner", owner)
-    ci, pi = owner_cond("owner", owner)
+    co, po = owner_cond("owner", owner)
+    cout, pout = owner_cond("prev_owner", owner)  # pragma: no mutate: SQL ignores case
     q = conn.execute
-    q("DROP TABLE IF EXISTS temp.mx_moves")
+    q("DROP TABLE IF EXISTS temp.mx_moves")  # pragma: no mutate: SQL ignores case
     q(_MOVES, r)
     exits = "SELECT prev_stage AS k, prev_days AS v FROM mx_moves WHERE prev_stage IS NOT NULL"
     funnel = [dict(row) for row in q(f"""
-        WITH ins AS (SELECT to_stage_id AS k, count(*) AS n FROM mx_moves WHERE 1{cin}
+        WITH ins AS (SELECT to_stage_id AS k, count(*) AS n FROM mx_moves WHERE 1{co}
                      GROUP BY 1),
         outs AS (SELECT prev_stage AS k, count(*) AS n, sum(NOT backward) AS advanced,
                         sum(kind = 'lost') AS lost FROM mx_moves
@@ -394,7 +401,7 @@ def summary(conn: sqlite3.Connection, *, days: int = 30, owner: str | None = Non
         now AS (SELECT +stage_id AS k, count(*) AS n, round(total(value), 2) AS v,
                        sum(max(coalesce(last_interaction_at, ''), stage_entered_at) < ?)
                            AS stale
-                FROM prospects WHERE +archived_at IS NULL{cp} GROUP BY 1)
+                FROM prospects WHERE +archived_at IS NULL{co} GROUP BY 1)
         SELECT s.name AS stage, s.kind, coalesce(now.n, 0) AS prospects,
                coalesce(now.v, 0) AS value, coalesce(ins.n, 0) AS entered,
                coalesce(outs.n, 0) AS exited, coalesce(outs.advanced, 0) AS advanced,
@@ -404,24 +411,24 @@ def summary(conn: sqlite3.Connection, *, days: int = 30, owner: str | None = Non
         FROM stages s LEFT JOIN ins ON ins.k = s.id LEFT JOIN outs ON outs.k = s.id
         LEFT JOIN med ON med.k = s.id LEFT JOIN now ON now.k = s.id
         WHERE s.removed_at IS NULL ORDER BY s.position, s.id""",
-        [*pin, *pout, *pout, iso(datetime.now(UTC) - timedelta(days=stale_days)), *pp])]
+        [*po, *pout, *pout, iso(datetime.now(UTC) - timedelta(days=stale_days)), *po])]
     # Values per currency: two currencies never add up to one figure (core.currency).
     base = default_currency()
     stage_values: dict[str, list[tuple[str, float]]] = {}
     for name, code, v in q(f"""SELECT s.name, coalesce(p.currency, ?), total(p.value)
                                FROM prospects p JOIN stages s ON s.id = p.stage_id
-                               WHERE p.archived_at IS NULL AND p.value IS NOT NULL{cp}
-                               GROUP BY 1, 2""", [base, *pp]):
+                               WHERE p.archived_at IS NULL AND p.value IS NOT NULL{co}
+                               GROUP BY 1, 2""", [base, *po]):
         stage_values.setdefault(name, []).append((code, v))
     for row in funnel:
-        row["values"] = currency.totals(stage_values.get(row["stage"], ()), default=base)
+        row["values"] = currency.totals(stage_values.get(row["stage"], ()))
         if len(row["values"]) > 1:
             row["value"] = None
     cm, pm = owner_cond("m.owner", owner)
     won_values = currency.totals(q(
         f"""SELECT coalesce(p.currency, ?), m.value FROM mx_moves m
             JOIN prospects p ON p.id = m.prospect_id WHERE m.kind = 'won'{cm}""",
-        [base, *pm]).fetchall(), default=base)
+        [base, *pm]).fetchall())
     deals = q(f"""SELECT sum(m.prev_stage IS NULL) AS new, sum(m.kind = 'won') AS won,
                          sum(m.kind = 'lost') AS lost,
                          round(total(CASE WHEN m.kind = 'won' THEN m.value END), 2)
@@ -431,22 +438,21 @@ def summary(conn: sqlite3.Connection, *, days: int = 30, owner: str | None = Non
         "SELECT 1 AS k, julianday(m.at) - julianday((SELECT min(c.at) FROM stage_changes c"
         f" WHERE c.prospect_id = m.prospect_id)) AS v FROM mx_moves m"
         f" WHERE m.kind = 'won'{cm}"), pm).fetchone()
-    q("DROP TABLE temp.mx_moves")
+    q("DROP TABLE temp.mx_moves")  # pragma: no mutate: SQL ignores case
     kinds = ", ".join(f"'{k.value}'" for k in InteractionKind)
     act = dict(q(f"SELECT kind, count(*) FROM interactions WHERE kind IN ({kinds})"
-                 f" AND occurred_at >= ? AND occurred_at < ?{ci} GROUP BY kind",
-                 [p.start_utc, p.end_utc, *pi]).fetchall())
+                 f" AND occurred_at >= ? AND occurred_at < ?{co} GROUP BY kind",
+                 [p.start_utc, p.end_utc, *po]).fetchall())
     people = q(f"""WITH f AS (SELECT prospect_id, min(occurred_at) AS first_out FROM interactions
-                              WHERE kind = 'email_out' AND occurred_at >= ? AND occurred_at < ?{ci}
+                              WHERE kind = 'email_out' AND occurred_at >= ? AND occurred_at < ?{co}
                               GROUP BY 1),
                    r AS (SELECT prospect_id, max(occurred_at) AS last_in FROM interactions
                          WHERE kind = 'email_in' AND occurred_at >= ? GROUP BY 1)
                    SELECT count(*), coalesce(sum(r.last_in > f.first_out), 0)
                    FROM f LEFT JOIN r ON r.prospect_id = f.prospect_id""",
-               [p.start_utc, p.end_utc, *pi, p.start_utc]).fetchone()
+               [p.start_utc, p.end_utc, *po, p.start_utc]).fetchone()
     opened = [row for row in funnel if row["kind"] == "open"]
-    open_values = currency.totals(((c, v) for row in opened for c, v in row["values"].items()),
-                                  default=base)
+    open_values = currency.totals((c, v) for row in opened for c, v in row["values"].items())
     won, lost = deals["won"] or 0, deals["lost"] or 0
     sent = act.get("email_out", 0)
     received = sum(act.get(k, 0) for k in ("email_in", "auto_reply", "bounce"))

@@ -101,8 +101,8 @@ def _utc(now: datetime | str | None) -> datetime:
     if now is None:
         return datetime.now(UTC)
     if isinstance(now, str):
-        return datetime.fromisoformat(now.replace("Z", "+00:00"))
-    return now if now.tzinfo else now.replace(tzinfo=UTC)
+        now = datetime.fromisoformat(now.replace("Z", "+00:00"))
+    return now if now.tzinfo else now.replace(tzinfo=UTC)  # naive means UTC, parsed or given
 
 
 # ---------------------------------------------------------------- enqueue
@@ -112,18 +112,22 @@ def _owner_email(conn: sqlite3.Connection, owner: str | None) -> str | None:
     """The owner's address: their user's email, else the owner itself if it is an address."""
     if owner:
         row = conn.execute(
-            "SELECT email FROM users WHERE (username = ? OR email = lower(?)) AND disabled = 0"
-            " AND email IS NOT NULL ORDER BY username = ? DESC LIMIT 1",
+            "SELECT email FROM users"  # pragma: no mutate: SQL ignores case
+            " WHERE (username = ? OR email = lower(?)) AND disabled = 0"  # pragma: no mutate
+            " AND email IS NOT NULL ORDER BY username = ? DESC LIMIT 1",  # pragma: no mutate
             (owner, owner, owner)).fetchone()
         if row:
-            return row["email"]
-        if conn.execute("SELECT 1 FROM users WHERE username = ?", (owner,)).fetchone() is None \
-                and "@" in owner:
+            return row[0]
+        # An address is used as given only when it is nobody's: a disabled user's address,
+        # like their name, falls through to the team address.
+        if "@" in owner and conn.execute(
+                "SELECT 1 FROM users WHERE username = ? OR lower(email) = lower(?)",
+                (owner, owner.strip())).fetchone() is None:
             return owner.strip().lower()
     return os.environ.get("SALESCLI_NOTIFY_TO", "").strip() or None
 
 
-def _subject(rule: str, prospect: sqlite3.Row, payload: dict) -> str:
+def _subject(rule: str, prospect: dict[str, Any], payload: dict) -> str:
     who = f"{prospect['name']} <{prospect['email']}>" if prospect["name"] else prospect["email"]
     days, subject = payload.get("days"), payload.get("subject")
     text = {
@@ -154,6 +158,7 @@ def enqueue(conn: sqlite3.Connection, *, rule: str, prospect_id: int, event_key:
             (prospect_id,)).fetchone()
         if prospect is None:
             raise InvalidValue("prospect_id", prospect_id, "does not exist")
+        prospect = dict(prospect)  # a dict, unlike sqlite3.Row, refuses a key in the wrong case
         targets: list[tuple[Channel, str]] = []
         email = _owner_email(conn, prospect["owner"]) if smtp_configured() else None
         if email:
@@ -177,7 +182,8 @@ def enqueue(conn: sqlite3.Connection, *, rule: str, prospect_id: int, event_key:
         cap = max_per_hour()
         for channel, recipient in targets:
             recent = conn.execute(
-                "SELECT count(*) FROM notifications WHERE prospect_id = ? AND channel = ?"
+                "SELECT count(*) FROM notifications"  # pragma: no mutate: SQL ignores case
+                " WHERE prospect_id = ? AND channel = ?"  # pragma: no mutate: SQL ignores case
                 " AND created_at > ? AND (last_error IS NULL OR last_error NOT LIKE ?)",
                 (prospect_id, channel.value, since, SUPPRESSED + "%")).fetchone()[0]
             if recent >= cap:
@@ -198,9 +204,9 @@ def enqueue_mail(conn: sqlite3.Connection, *, rule: str, event_key: str, recipie
                  subject: str, text: str) -> bool:
     """Queue one composed mail to a person (not about one prospect, e.g. an owner's morning
     digest); False when this event was queued before. Needs ``SALESCLI_SMTP_HOST``."""
-    if not event_key or not recipient:
-        raise InvalidValue("event_key" if not event_key else "recipient", event_key or
-                           recipient, "must not be empty")
+    for name, value in (("event_key", event_key), ("recipient", recipient)):
+        if not value:
+            raise InvalidValue(name, value, "must not be empty")
     key = row_key(event_key, Channel.EMAIL)
     with transaction(conn):
         if conn.execute("SELECT 1 FROM notifications WHERE event_key = ?", (key,)).fetchone():
@@ -208,9 +214,10 @@ def enqueue_mail(conn: sqlite3.Connection, *, rule: str, event_key: str, recipie
         ts = iso(datetime.now(UTC))
         conn.execute(
             "INSERT INTO notifications(event_key, rule, prospect_id, recipient, channel,"
-            " subject, payload, created_at, next_attempt_at) VALUES (?, ?, NULL, ?, ?, ?, ?,"
-            " ?, ?)", (key, str(rule), recipient, Channel.EMAIL.value, subject[:200],
-                       json.dumps({"text": text}), ts, ts))
+            " subject, payload, created_at, next_attempt_at)"  # pragma: no mutate: SQL case
+            " VALUES (?, ?, NULL, ?, ?, ?, ?, ?, ?)",
+            (key, str(rule), recipient, Channel.EMAIL.value, subject[:200],
+             json.dumps({"text": text}), ts, ts))
     return True
 
 
@@ -238,10 +245,10 @@ def stale_candidates(conn: sqlite3.Connection, *, days: int,
     if days < 1:
         raise InvalidValue("--stale-days", days, "must be at least 1")
     today = today or datetime.now(UTC).date().isoformat()
-    cutoff = iso(datetime.fromisoformat(today).replace(tzinfo=UTC) - timedelta(days=days))
+    cutoff = iso(datetime.fromisoformat(today) - timedelta(days=days))  # iso: naive is UTC
     return [dict(r) for r in conn.execute(
         "SELECT p.id, p.email, p.owner, coalesce(p.last_interaction_at, p.created_at) AS last"
-        " FROM prospects p JOIN stages s ON s.id = p.stage_id"
+        " FROM prospects p JOIN stages s ON s.id = p.stage_id"  # pragma: no mutate: SQL case
         " WHERE s.kind = 'open' AND p.archived_at IS NULL"
         " AND coalesce(p.last_interaction_at, p.created_at) < ? ORDER BY p.id", (cutoff,))]
 
@@ -278,9 +285,13 @@ def state_of(row: dict[str, Any] | sqlite3.Row) -> NotifyState:
 def list_notifications(conn: sqlite3.Connection, *, states: tuple[str, ...] = ("pending",
                        "failed")) -> Iterator[dict[str, Any]]:
     """Outbox rows in the given states, oldest first."""
-    sql = ("SELECT id, event_key, rule, prospect_id, channel, recipient, subject, created_at,"
+    # (sqlite3 names a result column as the table declares it, whatever the case here)
+    sql = ("SELECT id, event_key, rule, prospect_id, channel, recipient,"  # pragma: no mutate
+           " subject, created_at,"  # pragma: no mutate: SQL ignores case
            " sent_at, attempts, next_attempt_at, last_error FROM notifications"
-           + ("" if "sent" in states else " WHERE sent_at IS NULL") + " ORDER BY created_at, id")
+           + ("" if "sent" in states else " WHERE sent_at IS NULL")
+           + " ORDER BY created_at, id"  # pragma: no mutate: SQL ignores case
+           )
     for r in conn.execute(sql):
         row = {**dict(r), "state": state_of(r).value}
         if row["state"] in states:
@@ -291,11 +302,13 @@ def list_notifications(conn: sqlite3.Connection, *, states: tuple[str, ...] = ("
 
 
 def due_rows(conn: sqlite3.Connection, *, now: datetime | str | None = None
-             ) -> list[sqlite3.Row]:
-    """Pending rows whose next attempt is due, oldest first."""
-    return conn.execute(
+             ) -> list[dict[str, Any]]:
+    """Pending rows whose next attempt is due, oldest first (as dicts: unlike sqlite3.Row,
+    a dict refuses a column name in the wrong case)."""
+    return [dict(r) for r in conn.execute(
         "SELECT * FROM notifications WHERE sent_at IS NULL AND next_attempt_at <= ?"
-        " ORDER BY created_at, id", (iso(_utc(now)),)).fetchall()
+        " ORDER BY created_at, id",  # pragma: no mutate: SQL ignores case
+        (iso(_utc(now)),))]
 
 
 def _backoff(attempts: int) -> timedelta:
@@ -346,12 +359,13 @@ def deliver(conn: sqlite3.Connection, *, now: datetime | str | None = None) -> d
         " AND created_at > ?", (SUPPRESSED + "%", window)).fetchone()[0]
     result["pending"] = conn.execute(
         "SELECT count(*) FROM notifications WHERE sent_at IS NULL"  # pragma: no mutate: SQL case
-        " AND next_attempt_at IS NOT NULL").fetchone()[0]
+        " AND next_attempt_at IS NOT NULL"  # pragma: no mutate: SQL ignores case
+    ).fetchone()[0]
     return result
 
 
-def _drop_disabled_recipients(conn: sqlite3.Connection, rows: list[sqlite3.Row]
-                              ) -> list[sqlite3.Row]:
+def _drop_disabled_recipients(conn: sqlite3.Connection, rows: list[dict[str, Any]]
+                              ) -> list[dict[str, Any]]:
     """The rows still to mail: a row queued for an owner who has since been disabled is
     suppressed, not sent (their address may now reach someone who left)."""
     if not rows:
@@ -377,7 +391,7 @@ def _mark_sent(conn: sqlite3.Connection, ids: list[int]) -> None:
             [(iso(datetime.now(UTC)), i) for i in ids])
 
 
-def _mark_failed(conn: sqlite3.Connection, rows: list[sqlite3.Row], moment: datetime,
+def _mark_failed(conn: sqlite3.Connection, rows: list[dict[str, Any]], moment: datetime,
                  error: str, result: dict, *, permanent: bool = False) -> None:
     limit = max_attempts()
     with transaction(conn):
@@ -399,7 +413,7 @@ def _mark_failed(conn: sqlite3.Connection, rows: list[sqlite3.Row], moment: date
             result["failed"] += 1
 
 
-def _deliver_email(conn: sqlite3.Connection, rows: list[sqlite3.Row], moment: datetime,
+def _deliver_email(conn: sqlite3.Connection, rows: list[dict[str, Any]], moment: datetime,
                    result: dict) -> None:
     from salescli.notify import smtp
 
@@ -409,9 +423,9 @@ def _deliver_email(conn: sqlite3.Connection, rows: list[sqlite3.Row], moment: da
         _mark_failed(conn, rows, moment, str(exc), result)
         log.error("notifications by mail cannot be sent: %s", exc)
         return
-    batches: list[list[sqlite3.Row]]
+    batches: list[list[dict[str, Any]]]
     if digest_mode():
-        by_recipient: dict[str, list[sqlite3.Row]] = {}
+        by_recipient: dict[str, list[dict[str, Any]]] = {}
         for row in rows:
             by_recipient.setdefault(row["recipient"], []).append(row)
         batches = list(by_recipient.values())
@@ -454,7 +468,7 @@ def _close_quietly(stack: Any) -> None:
         pass
 
 
-def _deliver_webhook(conn: sqlite3.Connection, row: sqlite3.Row, moment: datetime,
+def _deliver_webhook(conn: sqlite3.Connection, row: dict[str, Any], moment: datetime,
                      result: dict) -> None:
     try:
         url = webhook_url()

@@ -8,10 +8,10 @@ from __future__ import annotations
 
 import hashlib
 import json
-import sqlite3
 from datetime import UTC, datetime
 from email.message import EmailMessage
 from email.utils import format_datetime
+from typing import Any
 
 WEBHOOK_TIMEOUT = 10.0
 
@@ -27,7 +27,7 @@ def idempotency_key(key: str) -> str:
     return "salescli-" + hashlib.sha256(key.encode()).hexdigest()[:32]
 
 
-def _payload(row: sqlite3.Row) -> dict:
+def _payload(row: dict[str, Any]) -> dict:
     try:
         return json.loads(row["payload"]) if row["payload"] else {}
     except ValueError:
@@ -37,7 +37,7 @@ def _payload(row: sqlite3.Row) -> dict:
 _SKIP_FIELDS = {"event_key", "prospect"}
 
 
-def _describe(row: sqlite3.Row) -> list[str]:
+def _describe(row: dict[str, Any]) -> list[str]:
     payload = _payload(row)
     prospect = payload.get("prospect") or {}
     lines = [row["subject"] or row["rule"], ""]
@@ -64,7 +64,7 @@ def _base_message(sender: str | None, to: str, subject: str, key: str) -> EmailM
     return msg
 
 
-def event_message(row: sqlite3.Row, sender: str | None) -> EmailMessage:
+def event_message(row: dict[str, Any], sender: str | None) -> EmailMessage:
     """One event's mail; a payload with ``text`` (a composed digest) is sent as written."""
     msg = _base_message(sender, row["recipient"], row["subject"] or row["rule"],
                         row["event_key"])
@@ -74,7 +74,7 @@ def event_message(row: sqlite3.Row, sender: str | None) -> EmailMessage:
     return msg
 
 
-def digest_message(rows: list[sqlite3.Row], sender: str | None) -> EmailMessage:
+def digest_message(rows: list[dict[str, Any]], sender: str | None) -> EmailMessage:
     key = "digest:" + "\n".join(sorted(r["event_key"] for r in rows))
     n = len(rows)
     subject = f"[salescli] {n} notification{'s' if n != 1 else ''}"
@@ -89,7 +89,7 @@ def digest_message(rows: list[sqlite3.Row], sender: str | None) -> EmailMessage:
     return msg
 
 
-def post_webhook(url: str, where: str, row: sqlite3.Row) -> tuple[str, bool] | None:
+def post_webhook(url: str, where: str, row: dict[str, Any]) -> tuple[str, bool] | None:
     """POST one notifications row to the webhook ``url`` (shown as ``where`` in errors).
     None when it was accepted, else (error, permanent: a 4xx other than 408/425/429)."""
     import urllib.error
@@ -102,10 +102,11 @@ def post_webhook(url: str, where: str, row: sqlite3.Row) -> tuple[str, bool] | N
         "event_key": payload.get("event_key", row["event_key"].rpartition("|")[0]),
         "rule": row["rule"], "prospect_id": row["prospect_id"], "subject": row["subject"],
         "created_at": row["created_at"], "payload": payload,
-    }, default=str, sort_keys=True).encode()
+    }, sort_keys=True).encode()  # the payload was stored as JSON: it is JSON already
     request = urllib.request.Request(url, data=body, method="POST", headers={
         "Content-Type": "application/json",
-        "Idempotency-Key": idempotency_key(row["event_key"]),
+        "Idempotency-Key":  # pragma: no mutate: urllib capitalizes header names itself
+            idempotency_key(row["event_key"]),
         "User-Agent": f"salescli/{__version__}",
     })
     permanent = False

@@ -219,12 +219,14 @@ def session(settings: SmtpSettings | None = None) -> Iterator[SmtpSession]:
     except socket.gaierror as exc:
         _close(client)
         raise SmtpError(f"SMTP host {s.host!r} cannot be resolved: {exc.strerror}") from None
+    except smtplib.SMTPServerDisconnected as exc:
+        _close(client)
+        if isinstance(exc.__context__, TimeoutError):  # smtplib's word for a silent server
+            raise SmtpError(f"SMTP server {s.where} timed out after {s.timeout:g}s") from None
+        raise SmtpError(f"SMTP server {s.where} closed the connection: {exc}") from None
     except TimeoutError:
         _close(client)
         raise SmtpError(f"SMTP server {s.where} timed out after {s.timeout:g}s") from None
-    except smtplib.SMTPServerDisconnected as exc:
-        _close(client)
-        raise SmtpError(f"SMTP server {s.where} closed the connection: {exc}") from None
     except smtplib.SMTPResponseException as exc:
         _close(client)
         raise SmtpError(f"SMTP server {s.where} answered {_reply(exc)}") from None

@@ -38,6 +38,7 @@ class Hook:
     requests: list[dict] = field(default_factory=list)
     statuses: list[int] = field(default_factory=list)  # answered in order, then 200
     url: str = ""
+    reason: str | None = None  # the reason phrase of the answers (None: the standard one)
 
 
 @pytest.fixture
@@ -53,7 +54,7 @@ def webhook(monkeypatch):
                 status = hook.statuses.pop(0) if hook.statuses else 200
                 hook.requests.append({"path": self.path, "headers": dict(self.headers),
                                       "json": json.loads(body), "status": status})
-            self.send_response(status)
+            self.send_response(status, hook.reason)
             self.send_header("Content-Length", "2")
             self.end_headers()
             self.wfile.write(b"ok")
