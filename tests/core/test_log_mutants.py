@@ -79,3 +79,28 @@ def test_stderr_off_a_terminal_gets_stamped_lines(log_file, capsys):
     logging.getLogger("salescli.jobs").info("rollup ok")
     (line,) = capsys.readouterr().err.splitlines()
     assert line.endswith("Z INFO [rollup] rollup ok") and line[:4].isdigit()
+
+
+@pytest.mark.parametrize("off", ["0", "false", "No", "OFF"])
+def test_syslog_switched_off_sends_nothing(monkeypatch, off):
+    """Any of 0/false/no/off (any case) means no syslog, not the default UDP port 514."""
+    server = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    try:
+        server.bind(("127.0.0.1", 514))  # where an unrecognised value would send (localhost)
+    except OSError as exc:
+        server.close()
+        pytest.skip(f"cannot listen on UDP 514 here: {exc}")
+    server.settimeout(10)
+    try:
+        monkeypatch.setenv("SALESCLI_LOG_SYSLOG", off)
+        setup_logging(quiet=True, job="notify")
+        logging.getLogger("salescli.jobs").warning("not for syslog")
+        server.sendto(b"sentinel", server.getsockname())  # after anything logging sent
+        assert server.recv(4096) == b"sentinel"
+        monkeypatch.setenv("SALESCLI_LOG_SYSLOG", "127.0.0.1:514")  # the receiver works
+        setup_logging(quiet=True, job="notify")
+        logging.getLogger("salescli.jobs").warning("for syslog")
+        assert server.recv(4096).decode().endswith("WARNING [notify] for syslog\x00")
+    finally:
+        server.close()
+        setup_logging()
