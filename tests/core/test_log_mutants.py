@@ -104,3 +104,29 @@ def test_syslog_switched_off_sends_nothing(monkeypatch, off):
     finally:
         server.close()
         setup_logging()
+
+
+def test_a_stack_in_the_log_is_kept_with_its_secrets_redacted(log_file, monkeypatch):
+    monkeypatch.setenv("SALESCLI_IMAP_PASSWORD", "hunter22")
+    setup_logging(job="scan")
+    # a frame whose file name holds the secret, as a path built from it would
+    code = compile("log.warning('where', stack_info=True)", "/srv/hunter22/scan.py", "exec")
+    exec(code, {"log": logging.getLogger("salescli.jobs")})
+    text = log_file.read_text()
+    assert "WARNING [scan] where\nStack (most recent call last):" in text
+    assert 'File "/srv/[redacted]/scan.py", line 1, in <module>' in text
+    assert "hunter22" not in text
+
+
+def test_an_unusable_log_file_is_one_warning_line_on_stderr(tmp_path, monkeypatch, capsys):
+    (tmp_path / "file").write_text("")
+    path = tmp_path / "file" / "salescli.log"
+    monkeypatch.setenv("SALESCLI_LOG_FILE", str(path))
+    try:
+        setup_logging(job="scan")
+    finally:
+        monkeypatch.delenv("SALESCLI_LOG_FILE")
+        setup_logging()
+    (line,) = capsys.readouterr().err.splitlines()
+    assert line.endswith(
+        f"WARNING [scan] SALESCLI_LOG_FILE {str(path)!r} cannot be opened: Not a directory")
