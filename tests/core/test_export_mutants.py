@@ -79,3 +79,25 @@ def test_bookkeeping_tables_are_not_suggested_but_still_export_by_name(invoke, s
     line = fails(invoke("export", "nope"), "TABLE_OR_VIEW 'nope'", "prospects")
     assert "_sqlite_migrations" not in line and "prospects_fts" not in line
     assert ok(invoke("export", "_sqlite_migrations")).startswith("id,migration_set,name,")
+
+
+def test_progress_is_reported_every_5000_rows_and_at_the_end(sales, conn):
+    """What moves the bar of ``salescli export -o FILE`` on a terminal."""
+    conn.execute("CREATE TABLE bulk(n INTEGER)")
+    conn.executemany("INSERT INTO bulk VALUES (?)", [(i,) for i in range(12_345)])
+    seen: list[int] = []
+    out = io.StringIO()
+    assert export.export(conn, "bulk", "nl", out=out, progress=seen.append) == 12_345
+    assert seen == [5000, 10_000, 12_345]
+    assert out.getvalue().count("\n") == 12_345
+
+
+def test_exported_json_has_one_row_a_line_and_closes_on_its_own_line(invoke, three):
+    from tests.support.cli import ok
+
+    text = ok(invoke("export", "prospects", "--format", "json"))
+    lines = text.split("\n")
+    assert lines[0] == "[" and lines[-2:] == ["]", ""]
+    assert [json.loads(line.rstrip(","))["email"] for line in lines[1:-2]] == [
+        "ada@example.com", "bob@example.org", "cy@example.net"]
+    assert json.loads(text) == [json.loads(line.rstrip(",")) for line in lines[1:-2]]
