@@ -3,9 +3,43 @@ survived the older tests)."""
 
 from __future__ import annotations
 
-from tests.support.cli import fails
+import os
+import time
+from datetime import UTC, datetime
+
+import pytest
+
+from tests.support.cli import fails, ok
 
 
 def test_a_bad_duration_in_the_environment_is_one_error_line(invoke, sales):
     fails(invoke("health", env={"SALESCLI_HEALTH_MAX_RUNTIME": "forever"}),
           "SALESCLI_HEALTH_MAX_RUNTIME 'forever' is not a duration like 30m, 12h, 7d or 2w")
+
+
+@pytest.mark.parametrize("since, reason", [
+    ("800000d", "reaches too far back"),         # before year 1
+    ("99999999999w", "is too long a duration"),  # beyond what a timedelta holds
+])
+def test_a_duration_too_far_back_names_the_option(invoke, sales, since, reason):
+    fails(invoke("activity", "--since", since), f"--since {since!r} {reason}")
+
+
+def test_now_is_the_current_instant_whatever_the_machines_timezone(invoke, three):
+    """``--at now`` on a machine set to New York records the UTC instant, not the wall
+    clock's reading labelled UTC."""
+    old = os.environ.get("TZ")
+    os.environ["TZ"] = "America/New_York"
+    time.tzset()
+    try:
+        before = datetime.now(UTC).replace(microsecond=0)
+        out = ok(invoke("log", "ada@example.com", "--kind", "call", "--at", "now"))
+        after = datetime.now(UTC)
+    finally:
+        if old is None:
+            del os.environ["TZ"]
+        else:
+            os.environ["TZ"] = old
+        time.tzset()
+    got = datetime.fromisoformat(out.split(" at ")[-1].strip())
+    assert before <= got <= after, out
