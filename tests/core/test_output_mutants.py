@@ -33,3 +33,10 @@ def test_a_table_cell_of_exactly_the_width_is_shown_whole(invoke, sales):
     ok(invoke("prospects", "add", "wide@example.com", "--name", name))
     table = ok(invoke("prospects", "list"))
     assert name in table and "…" not in table
+
+
+def test_the_activity_table_shows_a_change_as_readable_one_line_json(invoke, three):
+    ok(invoke("prospects", "update", "cy@example.net", "--name", "Zoë\nÅngström"))
+    table = ok(invoke("activity", "--prospect", "cy@example.net"))
+    update = next(line for line in table.splitlines() if " update " in line)
+    assert update.rstrip().endswith('{"name": "Zoë\\nÅngström"}')
