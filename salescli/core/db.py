@@ -116,11 +116,11 @@ def connect(path: str | os.PathLike, *, create: bool = False) -> sqlite3.Connect
         if not create:
             raise SchemaError(f"database {str(path)!r} does not exist; run: salescli init")
         create_private(path)
-    conn = sqlite3.connect(path, isolation_level=None, timeout=BUSY_TIMEOUT_MS / 1000,
-                           check_same_thread=False, factory=Connection)
+    conn = sqlite3.connect(path, isolation_level=None, check_same_thread=False,
+                           factory=Connection)
     conn.db_file = path
     conn.row_factory = sqlite3.Row
-    conn.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
+    conn.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")  # the one place it is set
     conn.execute("PRAGMA foreign_keys = ON")  # pragma: no mutate (SQL ignores case)
     # Switching to WAL rewrites the file header: never do it to a file from a newer
     # salescli, which the version check refuses untouched.
@@ -159,7 +159,9 @@ def _while_locked(conn: sqlite3.Connection, sql: str, first: float, most: float)
 def _turns(conn: sqlite3.Connection) -> int | None:
     """The descriptor of ``conn``'s writers'-turn lock file, or None (not our connection,
     no flock on this system, or the file cannot be opened: then no turns are taken)."""
-    fd = getattr(conn, "turns_fd", -1)
+    if not isinstance(conn, Connection):
+        return None
+    fd = conn.turns_fd
     if fd is None and fcntl is not None:
         turns = conn.db_file.with_name(conn.db_file.name + TURNS_SUFFIX)
         try:

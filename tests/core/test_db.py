@@ -206,3 +206,23 @@ def test_nested_transaction_rolls_back_only_the_inner_part(conn):
                 raise RuntimeError("inner")
     assert [r[0] for r in conn.execute("SELECT username FROM users")] == ["a"]
     assert not conn.in_transaction
+
+
+def test_a_transaction_on_a_plain_sqlite3_connection_commits_or_rolls_back(sales):
+    """Code handed a connection it did not open with db.connect (sqlite3's own) still gets
+    a working transaction, without the writers' turn lock file."""
+    plain = sqlite3.connect(sales, isolation_level=None)
+    try:
+        with db.transaction(plain):
+            plain.execute("INSERT INTO users(username, role, created_at, updated_at)"
+                          " VALUES ('a', 'admin', 'x', 'x')")
+        with pytest.raises(RuntimeError):
+            with db.transaction(plain):
+                plain.execute("INSERT INTO users(username, role, created_at, updated_at)"
+                              " VALUES ('b', 'admin', 'x', 'x')")
+                raise RuntimeError("undo")
+        db.let_writers_in(plain)  # nothing to wait for: returns at once
+    finally:
+        plain.close()
+    assert [r["username"] for r in query(sales, "SELECT username FROM users")] == ["a"]
+    assert not (sales.parent / (sales.name + db.TURNS_SUFFIX)).exists()
