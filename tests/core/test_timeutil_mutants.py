@@ -43,3 +43,15 @@ def test_now_is_the_current_instant_whatever_the_machines_timezone(invoke, three
         time.tzset()
     got = datetime.fromisoformat(out.split(" at ")[-1].strip())
     assert before <= got <= after, out
+
+
+def test_a_time_moved_out_of_range_by_its_offset_is_one_exact_error(invoke, sales):
+    line = fails(invoke("activity", "--since", "9999-12-31T23:00:00-05:00"))
+    assert line == "Error: --since '9999-12-31T23:00:00-05:00' is out of range"
+
+
+@pytest.mark.parametrize("text", ["2024-03-01t09:30:00z", "2024-03-01T09:30:00z",
+                                  "2024-03-01t09:30:00Z"])
+def test_lower_case_t_and_z_are_accepted_as_rfc_3339_allows(invoke, three, text):
+    out = ok(invoke("log", "ada@example.com", "--kind", "call", "--at", text))
+    assert out.rstrip().endswith(" at 2024-03-01T09:30:00Z"), out
