@@ -226,3 +226,13 @@ def test_a_transaction_on_a_plain_sqlite3_connection_commits_or_rolls_back(sales
         plain.close()
     assert [r["username"] for r in query(sales, "SELECT username FROM users")] == ["a"]
     assert not (sales.parent / (sales.name + db.TURNS_SUFFIX)).exists()
+
+
+def test_the_credentials_database_goes_where_its_variable_says(invoke, sales, tmp_path,
+                                                              monkeypatch):
+    elsewhere = tmp_path / "secure" / "creds.db"
+    monkeypatch.setenv("SALESCLI_CREDENTIALS_DB", str(elsewhere))
+    ok(invoke("users", "add", "maria", "--role", "operator", "--password-stdin",
+              input="correct horse battery staple\n"))
+    assert mode(elsewhere) == 0o600
+    assert not sales.with_name(db.CREDENTIALS_NAME).exists()

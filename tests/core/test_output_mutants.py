@@ -40,3 +40,10 @@ def test_the_activity_table_shows_a_change_as_readable_one_line_json(invoke, thr
     table = ok(invoke("activity", "--prospect", "cy@example.net"))
     update = next(line for line in table.splitlines() if " update " in line)
     assert update.rstrip().endswith('{"name": "Zoë\\nÅngström"}')
+
+
+def test_a_table_shows_text_that_looks_like_a_number_as_typed(invoke, sales):
+    ok(invoke("prospects", "add", "lab@example.com", "--company", "1E9"))
+    row = next(line for line in ok(invoke("prospects", "list")).splitlines()
+               if "lab@example.com" in line)
+    assert " 1E9 " in row + " " and "1000000000" not in row
