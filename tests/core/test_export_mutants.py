@@ -101,3 +101,17 @@ def test_exported_json_has_one_row_a_line_and_closes_on_its_own_line(invoke, thr
     assert [json.loads(line.rstrip(","))["email"] for line in lines[1:-2]] == [
         "ada@example.com", "bob@example.org", "cy@example.net"]
     assert json.loads(text) == [json.loads(line.rstrip(",")) for line in lines[1:-2]]
+
+
+def test_raw_and_format_hold_for_a_file_too_and_text_stays_readable(invoke, sales, tmp_path):
+    from tests.support.cli import ok
+
+    ok(invoke("prospects", "add", "zoe@example.com", "--name", "=Zoë()"))
+    raw = tmp_path / "raw.csv"
+    ok(invoke("export", "prospects", "--raw", "-o", raw))
+    assert [r["name"] for r in csv.DictReader(io.StringIO(raw.read_text(), newline=""))] == [
+        "=Zoë()"]
+    for fmt in ("json", "nl"):
+        out = tmp_path / f"out.{fmt}"
+        ok(invoke("export", "prospects", "--format", fmt, "-o", out))
+        assert '"name": "=Zoë()"' in out.read_text(encoding="utf-8")
