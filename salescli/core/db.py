@@ -137,7 +137,7 @@ def _switch_to_wal(conn: sqlite3.Connection) -> None:
     without its busy handler, when another connection holds the file meanwhile (two
     writers opening a brand-new file). So wait here, up to the busy timeout.
     """
-    _while_locked(conn, "PRAGMA journal_mode = WAL", first=0.001, most=0.05)
+    _while_locked(conn, "PRAGMA journal_mode = WAL", 0.001, 0.05)  # pragma: no mutate (timing)
 
 
 def _while_locked(conn: sqlite3.Connection, sql: str, first: float, most: float) -> None:
@@ -153,7 +153,7 @@ def _while_locked(conn: sqlite3.Connection, sql: str, first: float, most: float)
             if "locked" not in str(exc) or time.monotonic() >= deadline:
                 raise
         time.sleep(delay)
-        delay = min(delay * 2, most)
+        delay = min(delay * 2, most)  # pragma: no mutate (timing)
 
 
 def _turns(conn: sqlite3.Connection) -> int | None:
@@ -181,7 +181,7 @@ def _begin_immediate(conn: sqlite3.Connection) -> None:
         return
     conn.execute("PRAGMA busy_timeout = 0")
     try:
-        _while_locked(conn, "BEGIN IMMEDIATE", first=0.0005, most=_POLL_MAX_S)
+        _while_locked(conn, "BEGIN IMMEDIATE", 0.0005, _POLL_MAX_S)  # pragma: no mutate (timing)
     finally:
         conn.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
 
@@ -193,7 +193,7 @@ def let_writers_in(conn: sqlite3.Connection) -> None:
     if fd is None or conn.in_transaction:
         return
     deadline = time.monotonic() + LET_IN_MAX_S
-    delay = 0.0002
+    delay = 0.0002  # pragma: no mutate (timing)
     while True:
         try:
             fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
@@ -201,7 +201,7 @@ def let_writers_in(conn: sqlite3.Connection) -> None:
             if time.monotonic() >= deadline:
                 return
             time.sleep(delay)
-            delay = min(delay * 2, _POLL_MAX_S / 2)
+            delay = min(delay * 2, _POLL_MAX_S / 2)  # pragma: no mutate (timing)
             continue
         fcntl.flock(fd, fcntl.LOCK_UN)
         return
