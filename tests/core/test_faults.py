@@ -113,3 +113,11 @@ def test_pause_waits_until_the_flag_is_removed(table, tmp_path):
             proc.wait()
     assert (proc.returncode, out) == (0, "done\n"), err
     assert _rows(table) == [0, 1, 2]
+
+
+def test_a_misspelt_action_is_an_error_not_a_kill(table):
+    code, out, err = _run(table, "db.begin:1:paus=/tmp/x")
+    assert code == 1 and out == ""
+    assert ("SALESCLI_FAILPOINT 'db.begin:1:paus=/tmp/x': the action must be kill, "
+            "pause=FILE or touch=FILE") in err
+    assert _rows(table) == []
