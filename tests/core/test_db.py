@@ -236,3 +236,12 @@ def test_the_credentials_database_goes_where_its_variable_says(invoke, sales, tm
               input="correct horse battery staple\n"))
     assert mode(elsewhere) == 0o600
     assert not sales.with_name(db.CREDENTIALS_NAME).exists()
+
+
+def test_the_first_write_creates_the_private_writers_turn_file(invoke, db_file):
+    """The lock file writers take turns on sits beside the database, 0600 like it."""
+    ok(invoke("init"))
+    turns = db_file.parent / (db_file.name + db.TURNS_SUFFIX)
+    turns.unlink(missing_ok=True)
+    ok(invoke("prospects", "add", "ada@example.com"))
+    assert mode(turns) == 0o600

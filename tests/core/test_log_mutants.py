@@ -130,3 +130,11 @@ def test_an_unusable_log_file_is_one_warning_line_on_stderr(tmp_path, monkeypatc
     (line,) = capsys.readouterr().err.splitlines()
     assert line.endswith(
         f"WARNING [scan] SALESCLI_LOG_FILE {str(path)!r} cannot be opened: Not a directory")
+
+
+def test_only_secret_variables_are_redacted_not_every_long_value(log_file, monkeypatch):
+    monkeypatch.setenv("SALESCLI_USER", "maria")          # not a secret name: stays
+    monkeypatch.setenv("SALESCLI_SMTP_PASSWORD", "abc")  # too short to be a real secret
+    setup_logging(job="scan")
+    logging.getLogger("salescli.jobs").info("scan by maria: abc messages")
+    assert log_file.read_text().rstrip().endswith("INFO [scan] scan by maria: abc messages")
