@@ -55,3 +55,12 @@ def test_a_time_moved_out_of_range_by_its_offset_is_one_exact_error(invoke, sale
 def test_lower_case_t_and_z_are_accepted_as_rfc_3339_allows(invoke, three, text):
     out = ok(invoke("log", "ada@example.com", "--kind", "call", "--at", text))
     assert out.rstrip().endswith(" at 2024-03-01T09:30:00Z"), out
+
+
+def test_a_duration_error_without_a_field_name_says_duration():
+    from salescli.core.errors import InvalidValue
+    from salescli.core.timeutil import parse_duration
+
+    with pytest.raises(InvalidValue) as err:
+        parse_duration("soon")
+    assert str(err.value) == "duration 'soon' is not a duration like 30m, 12h, 7d or 2w"
