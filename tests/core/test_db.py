@@ -174,8 +174,8 @@ def test_newer_database_is_refused_and_not_modified(invoke, db_file, journal):
                  ("prospects", "add", "b@example.com"), ("prospects", "move", "1", "contacted"),
                  ("stages", "add", "x"), ("users", "add", "u", "--role", "admin",
                                           "--no-password"), ("log", "1", "--kind", "note")):
-        fails(invoke(*args), f"schema version {db.SCHEMA_VERSION + 1}", "newer",
-              "upgrade salescli")
+        fails(invoke(*args), f"database {str(db_file)!r} has schema version "
+              f"{db.SCHEMA_VERSION + 1}", "newer", "upgrade salescli")
     assert db_file.read_bytes() == before
     assert _sidecars(db_file) == sidecars
     assert not db.credentials_path(db_file).exists()
