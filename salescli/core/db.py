@@ -37,6 +37,10 @@ BUSY_TIMEOUT_MS = int(os.environ.get("SALESCLI_BUSY_TIMEOUT_MS", "30000"))
 TURNS_SUFFIX = "-writers"
 LET_IN_MAX_S = 1.0  # a long job waits at most this long for the writers queued before it
 _POLL_MAX_S = 0.005
+# (first, longest) wait between tries: switching to WAL, and BEGIN IMMEDIATE
+_WAL_WAITS = (0.001, 0.05)
+_BEGIN_WAITS = (0.0005, _POLL_MAX_S)
+_LET_IN_FIRST_S = 0.0002  # let_writers_in's first wait for the exclusive lock
 
 
 class Connection(sqlite3.Connection):
@@ -137,7 +141,7 @@ def _switch_to_wal(conn: sqlite3.Connection) -> None:
     without its busy handler, when another connection holds the file meanwhile (two
     writers opening a brand-new file). So wait here, up to the busy timeout.
     """
-    _while_locked(conn, "PRAGMA journal_mode = WAL", 0.001, 0.05)  # pragma: no mutate (timing)
+    _while_locked(conn, "PRAGMA journal_mode = WAL", *_WAL_WAITS)
 
 
 def _while_locked(conn: sqlite3.Connection, sql: str, first: float, most: float) -> None:
@@ -181,7 +185,7 @@ def _begin_immediate(conn: sqlite3.Connection) -> None:
         return
     conn.execute("PRAGMA busy_timeout = 0")
     try:
-        _while_locked(conn, "BEGIN IMMEDIATE", 0.0005, _POLL_MAX_S)  # pragma: no mutate (timing)
+        _while_locked(conn, "BEGIN IMMEDIATE", *_BEGIN_WAITS)
     finally:
         conn.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
 
@@ -193,7 +197,7 @@ def let_writers_in(conn: sqlite3.Connection) -> None:
     if fd is None or conn.in_transaction:
         return
     deadline = time.monotonic() + LET_IN_MAX_S
-    delay = 0.0002  # pragma: no mutate (timing)
+    delay = _LET_IN_FIRST_S
     while True:
         try:
             fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
