@@ -245,3 +245,25 @@ def test_the_first_write_creates_the_private_writers_turn_file(invoke, db_file):
     turns.unlink(missing_ok=True)
     ok(invoke("prospects", "add", "ada@example.com"))
     assert mode(turns) == 0o600
+
+
+def test_a_long_job_letting_writers_in_with_none_waiting_goes_on(sales):
+    """Between its transactions a long job (the scan) calls let_writers_in; with nobody
+    waiting it returns, and the job's next transaction and other writers go on."""
+    job = db.connect(sales)
+    try:
+        for name in ("a", "b"):
+            with db.transaction(job):
+                job.execute("INSERT INTO users(username, role, created_at, updated_at)"
+                            " VALUES (?, 'admin', 'x', 'x')", (name,))
+            db.let_writers_in(job)
+        other = db.connect(sales)
+        try:
+            with db.transaction(other):
+                other.execute("INSERT INTO users(username, role, created_at, updated_at)"
+                              " VALUES ('c', 'admin', 'x', 'x')")
+        finally:
+            other.close()
+    finally:
+        job.close()
+    assert [r["username"] for r in query(sales, "SELECT username FROM users")] == ["a", "b", "c"]

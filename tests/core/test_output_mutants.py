@@ -5,6 +5,8 @@ from __future__ import annotations
 import csv
 import io
 
+import pytest
+
 from tests.support.cli import ok
 
 
@@ -47,3 +49,11 @@ def test_a_table_shows_text_that_looks_like_a_number_as_typed(invoke, sales):
     row = next(line for line in ok(invoke("prospects", "list")).splitlines()
                if "lab@example.com" in line)
     assert " 1E9 " in row + " " and "1000000000" not in row
+
+
+@pytest.mark.parametrize("fmt", ["csv", "json", "nl", "table"])
+def test_render_returns_how_many_rows_it_wrote(fmt):
+    from salescli.core import output
+
+    rows = [{"email": f"p{i}@example.com"} for i in range(3)]
+    assert output.render(iter(rows), fmt, io.StringIO()) == 3

@@ -64,3 +64,9 @@ def test_a_duration_error_without_a_field_name_says_duration():
     with pytest.raises(InvalidValue) as err:
         parse_duration("soon")
     assert str(err.value) == "duration 'soon' is not a duration like 30m, 12h, 7d or 2w"
+
+
+def test_a_bad_date_is_one_exact_error_line(invoke, sales):
+    line = fails(invoke("activity", "--since", "yesterday"))
+    assert line == ("Error: --since 'yesterday' is not a date (use YYYY-MM-DD, an ISO-8601"
+                    " time, 'now' or '7d')")
