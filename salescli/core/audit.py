@@ -103,7 +103,7 @@ def list_activities(
         params.append(entity)
     sql = "SELECT * FROM activities"  # pragma: no mutate: SQL keywords ignore case
     if where:
-        sql += " WHERE " + " AND ".join(where)
+        sql += " WHERE " + " AND ".join(where)  # pragma: no mutate (SQL ignores case)
     sql += " ORDER BY at, id"
     if limit:
         newest_first = " ORDER BY at DESC, id DESC"  # pragma: no mutate (SQL ignores case)

@@ -37,6 +37,10 @@ BUSY_TIMEOUT_MS = int(os.environ.get("SALESCLI_BUSY_TIMEOUT_MS", "30000"))
 TURNS_SUFFIX = "-writers"
 LET_IN_MAX_S = 1.0  # a long job waits at most this long for the writers queued before it
 _POLL_MAX_S = 0.005
+# (first, longest) wait between tries: switching to WAL, and BEGIN IMMEDIATE
+_WAL_WAITS = (0.001, 0.05)
+_BEGIN_WAITS = (0.0005, _POLL_MAX_S)
+_LET_IN_FIRST_S = 0.0002  # let_writers_in's first wait for the exclusive lock
 
 
 class Connection(sqlite3.Connection):
@@ -116,11 +120,11 @@ def connect(path: str | os.PathLike, *, create: bool = False) -> sqlite3.Connect
         if not create:
             raise SchemaError(f"database {str(path)!r} does not exist; run: salescli init")
         create_private(path)
-    conn = sqlite3.connect(path, isolation_level=None, timeout=BUSY_TIMEOUT_MS / 1000,
-                           check_same_thread=False, factory=Connection)
+    conn = sqlite3.connect(path, isolation_level=None, check_same_thread=False,
+                           factory=Connection)
     conn.db_file = path
     conn.row_factory = sqlite3.Row
-    conn.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
+    conn.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")  # the one place it is set
     conn.execute("PRAGMA foreign_keys = ON")  # pragma: no mutate (SQL ignores case)
     # Switching to WAL rewrites the file header: never do it to a file from a newer
     # salescli, which the version check refuses untouched.
@@ -137,7 +141,7 @@ def _switch_to_wal(conn: sqlite3.Connection) -> None:
     without its busy handler, when another connection holds the file meanwhile (two
     writers opening a brand-new file). So wait here, up to the busy timeout.
     """
-    _while_locked(conn, "PRAGMA journal_mode = WAL", first=0.001, most=0.05)
+    _while_locked(conn, "PRAGMA journal_mode = WAL", *_WAL_WAITS)
 
 
 def _while_locked(conn: sqlite3.Connection, sql: str, first: float, most: float) -> None:
@@ -153,13 +157,15 @@ def _while_locked(conn: sqlite3.Connection, sql: str, first: float, most: float)
             if "locked" not in str(exc) or time.monotonic() >= deadline:
                 raise
         time.sleep(delay)
-        delay = min(delay * 2, most)
+        delay = min(delay * 2, most)  # pragma: no mutate (timing)
 
 
 def _turns(conn: sqlite3.Connection) -> int | None:
     """The descriptor of ``conn``'s writers'-turn lock file, or None (not our connection,
     no flock on this system, or the file cannot be opened: then no turns are taken)."""
-    fd = getattr(conn, "turns_fd", -1)
+    if not isinstance(conn, Connection):
+        return None
+    fd = conn.turns_fd
     if fd is None and fcntl is not None:
         turns = conn.db_file.with_name(conn.db_file.name + TURNS_SUFFIX)
         try:
@@ -179,7 +185,7 @@ def _begin_immediate(conn: sqlite3.Connection) -> None:
         return
     conn.execute("PRAGMA busy_timeout = 0")
     try:
-        _while_locked(conn, "BEGIN IMMEDIATE", first=0.0005, most=_POLL_MAX_S)
+        _while_locked(conn, "BEGIN IMMEDIATE", *_BEGIN_WAITS)
     finally:
         conn.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
 
@@ -191,7 +197,7 @@ def let_writers_in(conn: sqlite3.Connection) -> None:
     if fd is None or conn.in_transaction:
         return
     deadline = time.monotonic() + LET_IN_MAX_S
-    delay = 0.0002
+    delay = _LET_IN_FIRST_S
     while True:
         try:
             fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
@@ -199,7 +205,7 @@ def let_writers_in(conn: sqlite3.Connection) -> None:
             if time.monotonic() >= deadline:
                 return
             time.sleep(delay)
-            delay = min(delay * 2, _POLL_MAX_S / 2)
+            delay = min(delay * 2, _POLL_MAX_S / 2)  # pragma: no mutate (timing)
             continue
         fcntl.flock(fd, fcntl.LOCK_UN)
         return

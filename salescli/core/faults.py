@@ -4,7 +4,7 @@ the sequence sender).
 ``SALESCLI_FAILPOINT=NAME[:N][:ACTION]`` makes the N-th pass (default 1) through
 ``failpoint(NAME)`` either SIGKILL the process (the default action, ``kill``) or
 ``pause=FILE``: create FILE and wait until the test removes it, or ``touch=FILE``: create
-FILE and go on. Unset, it costs one
+FILE and go on; any other action is a ValueError. Unset, it costs one
 dictionary lookup. For fault tests only; never set it in production.
 """
 
@@ -41,4 +41,7 @@ def failpoint(name: str) -> None:
         while flag.exists() and time.monotonic() < deadline:
             time.sleep(0.02)
         return
+    if action != "kill":  # a typo must not pass for a kill
+        raise ValueError(f"SALESCLI_FAILPOINT {spec!r}: the action must be kill, "
+                         "pause=FILE or touch=FILE")
     os.kill(os.getpid(), signal.SIGKILL)

@@ -156,7 +156,7 @@ def pick(rows: Iterable[dict[str, Any]], columns: Sequence[str]) -> Iterator[dic
 
 
 def render_to_file(rows: Iterable[dict[str, Any]], fmt: str, path: str, *,
-                   raw: bool = False, columns: Sequence[str] | None = None) -> int:
+                   raw: bool, columns: Sequence[str] | None = None) -> int:
     """Render into ``path`` through a temporary file, so a failure leaves no half file."""
     import os
     import tempfile

@@ -53,7 +53,8 @@ def parse_when(value: str, field: str = "date") -> str:
         if len(text) == 10:
             day = date.fromisoformat(text)
             return f"{day.isoformat()}T00:00:00Z"
-        dt = datetime.fromisoformat(text.replace("Z", "+00:00").replace(" ", "T", 1))
+        # 3.11 reads a "Z" and any date-time separator; RFC 3339 allows a lower-case z
+        dt = datetime.fromisoformat(text.upper())
     except ValueError:
         raise InvalidValue(
             field, value, "is not a date (use YYYY-MM-DD, an ISO-8601 time, 'now' or '7d')"

@@ -7,7 +7,7 @@ import json
 
 import pytest
 
-from tests.support.cli import activities, last_activity_id, new_activities, ok
+from tests.support.cli import activities, last_activity_id, new_activities, ok, query
 
 
 def brief(rows):
@@ -159,3 +159,16 @@ def test_activity_command_filters(invoke, three):
     assert [json.loads(x)["id"] for x in nl] == [r["id"] for r in rows]
     table = ok(invoke("activity"))
     assert table.splitlines()[0].split()[:4] == ["id", "at", "actor", "action"]
+
+
+
+def test_unsuppressing_records_what_the_entry_was_for_each_prospect_it_covered(
+        invoke, three, db_file):
+    ok(invoke("suppress", "@example.org", "--reason", "asked us to stop"))
+    since = last_activity_id(db_file)
+    ok(invoke("unsuppress", "@example.org"))
+    bob = query(db_file, "SELECT id FROM prospects WHERE email = 'bob@example.org'")[0]["id"]
+    assert [(a["action"], a["prospect_id"], a["before"], a["after"])
+            for a in new_activities(db_file, since)] == [
+        ("unsuppress", bob, {"address": "@example.org", "reason": "asked us to stop",
+                             "source": "manual"}, None)]

@@ -174,8 +174,8 @@ def test_newer_database_is_refused_and_not_modified(invoke, db_file, journal):
                  ("prospects", "add", "b@example.com"), ("prospects", "move", "1", "contacted"),
                  ("stages", "add", "x"), ("users", "add", "u", "--role", "admin",
                                           "--no-password"), ("log", "1", "--kind", "note")):
-        fails(invoke(*args), f"schema version {db.SCHEMA_VERSION + 1}", "newer",
-              "upgrade salescli")
+        fails(invoke(*args), f"database {str(db_file)!r} has schema version "
+              f"{db.SCHEMA_VERSION + 1}", "newer", "upgrade salescli")
     assert db_file.read_bytes() == before
     assert _sidecars(db_file) == sidecars
     assert not db.credentials_path(db_file).exists()
@@ -206,3 +206,64 @@ def test_nested_transaction_rolls_back_only_the_inner_part(conn):
                 raise RuntimeError("inner")
     assert [r[0] for r in conn.execute("SELECT username FROM users")] == ["a"]
     assert not conn.in_transaction
+
+
+def test_a_transaction_on_a_plain_sqlite3_connection_commits_or_rolls_back(sales):
+    """Code handed a connection it did not open with db.connect (sqlite3's own) still gets
+    a working transaction, without the writers' turn lock file."""
+    plain = sqlite3.connect(sales, isolation_level=None)
+    try:
+        with db.transaction(plain):
+            plain.execute("INSERT INTO users(username, role, created_at, updated_at)"
+                          " VALUES ('a', 'admin', 'x', 'x')")
+        with pytest.raises(RuntimeError):
+            with db.transaction(plain):
+                plain.execute("INSERT INTO users(username, role, created_at, updated_at)"
+                              " VALUES ('b', 'admin', 'x', 'x')")
+                raise RuntimeError("undo")
+        db.let_writers_in(plain)  # nothing to wait for: returns at once
+    finally:
+        plain.close()
+    assert [r["username"] for r in query(sales, "SELECT username FROM users")] == ["a"]
+    assert not (sales.parent / (sales.name + db.TURNS_SUFFIX)).exists()
+
+
+def test_the_credentials_database_goes_where_its_variable_says(invoke, sales, tmp_path,
+                                                              monkeypatch):
+    elsewhere = tmp_path / "secure" / "creds.db"
+    monkeypatch.setenv("SALESCLI_CREDENTIALS_DB", str(elsewhere))
+    ok(invoke("users", "add", "maria", "--role", "operator", "--password-stdin",
+              input="correct horse battery staple\n"))
+    assert mode(elsewhere) == 0o600
+    assert not sales.with_name(db.CREDENTIALS_NAME).exists()
+
+
+def test_the_first_write_creates_the_private_writers_turn_file(invoke, db_file):
+    """The lock file writers take turns on sits beside the database, 0600 like it."""
+    ok(invoke("init"))
+    turns = db_file.parent / (db_file.name + db.TURNS_SUFFIX)
+    turns.unlink(missing_ok=True)
+    ok(invoke("prospects", "add", "ada@example.com"))
+    assert mode(turns) == 0o600
+
+
+def test_a_long_job_letting_writers_in_with_none_waiting_goes_on(sales):
+    """Between its transactions a long job (the scan) calls let_writers_in; with nobody
+    waiting it returns, and the job's next transaction and other writers go on."""
+    job = db.connect(sales)
+    try:
+        for name in ("a", "b"):
+            with db.transaction(job):
+                job.execute("INSERT INTO users(username, role, created_at, updated_at)"
+                            " VALUES (?, 'admin', 'x', 'x')", (name,))
+            db.let_writers_in(job)
+        other = db.connect(sales)
+        try:
+            with db.transaction(other):
+                other.execute("INSERT INTO users(username, role, created_at, updated_at)"
+                              " VALUES ('c', 'admin', 'x', 'x')")
+        finally:
+            other.close()
+    finally:
+        job.close()
+    assert [r["username"] for r in query(sales, "SELECT username FROM users")] == ["a", "b", "c"]

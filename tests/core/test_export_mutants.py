@@ -79,3 +79,39 @@ def test_bookkeeping_tables_are_not_suggested_but_still_export_by_name(invoke, s
     line = fails(invoke("export", "nope"), "TABLE_OR_VIEW 'nope'", "prospects")
     assert "_sqlite_migrations" not in line and "prospects_fts" not in line
     assert ok(invoke("export", "_sqlite_migrations")).startswith("id,migration_set,name,")
+
+
+def test_progress_is_reported_every_5000_rows_and_at_the_end(sales, conn):
+    """What moves the bar of ``salescli export -o FILE`` on a terminal."""
+    conn.execute("CREATE TABLE bulk(n INTEGER)")
+    conn.executemany("INSERT INTO bulk VALUES (?)", [(i,) for i in range(12_345)])
+    seen: list[int] = []
+    out = io.StringIO()
+    assert export.export(conn, "bulk", "nl", out=out, progress=seen.append) == 12_345
+    assert seen == [5000, 10_000, 12_345]
+    assert out.getvalue().count("\n") == 12_345
+
+
+def test_exported_json_has_one_row_a_line_and_closes_on_its_own_line(invoke, three):
+    from tests.support.cli import ok
+
+    text = ok(invoke("export", "prospects", "--format", "json"))
+    lines = text.split("\n")
+    assert lines[0] == "[" and lines[-2:] == ["]", ""]
+    assert [json.loads(line.rstrip(","))["email"] for line in lines[1:-2]] == [
+        "ada@example.com", "bob@example.org", "cy@example.net"]
+    assert json.loads(text) == [json.loads(line.rstrip(",")) for line in lines[1:-2]]
+
+
+def test_raw_and_format_hold_for_a_file_too_and_text_stays_readable(invoke, sales, tmp_path):
+    from tests.support.cli import ok
+
+    ok(invoke("prospects", "add", "zoe@example.com", "--name", "=Zoë()"))
+    raw = tmp_path / "raw.csv"
+    ok(invoke("export", "prospects", "--raw", "-o", raw))
+    assert [r["name"] for r in csv.DictReader(io.StringIO(raw.read_text(), newline=""))] == [
+        "=Zoë()"]
+    for fmt in ("json", "nl"):
+        out = tmp_path / f"out.{fmt}"
+        ok(invoke("export", "prospects", "--format", fmt, "-o", out))
+        assert '"name": "=Zoë()"' in out.read_text(encoding="utf-8")

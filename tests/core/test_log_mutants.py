@@ -79,3 +79,62 @@ def test_stderr_off_a_terminal_gets_stamped_lines(log_file, capsys):
     logging.getLogger("salescli.jobs").info("rollup ok")
     (line,) = capsys.readouterr().err.splitlines()
     assert line.endswith("Z INFO [rollup] rollup ok") and line[:4].isdigit()
+
+
+@pytest.mark.parametrize("off", ["0", "false", "No", "OFF"])
+def test_syslog_switched_off_sends_nothing(monkeypatch, off):
+    """Any of 0/false/no/off (any case) means no syslog, not the default UDP port 514."""
+    server = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    try:
+        server.bind(("127.0.0.1", 514))  # where an unrecognised value would send (localhost)
+    except OSError as exc:
+        server.close()
+        pytest.skip(f"cannot listen on UDP 514 here: {exc}")
+    server.settimeout(10)
+    try:
+        monkeypatch.setenv("SALESCLI_LOG_SYSLOG", off)
+        setup_logging(quiet=True, job="notify")
+        logging.getLogger("salescli.jobs").warning("not for syslog")
+        server.sendto(b"sentinel", server.getsockname())  # after anything logging sent
+        assert server.recv(4096) == b"sentinel"
+        monkeypatch.setenv("SALESCLI_LOG_SYSLOG", "127.0.0.1:514")  # the receiver works
+        setup_logging(quiet=True, job="notify")
+        logging.getLogger("salescli.jobs").warning("for syslog")
+        assert server.recv(4096).decode().endswith("WARNING [notify] for syslog\x00")
+    finally:
+        server.close()
+        setup_logging()
+
+
+def test_a_stack_in_the_log_is_kept_with_its_secrets_redacted(log_file, monkeypatch):
+    monkeypatch.setenv("SALESCLI_IMAP_PASSWORD", "hunter22")
+    setup_logging(job="scan")
+    # a frame whose file name holds the secret, as a path built from it would
+    code = compile("log.warning('where', stack_info=True)", "/srv/hunter22/scan.py", "exec")
+    exec(code, {"log": logging.getLogger("salescli.jobs")})
+    text = log_file.read_text()
+    assert "WARNING [scan] where\nStack (most recent call last):" in text
+    assert 'File "/srv/[redacted]/scan.py", line 1, in <module>' in text
+    assert "hunter22" not in text
+
+
+def test_an_unusable_log_file_is_one_warning_line_on_stderr(tmp_path, monkeypatch, capsys):
+    (tmp_path / "file").write_text("")
+    path = tmp_path / "file" / "salescli.log"
+    monkeypatch.setenv("SALESCLI_LOG_FILE", str(path))
+    try:
+        setup_logging(job="scan")
+    finally:
+        monkeypatch.delenv("SALESCLI_LOG_FILE")
+        setup_logging()
+    (line,) = capsys.readouterr().err.splitlines()
+    assert line.endswith(
+        f"WARNING [scan] SALESCLI_LOG_FILE {str(path)!r} cannot be opened: Not a directory")
+
+
+def test_only_secret_variables_are_redacted_not_every_long_value(log_file, monkeypatch):
+    monkeypatch.setenv("SALESCLI_USER", "maria")          # not a secret name: stays
+    monkeypatch.setenv("SALESCLI_SMTP_PASSWORD", "abc")  # too short to be a real secret
+    setup_logging(job="scan")
+    logging.getLogger("salescli.jobs").info("scan by maria: abc messages")
+    assert log_file.read_text().rstrip().endswith("INFO [scan] scan by maria: abc messages")
