@@ -110,3 +110,23 @@ def test_a_deal_archived_at_the_very_end_of_the_as_of_day_is_not_forecast(small)
     r = outlook.forecast(conn, as_of=AS_OF, horizon="30d", today=TODAY)
     assert {p["email"] for p in r["prospects"]} == {"c@x.example", "e@x.example",
                                                     "f@x.example", "h@x.example"}
+
+
+def test_the_typical_deal_has_no_reply_unless_most_deals_had_one(conn, invoke):
+    """50 deals open at the one past snapshot (2025-06-01), exactly half with a reply 17
+    days before it; 10 won in June, 40 lost: the typical deal has *no* known reply time
+    (that takes more than half of them)."""
+    from salescli.pipeline import interactions
+
+    deals = [(f"t{i}@x.example", "ana", "2025-05-10T09:00:00Z", "lead", 1000,
+              [("won" if i < 10 else "lost", "2025-06-10T09:00:00Z")]) for i in range(50)]
+    deals.append(("open@x.example", "ana", "2025-06-20T09:00:00Z", "lead", 1000, []))
+    ids = build(conn, deals)
+    for i in range(0, 50, 2):
+        interactions.record(conn, "scan", ids[f"t{i}@x.example"], "email_in",
+                            "2025-05-15T00:00:00Z")
+    out = json.loads(ok(invoke("forecast", "--as-of", "2025-06-30", "--horizon", "30d",
+                               "--explain", "open@x.example", "--format", "json")))
+    assert out["model"]["kind"] == "learned"
+    [replies] = [f for f in out["factors"] if f["factor"] == "replies"]
+    assert replies["value"] == "no, never" and replies["typical"].endswith(", never")
