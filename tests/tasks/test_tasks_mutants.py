@@ -4,7 +4,7 @@ defaults (open tasks only; the injected day for relative due days)."""
 
 from __future__ import annotations
 
-from datetime import date
+from datetime import date, timedelta
 
 import pytest
 
@@ -40,3 +40,11 @@ def test_a_relative_due_day_counts_from_the_injected_day(conn, three):
     t = store.add(conn, "tester", "ada@example.com", "call", due="+3d", today=day)
     assert t["due_on"] == "2030-02-02"
     assert store.snooze(conn, "tester", t["id"], "+1w", today=day)["due_on"] == "2030-02-06"
+
+
+def test_the_state_of_a_listed_task_is_judged_on_the_day_given(conn, three):
+    store.add(conn, "tester", "ada@example.com", "call", due="+1d")
+    later = date.today() + timedelta(days=3)
+    [task] = store.list_tasks(conn, today=later)
+    assert task["state"] == "overdue"
+    assert store.list_tasks(conn)[0]["state"] == "open"
