@@ -62,6 +62,7 @@ def test_explain_of_the_learned_model_names_what_a_deal_lacks(conn, invoke):
     assert factors["replies"]["value"] == "no, never"
     assert factors["tags"]["value"] == "(none)" and factors["bounced"]["value"] == "no"
     assert factors["value"]["value"] == "1000"
+    assert factors["age"]["value"].endswith(" days")
     assert all(isinstance(f["value"], str) and f["value"] for f in out["factors"])
 
 

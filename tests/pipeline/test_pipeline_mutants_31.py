@@ -89,3 +89,9 @@ def test_the_timeline_shows_why_a_stage_changed(invoke, three):
     shown = json.loads(ok(invoke("prospects", "show", "ada@example.com", "--format", "json")))
     [lost] = [e for e in shown["timeline"] if e["type"] == "stage_change" and e["to"] == "lost"]
     assert lost["reason"] == "no budget" and lost["from"] == "lead"
+
+
+def test_the_merge_row_counts_what_it_moved_and_dropped(invoke, three, db_file):
+    ok(invoke("prospects", "merge", "ada@example.com", "cy@example.net"))
+    [row] = activities(db_file, entity="prospect", action="merge")
+    assert (row["after"]["duplicates_dropped"], row["after"]["stage_changes_moved"]) == (0, 1)

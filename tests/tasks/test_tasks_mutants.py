@@ -10,7 +10,7 @@ import pytest
 
 from salescli.core.errors import InvalidValue
 from salescli.tasks import store
-from tests.support.cli import activities, fails, scalar
+from tests.support.cli import activities, fails, ok, scalar
 
 
 def test_a_task_id_that_is_no_number_is_one_exact_error(invoke, three, db_file):
@@ -48,3 +48,29 @@ def test_the_state_of_a_listed_task_is_judged_on_the_day_given(conn, three):
     [task] = store.list_tasks(conn, today=later)
     assert task["state"] == "overdue"
     assert store.list_tasks(conn)[0]["state"] == "open"
+
+
+# ---- found by a fresh sample: --sample 40 --seed 41 (same --tests)
+
+
+def test_the_create_row_names_the_task_and_all_it_was_made_with(invoke, three, db_file):
+    ok(invoke("tasks", "add", "ada@example.com", "call her", "--kind", "call"))
+    tid = scalar(db_file, "SELECT id FROM tasks")
+    [row] = activities(db_file, entity="task", action="create")
+    assert row["entity_id"] == tid
+    assert row["after"] == {"kind": "call", "text": "call her", "owner": "maria",
+                            "source": "manual"}
+
+
+def test_done_twice_is_one_exact_error(invoke, three, db_file):
+    ok(invoke("tasks", "add", "ada@example.com", "call her"))
+    tid = scalar(db_file, "SELECT id FROM tasks")
+    ok(invoke("tasks", "done", tid))
+    assert fails(invoke("tasks", "done", tid)) == \
+        f"Error: task '{tid}' is already done (reopen it first)"
+
+
+def test_snooze_judges_after_today_on_the_day_given(conn, three):
+    t = store.add(conn, "tester", "ada@example.com", "call")
+    with pytest.raises(InvalidValue, match="must be a day after today"):
+        store.snooze(conn, "tester", t["id"], "2030-01-05", today=date(2030, 1, 10))
