@@ -169,3 +169,21 @@ def test_the_months_ahead_in_the_weekly_bands_name_their_currency(small):
     rows = backtest.monthly_bands(small[0], date(2025, 4, 30))
     ahead = [r for r in rows if r["actual"] is None]
     assert ahead and all(r["currency"] == "USD" for r in ahead)
+
+
+def test_an_as_of_given_as_a_date_is_that_day(small):
+    conn, _ = small
+    as_date = outlook.forecast(conn, as_of=date(2025, 3, 31), horizon="30d", today=TODAY)
+    assert as_date["as_of"] == AS_OF
+    assert as_date["rows"] == outlook.forecast(conn, as_of=AS_OF, horizon="30d",
+                                               today=TODAY)["rows"]
+
+
+def test_an_as_of_after_today_is_one_exact_error(small, invoke):
+    assert fails(invoke("forecast", "--as-of", "2999-01-01")) == \
+        f"Error: --as-of '2999-01-01' is after today ({date.today().isoformat()})"
+
+
+def test_a_forecast_without_open_deals_still_has_a_total_row():
+    assert [(x["period"], x["deals"], x["currency"]) for x in outlook.group([], "month")] == \
+        [("total", 0, "USD")]
