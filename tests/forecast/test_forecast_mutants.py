@@ -187,3 +187,14 @@ def test_an_as_of_after_today_is_one_exact_error(small, invoke):
 def test_a_forecast_without_open_deals_still_has_a_total_row():
     assert [(x["period"], x["deals"], x["currency"]) for x in outlook.group([], "month")] == \
         [("total", 0, "USD")]
+
+
+def test_a_horizon_over_730_days_is_refused_and_730_is_not(small, invoke):
+    fails(invoke("forecast", "--horizon", "731d"), "--horizon", "'731d'", "at most 730 days")
+    assert outlook.window(date(2025, 3, 31), "730d").days == 730
+
+
+def test_a_bad_time_zone_is_one_exact_error(small, invoke, monkeypatch):
+    monkeypatch.setenv("SALESCLI_TZ", "Mars/Olympus")
+    assert fails(invoke("forecast")) == ("Error: SALESCLI_TZ 'Mars/Olympus' is not a known "
+                                         "time zone (e.g. UTC, Europe/Berlin)")
