@@ -103,7 +103,7 @@ def backtest(conn: sqlite3.Connection, *, as_of: str | date, horizon: str = "90d
              today: date | None = None, history: History | None = None) -> dict[str, Any]:
     """Backtest as of ``as_of`` (a local day in ``SALESCLI_TZ``) over ``horizon``."""
     tz = zone()
-    today = today or today_local(tz)
+    today = today or today_local()  # in zone(), as tz
     if as_of is None:
         raise InvalidValue("--as-of", "", "is required (a day whose horizon is over)")
     day = parse_as_of(as_of, today)
@@ -130,7 +130,7 @@ def rolling(conn: sqlite3.Connection, *, as_of: str | date | None = None,
     """The backtest at every month end from the first with closed history whose horizon is
     over, up to ``as_of`` (default: the latest possible): one row per month."""
     tz = zone()
-    today = today or today_local(tz)
+    today = today or today_local()  # in zone(), as tz
     history = history or History(conn)
     if history.first is None:
         return {"horizon": horizon, "tz": tz.key, "series": []}
@@ -200,7 +200,7 @@ def monthly_bands(conn: sqlite3.Connection, end: date, *, months_back: int = 4,
                             "model": model.kind})
     if history.closed_by(window(end, "90d", tz).cutoff) < MIN_HISTORY:
         return out
-    ahead = forecast(conn, as_of=end, horizon="90d", by="month", today=end, history=history)
+    ahead = forecast(conn, horizon="90d", by="month", today=end, history=history)  # as of end
     months = sorted({r["period"] for r in ahead["rows"] if r["period"] != "total"})
     for r in ahead["rows"]:
         if r["period"] in months[:months_ahead]:

