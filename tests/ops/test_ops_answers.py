@@ -70,6 +70,8 @@ def test_error_rate_threshold_comes_from_the_environment(invoke, ops_conn, monke
     code, rep = report(invoke)
     assert code == 0, rep["problems"]
     assert rep["thresholds"]["max_error_rate"] == 0.5
+    assert rep["thresholds"]["job_max_age"]["scan"] == 0
+    assert rep["thresholds"]["job_max_age"]["backup"] == 2 * 86400
 
 
 def test_a_late_mail_names_its_delay_and_threshold(invoke, ops_conn, monkeypatch):
@@ -82,6 +84,7 @@ def test_a_late_mail_names_its_delay_and_threshold(invoke, ops_conn, monkeypatch
     assert code == 1 and rep["problems"] == [
         "mail work/INBOX: newest message seen is 3h old (threshold 2h)"]
     assert 3 * 3600 <= rep["mail"][0]["delay_s"] < 3 * 3600 + 300
+    assert rep["mail"][0]["newest_message_at"].startswith(ago(hours=3, minutes=1)[:13])
 
 
 def test_cleanup_with_no_retention_keeps_only_the_newest_runs(invoke, ops_conn):

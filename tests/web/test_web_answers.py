@@ -14,7 +14,7 @@ import pytest
 
 from salescli.core.errors import InvalidValue
 from salescli.web import auth, csvguard, tokens, users
-from tests.web.conftest import SECRET, bearer, claims_for, forge, run, signin_events
+from tests.web.conftest import PASSWORD, SECRET, bearer, claims_for, forge, run, signin_events
 
 HS256 = {"alg": "HS256", "typ": "JWT"}
 
@@ -212,3 +212,74 @@ def test_request_checks_reuse_their_database_connections(fresh):
         assert len(os.listdir("/proc/self/fd")) == before
     finally:
         web.close()
+
+
+# --- found unchecked by a fresh sample (seed 41) ------------------------------------------
+
+
+def test_a_cut_inside_a_quoted_cell_waits_for_the_rest_of_the_record():
+    guard = csvguard.CsvGuard()
+    assert guard.feed(b'a,1\r\nb,"x\ny') == b"a,1\r\n"
+    assert guard.feed(b'",=1\r\n', final=True) == b"b,\"x\ny\",'=1\r\n"
+
+
+def test_a_refused_credential_gets_the_bearer_challenge_with_the_error(web_env):
+    response = run(web_env["ds"].client.get("/sales.json", headers=bearer("not.a.jwt")))
+    assert response.status_code == 401
+    assert response.headers["www-authenticate"] == 'Bearer realm="salescli", error="invalid_token"'
+
+
+def test_the_session_cookie_is_secure_over_https(fresh):
+    import re
+
+    import httpx
+
+    async def sign_in(base: str) -> httpx.Response:
+        transport = httpx.ASGITransport(app=fresh["ds"].app())
+        async with httpx.AsyncClient(transport=transport, base_url=base) as client:
+            page = await client.get("/-/login")
+            csrf = re.search(r'name="csrftoken" value="([^"]+)"', page.text).group(1)
+            return await client.post("/-/login", data={"username": "maria", "password":
+                                                       PASSWORD, "csrftoken": csrf})
+
+    https = run(sign_in("https://sales.example"))
+    assert https.status_code == 302 and "Secure" in https.headers["set-cookie"]
+    http = run(sign_in("http://sales.example"))
+    assert http.status_code == 302 and "Secure" not in http.headers["set-cookie"]
+
+
+def test_a_token_not_yet_valid_is_logged_so(fresh):
+    import time
+
+    claims = tokens.decode_token(SECRET.encode(), tokens.create_token(
+        fresh["db_file"], "anna", timedelta(hours=1), "t", secret=SECRET.encode())[0])
+    token = forge(HS256, {**claims, "nbf": int(time.time()) + 7200}, SECRET.encode())
+    assert run(fresh["ds"].client.get("/sales", headers=bearer(token))).status_code == 401
+    assert refusals(fresh["db_file"])[-1] == ("token_refused", "anna",
+                                             {"reason": "not yet valid"})
+
+
+def test_a_revoked_token_is_listed_with_when(fresh):
+    _, record = tokens.create_token(fresh["db_file"], "anna", timedelta(hours=1), "t",
+                                    secret=SECRET.encode())
+    revoked = tokens.revoke_token(fresh["db_file"], record["jti"], "boss")
+    [listed] = [t for t in tokens.list_tokens(fresh["db_file"]) if t["jti"] == record["jti"]]
+    assert listed["revoked_at"] == revoked["revoked_at"] and listed["revoked_at"]
+    assert (listed["status"], listed["revoked_by"]) == ("revoked", "boss")
+
+
+@pytest.mark.parametrize("name", ["other.db", "sales.db"])
+def test_a_plain_datasette_without_our_setup_fails_closed(tmp_path, template_dir, monkeypatch,
+                                                          name):
+    """``datasette other.db`` (no /sales), or ``datasette sales.db`` without SALESCLI_SECRET:
+    the plugin is loaded, cannot check anyone, and refuses everything."""
+    from datasette.app import Datasette
+
+    from tests.web.conftest import copy_template
+
+    monkeypatch.delenv("SALESCLI_SECRET", raising=False)
+    db_file = copy_template(template_dir, tmp_path / "plain", name)
+    ds = Datasette(files=[str(db_file)])
+    response = run(ds.client.get(f"/{db_file.stem}/prospects.json"))
+    assert response.status_code == 503
+    assert response.json()["error"].startswith("salescli web sign-in is not configured")
