@@ -283,3 +283,25 @@ def test_a_plain_datasette_without_our_setup_fails_closed(tmp_path, template_dir
     response = run(ds.client.get(f"/{db_file.stem}/prospects.json"))
     assert response.status_code == 503
     assert response.json()["error"].startswith("salescli web sign-in is not configured")
+
+
+def test_the_csv_guard_accepts_the_minimal_messages_asgi_allows():
+    """ASGI lets ``headers``, ``body`` and ``query_string`` be left out (empty): the guard
+    in front of a CSV response must pass such messages on, not fail."""
+    sent = []
+
+    async def send(message):
+        sent.append(message)
+
+    async def respond(start):
+        guarded = csvguard.guarding_send(send)
+        await guarded(start)
+        await guarded({"type": "http.response.body"})
+
+    run(respond({"type": "http.response.start", "status": 200}))
+    run(respond({"type": "http.response.start", "status": 200,
+                 "headers": [(b"content-type", b"text/csv; charset=utf-8")]}))
+    assert [m["type"] for m in sent] == ["http.response.start", "http.response.body"] * 2
+    assert sent[0].get("headers", []) == [] and sent[1].get("body", b"") == b""
+    assert sent[3]["body"] == b""
+    assert csvguard.wants_raw({"type": "http"}) == (False, {"type": "http"})
