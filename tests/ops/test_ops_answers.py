@@ -117,3 +117,29 @@ def test_a_backup_into_a_file_says_it_is_not_a_directory(ops_conn, db_file, tmp_
 def test_restoring_the_live_database_onto_itself_is_refused(invoke, ops_conn, db_file):
     assert fails(invoke("db", "restore", db_file, "--force")) == \
         f"Error: FILE '{db_file}' is the live database itself"
+
+
+def test_a_file_without_a_schema_version_is_named_in_the_refusal(tmp_path, db_file):
+    import sqlite3
+
+    from salescli.ops import backup
+
+    bare = tmp_path / "bare.db"
+    conn = sqlite3.connect(bare)
+    conn.executescript("CREATE TABLE prospects(id); CREATE TABLE stages(id);"
+                       " CREATE TABLE job_runs(id);")
+    conn.close()
+    with pytest.raises(InvalidValue) as err:
+        backup.restore(bare, db_file)
+    assert str(err.value) == f"FILE '{bare}' has no salescli schema version"
+
+
+def test_the_report_names_each_jobs_last_run_and_the_lag_threshold(invoke, ops_conn,
+                                                                   monkeypatch):
+    started = ago(minutes=3)
+    add_run(ops_conn, "rollup", "ok", started=started)
+    monkeypatch.setenv("SALESCLI_HEALTH_REPLICA_MAX_LAG", "7m")
+    code, rep = report(invoke)
+    assert code == 0, rep["problems"]
+    assert [(j["job"], j["last_run"]) for j in rep["jobs"]] == [("rollup", started)]
+    assert rep["thresholds"]["replica_max_lag"] == 7 * 60
