@@ -143,3 +143,11 @@ def test_the_report_names_each_jobs_last_run_and_the_lag_threshold(invoke, ops_c
     assert code == 0, rep["problems"]
     assert [(j["job"], j["last_run"]) for j in rep["jobs"]] == [("rollup", started)]
     assert rep["thresholds"]["replica_max_lag"] == 7 * 60
+
+
+def test_a_file_that_is_not_a_database_is_reported_not_a_crash(invoke, db_file):
+    db_file.write_bytes(b"this is not SQLite at all\n" * 200)
+    code, rep = report(invoke)
+    assert code == 1
+    assert rep["problems"][0] == f"cannot open {db_file}: file is not a database"
+    assert rep["database"]["schema_version"] is None and rep["jobs"] == []
