@@ -151,3 +151,14 @@ def test_a_file_that_is_not_a_database_is_reported_not_a_crash(invoke, db_file):
     assert code == 1
     assert rep["problems"][0] == f"cannot open {db_file}: file is not a database"
     assert rep["database"]["schema_version"] is None and rep["jobs"] == []
+
+
+def test_a_job_run_records_what_it_counted(db_file, ops_conn):
+    from salescli.ops.runner import history, run_job
+
+    with run_job("rollup", db_file) as run:
+        run.add("days")
+        run.add("rows", 5)
+        run.add("rows", 2)
+    [row] = history(ops_conn, "rollup")
+    assert (row["status"], row["counts"]) == ("ok", {"days": 1, "rows": 7})
