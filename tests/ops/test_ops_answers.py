@@ -162,3 +162,24 @@ def test_a_job_run_records_what_it_counted(db_file, ops_conn):
         run.add("rows", 2)
     [row] = history(ops_conn, "rollup")
     assert (row["status"], row["counts"]) == ("ok", {"days": 1, "rows": 7})
+
+
+def test_a_failure_is_recorded_with_its_type_named_once(db_file, ops_conn):
+    from salescli.ops.runner import history, run_job
+
+    for exc in (ValueError("boom"), RuntimeError("RuntimeError: disk on fire")):
+        with pytest.raises(type(exc)):
+            with run_job("rollup", db_file):
+                raise exc
+    assert [r["error"] for r in history(ops_conn, "rollup")] == [
+        "RuntimeError: disk on fire", "ValueError: boom"]
+
+
+def test_restore_shows_progress_for_the_copy_it_keeps(ops_conn, db_file, tmp_path):
+    from salescli.ops import backup
+
+    copy = backup.backup(db_file, tmp_path / "bk", keep=1)["copies"][0].path
+    labels = set()
+    backup.restore(copy, db_file, force=True,
+                   progress=lambda label, done, total: labels.add(label))
+    assert f"{db_file.name} (current)" in labels and copy.name in labels
