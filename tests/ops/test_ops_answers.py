@@ -183,3 +183,11 @@ def test_restore_shows_progress_for_the_copy_it_keeps(ops_conn, db_file, tmp_pat
     backup.restore(copy, db_file, force=True,
                    progress=lambda label, done, total: labels.add(label))
     assert f"{db_file.name} (current)" in labels and copy.name in labels
+
+
+def test_a_bad_replica_url_names_the_option_it_came_from():
+    from salescli.ops import replication
+
+    with pytest.raises(InvalidValue) as err:
+        replication.replica_url("s3://")
+    assert str(err.value) == "--to 's3://' is not a URL like s3://bucket/path or file:///dir"
