@@ -191,3 +191,14 @@ def test_a_bad_replica_url_names_the_option_it_came_from():
     with pytest.raises(InvalidValue) as err:
         replication.replica_url("s3://")
     assert str(err.value) == "--to 's3://' is not a URL like s3://bucket/path or file:///dir"
+
+
+def test_an_unreadable_config_file_names_the_variable(tmp_path, monkeypatch):
+    from salescli.ops import replication
+
+    missing = tmp_path / "nowhere.toml"
+    monkeypatch.setenv("SALESCLI_CONFIG", str(missing))
+    with pytest.raises(InvalidValue) as err:
+        replication.replica_url()
+    assert str(err.value) == \
+        f"SALESCLI_CONFIG '{missing}' cannot be read (No such file or directory)"
