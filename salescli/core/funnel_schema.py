@@ -18,7 +18,7 @@ compare with the table. The text is the shipped migration's: never edit it here.
 
 # The furthest position of the prospect whose id is {pid}: over its current stage and
 # every stage its history entered, lost stages left out.
-_FURTHEST = """(SELECT max(s.position) FROM stages s WHERE s.kind != 'lost'
+FURTHEST = """(SELECT max(s.position) FROM stages s WHERE s.kind != 'lost'
                  AND (s.id = p.stage_id OR s.id IN (SELECT c.to_stage_id FROM stage_changes c
                                                     WHERE c.prospect_id = p.id)))"""
 
@@ -31,7 +31,7 @@ _RECOMPUTE = """
 
 
 def _recompute(pid: str) -> str:
-    return _RECOMPUTE.format(pid=pid, furthest=_FURTHEST)
+    return _RECOMPUTE.format(pid=pid, furthest=FURTHEST)
 
 
 FURTHEST_TABLE = """
@@ -68,7 +68,7 @@ TRIGGERS = f"""
         WHEN OLD.position IS NOT NEW.position OR OLD.kind IS NOT NEW.kind
         BEGIN
             INSERT OR REPLACE INTO prospect_furthest(prospect_id, position)
-                SELECT p.id, {_FURTHEST} FROM prospects p
+                SELECT p.id, {FURTHEST} FROM prospects p
                 WHERE p.stage_id = NEW.id OR p.id IN (
                     SELECT c.prospect_id FROM stage_changes c WHERE c.to_stage_id = NEW.id);
         END;
@@ -76,7 +76,7 @@ TRIGGERS = f"""
 
 BACKFILL = f"""
         INSERT INTO prospect_furthest(prospect_id, position)
-            SELECT p.id, {_FURTHEST} FROM prospects p;
+            SELECT p.id, {FURTHEST} FROM prospects p;
 """
 
 # What the funnel computed on every request before m010 (per prospect id: furthest).
@@ -92,10 +92,7 @@ AGGREGATED_SQL = """
     left join pos cur on cur.id = p.stage_id
 """
 
-# A big import (pipeline/import_write.py) drops these two while it inserts, with the indexes
-# it rebuilds at the end (without them each firing would read the whole history), and
-# computes its new prospects (ids above :base) at once when they are back.
+# A big import (pipeline/import_write.py) drops these two while it inserts (with the
+# secondary indexes it rebuilds at the end, each firing would read the whole history) and
+# computes each batch's new prospects itself, on its worker thread, from FURTHEST.
 BULK_TRIGGERS = ("prospect_furthest_change_insert", "prospect_furthest_prospect_insert")
-RECOMPUTE_NEW_SQL = f"""
-    INSERT OR REPLACE INTO prospect_furthest(prospect_id, position)
-        SELECT p.id, {_FURTHEST} FROM prospects p WHERE p.id > :base"""

@@ -122,6 +122,15 @@ _PAST = (
     " s.value, k.note, json_extract(s.history, k.reason)"
     f" FROM {_NEW} s JOIN {_STEPS} k ON k.i < json_array_length(s.history)"
     " WHERE s.n BETWEEN :lo AND :hi AND s.history IS NOT NULL ORDER BY s.n, k.i")
+# The furthest stage of the batch's new prospects (m010_funnel), when the import has
+# suspended the triggers that keep it: a row without history has one change, to the stage
+# it is in, so the full computation over its history is needed only for the others.
+_FURTHEST = (
+    "INSERT INTO prospect_furthest(prospect_id, position) SELECT :base + s.n, CASE WHEN"
+    " s.history IS NULL THEN (SELECT g.position FROM stages g WHERE g.id ="
+    " coalesce(s.stage_id, :first) AND g.kind != 'lost') ELSE"
+    f" (SELECT {funnel_schema.FURTHEST} FROM prospects p WHERE p.id = :base + s.n) END"
+    f" FROM {_NEW} s WHERE s.n BETWEEN :lo AND :hi")
 _COLUMNS = ("row", "email", *_FIELDS, "created", "entered", "history", "currency")
 _STAGE = f"INSERT INTO {_NEW}({', '.join(_COLUMNS)}) VALUES "
 _MARKS = "(" + ", ".join("?" * len(_COLUMNS)) + ")"
@@ -282,7 +291,8 @@ class Inserter:
         if self.suspended is None:  # the first batch: is the import big?
             self.suspended = _suspend(self.conn, hi if final else max(hi, _BULK_MIN))
         statements = [self.insert_sql, *(fill for _, fill in self.suspended if fill), _HISTORY,
-                      *([_PAST] if self.past else [])]
+                      *([_PAST] if self.past else []),
+                      *([_FURTHEST] if self._furthest() else [])]
         args = {**self.args, "lo": lo, "hi": hi}
         self.inserted = hi
         if final or not self._threadable():
@@ -303,9 +313,6 @@ class Inserter:
         finally:
             self.conn.execute(f"PRAGMA cache_size = {cache}")
         base = self.args["base"]
-        if any(name in create for create, _ in self.suspended or ()
-               for name in funnel_schema.BULK_TRIGGERS):
-            self.conn.execute(funnel_schema.RECOMPUTE_NEW_SQL, {"base": base})
         return range(base + 1, base + self.staged + 1)
 
     def drop(self) -> None:
@@ -315,6 +322,12 @@ class Inserter:
             self.conn.execute(f"DROP TABLE IF EXISTS {_NEW}")
             self.conn.execute(f"DROP TABLE IF EXISTS {_UPD}")
             self.conn.execute(f"DROP TABLE IF EXISTS {_STEPS}")
+
+    def _furthest(self) -> bool:
+        """Whether the funnel's insert triggers are suspended, so each batch computes its
+        prospects' furthest stage itself (m010_funnel)."""
+        return any(name in create for create, _ in self.suspended or ()
+                   for name in funnel_schema.BULK_TRIGGERS)
 
     def _run(self, statements: list[str], args: dict[str, Any]) -> None:
         for sql in statements:

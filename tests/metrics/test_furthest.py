@@ -102,6 +102,14 @@ def test_kept_through_a_big_import_that_suspends_the_triggers(conn):
                         " AND name LIKE 'prospect_furthest%'").fetchone()[0] == 7
 
 
+def test_kept_through_a_big_import_without_history(conn):
+    lines = ["email,stage"] + [f"p{i}@example.com,{('', 'contacted', 'lost')[i % 3]}"
+                               for i in range(1200)]  # over the bulk threshold
+    importer.import_data(conn, ACTOR, "\n".join(lines), "plain.csv")
+    figures = assert_kept(conn)
+    assert sorted(set(figures.values()), key=str) == [0, 1, None]
+
+
 def test_a_plain_sql_writer_is_kept_too(conn):
     p = add(conn, "p@example.com")
     conn.execute("UPDATE prospects SET stage_id = (SELECT id FROM stages WHERE name = 'won')"
