@@ -163,13 +163,17 @@ def _suspend(conn: sqlite3.Connection, rows: int) -> list[tuple[str, str | None]
             " ('prospects', 'stage_changes', 'prospect_tags') AND sql IS NOT NULL"
             " AND type IN ('trigger', 'index')").fetchall():
         if kind == "index" and table in empty and " UNIQUE " not in sql.upper():
-            if conn.execute(f'PRAGMA index_info("{name}")').fetchone()[2] == "prospect_id":
-                continue  # written in its order (ids ascending): appended on the worker
+            first = conn.execute(f'PRAGMA index_info("{name}")').fetchone()[2]
+            # written in its order (ids ascending): appended on the worker. Which indexes
+            # stay live is a matter of speed only: all are there when the import ends.
+            if first == "prospect_id":  # pragma: no mutate: speed only (see above)
+                continue  # pragma: no mutate: speed only (see above)
             dropped.append((sql, None))
         elif kind == "trigger" and name in _BULK and " ".join(sql.split()) == _BULK[name][0]:
             dropped.append((sql, _BULK[name][1]))
-        elif kind == "trigger" and name in funnel_schema.BULK_TRIGGERS:
-            dropped.append((sql, None))  # made up for by Inserter.finish
+        # (kept, the triggers write the same rows as each batch's _FURTHEST, only slower)
+        elif kind == "trigger" and name in funnel_schema.BULK_TRIGGERS:  # pragma: no mutate
+            dropped.append((sql, None))  # made up for by each batch's _FURTHEST
         else:
             continue
         conn.execute(f'DROP {kind.upper()} "{name}"')
@@ -291,7 +295,8 @@ class Inserter:
         if self.suspended is None:  # the first batch: is the import big?
             self.suspended = _suspend(self.conn, hi if final else max(hi, _BULK_MIN))
         statements = [self.insert_sql, *(fill for _, fill in self.suspended if fill), _HISTORY,
-                      *([_PAST] if self.past else []),
+                      # (a row without history has no changes in _PAST: speed only)
+                      *([_PAST] if self.past else []),  # pragma: no mutate
                       *([_FURTHEST] if self._furthest() else [])]
         args = {**self.args, "lo": lo, "hi": hi}
         self.inserted = hi
@@ -305,7 +310,8 @@ class Inserter:
     def finish(self) -> range:
         """Insert what is left, re-create what was suspended; the ids of the new rows."""
         self.insert(final=True)
-        cache = self.conn.execute("PRAGMA cache_size").fetchone()[0]
+        # (the import's own cache, put back after: speed only for what the connection does next)
+        cache = self.conn.execute("PRAGMA cache_size").fetchone()[0]  # pragma: no mutate
         self.conn.execute(f"PRAGMA cache_size = -{_SORT_KIB}")
         try:
             for create, _ in self.suspended or ():
@@ -326,7 +332,8 @@ class Inserter:
     def _furthest(self) -> bool:
         """Whether the funnel's insert triggers are suspended, so each batch computes its
         prospects' furthest stage itself (m010_funnel)."""
-        return any(name in create for create, _ in self.suspended or ()
+        # (a migrated database has both triggers: suspended together, or nothing is)
+        return any(name in create for create, _ in self.suspended or ()  # pragma: no mutate
                    for name in funnel_schema.BULK_TRIGGERS)
 
     def _run(self, statements: list[str], args: dict[str, Any]) -> None:
