@@ -11,7 +11,6 @@ from __future__ import annotations
 import asyncio
 import html
 import json
-import re
 import secrets
 import time
 import types
@@ -30,6 +29,7 @@ from salescli.core.errors import SalescliError
 from salescli.web import auth, csvguard, facets, sqlguard, tokens, unsubscribe_page
 from salescli.web.auth import Action
 from salescli.web.database import ReadOnlyDatabase, sales_datasette
+from salescli.web.redirects import browser_normalised, safe_next
 from salescli.web.tokens import SigninEvent, TokenRejected
 
 SCOPE_KEY = "salescli.actor"
@@ -428,30 +428,6 @@ def register_routes():
 
 
 # --- login and logout pages --------------------------------------------------------------
-
-
-_SCHEME = re.compile(r"^[A-Za-z][A-Za-z0-9+.-]*:")
-_C0_AND_SPACE = "".join(map(chr, range(0x21)))
-
-
-def browser_normalised(value: str) -> str:
-    """``value`` as a browser reads a URL (WHATWG): leading and trailing C0 controls and
-    spaces dropped, tabs and newlines removed anywhere, backslashes taken as slashes."""
-    value = value.strip(_C0_AND_SPACE)
-    value = value.replace("\t", "").replace("\n", "").replace("\r", "")
-    return value.replace("\\", "/")
-
-
-def safe_next(value: str | None) -> str:
-    """The redirect after sign-in: a same-origin absolute path as the browser will read
-    it (no scheme, no ``//host``), or "" for the landing page. Judged after the browser's
-    normalisation, so a tab or a backslash cannot turn ``next`` into ``//evil.example``."""
-    value = browser_normalised(value or "")
-    if (not value.startswith("/") or value.startswith("//") or _SCHEME.match(value)
-            or any(ord(c) < 0x20 or ord(c) == 0x7F for c in value) or len(value) > 2048):
-        return ""
-    # What is left is sent in a Location header: percent-encode anything not plain ASCII.
-    return urllib.parse.quote(value, safe="/?#[]@!$&'()*+,;=:%~-._")
 
 
 def _csrf_ok(request, form: dict[str, str]) -> bool:

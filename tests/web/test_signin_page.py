@@ -11,7 +11,7 @@ from datetime import timedelta
 import httpx
 import pytest
 
-from salescli.web import plugin, tokens
+from salescli.web import redirects, tokens
 from tests.web.conftest import PASSWORD, SECRET, bearer, claims_for, forge, login, run
 
 LANDING = "/-/dashboards/pipeline"
@@ -82,7 +82,7 @@ def test_a_control_character_in_next_gets_the_normal_page(live_server, target, l
 
 def test_safe_next_is_plain_ascii():
     for raw in ["/\u00e9\u4e2d", "/a b", "/%zz", "/x\"<>`{}|^"]:
-        value = plugin.safe_next(raw)
+        value = redirects.safe_next(raw)
         assert value.startswith("/") and value.isascii() and " " not in value
         assert not any(c in value for c in '"<>`{}|^')
 
@@ -177,6 +177,6 @@ def test_no_redirect_of_the_server_leaves_the_site(fresh, path):
                                    secret=SECRET.encode())
     response = run(fresh["ds"].client.get(path, headers=bearer(token)))
     location = response.headers.get("location", "")
-    assert not plugin.browser_normalised(location).startswith("//"), location
+    assert not redirects.browser_normalised(location).startswith("//"), location
     if path == "/sales/":
         assert (response.status_code, location) == (302, "/sales")
