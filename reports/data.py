@@ -15,7 +15,7 @@ from typing import Any
 from salescli.core.enums import InteractionKind, StageKind
 from salescli.core.errors import InvalidValue
 from salescli.core.timeutil import parse_day
-from salescli.metrics import rollup
+from salescli.metrics import live, rollup
 from salescli.metrics.days import Period, period, zone
 
 TREND_WEEKS = 8
@@ -44,7 +44,7 @@ def period_dict(p: Period) -> dict[str, Any]:
 
 def check_owner(conn: sqlite3.Connection, owner: str) -> str:
     """The owner as given, or InvalidValue listing the owners there are."""
-    return rollup.check_owner(conn, owner)
+    return live.check_owner(conn, owner)
 
 
 def owners(conn: sqlite3.Connection, p: Period) -> list[str]:
@@ -62,20 +62,20 @@ def owners(conn: sqlite3.Connection, p: Period) -> list[str]:
 def funnel(conn: sqlite3.Connection, p: Period, owner: str | None = None,
            ) -> list[dict[str, Any]]:
     """Per stage: prospects and value now; stays entered, exited and advanced in the period
-    (``rollup.funnel``)."""
-    return rollup.funnel(conn, days=p.days, owner=owner, today=p.end)
+    (``live.funnel``)."""
+    return live.funnel(conn, days=p.days, owner=owner, today=p.end)
 
 
 def kpis(conn: sqlite3.Connection, p: Period, owner: str | None = None, stale_days: int = 14,
          ) -> dict[str, Any]:
-    """The headline numbers of the period and the open pipeline now (``rollup.kpis``)."""
-    return rollup.kpis(conn, days=p.days, owner=owner, stale_days=stale_days, today=p.end)
+    """The headline numbers of the period and the open pipeline now (``live.kpis``)."""
+    return live.kpis(conn, days=p.days, owner=owner, stale_days=stale_days, today=p.end)
 
 
 def trends(conn: sqlite3.Connection, p: Period, weeks: int = TREND_WEEKS,
            ) -> dict[str | None, list[dict[str, Any]]]:
     """Monday-to-Sunday weeks up to the one holding the period's last day, from the
-    rollup's ``weekly_trends`` view (what ``rollup.weekly_trend`` reads), for every owner
+    rollup's ``weekly_trends`` view (what ``live.weekly_trend`` reads), for every owner
     at once (key None: everyone); oldest first, each with ``start``, ``end``, ``label``.
 
     One query for all owners: the view computes every week and owner whatever the filter.
@@ -120,7 +120,7 @@ _PERSON = "p.id AS prospect_id, p.email, p.name, p.company"
 def won_deals(conn: sqlite3.Connection, p: Period, owner: str | None = None,
               ) -> list[dict[str, Any]]:
     """Moves into a won stage during the period, with the value and owner at that moment."""
-    cond, params = rollup.owner_cond("sc.owner", owner)
+    cond, params = live.owner_cond("sc.owner", owner)
     return [dict(r) for r in conn.execute(
         f"SELECT sc.at, {_PERSON}, coalesce(sc.owner, '') AS owner, sc.value, p.currency,"
         " sc.reason"
@@ -140,7 +140,7 @@ _IDLE = ("SELECT prospect_id, email, name, company, owner, stage, value,"
 def top_deals(conn: sqlite3.Connection, owner: str | None = None, limit: int = 10,
               ) -> list[dict[str, Any]]:
     """The largest open deals right now (the ``open_prospects_idle`` view)."""
-    cond, params = rollup.owner_cond("owner", owner)
+    cond, params = live.owner_cond("owner", owner)
     return [dict(r) for r in conn.execute(
         f"{_IDLE} WHERE value > 0{cond} ORDER BY value DESC, prospect_id LIMIT ?",
         [*params, limit])]
@@ -150,7 +150,7 @@ def stale(conn: sqlite3.Connection, stale_days: int, owner: str | None = None,
           limit: int = LIST_LIMIT) -> list[dict[str, Any]]:
     """Open prospects idle (no interaction, no stage move) for ``stale_days`` or more,
     idlest first (the ``open_prospects_idle`` view)."""
-    cond, params = rollup.owner_cond("owner", owner)
+    cond, params = live.owner_cond("owner", owner)
     return [dict(r) for r in conn.execute(
         f"{_IDLE} WHERE idle_days >= ?{cond} ORDER BY idle_days DESC, prospect_id LIMIT ?",
         [stale_days, *params, limit])]
@@ -160,7 +160,7 @@ def interactions(conn: sqlite3.Connection, p: Period, owner: str | None = None,
                  kinds: tuple[InteractionKind, ...] | None = None, limit: int = LIST_LIMIT,
                  ) -> list[dict[str, Any]]:
     """Interactions in the period, newest first, with the owner at the time."""
-    cond, params = rollup.owner_cond("i.owner", owner)
+    cond, params = live.owner_cond("i.owner", owner)
     if kinds:
         cond += f" AND i.kind IN ({', '.join('?' * len(kinds))})"
         params += [k.value for k in kinds]
@@ -175,7 +175,7 @@ def interactions(conn: sqlite3.Connection, p: Period, owner: str | None = None,
 def bounced(conn: sqlite3.Connection, p: Period, owner: str | None = None,
             ) -> list[dict[str, Any]]:
     """Addresses that bounced during the period, with their current status."""
-    cond, params = rollup.owner_cond("i.owner", owner)
+    cond, params = live.owner_cond("i.owner", owner)
     return [dict(r) for r in conn.execute(
         f"SELECT max(i.occurred_at) AS at, {_PERSON}, coalesce(p.owner, '') AS owner,"
         " p.email_status, p.bounce_reason"

@@ -80,7 +80,7 @@ def metrics(days: int, owner: str | None, stale_days: int, sequences: bool, fmt:
     Examples: salescli metrics --days 7 --owner ana; salescli metrics --format json
     """
     from salescli.forecast import store
-    from salescli.metrics import rollup as lib
+    from salescli.metrics import live as lib
 
     if sequences:
         _sequences(days, fmt)

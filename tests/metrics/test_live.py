@@ -1,11 +1,11 @@
-"""``rollup.summary`` (what ``salescli metrics`` prints) on the hand-built history."""
+"""``live.summary`` (what ``salescli metrics`` prints) on the hand-built history."""
 
 from __future__ import annotations
 
 import pytest
 
 from salescli.core.errors import InvalidValue
-from salescli.metrics import rollup
+from salescli.metrics import live, rollup
 from tests.metrics.test_views import days
 
 STAGES = ("lead", "contacted", "replied", "meeting", "proposal", "won", "lost")
@@ -18,7 +18,7 @@ def by_stage(rows: list[dict], column: str) -> tuple:
 
 def test_funnel_of_the_whole_history(history):
     h = history
-    f = rollup.funnel(h.conn, days=11, today=h.today)
+    f = live.funnel(h.conn, days=11, today=h.today)
     assert by_stage(f, "prospects") == (0, 2, 0, 0, 0, 1, 1)
     assert by_stage(f, "value") == (0, 0, 0, 0, 0, 1000, 500)
     assert by_stage(f, "entered") == (5, 5, 2, 1, 0, 1, 1)   # e2 continued e's stay
@@ -32,7 +32,7 @@ def test_funnel_of_the_whole_history(history):
 
 def test_funnel_for_one_owner_counts_stays_of_that_owner(history):
     h = history
-    f = rollup.funnel(h.conn, days=11, owner="ben", today=h.today)
+    f = live.funnel(h.conn, days=11, owner="ben", today=h.today)
     assert by_stage(f, "entered") == (2, 2, 0, 0, 0, 0, 1)
     assert by_stage(f, "exited") == (2, 0, 0, 0, 0, 0, 0)   # c's lead stay was ana's
     assert by_stage(f, "prospects") == (0, 2, 0, 0, 0, 0, 1)
@@ -43,7 +43,7 @@ def test_funnel_for_one_owner_counts_stays_of_that_owner(history):
 
 def test_kpis_of_the_whole_history(history):
     h = history
-    k = rollup.kpis(h.conn, days=11, today=h.today)
+    k = live.kpis(h.conn, days=11, today=h.today)
     cycle = round(days(h, (10, "09:00"), (3, "23:30")), 2)
     assert k == {
         "period_start": h.day(10), "period_end": h.day(0), "days": 11,
@@ -61,7 +61,7 @@ def test_kpis_of_the_whole_history(history):
 
 
 def test_kpis_for_one_owner_and_a_short_stale_limit(history):
-    k = rollup.kpis(history.conn, days=11, owner="ben", stale_days=5, today=history.today)
+    k = live.kpis(history.conn, days=11, owner="ben", stale_days=5, today=history.today)
     assert (k["new_prospects"], k["won"], k["lost"], k["win_rate"]) == (2, 0, 1, 0.0)
     assert (k["emails_sent"], k["emails_received"], k["replies"], k["bounces"],
             k["calls"]) == (2, 2, 1, 1, 1)
@@ -70,7 +70,7 @@ def test_kpis_for_one_owner_and_a_short_stale_limit(history):
 
 
 def test_a_quiet_period_has_no_moves(history):
-    s = rollup.summary(history.conn, days=3, today=history.today)
+    s = live.summary(history.conn, days=3, today=history.today)
     assert {r["entered"] for r in s["funnel"]} == {0}
     assert s["kpis"]["new_prospects"] == 0 and s["kpis"]["win_rate"] is None
     assert s["kpis"]["open_prospects"] == 2
@@ -84,16 +84,16 @@ def test_the_funnel_agrees_with_the_rollup(history, owner):
     sums = {r["stage"]: (r["entered"], r["exited"]) for r in h.conn.execute(
         "SELECT stage, sum(entered) AS entered, sum(exited) AS exited FROM metrics"
         f" WHERE stage IS NOT NULL AND day >= ?{cond} GROUP BY stage", [h.day(10), *params])}
-    for row in rollup.funnel(h.conn, days=11, owner=owner, today=h.today):
+    for row in live.funnel(h.conn, days=11, owner=owner, today=h.today):
         assert sums.get(row["stage"], (0, 0)) == (row["entered"], row["exited"]), row
-    k = rollup.kpis(h.conn, days=11, owner=owner, today=h.today)
+    k = live.kpis(h.conn, days=11, owner=owner, today=h.today)
     acts = h.conn.execute(f"SELECT sum(emails_sent), sum(replies), sum(bounces) FROM metrics"
                           f" WHERE day >= ?{cond}", [h.day(10), *params]).fetchone()
     assert tuple(acts) == (k["emails_sent"], k["replies"], k["bounces"])
 
 
 def test_no_owner_means_unassigned(history):
-    k = rollup.kpis(history.conn, days=11, owner="", today=history.today)
+    k = live.kpis(history.conn, days=11, owner="", today=history.today)
     assert k["owner"] == "" and k["new_prospects"] == 0 and k["emails_sent"] == 0
 
 
@@ -106,5 +106,5 @@ def test_no_owner_means_unassigned(history):
 def test_bad_arguments_name_the_field(history, kwargs, message):
     args = {"days": 30, **kwargs}
     with pytest.raises(InvalidValue) as err:
-        rollup.summary(history.conn, **args)
+        live.summary(history.conn, **args)
     assert message in str(err.value)

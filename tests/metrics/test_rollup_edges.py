@@ -7,7 +7,7 @@ from datetime import timedelta
 import pytest
 
 from salescli.core.errors import InvalidValue
-from salescli.metrics import rollup
+from salescli.metrics import live, rollup
 from tests.metrics.conftest import pipeline_rows
 
 
@@ -23,24 +23,24 @@ def test_the_last_day_runs_to_local_midnight(history):
 @pytest.mark.parametrize("weeks", [0, 521, True, "8"])
 def test_weeks_outside_1_to_520_are_refused_naming_the_option(conn, weeks):
     with pytest.raises(InvalidValue) as err:
-        rollup.weekly_trend(conn, weeks=weeks)
+        live.weekly_trend(conn, weeks=weeks)
     assert str(err.value) == f"--weeks {weeks!r} must be a whole number from 1 to 520"
 
 
 @pytest.mark.parametrize("weeks", [1, 520])
 def test_weeks_from_1_to_520_are_accepted(conn, weeks):
-    assert len(rollup.weekly_trend(conn, weeks=weeks)) == weeks
+    assert len(live.weekly_trend(conn, weeks=weeks)) == weeks
 
 
 def test_a_period_ends_at_the_end_of_its_last_day(history):
     # a → won at 23:30 New York time on D-3: in the one-day period of D-3, not in D-4's.
     day = history.today - timedelta(days=4)
-    assert rollup.kpis(history.conn, days=1, today=day)["won"] == 0
-    assert rollup.kpis(history.conn, days=1, today=day + timedelta(days=1))["won"] == 1
+    assert live.kpis(history.conn, days=1, today=day)["won"] == 0
+    assert live.kpis(history.conn, days=1, today=day + timedelta(days=1))["won"] == 1
 
 
 def test_the_default_period_is_the_last_30_days(history):
-    kpis = rollup.summary(history.conn, today=history.today)["kpis"]
+    kpis = live.summary(history.conn, today=history.today)["kpis"]
     assert (kpis["days"], kpis["period_start"]) == (30, history.day(29))
 
 

@@ -7,7 +7,7 @@ from datetime import UTC, date, datetime, timedelta
 
 import pytest
 
-from salescli.metrics import rollup
+from salescli.metrics import live, rollup
 from tests.metrics.test_rollup import ACTIVITY_NY, EXPECTED_NY
 
 
@@ -211,12 +211,12 @@ def test_weekly_trends_sum_the_daily_rollup_by_local_week(history):
 
 def test_weekly_trend_fills_empty_weeks(history):
     rollup.rollup(history.conn, today=history.today)
-    weeks = rollup.weekly_trend(history.conn, weeks=6, today=history.today)
+    weeks = live.weekly_trend(history.conn, weeks=6, today=history.today)
     assert len(weeks) == 6
     assert all(date.fromisoformat(w["week"]).weekday() == 0 for w in weeks)
     assert sum(w["new_prospects"] for w in weeks) == 5
     assert weeks[0]["new_prospects"] == 0 and weeks[0]["reply_rate"] is None
-    ben = rollup.weekly_trend(history.conn, weeks=6, owner="ben", today=history.today)
+    ben = live.weekly_trend(history.conn, weeks=6, owner="ben", today=history.today)
     assert sum(w["emails_sent"] for w in ben) == 2 and {w["owner"] for w in ben} == {"ben"}
 
 
@@ -225,4 +225,4 @@ def test_weekly_trend_refuses_bad_week_counts(conn, weeks):
     from salescli.core.errors import InvalidValue
 
     with pytest.raises(InvalidValue, match="--weeks"):
-        rollup.weekly_trend(conn, weeks=weeks)
+        live.weekly_trend(conn, weeks=weeks)

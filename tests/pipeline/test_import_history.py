@@ -9,7 +9,7 @@ from datetime import date
 import pytest
 
 from salescli.core import db
-from salescli.metrics import rollup
+from salescli.metrics import live
 from tests.support.cli import db_state, fails, ok, query, scalar
 from tests.support.cli import write_file as write
 
@@ -68,7 +68,7 @@ def test_imported_history_counts_in_metrics_like_live_history(sales, tmp_path):
     try:
         from salescli.pipeline import importer
         importer.import_data(conn, "lib", HIST, "h.csv")
-        s = rollup.summary(conn, days=31, today=date(2025, 1, 31))
+        s = live.summary(conn, days=31, today=date(2025, 1, 31))
     finally:
         conn.close()
     k = s["kpis"]
