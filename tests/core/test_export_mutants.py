@@ -7,41 +7,20 @@ import csv
 import io
 import json
 import os
-import pty
-import subprocess
-import sys
 
 import pytest
 
 from salescli.core import export
 from salescli.core.errors import InvalidValue
+from tests.support.cli import run_on_terminal
 
 
 @pytest.mark.parametrize("suffix", ["csv", "json"])
 def test_export_to_a_file_on_a_terminal_says_how_many_rows(three, tmp_path, suffix):
     target = tmp_path / f"out.{suffix}"
-    primary, secondary = pty.openpty()
-    try:
-        p = subprocess.run([sys.executable, "-m", "salescli", "export", "prospects",
-                            "-o", str(target)], stderr=secondary, stdout=subprocess.PIPE,
-                           env=dict(os.environ), timeout=60)
-        os.close(secondary)
-        secondary = None
-        chunks = []
-        while True:
-            try:
-                data = os.read(primary, 4096)
-            except OSError:
-                break
-            if not data:
-                break
-            chunks.append(data)
-    finally:
-        os.close(primary)
-        if secondary is not None:
-            os.close(secondary)
-    terminal = b"".join(chunks).decode()
-    assert p.returncode == 0, terminal
+    code, _, terminal = run_on_terminal(["export", "prospects", "-o", str(target)],
+                                        dict(os.environ))
+    assert code == 0, terminal
     assert "Exporting prospects  [####" in terminal  # the bar moved
     assert f"Exported 3 rows of prospects to {target}" in terminal
     text = target.read_text()

@@ -4,16 +4,14 @@ from __future__ import annotations
 
 import logging
 import os
-import pty
 import socket
-import subprocess
-import sys
 
 import pytest
 
 from salescli.core import db
 from salescli.core.log import add_secret, setup_logging
 from tests.ops.helpers import job, salescli_env
+from tests.support.cli import run_on_terminal
 
 SECRET = "s3cr3t-Pa55word-xyz"
 
@@ -118,29 +116,9 @@ def test_syslog(tmp_path, monkeypatch, restore_logging):
 def test_terminal_output_is_plain(db_file, tmp_path):
     """On a terminal: human lines, no timestamps; under cron the same event is one stamped line."""
     db.open_write(db_file).close()
-    primary, secondary = pty.openpty()
-    try:
-        p = subprocess.Popen([sys.executable, "-m", "salescli", "db", "backup",
-                              str(tmp_path / "bk")], env=salescli_env(), stdout=subprocess.PIPE,
-                             stderr=secondary, text=True)
-        out, _ = p.communicate(timeout=60)
-        os.close(secondary)
-        secondary = None
-        chunks = []
-        while True:
-            try:
-                data = os.read(primary, 4096)
-            except OSError:
-                break
-            if not data:
-                break
-            chunks.append(data)
-        terminal = b"".join(chunks).decode()
-    finally:
-        os.close(primary)
-        if secondary is not None:
-            os.close(secondary)
-    assert p.returncode == 0 and out.startswith(str(tmp_path / "bk"))
+    code, out, terminal = run_on_terminal(["db", "backup", str(tmp_path / "bk")],
+                                          salescli_env())
+    assert code == 0 and out.startswith(str(tmp_path / "bk"))
     assert "sales.db  [####" in terminal  # a progress bar on a terminal
     lines = [x.strip("\r\x1b[?25h") for x in terminal.splitlines()]
     assert any(x.startswith("backup ok in") for x in lines), lines

@@ -128,3 +128,32 @@ def write_file(tmp_path, name: str, content: str | bytes):
     else:
         path.write_text(content, encoding="utf-8")
     return path
+
+
+def run_on_terminal(args: list[str], env: dict[str, str]) -> tuple[int, str, str]:
+    """Run ``python -m salescli ARGS`` with stderr on a pseudo-terminal, as an operator at a
+    shell would (progress bars and human lines go there): (exit code, stdout, what the
+    terminal showed)."""
+    import pty
+
+    primary, secondary = pty.openpty()
+    try:
+        p = subprocess.Popen([sys.executable, "-m", "salescli", *args], env=env,
+                             stdout=subprocess.PIPE, stderr=secondary, text=True)
+        out, _ = p.communicate(timeout=60)
+        os.close(secondary)
+        secondary = None
+        chunks = []
+        while True:
+            try:
+                data = os.read(primary, 4096)
+            except OSError:  # EIO once the child's side is closed and drained
+                break
+            if not data:
+                break
+            chunks.append(data)
+    finally:
+        os.close(primary)
+        if secondary is not None:
+            os.close(secondary)
+    return p.returncode, out, b"".join(chunks).decode()
