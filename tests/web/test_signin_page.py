@@ -87,6 +87,12 @@ def test_safe_next_is_plain_ascii():
         assert not any(c in value for c in '"<>`{}|^')
 
 
+def test_a_next_path_of_2048_characters_is_kept_and_a_longer_one_is_not():
+    longest = "/" + "a" * 2047
+    assert redirects.safe_next(longest) == longest
+    assert redirects.safe_next(longest + "a") == ""  # the landing page instead
+
+
 # --- every malformed token: 401 ---------------------------------------------------------
 
 
