@@ -5,15 +5,17 @@ later one. A prospect's "furthest" is the highest position among the stages it e
 (every ``stage_changes.to_stage_id``) and the stage it is in now, lost stages left out;
 NULL when there is none. Computing that per request meant aggregating the whole stage
 history (~43k rows for 20k prospects) on every funnel page; ``prospect_furthest`` holds
-the answer, one row per prospect, so the funnel reads 20k small rows by key.
+the answer. Since m011 (at the end) it holds a row only for the prospects whose furthest
+stage is not the one they are in (moved back; lost after getting somewhere): the funnel
+counts every prospect at its current stage from the covering index and moves those few.
 
 Triggers keep it exact whoever writes (CLI, scanner rules, import, merge, forget, a
 ``sqlite3`` shell): any change to a prospect's history or current stage recomputes that
 prospect from scratch (a few index probes), and a stage whose position or kind changes
 (add, reorder, remove renumber them) recomputes the prospects that ever entered it.
-``FURTHEST_SQL`` is the figure itself (for prospect ``:id``), used by every trigger and by
+``FURTHEST`` is the figure itself (for prospect ``p``), used by every trigger and by
 the backfill; ``AGGREGATED_SQL`` is the old per-request computation, which the tests
-compare with the table. The text is the shipped migration's: never edit it here.
+compare with the table. The text of each migration is the shipped one's: never edit it.
 """
 
 # The furthest position of the prospect whose id is {pid}: over its current stage and
@@ -96,3 +98,71 @@ AGGREGATED_SQL = """
 # secondary indexes it rebuilds at the end, each firing would read the whole history) and
 # computes each batch's new prospects itself, on its worker thread, from FURTHEST.
 BULK_TRIGGERS = ("prospect_furthest_change_insert", "prospect_furthest_prospect_insert")
+
+
+# --- m011_funnel_sparse -------------------------------------------------------------------
+# A row only where the furthest stage differs from the one the prospect is in: a plain
+# import wrote 100k rows that said nothing the prospect row does not (0.13 s of a 2.3 s
+# import). The funnel reads ``EFFECTIVE``: the kept row, else the current stage's position
+# (lost: NULL). ``CURRENT`` is that position for prospect ``p``.
+CURRENT = "(SELECT g.position FROM stages g WHERE g.id = p.stage_id AND g.kind != 'lost')"
+EFFECTIVE_SQL = """
+    SELECT p.id, coalesce(f.position, g.position) AS furthest FROM prospects p
+    LEFT JOIN prospect_furthest f ON f.prospect_id = p.id
+    LEFT JOIN stages g ON g.id = p.stage_id AND g.kind != 'lost'
+"""
+
+
+def kept_rows(where: str) -> str:
+    """The rows to keep for the prospects ``p`` matching ``where``: their furthest position,
+    for those whose furthest is not their current stage's (the import uses it too)."""
+    return (f"SELECT id, furthest FROM (SELECT p.id, {FURTHEST} AS furthest,"
+            f" {CURRENT} AS current FROM prospects p WHERE {where})"
+            " WHERE furthest IS NOT current")
+
+
+def _sparse(pid: str) -> str:
+    return f"""
+            DELETE FROM prospect_furthest WHERE prospect_id = {pid};
+            INSERT INTO prospect_furthest(prospect_id, position) {kept_rows(f"p.id = {pid}")};"""
+
+
+# Prospects whose figure a change to stage NEW can alter: in it now, or entered it once.
+_TOUCHED = ("p.stage_id = NEW.id OR p.id IN (SELECT c.prospect_id FROM stage_changes c"
+            " WHERE c.to_stage_id = NEW.id)")
+
+SPARSE = f"""
+        DROP TRIGGER prospect_furthest_change_insert;
+        DROP TRIGGER prospect_furthest_change_delete;
+        DROP TRIGGER prospect_furthest_change_update;
+        DROP TRIGGER prospect_furthest_prospect_insert;
+        DROP TRIGGER prospect_furthest_prospect_stage;
+        DROP TRIGGER prospect_furthest_stage;
+        DELETE FROM prospect_furthest WHERE position IS (
+            SELECT g.position FROM prospects p JOIN stages g ON g.id = p.stage_id
+            WHERE p.id = prospect_furthest.prospect_id AND g.kind != 'lost');
+        CREATE TRIGGER prospect_furthest_change_insert AFTER INSERT ON stage_changes
+        BEGIN{_sparse("NEW.prospect_id")}
+        END;
+        CREATE TRIGGER prospect_furthest_change_delete AFTER DELETE ON stage_changes
+        BEGIN{_sparse("OLD.prospect_id")}
+        END;
+        CREATE TRIGGER prospect_furthest_change_update
+        AFTER UPDATE OF prospect_id, to_stage_id ON stage_changes
+        BEGIN{_sparse("OLD.prospect_id")}{_sparse("NEW.prospect_id")}
+        END;
+        CREATE TRIGGER prospect_furthest_prospect_insert AFTER INSERT ON prospects
+        BEGIN{_sparse("NEW.id")}
+        END;
+        CREATE TRIGGER prospect_furthest_prospect_stage AFTER UPDATE OF stage_id ON prospects
+        WHEN OLD.stage_id IS NOT NEW.stage_id
+        BEGIN{_sparse("NEW.id")}
+        END;
+        CREATE TRIGGER prospect_furthest_stage AFTER UPDATE OF position, kind ON stages
+        WHEN OLD.position IS NOT NEW.position OR OLD.kind IS NOT NEW.kind
+        BEGIN
+            DELETE FROM prospect_furthest WHERE prospect_id IN (
+                SELECT p.id FROM prospects p WHERE {_TOUCHED});
+            INSERT INTO prospect_furthest(prospect_id, position) {kept_rows(_TOUCHED)};
+        END;
+"""

@@ -449,6 +449,18 @@ def m010_funnel(db: Database) -> None:
         db.execute("ANALYZE prospects_dashboard")
         db.execute("ANALYZE prospect_furthest")
 
+
+@m()
+def m011_funnel_sparse(db: Database) -> None:
+    """Import speed: ``prospect_furthest`` keeps a row only for a prospect whose furthest
+    stage is not the one it is in (moved back, lost after getting somewhere), so a plain
+    import writes none; the funnel reads the current stage for the others
+    (core/funnel_schema.py ``EFFECTIVE_SQL``). Triggers re-created, redundant rows dropped."""
+    db.executescript(funnel_schema.SPARSE)
+    if db.execute("SELECT 1 FROM sqlite_master WHERE name = 'sqlite_stat1'").fetchone():
+        db.execute("ANALYZE prospect_furthest")
+
+
 SCHEMA_VERSION = len(m._migrations)
 assert SCHEMA_VERSION == schema.SCHEMA_VERSION, "update salescli.core.schema.SCHEMA_VERSION"
 

@@ -122,15 +122,12 @@ _PAST = (
     " s.value, k.note, json_extract(s.history, k.reason)"
     f" FROM {_NEW} s JOIN {_STEPS} k ON k.i < json_array_length(s.history)"
     " WHERE s.n BETWEEN :lo AND :hi AND s.history IS NOT NULL ORDER BY s.n, k.i")
-# The furthest stage of the batch's new prospects (m010_funnel), when the import has
-# suspended the triggers that keep it: a row without history has one change, to the stage
-# it is in, so the full computation over its history is needed only for the others.
-_FURTHEST = (
-    "INSERT INTO prospect_furthest(prospect_id, position) SELECT :base + s.n, CASE WHEN"
-    " s.history IS NULL THEN (SELECT g.position FROM stages g WHERE g.id ="
-    " coalesce(s.stage_id, :first) AND g.kind != 'lost') ELSE"
-    f" (SELECT {funnel_schema.FURTHEST} FROM prospects p WHERE p.id = :base + s.n) END"
-    f" FROM {_NEW} s WHERE s.n BETWEEN :lo AND :hi")
+# The furthest stage of the batch's new prospects with history (m011_funnel_sparse), when
+# the import has suspended the triggers that keep it: a row without history has one
+# change, to the stage it is in, so its furthest is its current stage and needs no row.
+_FURTHEST = ("INSERT INTO prospect_furthest(prospect_id, position) " + funnel_schema.kept_rows(
+    f"p.id IN (SELECT :base + s.n FROM {_NEW} s WHERE s.n BETWEEN :lo AND :hi"
+    " AND s.history IS NOT NULL)"))
 _COLUMNS = ("row", "email", *_FIELDS, "created", "entered", "history", "currency")
 _STAGE = f"INSERT INTO {_NEW}({', '.join(_COLUMNS)}) VALUES "
 _MARKS = "(" + ", ".join("?" * len(_COLUMNS)) + ")"
@@ -297,7 +294,7 @@ class Inserter:
         statements = [self.insert_sql, *(fill for _, fill in self.suspended if fill), _HISTORY,
                       # (a row without history has no changes in _PAST: speed only)
                       *([_PAST] if self.past else []),  # pragma: no mutate
-                      *([_FURTHEST] if self._furthest() else [])]
+                      *([_FURTHEST] if self.past and self._furthest() else [])]
         args = {**self.args, "lo": lo, "hi": hi}
         self.inserted = hi
         if final or not self._threadable():

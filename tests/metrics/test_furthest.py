@@ -1,20 +1,36 @@
-"""prospect_furthest (migration m010_funnel): the furthest stage each prospect reached, kept
-by triggers, always equal to the figure aggregated from the whole stage history, whoever
-writes and whatever happens to the stages; and the funnel built on it stays the same."""
+"""prospect_furthest (migrations m010_funnel, m011_funnel_sparse): the furthest stage each
+prospect reached, kept by triggers for the prospects whose furthest is not their current
+stage, always equal to the figure aggregated from the whole stage history, whoever writes
+and whatever happens to the stages; and the funnels the dashboard shows count the same."""
 
 from __future__ import annotations
 
 import sqlite3
+from datetime import datetime
+from pathlib import Path
 
+import pytest
+import yaml
 from sqlite_utils import Database
 
 from salescli.core import db, funnel_schema, migrations
 from salescli.pipeline import erasure, importer, prospects, stages
-from tests.metrics.conftest import ACTOR, History, build
+from tests.metrics.conftest import ACTOR, NY, History, build
+
+ROOT = Path(__file__).resolve().parents[2]
 
 
 def kept(conn: sqlite3.Connection) -> dict[int, int | None]:
-    return dict(conn.execute("SELECT prospect_id, position FROM prospect_furthest"))
+    """Each prospect's furthest position as the funnel reads it (row, else current stage)."""
+    return dict(conn.execute(funnel_schema.EFFECTIVE_SQL))
+
+
+def redundant(conn: sqlite3.Connection) -> list[int]:
+    """Prospects with a row that says no more than their current stage (or none at all)."""
+    return [r[0] for r in conn.execute(
+        "SELECT f.prospect_id FROM prospect_furthest f LEFT JOIN prospects p"
+        " ON p.id = f.prospect_id LEFT JOIN stages g ON g.id = p.stage_id AND g.kind != 'lost'"
+        " WHERE p.id IS NULL OR f.position IS g.position")]
 
 
 def aggregated(conn: sqlite3.Connection) -> dict[int, int | None]:
@@ -22,9 +38,11 @@ def aggregated(conn: sqlite3.Connection) -> dict[int, int | None]:
 
 
 def assert_kept(conn: sqlite3.Connection) -> dict[int, int | None]:
-    """The table holds exactly one row per prospect, with the aggregated figure."""
+    """Every prospect's figure is the aggregated one, and the table holds only the rows
+    that say more than the current stage."""
     want = aggregated(conn)
     assert kept(conn) == want
+    assert redundant(conn) == []
     return want
 
 
@@ -124,25 +142,89 @@ def test_the_whole_metrics_history_is_kept(history):
     assert len(assert_kept(history.conn)) == len(history.ids) - 1  # e2 merged into e
 
 
-def test_m010_backfills_a_version_9_database(tmp_path, ny):
-    path = tmp_path / "old.db"
-    conn = db.connect(path, create=True)
-    migrations.m.apply(Database(conn), stop_before="m010_funnel")
+def old_database(tmp_path, version: int, stop_before: str) -> sqlite3.Connection:
+    """A database at an older schema version, with the default stages."""
+    conn = db.connect(tmp_path / "old.db", create=True)
+    migrations.m.apply(Database(conn), stop_before=stop_before)
     conn.executemany("INSERT INTO stages(name, position, kind, created_at) VALUES (?, ?, ?, ?)",
                      [(n, i, k, "2024-01-01T00:00:00Z") for i, (n, k) in enumerate(
                          [("lead", "open"), ("contacted", "open"), ("replied", "open"),
                           ("meeting", "open"), ("proposal", "open"), ("won", "won"),
                           ("lost", "lost")])])
-    conn.execute("PRAGMA user_version = 9")
+    conn.execute(f"PRAGMA user_version = {version}")
     conn.commit()
-    # Build the metrics history at version 9 (no triggers yet), then upgrade.
-    from datetime import datetime
+    return conn
 
-    from tests.metrics.conftest import NY
+
+def upgraded(tmp_path, conn: sqlite3.Connection) -> sqlite3.Connection:
+    conn.close()
+    conn = db.open_write(tmp_path / "old.db")
+    assert conn.execute("PRAGMA user_version").fetchone()[0] == db.SCHEMA_VERSION
+    return conn
+
+
+def test_m010_backfills_a_version_9_database(tmp_path, ny):
+    conn = old_database(tmp_path, 9, "m010_funnel")
+    # Build the metrics history at version 9 (no triggers yet), then upgrade.
     build(History(conn, datetime.now(NY).date()))
     before = aggregated(conn)
-    conn.close()
-    conn = db.open_write(path)
-    assert conn.execute("PRAGMA user_version").fetchone()[0] == db.SCHEMA_VERSION
+    conn = upgraded(tmp_path, conn)
     assert kept(conn) == before and len(before) == 5
+    assert redundant(conn) == []
     conn.close()
+
+
+def test_m011_keeps_only_the_rows_that_say_more_than_the_current_stage(tmp_path, ny):
+    conn = old_database(tmp_path, 10, "m011_funnel_sparse")
+    h = build(History(conn, datetime.now(NY).date()))  # version 10: a row per prospect
+    assert conn.execute("SELECT count(*) FROM prospect_furthest").fetchone()[0] == 5
+    before = aggregated(conn)
+    conn = upgraded(tmp_path, conn)
+    assert kept(conn) == before
+    # b was lost from lead (its furthest: lead); a won and d, e, c are where they got to
+    assert dict(conn.execute("SELECT prospect_id, position FROM prospect_furthest")) == {
+        h.ids["b"]: 0}
+    move(conn, h.ids["a"], "contacted")  # the triggers are m011's: a's row appears
+    assert assert_kept(conn)[h.ids["a"]] == 5
+    conn.close()
+
+
+FUNNELS = {  # the funnels managers see: the canned query and the dashboard chart
+    "pipeline_funnel": lambda y: y["databases"]["sales"]["queries"]["pipeline_funnel"]["sql"],
+    "dashboard": lambda y: y["plugins"]["datasette-dashboards"]["pipeline"]["charts"][
+        "funnel"]["query"],
+}
+
+
+@pytest.mark.parametrize("name", FUNNELS)
+def test_the_dashboard_funnels_count_every_prospect_at_its_furthest_stage(conn, name):
+    sql = FUNNELS[name](yaml.safe_load((ROOT / "reports" / "datasette.yml").read_text()))
+    people = {e: add(conn, e) for e in ("back@x.example", "lost@x.example", "won@x.example",
+                                         "new@x.example", "ben@x.example", "gone@x.example")}
+    for email, path in {"back@x.example": ["meeting", "contacted"],
+                        "lost@x.example": ["replied", "lost"],
+                        "won@x.example": ["proposal", "won"],
+                        "ben@x.example": ["contacted"],
+                        "gone@x.example": ["proposal"]}.items():
+        for stage in path:
+            move(conn, people[email], stage)
+    prospects.update(conn, ACTOR, people["ben@x.example"], {"owner": "ben"})
+    prospects.archive(conn, ACTOR, people["gone@x.example"])
+    conn.execute("UPDATE prospects SET created_at = '2020-01-01T00:00:00Z' WHERE email = ?",
+                 ("won@x.example",))
+
+    def funnel(**args):
+        rows = conn.execute(sql, {"owner": "", "since": "", "until": "", **args}).fetchall()
+        return {r["stage"]: r["prospects"] for r in rows}
+
+    def want(emails):
+        reached = [aggregated(conn)[people[e]] for e in emails]
+        return {s: sum(1 for r in reached if r is not None and r >= i) for i, s in enumerate(
+            ["lead", "contacted", "replied", "meeting", "proposal", "won"])}
+
+    live = [e for e in people if e != "gone@x.example"]
+    assert funnel() == want(live) == {"lead": 5, "contacted": 4, "replied": 3, "meeting": 2,
+                                      "proposal": 1, "won": 1}
+    assert funnel(owner="ben") == want(["ben@x.example"])
+    assert funnel(since="2021-01-01") == want([e for e in live if e != "won@x.example"])
+    assert funnel(until="2020-12-31") == want(["won@x.example"])
