@@ -131,7 +131,11 @@ def _sparse(pid: str) -> str:
 _TOUCHED = ("p.stage_id = NEW.id OR p.id IN (SELECT c.prospect_id FROM stage_changes c"
             " WHERE c.to_stage_id = NEW.id)")
 
-SPARSE = f"""
+def sparse() -> str:
+    """The script of m011: re-create the triggers that keep a row per prospect so that they
+    keep one only where it says more than the current stage, and drop the rows that do not.
+    (Built when called, not at import, so that mutation testing can reach it.)"""
+    return f"""
         DROP TRIGGER prospect_furthest_change_insert;
         DROP TRIGGER prospect_furthest_change_delete;
         DROP TRIGGER prospect_furthest_change_update;

@@ -456,7 +456,7 @@ def m011_funnel_sparse(db: Database) -> None:
     stage is not the one it is in (moved back, lost after getting somewhere), so a plain
     import writes none; the funnel reads the current stage for the others
     (core/funnel_schema.py ``EFFECTIVE_SQL``). Triggers re-created, redundant rows dropped."""
-    db.executescript(funnel_schema.SPARSE)
+    db.executescript(funnel_schema.sparse())
     if db.execute("SELECT 1 FROM sqlite_master WHERE name = 'sqlite_stat1'").fetchone():
         db.execute("ANALYZE prospect_furthest")
 

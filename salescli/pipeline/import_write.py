@@ -122,12 +122,17 @@ _PAST = (
     " s.value, k.note, json_extract(s.history, k.reason)"
     f" FROM {_NEW} s JOIN {_STEPS} k ON k.i < json_array_length(s.history)"
     " WHERE s.n BETWEEN :lo AND :hi AND s.history IS NOT NULL ORDER BY s.n, k.i")
-# The furthest stage of the batch's new prospects with history (m011_funnel_sparse), when
-# the import has suspended the triggers that keep it: a row without history has one
-# change, to the stage it is in, so its furthest is its current stage and needs no row.
-_FURTHEST = ("INSERT INTO prospect_furthest(prospect_id, position) " + funnel_schema.kept_rows(
-    f"p.id IN (SELECT :base + s.n FROM {_NEW} s WHERE s.n BETWEEN :lo AND :hi"
-    " AND s.history IS NOT NULL)"))
+
+
+def _kept_furthest() -> str:
+    """The furthest stage of the batch's new prospects with history (m011_funnel_sparse),
+    when the import has suspended the triggers that keep it: a row without history has one
+    change, to the stage it is in, so its furthest is its current stage and needs no row."""
+    return "INSERT INTO prospect_furthest(prospect_id, position) " + funnel_schema.kept_rows(
+        f"p.id IN (SELECT :base + s.n FROM {_NEW} s WHERE s.n BETWEEN :lo AND :hi"
+        " AND s.history IS NOT NULL)")
+
+
 _COLUMNS = ("row", "email", *_FIELDS, "created", "entered", "history", "currency")
 _STAGE = f"INSERT INTO {_NEW}({', '.join(_COLUMNS)}) VALUES "
 _MARKS = "(" + ", ".join("?" * len(_COLUMNS)) + ")"
@@ -168,9 +173,9 @@ def _suspend(conn: sqlite3.Connection, rows: int) -> list[tuple[str, str | None]
             dropped.append((sql, None))
         elif kind == "trigger" and name in _BULK and " ".join(sql.split()) == _BULK[name][0]:
             dropped.append((sql, _BULK[name][1]))
-        # (kept, the triggers write the same rows as each batch's _FURTHEST, only slower)
+        # (kept, the triggers write the same rows as each batch's _kept_furthest, only slower)
         elif kind == "trigger" and name in funnel_schema.BULK_TRIGGERS:  # pragma: no mutate
-            dropped.append((sql, None))  # made up for by each batch's _FURTHEST
+            dropped.append((sql, None))  # made up for by each batch's _kept_furthest
         else:
             continue
         conn.execute(f'DROP {kind.upper()} "{name}"')
@@ -294,7 +299,7 @@ class Inserter:
         statements = [self.insert_sql, *(fill for _, fill in self.suspended if fill), _HISTORY,
                       # (a row without history has no changes in _PAST: speed only)
                       *([_PAST] if self.past else []),  # pragma: no mutate
-                      *([_FURTHEST] if self.past and self._furthest() else [])]
+                      *([_kept_furthest()] if self.past and self._furthest() else [])]
         args = {**self.args, "lo": lo, "hi": hi}
         self.inserted = hi
         if final or not self._threadable():
