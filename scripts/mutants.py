@@ -103,6 +103,38 @@ _dir = None
 _count = itertools.count()
 
 
+def _thread_call_stack():
+    """mutmut's stats trampolines keep the caller in a ContextVar, set and reset at every
+    call: millions of HAMT clones in one process, and on this suite (tests/mail with
+    tests/sequences) the stats pass died of a segfault inside ContextVar.set, twice at the
+    same test. A per-thread list does the same job (the caller of each call) without it."""
+    import threading
+
+    from mutmut.core import MutmutCallStack
+
+    local = threading.local()
+
+    def stack():
+        if not hasattr(local, "stack"):
+            local.stack = [(None, 0)]
+        return local.stack
+
+    def set_(cls, value):
+        s = stack()
+        s.append(value)
+        return len(s) - 1
+
+    def reset(cls, token):
+        del stack()[max(1, token):]
+
+    MutmutCallStack.get = classmethod(lambda cls: stack()[-1])
+    MutmutCallStack.set = classmethod(set_)
+    MutmutCallStack.reset = classmethod(reset)
+
+
+_thread_call_stack()
+
+
 @pytest.hookimpl(tryfirst=True)
 def pytest_runtest_setup(item):
     global _dir
