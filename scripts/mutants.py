@@ -3,7 +3,8 @@
 
     python scripts/mutants.py [PATH...] [--changed [--base REF]] [--max-children N]
                               [--sample N [--seed S]] [--tests PYTEST_ARG]... [--list]
-                              [--fresh] [--fail-under PCT] [--debug] [--no-run] [--verbose]
+                              [--fresh] [--fail-under PCT] [--debug] [--no-run] [--not-killed]
+                              [--verbose]
 
 PATH is a package directory (salescli/mail) or a module (salescli/mail/classify.py) as the
 repository spells it, package_dir-mapped ones too (jobs/scan.py); without PATH, DEFAULT_PATHS.
@@ -955,6 +956,9 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--debug", action="store_true", help="mutmut debug=true: pytest's own output")
     ap.add_argument("--no-run", action="store_true",
                     help="report the last verdicts of the selected mutants, test nothing")
+    ap.add_argument("--not-killed", action="store_true",
+                    help="test only the selected mutants the last run did not kill (after"
+                         " adding tests; a change of the code needs a full run)")
     ap.add_argument("--verbose", action="store_true",
                     help=f"also list the mutants counted as {SQL_CASE}")
     args = ap.parse_args(argv)
@@ -1012,15 +1016,22 @@ def main(argv: list[str] | None = None) -> int:
     print(f"testing {len(mutants)} mutants of {len({m.path for m in mutants})} module(s), "
           f"{args.max_children} at a time (mutmut's output: {log})", flush=True)
     prepare_stats(tops)
-    if everything:
+    if args.not_killed:
+        # Tests were added since the last run: only what it did not kill can change verdict.
+        read_statuses(mutants)
+        names = sorted(m.name for m in mutants if m.status not in KILLED)
+        print(f"{len(mutants) - len(names)} killed last time, not run again", flush=True)
+    elif everything:
         names = module_globs(sorted({m.path for m in mutants}))
     else:
         names = sorted(m.name for m in mutants)
-    rc, output = run_mutmut(names, args.max_children)
+    rc, output = run_mutmut(names, args.max_children) if names else (0, "")
     if rc and "could not find any test case for any mutant" in output:
         rc = 0                        # mutmut stops when no test calls any selected function
+        ran = set(names)
         for m in mutants:
-            m.status = "no tests"
+            if not args.not_killed or m.name in ran:
+                m.status = "no tests"
     else:
         read_statuses(mutants)
     if rc:
