@@ -3,7 +3,8 @@
 
     python scripts/mutants.py [PATH...] [--changed [--base REF]] [--max-children N]
                               [--sample N [--seed S]] [--tests PYTEST_ARG]... [--list]
-                              [--fresh] [--fail-under PCT] [--debug]
+                              [--fresh] [--fail-under PCT] [--debug] [--no-run] [--not-killed]
+                              [--verbose]
 
 PATH is a package directory (salescli/mail) or a module (salescli/mail/classify.py) as the
 repository spells it, package_dir-mapped ones too (jobs/scan.py); without PATH, DEFAULT_PATHS.
@@ -46,6 +47,7 @@ import re
 import shutil
 import subprocess
 import sys
+import textwrap
 import time
 from collections import Counter, defaultdict
 from dataclasses import dataclass
@@ -100,6 +102,38 @@ import pytest
 
 _dir = None
 _count = itertools.count()
+
+
+def _thread_call_stack():
+    """mutmut's stats trampolines keep the caller in a ContextVar, set and reset at every
+    call: millions of HAMT clones in one process, and on this suite (tests/mail with
+    tests/sequences) the stats pass died of a segfault inside ContextVar.set, twice at the
+    same test. A per-thread list does the same job (the caller of each call) without it."""
+    import threading
+
+    from mutmut.core import MutmutCallStack
+
+    local = threading.local()
+
+    def stack():
+        if not hasattr(local, "stack"):
+            local.stack = [(None, 0)]
+        return local.stack
+
+    def set_(cls, value):
+        s = stack()
+        s.append(value)
+        return len(s) - 1
+
+    def reset(cls, token):
+        del stack()[max(1, token):]
+
+    MutmutCallStack.get = classmethod(lambda cls: stack()[-1])
+    MutmutCallStack.set = classmethod(set_)
+    MutmutCallStack.reset = classmethod(reset)
+
+
+_thread_call_stack()
 
 
 @pytest.hookimpl(tryfirst=True)
@@ -376,6 +410,230 @@ def changed_lines(base_ref: str, mapping: dict[str, str]) -> dict[str, set[int]]
     return lines
 
 
+# --------------------------------------------------------------------------- SQL case
+
+# mutmut's string mutants include the literal in lower and in upper case. In SQL, keywords,
+# table and column names and function names are case-insensitive, so most such mutants of a
+# query cannot be told apart by any test: they are reported as "equivalent (SQL case)" instead
+# of as survivors. Strictly: only what SQLite provably ignores may change case (see sql_case_
+# equivalent); anything it keeps (quoted text, a result column's name, a stored schema) must not.
+SQL_STRONG = {"SELECT", "INSERT", "UPDATE", "DELETE", "REPLACE", "FROM", "WHERE", "JOIN", "VALUES",
+              "ORDER", "GROUP", "HAVING", "RETURNING", "PRAGMA", "CONFLICT", "UNION"}
+SQL_KEYWORDS = SQL_STRONG | {"WITH", "INTO", "SET", "BY", "LIMIT", "OFFSET", "ON", "AND", "OR",
+                             "NOT", "NULL", "IS", "IN", "AS", "LEFT", "INNER", "OUTER", "CROSS",
+                             "DISTINCT", "EXISTS", "BETWEEN", "LIKE", "CASE", "WHEN", "THEN",
+                             "ELSE", "END", "ASC", "DESC", "DO", "IGNORE", "ABORT", "DROP",
+                             "CREATE", "ALTER", "TABLE", "INDEX", "VIEW", "TRIGGER", "GLOB"}
+# Clauses ending a select list (at its own bracket depth).
+SELECT_LIST_END = {"FROM", "WHERE", "GROUP", "ORDER", "LIMIT", "HAVING", "WINDOW", "UNION",
+                   "INTERSECT", "EXCEPT", "VALUES"}
+# A bare select-list word that is a value, not a column: the column's name is the text itself.
+SQL_VALUE_WORDS = {"NULL", "TRUE", "FALSE", "CURRENT_DATE", "CURRENT_TIME", "CURRENT_TIMESTAMP"}
+# Words ending the operand of GLOB (whose pattern is case-sensitive).
+GLOB_OPERAND_END = SELECT_LIST_END | {"AND", "OR", "ESCAPE", "THEN", "WHEN", "ELSE", "END",
+                                      "ASC", "DESC", "COLLATE"}
+PLACEHOLDER = "\0"     # an f-string's {expression} inside a literal: opaque, never changed
+
+_SQL_TOKEN = re.compile(r"""
+      (?P<string>'(?:[^']|'')*')                 # 'text': case-sensitive
+    | (?P<quoted>"(?:[^"]|"")*"|`(?:[^`]|``)*`)   # "name": a string if no such column (DQS)
+    | (?P<bracket>\[[^\]]*\])                    # [name]: always a name
+    | (?P<comment>--[^\n]*|/\*.*?\*/)
+    | (?P<param>\?\d*|[:@$][A-Za-z_]\w*)          # ?, ?1, :name: bound by exact name
+    | (?P<format>\{[^{}]*\}|%(?:\([^)]*\))?[-#0 +]*\d*(?:\.\d+)?[A-Za-z%])  # str.format / %
+    | (?P<number>\d[\w.]*)
+    | (?P<word>[A-Za-z_]\w*)
+    | (?P<space>\s+)
+    | (?P<other>.)
+""", re.VERBOSE | re.DOTALL)
+
+
+def _sql_tokens(text: str) -> list[tuple[str, str]] | None:
+    """SQL text as (kind, text) tokens; None when a quote or comment is left open."""
+    tokens, pos = [], 0
+    while pos < len(text):
+        m = _SQL_TOKEN.match(text, pos)
+        if m is None:
+            return None
+        kind = m.lastgroup or "other"
+        if kind == "other" and m.group() in "'\"`[":
+            return None                      # unbalanced: the rest lies in another literal
+        if kind == "other" and text.startswith("/*", pos):
+            return None
+        tokens.append((kind, m.group()))
+        pos = m.end()
+    return tokens
+
+
+def looks_like_sql(text: str) -> bool:
+    """Is this literal (a whole statement or a fragment of one) SQL rather than prose?
+
+    Strict on purpose: a strong keyword in upper case (SELECT, FROM, WHERE, ...), and the text
+    starts with a keyword or continues another literal (leading space, '(' or ','), and it has
+    a second keyword or a comparison, a parameter or a quoted value.
+    """
+    tokens = _sql_tokens(text)
+    if not tokens:
+        return False
+    sig = [(k, t) for k, t in tokens if k not in ("space", "comment")]
+    if not sig:
+        return False
+    upper = {t for k, t in sig if k == "word" and t.isupper() and t in SQL_KEYWORDS}
+    if not upper & SQL_STRONG:
+        return False
+    first_kind, first = sig[0]
+    starts = (first_kind == "word" and first in upper) or text[0] in " \t\n(,"
+    more = len(upper) >= 2 or any(k in ("param", "string") or t in "=<>" for k, t in sig)
+    return starts and more
+
+
+def _plain_column(item: list[tuple[str, str]]) -> bool:
+    """A select-list item whose result name SQLite takes from the schema: col, t.col, *, t.*."""
+    texts = [t for _, t in item]
+    if not texts or len(texts) % 2 == 0:
+        return False
+    for i, (kind, text) in enumerate(item):
+        if i % 2 == 1:
+            if text != ".":
+                return False
+        elif not (kind in ("word", "bracket") or (text == "*" and i == len(item) - 1)):
+            return False
+    return not (len(item) == 1 and texts[0].upper() in SQL_VALUE_WORDS)
+
+
+def sql_case_equivalent(old: str, new: str) -> bool:
+    """Is `new` the SQL literal `old` with a change of case that SQLite cannot see?
+
+    True only when the two differ by letter case alone, `old` looks like SQL, and no case
+    changes in: a 'string' (values, LIKE/GLOB patterns) or "quoted name" (SQLite reads it as a
+    string when no column has that name); a bound :parameter name; a str.format {field} or %
+    directive; the pattern operand of GLOB; a name after AS (a result column or alias) or a CTE's
+    column list; a select-list or RETURNING item that is not a plain column (its text is the
+    result column's name, e.g. count(*)); and not at all in CREATE or ALTER (sqlite_master keeps
+    the text, and declared names surface in SELECT *). Literals split across Python literals
+    (an open quote) are never equivalent.
+    """
+    if old == new or old.lower() != new.lower() or not looks_like_sql(old):
+        return False
+    a, b = _sql_tokens(old), _sql_tokens(new)
+    if a is None or b is None or len(a) != len(b):
+        return False
+    for (ka, ta), (kb, tb) in zip(a, b, strict=True):
+        if ka != kb or (ta != tb and ka not in ("word", "bracket", "comment", "number", "space")):
+            return False
+    pairs = [(k, ta, tb) for (k, ta), (_, tb) in zip(a, b, strict=True)
+             if k not in ("space", "comment")]
+    upper = [ta.upper() if k == "word" else None for k, ta, _ in pairs]
+    if {"CREATE", "ALTER"} & set(upper):
+        return False
+    # Bracket depth of each token, and the word before each open bracket (CAST, a CTE name).
+    depth, opener, stack = [], [], []
+    for i, (_, ta, _) in enumerate(pairs):
+        if ta == ")" and stack:
+            stack.pop()
+        depth.append(len(stack))
+        opener.append(stack[-1] if stack else None)
+        if ta == "(":
+            stack.append(upper[i - 1] if i and upper[i - 1] else "")
+    n = len(pairs)
+    for i in range(n):
+        word = upper[i]
+        if word == "AS" and i + 1 < n:
+            nxt = upper[i + 1]
+            if pairs[i + 1][1] == "(" or nxt in ("NOT", "MATERIALIZED") or opener[i] == "CAST":
+                pass
+            elif pairs[i + 1][1] != pairs[i + 1][2]:
+                return False                         # an alias: a result name or a CTE name
+            if i and pairs[i - 1][1] == ")" and i + 1 < n and (
+                    pairs[i + 1][1] == "(" or nxt in ("NOT", "MATERIALIZED")):
+                j = i - 1                            # name(col, ...) AS (...): CTE columns
+                while j >= 0 and not (pairs[j][1] == "(" and depth[j] == depth[i - 1]):
+                    j -= 1
+                if any(pairs[k][1] != pairs[k][2] for k in range(j, i)):
+                    return False
+        if word == "GLOB":
+            j, d = i + 1, depth[i]
+            if j < n and pairs[j][1] == "(":          # glob(pattern, text): the first argument
+                j += 1
+                d += 1
+            while j < n and not (depth[j] == d and (pairs[j][1] == ","
+                                                     or upper[j] in GLOB_OPERAND_END)):
+                if depth[j] < d:
+                    break
+                if pairs[j][1] != pairs[j][2]:
+                    return False
+                j += 1
+        if word in ("SELECT", "RETURNING"):
+            j, d = i + 1, depth[i]
+            if j < n and upper[j] in ("DISTINCT", "ALL"):
+                j += 1
+            item: list[int] = []
+            while True:
+                end = j >= n or depth[j] < d or (depth[j] == d and (
+                    pairs[j][1] == "," or upper[j] in SELECT_LIST_END))
+                if end:
+                    if any(pairs[k][1] != pairs[k][2] for k in item):
+                        tops = [k for k in item if depth[k] == d]
+                        aliased = (len(tops) >= 2 and upper[tops[-2]] == "AS"
+                                   and pairs[tops[-1]][1] == pairs[tops[-1]][2])
+                        if not aliased and not _plain_column(
+                                [(pairs[k][0], pairs[k][1]) for k in item]):
+                            return False
+                    item = []
+                    if j >= n or depth[j] < d or pairs[j][1] != ",":
+                        break
+                    j += 1
+                    continue
+                item.append(j)
+                j += 1
+    return True
+
+
+def _literal_text(node: ast.AST) -> str | None:
+    """A str constant's text, or an f-string's with each {expression} as PLACEHOLDER."""
+    if isinstance(node, ast.Constant) and isinstance(node.value, str):
+        return node.value
+    if isinstance(node, ast.JoinedStr):
+        return "".join(v.value if isinstance(v, ast.Constant) else PLACEHOLDER
+                       for v in node.values)
+    return None
+
+
+def sql_case_mutant(old_source: str, new_source: str) -> bool:
+    """Do two versions of a function differ only in SQL literals changed by case alone?"""
+    try:
+        a = ast.parse(textwrap.dedent(old_source))
+        b = ast.parse(textwrap.dedent(new_source))
+    except SyntaxError:
+        return False
+    changed = []
+    na, nb = list(ast.walk(a)), list(ast.walk(b))
+    if len(na) != len(nb):
+        return False
+    parents: dict[int, ast.AST] = {}
+    for node in na:
+        for child in ast.iter_child_nodes(node):
+            parents[id(child)] = node
+    for x, y in zip(na, nb, strict=True):
+        if type(x) is not type(y):
+            return False
+        for (_, va), (_, vb) in zip(ast.iter_fields(x), ast.iter_fields(y), strict=True):
+            if isinstance(va, list) and isinstance(vb, list):
+                if len(va) != len(vb) or any(
+                        not isinstance(p, ast.AST) and p != q for p, q in zip(va, vb, strict=True)):
+                    return False
+            elif not isinstance(va, ast.AST) and va != vb:
+                if not (isinstance(x, ast.Constant) and isinstance(va, str)
+                        and isinstance(vb, str)):
+                    return False
+                parent = parents.get(id(x))
+                whole = parent if isinstance(parent, ast.JoinedStr) else x
+                ya = nb[na.index(whole)]
+                changed.append((_literal_text(whole), _literal_text(ya)))
+    return bool(changed) and all(o is not None and n is not None and sql_case_equivalent(o, n)
+                                 for o, n in changed)
+
+
 # --------------------------------------------------------------------------- mutants
 
 @dataclass
@@ -386,6 +644,7 @@ class Mutant:
     last: int          # last one
     change: str        # "old → new"
     status: str = "not checked"
+    sql_case: bool = False   # only an SQL literal's letter case changed (sql_case_mutant)
 
 
 def _mutated(f: str) -> bool:
@@ -495,7 +754,8 @@ def list_mutants(files: list[str]) -> list[Mutant]:
                                   " ⏎ ".join(s.strip() for s in new[j1:j2]))
             change = (f"{before} → {after}" if before and after
                       else f"- {before}" if before else f"+ {after}")
-            mutants.append(Mutant(name, f, first, max(first, first + i2 - i1 - 1), change))
+            mutants.append(Mutant(name, f, first, max(first, first + i2 - i1 - 1), change,
+                                  sql_case=sql_case_mutant("\n".join(old), "\n".join(new))))
     return mutants
 
 
@@ -610,25 +870,33 @@ def read_statuses(mutants: list[Mutant]) -> None:
         m.status = status_by_exit_code[codes[m.path].get(m.name)]
 
 
+SQL_CASE = "equivalent (SQL case)"
+
+
+def verdict(m: Mutant) -> str:
+    """The status reported: a surviving SQL-case mutant is equivalent, not a survivor."""
+    return SQL_CASE if m.sql_case and m.status == "survived" else m.status
+
+
 def report(mutants: list[Mutant], mapping: dict[str, str], crashed: bool,
-           fail_under: float | None) -> bool:
+           fail_under: float | None, verbose: bool = False) -> bool:
     """Print scores and mutants; True when a package scores below fail_under."""
     where = {m.name: to_repo(m.path, mapping) for m in mutants}
     per_pkg: dict[str, Counter] = defaultdict(Counter)
     for m in mutants:
-        per_pkg[str(Path(where[m.name]).parent)][m.status] += 1
+        per_pkg[str(Path(where[m.name]).parent)][verdict(m)] += 1
     per_pkg = dict(sorted(per_pkg.items()))
     per_pkg["TOTAL"] = sum(per_pkg.values(), Counter())
     below = False
     print("\nmutation score: killed (timeouts included) / mutants;"
-          " survivors and 'no tests' are not killed")
+          " survivors and 'no tests' are not killed; SQL-case equivalents are left out")
     for pkg, c in per_pkg.items():
-        n = sum(c.values()) - c["skipped"]
+        n = sum(c.values()) - c["skipped"] - c[SQL_CASE]
         killed = sum(c[k] for k in KILLED)
         pct = 100.0 * killed / n if n else 100.0
         below |= pkg != "TOTAL" and fail_under is not None and pct < fail_under
         rest = ", ".join(f"{c[k]} {k}" for k in ("survived", "no tests", "timeout", "suspicious",
-                                                 "segfault", "not checked") if c[k])
+                                                 "segfault", "not checked", SQL_CASE) if c[k])
         print(f"  {pkg:<24} {killed:>6} / {n:<6} {pct:5.1f}%   {rest}")
 
     def show(title: str, ms: list[Mutant], tag: bool = False) -> None:
@@ -637,7 +905,16 @@ def report(mutants: list[Mutant], mapping: dict[str, str], crashed: bool,
             for m in sorted(ms, key=lambda m: (where[m.name], m.line, m.name)):
                 note = f"   [{m.status}]" if tag else ""
                 print(f"  {where[m.name]}:{m.line} — {m.change}{note}")
-    show("surviving mutants", [m for m in mutants if m.status == "survived"])
+    show("surviving mutants", [m for m in mutants if verdict(m) == "survived"])
+    equivalent = [m for m in mutants if verdict(m) == SQL_CASE]
+    if verbose:
+        show(f"{SQL_CASE}: only the case of SQL that SQLite ignores changed", equivalent)
+    elif equivalent:
+        print(f"\n{SQL_CASE}: {len(equivalent)} (not counted; --verbose lists them)")
+    # A test told one apart: it reads the SQL text, or the rules of sql_case_equivalent miss
+    # a case SQLite keeps (then fix them).
+    show("SQL-case mutants killed all the same (check sql_case_equivalent)",
+         [m for m in mutants if m.sql_case and m.status in KILLED], tag=True)
     show("mutants without a verdict", [m for m in mutants if m.status in
                                        {"suspicious", "check was interrupted by user"}
                                        or (m.status == "not checked" and not crashed)], tag=True)
@@ -677,6 +954,13 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--fail-under", type=float, metavar="PCT",
                     help="exit 1 when a package scores below PCT%% (default: never)")
     ap.add_argument("--debug", action="store_true", help="mutmut debug=true: pytest's own output")
+    ap.add_argument("--no-run", action="store_true",
+                    help="report the last verdicts of the selected mutants, test nothing")
+    ap.add_argument("--not-killed", action="store_true",
+                    help="test only the selected mutants the last run did not kill (after"
+                         " adding tests; a change of the code needs a full run)")
+    ap.add_argument("--verbose", action="store_true",
+                    help=f"also list the mutants counted as {SQL_CASE}")
     args = ap.parse_args(argv)
     started = time.monotonic()
     try:
@@ -694,15 +978,20 @@ def main(argv: list[str] | None = None) -> int:
         lines = changed_lines(args.base, mapping) if args.changed else None
         if lines is not None:
             files = [f for f in files if lines.get(f)]
-        if args.fresh and WORK.exists():
-            shutil.rmtree(WORK)
-        entries = stage(mapping, tops)
-        write_config(tops, entries, args.tests, args.debug)
+        if args.no_run:                 # read what is there: a run may be going on in WORK
+            if not all((MUTANTS / (f + ".spans")).exists() for f in files):
+                raise UsageError(f"--no-run: no mutants of these modules in {MUTANTS}")
+        else:
+            if args.fresh and WORK.exists():
+                shutil.rmtree(WORK)
+            entries = stage(mapping, tops)
+            write_config(tops, entries, args.tests, args.debug)
     except UsageError as e:
         print(f"error: {e}", file=sys.stderr)
         return 2
 
-    generate(files, args.max_children)
+    if not args.no_run:
+        generate(files, args.max_children)
     mutants = list_mutants(files)
     if lines is not None:
         mutants = [m for m in mutants
@@ -712,25 +1001,37 @@ def main(argv: list[str] | None = None) -> int:
         mutants = random.Random(args.seed).sample(mutants, args.sample)
     if args.list:
         for m in sorted(mutants, key=lambda m: (m.path, m.line, m.name)):
-            print(f"{to_repo(m.path, mapping)}:{m.line} — {m.change}   {m.name}")
+            tag = f"   [{SQL_CASE}]" if m.sql_case else ""
+            print(f"{to_repo(m.path, mapping)}:{m.line} — {m.change}   {m.name}{tag}")
         print(f"{len(mutants)} mutants")
         return 0
     if not mutants:
         print("no mutants to test")
         return 0
+    if args.no_run:
+        read_statuses(mutants)
+        report(mutants, mapping, False, args.fail_under, args.verbose)
+        return 0
     log = (WORK / "mutmut-run.log").relative_to(ROOT)
     print(f"testing {len(mutants)} mutants of {len({m.path for m in mutants})} module(s), "
           f"{args.max_children} at a time (mutmut's output: {log})", flush=True)
     prepare_stats(tops)
-    if everything:
+    if args.not_killed:
+        # Tests were added since the last run: only what it did not kill can change verdict.
+        read_statuses(mutants)
+        names = sorted(m.name for m in mutants if m.status not in KILLED)
+        print(f"{len(mutants) - len(names)} killed last time, not run again", flush=True)
+    elif everything:
         names = module_globs(sorted({m.path for m in mutants}))
     else:
         names = sorted(m.name for m in mutants)
-    rc, output = run_mutmut(names, args.max_children)
+    rc, output = run_mutmut(names, args.max_children) if names else (0, "")
     if rc and "could not find any test case for any mutant" in output:
         rc = 0                        # mutmut stops when no test calls any selected function
+        ran = set(names)
         for m in mutants:
-            m.status = "no tests"
+            if not args.not_killed or m.name in ran:
+                m.status = "no tests"
     else:
         read_statuses(mutants)
     if rc:
@@ -739,7 +1040,7 @@ def main(argv: list[str] | None = None) -> int:
         print(f"\nmutmut failed (exit {rc}); its output: {log}", file=sys.stderr)
     else:
         save_state(tops)
-    below = report(mutants, mapping, rc != 0, args.fail_under)
+    below = report(mutants, mapping, rc != 0, args.fail_under, args.verbose)
     unchecked = sum(m.status == "not checked" for m in mutants)
     print(f"\n{len(mutants)} mutants in {time.monotonic() - started:.0f}s"
           + (f", {unchecked} not checked" if unchecked else "")
