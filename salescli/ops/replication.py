@@ -305,7 +305,7 @@ def _tool(*args: str) -> subprocess.CompletedProcess:
 
 def parse_time(value: str) -> datetime:
     """A Litestream RFC 3339 timestamp → aware datetime."""
-    return datetime.fromisoformat(value.replace("Z", "+00:00"))
+    return datetime.fromisoformat(value)  # Python 3.11 reads a trailing Z
 
 
 def replica_position(url: str, database: Path) -> dict[str, Any]:
@@ -352,7 +352,7 @@ def local_position(database: Path) -> dict[str, Any]:
     return {"txid": newest[0], "at": datetime.fromtimestamp(newest[1], UTC)}
 
 
-def lag(database: Path, url: str, now: datetime | None = None) -> dict[str, Any]:
+def lag(database: Path, url: str, now: datetime) -> dict[str, Any]:
     """How far the replica of ``database`` is behind it.
 
     The replica is in step when Litestream has taken every commit from the WAL (its
@@ -361,7 +361,6 @@ def lag(database: Path, url: str, now: datetime | None = None) -> dict[str, Any]
     the age of the replica's newest file: commits made since exist only on this
     machine, and have done for at most that long.
     """
-    now = now or datetime.now(UTC)
     pos = replica_position(url, database)
     local = local_position(database)
     committed = last_commit_at(database)

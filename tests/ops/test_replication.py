@@ -247,6 +247,19 @@ def test_health_reports_the_replica_lag_and_fails_past_the_threshold(
 
     wait_until(lambda: sales_entry(later)[1]["lag_s"] == 0, 30, "lag 0")
 
+    # A copy of the database that no replicator runs beside (another machine, a restored
+    # file) has nothing of Litestream's next to it: its lag is the replica's age.
+    copy = tmp_path / "elsewhere" / "sales.db"
+    copy.parent.mkdir()
+    src, dst = sqlite3.connect(db_file), sqlite3.connect(copy)
+    src.backup(dst)
+    src.close()
+    dst.close()
+    (elsewhere,) = [r for r in health.check(copy, now=later)["replica"]
+                    if r["database"].endswith("sales.db")]
+    newest = replication.parse_time(elsewhere["newest_at"])
+    assert elsewhere["lag_s"] == int((later - newest).total_seconds()) > 3 * 3600 - 60
+
     # Litestream dies; then a commit it never ships: the replica falls behind, counted
     # from its newest file.
     kill9(ls_pid)

@@ -1,0 +1,54 @@
+"""Sizes the operator reads in megabytes: the WAL threshold health reports, the free space and
+the room a skipped VACUUM names. Figures of a few MB, so a wrong unit (GiB) shows as 0 MB."""
+
+from __future__ import annotations
+
+import json
+import shutil
+from collections import namedtuple
+
+from tests.ops.helpers import ago
+
+MB = 1024**2
+
+
+def test_a_wal_over_its_threshold_is_reported_in_megabytes(invoke, ops_conn, db_file,
+                                                           monkeypatch):
+    # No automatic checkpoint on this connection: the WAL keeps what it wrote while it is open.
+    ops_conn.execute("PRAGMA wal_autocheckpoint = 0")
+    ops_conn.execute("BEGIN")
+    for _ in range(48):
+        ops_conn.execute("INSERT INTO job_runs(job, started_at, finished_at, status, counts)"
+                         " VALUES ('import', ?, ?, 'ok', ?)",
+                         (ago(), ago(), f"[{'0,' * 30000}0]"))
+    ops_conn.execute("COMMIT")
+    wal = db_file.with_name("sales.db-wal").stat().st_size
+    assert wal > 2 * MB
+    monkeypatch.setenv("SALESCLI_HEALTH_MAX_WAL", "2M")
+    result = invoke("health", "--format", "json")
+    report = json.loads(result.output)
+    assert result.exit_code == 1
+    assert report["problems"] == [
+        f"the WAL file is {report['database']['wal_bytes'] // MB} MB (threshold 2 MB): a "
+        "long-lived reader blocks checkpoints"]
+    assert report["database"]["wal_bytes"] // MB >= 2
+
+
+def test_a_vacuum_without_room_is_skipped_naming_both_sizes(invoke, ops_conn, db_file,
+                                                            monkeypatch):
+    ops_conn.execute("BEGIN")
+    for _ in range(60):
+        ops_conn.execute("INSERT INTO job_runs(job, started_at, status, error) VALUES"
+                         " ('import', '2024-01-01T00:00:00Z', 'failed', ?)", ("e" * 60000,))
+    ops_conn.execute("COMMIT")
+    ops_conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+    size = db_file.stat().st_size
+    assert size > 3 * MB
+    usage = namedtuple("usage", "total used free")
+    # A nearly full disk cannot be made for real in a test: the one mock of this file.
+    monkeypatch.setattr(shutil, "disk_usage", lambda p: usage(10**12, 10**12, 2 * MB + 1))
+    result = invoke("db", "optimize", "--vacuum")
+    assert result.exit_code == 0, result.output
+    assert result.stdout.strip().endswith(
+        f"; only 2 MB free, VACUUM needs about {size // MB} MB")
+    assert db_file.stat().st_size >= size
