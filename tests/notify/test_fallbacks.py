@@ -11,12 +11,12 @@ from tests.notify.conftest import queue
 
 
 def test_a_webhook_row_without_a_payload_still_names_its_event(conn, team, webhook):
-    queue(conn, "reply", team["carol"], "reply:1:<w9@x>", subject="Re: hi")
+    queue(conn, "reply", team["carol"], "reply:1:<w9|x@x>", subject="Re: hi")
     conn.execute("UPDATE notifications SET payload = NULL WHERE channel = 'webhook'")
     conn.commit()
     assert outbox.deliver(conn)["sent"] == 1
     [req] = webhook.requests
-    assert req["json"]["event_key"] == "reply:1:<w9@x>"   # from the row's key, not the payload
+    assert req["json"]["event_key"] == "reply:1:<w9|x@x>"   # from the row's key, not the payload
     assert req["json"]["payload"] == {} and req["json"]["rule"] == "reply"
 
 
