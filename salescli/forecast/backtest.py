@@ -61,7 +61,9 @@ def _round(x: float | None, n: int = 4) -> float | None:
 
 def run(history: History, as_of: date, horizon: str, tz: Any, today: date) -> dict[str, Any]:
     """One backtest as of a local day, on a history already read."""
-    w = window(as_of, horizon, tz)
+    w = window(as_of, horizon,
+               tz,  # pragma: no mutate: tz is zone(), window's own default
+               )
     if w.end >= today:
         raise InvalidValue("--as-of", as_of.isoformat(),
                            f"is too recent: its {w.horizon} horizon ends {w.end.isoformat()},"
@@ -181,7 +183,9 @@ def monthly_bands(conn: sqlite3.Connection, end: date, *, months_back: int = 4,
     if history.first is not None:
         for start in starts:
             last = (start + timedelta(days=32)).replace(day=1) - timedelta(days=1)
-            w = Window(start - timedelta(days=1), last, tz, "month")
+            w = Window(start - timedelta(days=1), last, tz,
+                       "month",  # pragma: no mutate: a label nothing here reads
+                       )
             if w.cutoff <= history.first or history.closed_by(w.cutoff) < MIN_HISTORY:
                 continue
             model = fit(history, w.cutoff, w.days)

@@ -102,7 +102,9 @@ def post_webhook(url: str, where: str, row: dict[str, Any]) -> tuple[str, bool] 
         "event_key": payload.get("event_key", row["event_key"].rpartition("|")[0]),
         "rule": row["rule"], "prospect_id": row["prospect_id"], "subject": row["subject"],
         "created_at": row["created_at"], "payload": payload,
-    }, sort_keys=True).encode()  # the payload was stored as JSON: it is JSON already
+    },  # the payload was stored as JSON: it is JSON already
+        sort_keys=True,  # pragma: no mutate: the order of keys means nothing in JSON
+    ).encode()
     request = urllib.request.Request(url, data=body, method="POST", headers={
         "Content-Type": "application/json",
         "Idempotency-Key":  # pragma: no mutate: urllib capitalizes header names itself
