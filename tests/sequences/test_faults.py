@@ -19,7 +19,12 @@ from tests.support.cli import cli_process, query
 ALL = ["ada@example.com", "bob@example.org", "cy@example.net"]
 
 
-def _run(db_file, env=None, timeout=60):
+# A hang guard, not a timing assertion: generous, since a loaded machine (or mutmut's
+# trampolines) can take tens of seconds to start a `salescli send` process.
+START_S = 180
+
+
+def _run(db_file, env=None, timeout=START_S):
     proc = cli_process(db_file, "send", env=env)
     out, err = proc.communicate(timeout=timeout)
     return proc.returncode, out, err
@@ -68,7 +73,7 @@ def test_two_senders_at_once_send_nothing_twice(conn, db_file, intro, team, smtp
     flag = tmp_path / "paused"
     first = cli_process(db_file, "send",
                         env={"SALESCLI_FAILPOINT": f"send.pending.committed:1:pause={flag}"})
-    deadline = time.monotonic() + 30
+    deadline = time.monotonic() + START_S
     while not flag.exists():
         assert first.poll() is None, first.communicate()
         assert time.monotonic() < deadline
@@ -77,7 +82,7 @@ def test_two_senders_at_once_send_nothing_twice(conn, db_file, intro, team, smtp
     assert code == 0 and "already running" in err
     assert smtp_server.messages == []
     flag.unlink()
-    assert first.wait(30) == 0
+    assert first.wait(START_S) == 0
     got = _received(smtp_server)
     assert len(got) == 3 and set(got.values()) == {1}
     assert sorted(m.rcpt_tos[0] for m in smtp_server.messages) == ALL
@@ -91,7 +96,7 @@ def test_a_suppression_committed_while_a_run_is_due_stops_that_mail(conn, db_fil
     flag = tmp_path / "selected"
     proc = cli_process(db_file, "send",
                        env={"SALESCLI_FAILPOINT": f"send.selected:1:pause={flag}"})
-    deadline = time.monotonic() + 30
+    deadline = time.monotonic() + START_S
     while not flag.exists():
         assert proc.poll() is None and time.monotonic() < deadline
         time.sleep(0.02)
@@ -99,7 +104,7 @@ def test_a_suppression_committed_while_a_run_is_due_stops_that_mail(conn, db_fil
 
     suppressions.add(conn, "tester", "bob@example.org")
     flag.unlink()
-    assert proc.wait(30) == 0
+    assert proc.wait(START_S) == 0
     assert sorted(m.rcpt_tos[0] for m in smtp_server.messages) == ["ada@example.com",
                                                                    "cy@example.net"]
 
