@@ -52,3 +52,19 @@ def test_an_address_normalises_to_lower_case_once_and_for_all(user, host, wrap):
 def test_anything_is_an_address_or_none(value):
     got = normalise_address(value)
     assert got is None or (got == got.lower() and "@" in got and normalise_address(got) == got)
+
+
+# Pieces of header blocks, well-formed and not: folds, unix-from lines, colons first,
+# bare CR, every line break str.splitlines knows and the feed parser does not, 8-bit.
+_PIECES = [b"From ", b"From", b":", b" ", b"\t", b"\r", b"\n", b"\r\n", b"\n\n", b"a",
+           b"Subject", b"X-Y", b"To: <a@b.example>", b"\xe9", b"\xff", b"\x0b", b"\x0c",
+           b"\x1c", b"\x1d", b"\x1e", b"\x1f", b"\x85", b"\x00", b"(", b"@", b"=?utf-8?q?x?="]
+
+
+@given(st.lists(st.sampled_from(_PIECES), max_size=40).map(b"".join))
+def test_header_fields_are_read_as_the_stdlib_parser_reads_them(raw):
+    from email.parser import BytesHeaderParser
+
+    from salescli.mail.parse import header_items
+
+    assert header_items(raw) == list(BytesHeaderParser().parsebytes(raw).raw_items())
