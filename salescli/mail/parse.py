@@ -13,7 +13,7 @@ from __future__ import annotations
 import hashlib
 import re
 from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime, timedelta, timezone
 from email.header import decode_header
 from email.utils import getaddresses, parsedate_to_datetime
 
@@ -173,13 +173,36 @@ def message_ids(value: str | None) -> list[str]:
     return [f"<{m}>" for m in _MSGID.findall(value or "")]
 
 
-def parse_date(value: str | None, fallback: datetime | None) -> datetime | None:
-    """The Date header as aware UTC; the fallback (INTERNALDATE) when missing, broken or
-    more than a day in the future."""
+# The Date most mail has, "Thu, 06 Aug 2026 05:11:22 +0000", read without the stdlib's
+# general parser (what it would return; anything else goes to it).
+_USUAL_DATE = re.compile(r"(?:[A-Za-z]{3}, )?(\d{1,2}) ([A-Za-z]{3}) ([1-9]\d{3}) "
+                         r"(\d\d):(\d\d):(\d\d) ([+-])(\d\d)(\d\d)")
+_MONTHS = {m: n for n, m in enumerate(("jan", "feb", "mar", "apr", "may", "jun", "jul", "aug",
+                                       "sep", "oct", "nov", "dec"), 1)}
+
+
+def date_header(text: str) -> datetime:
+    """``email.utils.parsedate_to_datetime``, with a fast path for the usual form; raises
+    as it does (ValueError) for what is not a date."""
+    m = _USUAL_DATE.fullmatch(text)
+    month = _MONTHS.get(m[2].lower()) if m else None
+    if not month:
+        return parsedate_to_datetime(text)
+    offset = int(m[8]) * 3600 + int(m[9]) * 60
+    sign = -1 if m[7] == "-" else 1
+    # "-0000": the zone is unknown, so the stdlib answers a naive time
+    tz = None if sign < 0 and not offset else timezone(timedelta(seconds=sign * offset))
+    return datetime(int(m[3]), month, int(m[1]), int(m[4]), int(m[5]), int(m[6]), tzinfo=tz)
+
+
+def parse_date(value: str | None, fallback: datetime | bytes | None) -> datetime | None:
+    """The Date header as aware UTC; the fallback (INTERNALDATE, parsed only when needed
+    if given as the server's bytes) when missing, broken or more than a day in the
+    future."""
     dt = None
     if value:
         try:
-            dt = parsedate_to_datetime(fix_text(value).strip())
+            dt = date_header(fix_text(value).strip())
         except (TypeError, ValueError, IndexError, OverflowError):
             dt = None
         if dt is not None:
@@ -192,6 +215,10 @@ def parse_date(value: str | None, fallback: datetime | None) -> datetime | None:
         if dt is not None and (dt.year < 1980
                                or dt > datetime.now(UTC) + timedelta(days=1)):
             dt = None
+    if dt is None and isinstance(fallback, bytes):
+        from imapclient.datetime_util import parse_to_datetime
+
+        fallback = parse_to_datetime(fallback, normalise=False)
     if dt is None and fallback is not None:
         dt = fallback if fallback.tzinfo else fallback.replace(tzinfo=UTC)
         dt = dt.astimezone(UTC)
@@ -248,7 +275,8 @@ def _item(lines: list[str]) -> tuple[str, str]:
     return name, (value.lstrip(" \t") + "".join(lines[1:])).rstrip("\r\n")
 
 
-def parse_envelope(env: Envelope, raw: bytes, internaldate: datetime | None) -> Envelope:
+def parse_envelope(env: Envelope, raw: bytes,
+                   internaldate: datetime | bytes | None) -> Envelope:
     """Fill ``env`` from raw header bytes; sets ``env.error`` when it cannot be used."""
     try:
         _fill(env, raw, internaldate)
@@ -261,7 +289,7 @@ def parse_envelope(env: Envelope, raw: bytes, internaldate: datetime | None) -> 
     return env
 
 
-def _fill(env: Envelope, raw: bytes, internaldate: datetime | None) -> None:
+def _fill(env: Envelope, raw: bytes, internaldate: datetime | bytes | None) -> None:
     if len(raw) > MAX_HEADER_BYTES:
         # Still give it a stable key so it is quarantined once.
         env.key = "sha1:" + hashlib.sha1(raw[:65536]).hexdigest()

@@ -62,7 +62,8 @@ class FolderPlan:
     reset: bool = False
 
 
-Fetched = tuple[Any, bytes, datetime | None]  # (handle, header bytes, arrival time)
+# (handle, header bytes, arrival time: IMAP's INTERNALDATE bytes are parsed when needed)
+Fetched = tuple[Any, bytes, datetime | bytes | None]
 # One chunk of ``headers``: how many of the plan's handles it covers (in order), and the
 # messages found among them (an IMAP UID range may hold gaps).
 Chunk = tuple[int, list[Fetched]]
@@ -383,14 +384,12 @@ _RAW_DATE = re.compile(rb'INTERNALDATE "([^"]+)"')
 
 
 def _fetch_headers(client: Any, uids: list[int] | range, item: str) -> dict[int, tuple]:
-    """UID → (header bytes, INTERNALDATE) for a chunk of UIDs (a list, or a range whose
-    gaps the server skips).
+    """UID → (header bytes, INTERNALDATE as bytes or datetime) for a chunk of UIDs (a
+    list, or a range whose gaps the server skips).
 
     imapclient's response parser costs about four times the rest of a header fetch, so
     the FETCH goes through its imaplib connection and the literals are taken as they
     come; any response not in the expected shape falls back to ``client.fetch``."""
-    from imapclient.datetime_util import parse_to_datetime
-
     imap = getattr(client, "_imap", None)
     if imap is not None:
         is_range = isinstance(uids, range)
@@ -407,7 +406,8 @@ def _fetch_headers(client: Any, uids: list[int] | range, item: str) -> dict[int,
             if uid is None or date is None or b"BODY[HEADER" not in el[0]:
                 shaped = False
                 break
-            out[int(uid.group(1))] = (el[1], parse_to_datetime(date.group(1), normalise=False))
+            # INTERNALDATE as the server's bytes: parsed only for mail without a usable Date
+            out[int(uid.group(1))] = (el[1], date.group(1))
         if shaped and (is_range or len(out) == len(uids)):
             return out
     resp = client.fetch(list(uids), [item.encode(), b"INTERNALDATE"])
