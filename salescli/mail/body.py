@@ -10,6 +10,7 @@ multipart or quoted-printable body still parses: the text found so far is what c
 from __future__ import annotations
 
 import re
+from collections.abc import Iterator
 from html.parser import HTMLParser
 
 TEXT_BYTES = 8192       # body bytes fetched per message
@@ -91,15 +92,17 @@ def text_of(content_headers: bytes, body: bytes) -> str:
 def own_lines(text: str) -> list[str]:
     """The lines the sender wrote: non-blank, not quoted (``>``), stopping at the
     attribution line of a quoted message or a signature separator."""
-    out = []
+    return list(_own_lines(text))
+
+
+def _own_lines(text: str) -> Iterator[str]:
     for raw in text.split("\n"):
         line = raw.strip().replace("\u00a0", " ")
         if not line or line.startswith(">"):
             continue
         if raw.rstrip() == "--" or _ATTRIBUTION.match(line):
             break
-        out.append(line)
-    return out
+        yield line
 
 
 def first_line(text: str | None) -> str | None:
@@ -110,5 +113,12 @@ def first_line(text: str | None) -> str | None:
 
 def snippet(text: str | None) -> str | None:
     """The sender's own text, on one line, at most ``SNIPPET_CHARS`` long; None if empty."""
-    joined = " ".join(" ".join(own_lines(text or "")).split())
-    return joined[:SNIPPET_CHARS] or None
+    words: list[str] = []
+    size = -1  # pragma: no mutate (how many lines are read, not what is kept)
+    for line in _own_lines(text or ""):  # only as many lines as the snippet shows
+        for word in line.split():
+            words.append(word)
+            size += len(word) + 1
+        if size >= SNIPPET_CHARS:  # pragma: no mutate (reading more keeps the same)
+            break
+    return " ".join(words)[:SNIPPET_CHARS] or None

@@ -67,6 +67,8 @@ def fetch_account(source: Source, checkpoints: dict[tuple[str, str], Checkpoint]
     a live enrollment)."""
     try:
         source.open()
+        source.prefetch([folder for account, folder in checkpoints
+                         if account == source.account])
         for folder, sent in sorted(source.folders(), key=lambda f: not f[1]):
             cp = checkpoints.get((source.account, folder))
             plan = source.plan(folder, sent, cp, options.since)

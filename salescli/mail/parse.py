@@ -1,9 +1,11 @@
 """From raw header bytes to an ``Envelope``: the few facts the monitor uses.
 
-Headers are parsed with the stdlib compat32 parser (``BytesHeaderParser`` with its
-default policy), which is several times faster than ``email.policy.default``; only
-the fields we use are decoded, and 8-bit or badly encoded values are repaired rather
-than allowed to fail the message.
+Header blocks are split into fields exactly as the stdlib compat32 parser
+(``BytesHeaderParser().parsebytes(raw).raw_items()``) splits them, by ``header_items``:
+the same lines, unfolding and handling of malformed lines, without building a Message
+(the stdlib's feed parser cost most of the scanner's parsing time); only the fields we
+use are decoded, and 8-bit or badly encoded values are repaired rather than allowed to
+fail the message.
 """
 
 from __future__ import annotations
@@ -11,9 +13,8 @@ from __future__ import annotations
 import hashlib
 import re
 from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime, timedelta, timezone
 from email.header import decode_header
-from email.parser import BytesHeaderParser
 from email.utils import getaddresses, parsedate_to_datetime
 
 from salescli.core.timeutil import iso
@@ -34,7 +35,14 @@ _ADDRESS = re.compile(r"^[^@\s<>(),;:\"\[\]]+@[a-z0-9.-]+\.[a-z0-9-]+$")
 # A quoted local part (RFC 5322): ``"system administrator"@example.com``, with
 # backslash-escaped characters inside; postmasters of some systems send from such.
 _QUOTED_ADDRESS = re.compile(r'^"(?:[^"\\\r\n]|\\.){1,64}"@[a-z0-9.-]+\.[a-z0-9-]+$')
-_parser = BytesHeaderParser()
+# The stdlib feed parser's line ends (``\r\n``, ``\r``, ``\n``; a last line may have none)
+# and its test for a header line (``email.feedparser.headerRE``): a unix-from, a field
+# name and colon, or a continuation.
+_LINES = re.compile(r"[^\r\n]*(?:\r\n|\r|\n)|[^\r\n]+")
+_HEADER_LINE = re.compile(r"From |[\041-\071\073-\176]*:|[\t ]")
+# Line breaks of ``str.splitlines`` that the feed parser does not break at (bytes read as
+# ASCII with surrogate escapes hold no others): without them, splitlines is the fast way.
+_OTHER_BREAKS = re.compile("[\x0b\x0c\x1c-\x1e]")
 _SURROGATES = re.compile("[\udc80-\udcff]")
 _WANTED = frozenset(f.lower() for f in FIELDS)
 _LISTS = frozenset(("from", "sender", "to", "cc", "delivered-to"))
@@ -165,13 +173,36 @@ def message_ids(value: str | None) -> list[str]:
     return [f"<{m}>" for m in _MSGID.findall(value or "")]
 
 
-def parse_date(value: str | None, fallback: datetime | None) -> datetime | None:
-    """The Date header as aware UTC; the fallback (INTERNALDATE) when missing, broken or
-    more than a day in the future."""
+# The Date most mail has, "Thu, 06 Aug 2026 05:11:22 +0000", read without the stdlib's
+# general parser (what it would return; anything else goes to it).
+_USUAL_DATE = re.compile(r"(?:[A-Za-z]{3}, )?(\d{1,2}) ([A-Za-z]{3}) ([1-9]\d{3}) "
+                         r"(\d\d):(\d\d):(\d\d) ([+-])(\d\d)(\d\d)")
+_MONTHS = {m: n for n, m in enumerate(("jan", "feb", "mar", "apr", "may", "jun", "jul", "aug",
+                                       "sep", "oct", "nov", "dec"), 1)}
+
+
+def date_header(text: str) -> datetime:
+    """``email.utils.parsedate_to_datetime``, with a fast path for the usual form; raises
+    as it does (ValueError) for what is not a date."""
+    m = _USUAL_DATE.fullmatch(text)
+    month = _MONTHS.get(m[2].lower()) if m else None
+    if not month:
+        return parsedate_to_datetime(text)
+    offset = int(m[8]) * 3600 + int(m[9]) * 60
+    sign = -1 if m[7] == "-" else 1
+    # "-0000": the zone is unknown, so the stdlib answers a naive time
+    tz = None if sign < 0 and not offset else timezone(timedelta(seconds=sign * offset))
+    return datetime(int(m[3]), month, int(m[1]), int(m[4]), int(m[5]), int(m[6]), tzinfo=tz)
+
+
+def parse_date(value: str | None, fallback: datetime | bytes | None) -> datetime | None:
+    """The Date header as aware UTC; the fallback (INTERNALDATE, parsed only when needed
+    if given as the server's bytes) when missing, broken or more than a day in the
+    future."""
     dt = None
     if value:
         try:
-            dt = parsedate_to_datetime(fix_text(value).strip())
+            dt = date_header(fix_text(value).strip())
         except (TypeError, ValueError, IndexError, OverflowError):
             dt = None
         if dt is not None:
@@ -184,6 +215,10 @@ def parse_date(value: str | None, fallback: datetime | None) -> datetime | None:
         if dt is not None and (dt.year < 1980
                                or dt > datetime.now(UTC) + timedelta(days=1)):
             dt = None
+    if dt is None and isinstance(fallback, bytes):
+        from imapclient.datetime_util import parse_to_datetime
+
+        fallback = parse_to_datetime(fallback, normalise=False)
     if dt is None and fallback is not None:
         dt = fallback if fallback.tzinfo else fallback.replace(tzinfo=UTC)
         dt = dt.astimezone(UTC)
@@ -198,7 +233,50 @@ def content_key(headers: dict[str, str]) -> str:
         .hexdigest()
 
 
-def parse_envelope(env: Envelope, raw: bytes, internaldate: datetime | None) -> Envelope:
+def header_items(raw: bytes) -> list[tuple[str, str]]:
+    """The (name, raw value) fields of a header block, as compat32's ``raw_items()``
+    gives them: bytes read as ASCII with surrogate escapes; the block ends at the first
+    line that is neither a field, a continuation nor a unix-from; a leading continuation,
+    a field without a name and a misplaced unix-from are skipped (a unix-from as the
+    last line ends the block); a value keeps its continuation lines, its trailing line
+    end removed."""
+    text = raw.decode("ascii", "surrogateescape")
+    lines = _LINES.findall(text) if _OTHER_BREAKS.search(text) else text.splitlines(True)
+    block: list[str] = []
+    match = _HEADER_LINE.match
+    for line in lines:
+        if not match(line):
+            break
+        block.append(line)
+    items: list[tuple[str, str]] = []
+    field: list[str] | None = None
+    last = len(block) - 1
+    for n, line in enumerate(block):
+        if line[0] in " \t":
+            if field is not None:
+                field.append(line)
+            continue
+        if field is not None:
+            items.append(_item(field))
+            field = None
+        if line.startswith("From "):
+            if n and n == last:
+                break  # the first line of a body, in the stdlib's reading
+            continue
+        if line[0] != ":":
+            field = [line]
+    if field is not None:
+        items.append(_item(field))
+    return items
+
+
+def _item(lines: list[str]) -> tuple[str, str]:
+    name, value = lines[0].split(":", 1)
+    return name, (value.lstrip(" \t") + "".join(lines[1:])).rstrip("\r\n")
+
+
+def parse_envelope(env: Envelope, raw: bytes,
+                   internaldate: datetime | bytes | None) -> Envelope:
     """Fill ``env`` from raw header bytes; sets ``env.error`` when it cannot be used."""
     try:
         _fill(env, raw, internaldate)
@@ -211,17 +289,16 @@ def parse_envelope(env: Envelope, raw: bytes, internaldate: datetime | None) -> 
     return env
 
 
-def _fill(env: Envelope, raw: bytes, internaldate: datetime | None) -> None:
+def _fill(env: Envelope, raw: bytes, internaldate: datetime | bytes | None) -> None:
     if len(raw) > MAX_HEADER_BYTES:
         # Still give it a stable key so it is quarantined once.
         env.key = "sha1:" + hashlib.sha1(raw[:65536]).hexdigest()
         raise Unparseable(f"header block too large ({len(raw)} bytes > {MAX_HEADER_BYTES})")
-    msg = _parser.parsebytes(raw)
     headers: dict[str, str] = {}
     many: dict[str, list[str]] = {}
-    for name, value in msg.raw_items():  # raw: 8-bit bytes stay surrogate-escaped text
+    for name, value in header_items(raw):  # raw: 8-bit bytes stay surrogate-escaped text
         low = name.lower()
-        if low in _WANTED and isinstance(value, str):
+        if low in _WANTED:
             headers.setdefault(low, value)
             if low in _LISTS:
                 many.setdefault(low, []).append(value)

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from email.header import Header
 
-from hypothesis import given
+from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from salescli.mail.parse import decode_words, normalise_address
@@ -52,3 +52,60 @@ def test_an_address_normalises_to_lower_case_once_and_for_all(user, host, wrap):
 def test_anything_is_an_address_or_none(value):
     got = normalise_address(value)
     assert got is None or (got == got.lower() and "@" in got and normalise_address(got) == got)
+
+
+# Pieces of header blocks, well-formed and not: folds, unix-from lines, colons first,
+# bare CR, every line break str.splitlines knows and the feed parser does not, 8-bit.
+_PIECES = [b"From ", b"From", b":", b" ", b"\t", b"\r", b"\n", b"\r\n", b"\n\n", b"a",
+           b"Subject", b"X-Y", b"To: <a@b.example>", b"\xe9", b"\xff", b"\x0b", b"\x0c",
+           b"\x1c", b"\x1d", b"\x1e", b"\x1f", b"\x85", b"\x00", b"(", b"@", b"=?utf-8?q?x?="]
+
+
+@given(st.lists(st.sampled_from(_PIECES), max_size=40).map(b"".join))
+def test_header_fields_are_read_as_the_stdlib_parser_reads_them(raw):
+    from email.parser import BytesHeaderParser
+
+    from salescli.mail.parse import header_items
+
+    assert header_items(raw) == list(BytesHeaderParser().parsebytes(raw).raw_items())
+
+
+_WORD = st.text(st.sampled_from("ab \u00a0\t>-"), min_size=0, max_size=120)
+
+
+@given(st.lists(st.one_of(_WORD, st.sampled_from(["--", "> quoted", "On Mon, Ann wrote:"])),
+                max_size=60).map("\n".join))
+def test_a_snippet_is_the_senders_own_words_cut_at_its_length(text):
+    from salescli.mail.body import SNIPPET_CHARS, own_lines, snippet
+
+    whole = " ".join(" ".join(own_lines(text)).split())
+    assert snippet(text) == (whole[:SNIPPET_CHARS] or None)
+
+
+_two = st.one_of(st.integers(0, 23), st.integers(0, 99)).map("{:02d}".format)
+
+
+@settings(max_examples=500)
+@given(st.sampled_from(["", "Thu, ", "xyz, "]), st.integers(0, 40),
+       st.sampled_from(["Jan", "feb", "MAR", "Dec", "Foo", "Aug"]),
+       st.integers(0, 9999).map("{:04d}".format), _two, _two, _two,
+       st.sampled_from("+-"), _two, _two)
+def test_the_usual_date_is_read_as_the_stdlib_reads_it(dow, day, month, year, hh, mm, ss,
+                                                       sign, zh, zm):
+    from email.utils import parsedate_to_datetime
+
+    from salescli.mail.parse import date_header
+
+    text = f"{dow}{day} {month} {year} {hh}:{mm}:{ss} {sign}{zh}{zm}"
+    try:
+        want = parsedate_to_datetime(text)
+    except (ValueError, OverflowError) as exc:
+        want = type(exc)
+    try:
+        got = date_header(text)
+    except (ValueError, OverflowError) as exc:
+        got = type(exc)
+    assert got == want
+    if not isinstance(want, type):
+        assert (got.tzinfo is None) == (want.tzinfo is None)
+        assert got.utcoffset() == want.utcoffset()

@@ -104,7 +104,7 @@ def test_rescan_without_new_mail_is_one_round_trip_per_folder(mailbox, people, i
     source = CountingSource(load_accounts()[0])
     counts = scan(conn, [source], ScanOptions(deliver=False))
     assert counts["seen"] == 0
-    assert source.commands == ["connect", "LIST", "STATUS", "STATUS"]
+    assert source.commands == ["connect", "STATUS", "STATUS", "LIST"]
 
 
 def test_uidvalidity_reset_rescans_without_duplicates(mailbox, people, invoke, conn):
