@@ -38,8 +38,10 @@ from __future__ import annotations
 import argparse
 import ast
 import configparser
+import contextlib
 import difflib
 import hashlib
+import io
 import json
 import os
 import random
@@ -680,10 +682,17 @@ def generate(files: list[str], max_children: int) -> None:
         for suffix in ("", ".meta", ".spans"):
             (MUTANTS / (f + suffix)).unlink(missing_ok=True)
     print(f"generating the mutants of {len(todo)} module(s)", flush=True)
-    with Pool(processes=max(1, max_children), initializer=_quiet) as pool:
-        for result in pool.imap_unordered(create_file_mutants, [Path(f) for f in todo]):
-            if result.error:
-                raise result.error
+    if max_children <= 1:
+        # In this process: a Pool forked from a process with threads (a test run) can
+        # deadlock on a lock another thread held at the fork.
+        with contextlib.redirect_stdout(io.StringIO()):
+            results = [create_file_mutants(Path(f)) for f in todo]
+    else:
+        with Pool(processes=max_children, initializer=_quiet) as pool:
+            results = list(pool.imap_unordered(create_file_mutants, [Path(f) for f in todo]))
+    for result in results:
+        if result.error:
+            raise result.error
 
 
 def _def_lines(source: str) -> dict[str, int]:
