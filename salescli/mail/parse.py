@@ -240,7 +240,7 @@ def header_items(raw: bytes) -> list[tuple[str, str]]:
     a field without a name and a misplaced unix-from are skipped (a unix-from as the
     last line ends the block); a value keeps its continuation lines, its trailing line
     end removed."""
-    text = raw.decode("ascii", "surrogateescape")
+    text = raw.decode("ascii", "surrogateescape")  # pragma: no mutate (codec names ignore case)
     lines = _LINES.findall(text) if _OTHER_BREAKS.search(text) else text.splitlines(True)
     block: list[str] = []
     match = _HEADER_LINE.match
