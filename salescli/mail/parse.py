@@ -237,9 +237,8 @@ def header_items(raw: bytes) -> list[tuple[str, str]]:
     """The (name, raw value) fields of a header block, as compat32's ``raw_items()``
     gives them: bytes read as ASCII with surrogate escapes; the block ends at the first
     line that is neither a field, a continuation nor a unix-from; a leading continuation,
-    a field without a name and a misplaced unix-from are skipped (a unix-from as the
-    last line ends the block); a value keeps its continuation lines, its trailing line
-    end removed."""
+    a field without a name and a unix-from are skipped; a value keeps its continuation
+    lines, its trailing line end removed."""
     text = raw.decode("ascii", "surrogateescape")  # pragma: no mutate (codec names ignore case)
     lines = _LINES.findall(text) if _OTHER_BREAKS.search(text) else text.splitlines(True)
     block: list[str] = []
@@ -250,8 +249,7 @@ def header_items(raw: bytes) -> list[tuple[str, str]]:
         block.append(line)
     items: list[tuple[str, str]] = []
     field: list[str] | None = None
-    last = len(block) - 1
-    for n, line in enumerate(block):
+    for line in block:
         if line[0] in " \t":
             if field is not None:
                 field.append(line)
@@ -260,9 +258,7 @@ def header_items(raw: bytes) -> list[tuple[str, str]]:
             items.append(_item(field))
             field = None
         if line.startswith("From "):
-            if n and n == last:
-                break  # the first line of a body, in the stdlib's reading
-            continue
+            continue  # a unix-from (as the block's last line, the stdlib's body: the same)
         if line[0] != ":":
             field = [line]
     if field is not None:

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from email.header import Header
 
-from hypothesis import given, settings
+from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
 from salescli.mail.parse import decode_words, normalise_address
@@ -61,7 +61,14 @@ _PIECES = [b"From ", b"From", b":", b" ", b"\t", b"\r", b"\n", b"\r\n", b"\n\n",
            b"\x1c", b"\x1d", b"\x1e", b"\x1f", b"\x85", b"\x00", b"(", b"@", b"=?utf-8?q?x?="]
 
 
+@settings(max_examples=1000)
 @given(st.lists(st.sampled_from(_PIECES), max_size=40).map(b"".join))
+@example(b"Subject: a\r\n b\r\n\tc\r\nTo: x\r\n\r\nbody")  # folded twice
+@example(b"X: 1\r\nFrom someone\r\nY: 2\r\n")  # a unix-from inside: skipped
+@example(b"X: 1\r\nFrom someone\r\n")  # ... as the last line: the body
+@example(b"From someone\r\nA: 1\r\n")  # ... as the first line: skipped
+@example(b"A: 1\r\n:no name\r\n folded\r\nB: 2\r\n")
+@example(b"Subject: endsX\r\nTo:\x0cformfeed\r\nX-Y: Xstarts\r\n")
 def test_header_fields_are_read_as_the_stdlib_parser_reads_them(raw):
     from email.parser import BytesHeaderParser
 
