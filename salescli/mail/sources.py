@@ -259,7 +259,7 @@ class ImapSource(Source):
         is gone (its STATUS fails) is left to LIST, and ``plan`` asks again for any
         folder not answered here."""
         items = self._status_items()
-        for folder in sorted(set(known), key=lambda f: f.upper() != "INBOX"):
+        for folder in sorted(set(known), key=lambda f: (f.upper() != "INBOX", f)):
             st = self.call(f"STATUS {folder}", lambda c, f=folder: _status_or_none(c, f, items))
             if st is not None:
                 self._status[folder] = st

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from email.header import Header
 
-from hypothesis import given, settings
+from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
 from salescli.mail.parse import decode_words, normalise_address
@@ -61,7 +61,14 @@ _PIECES = [b"From ", b"From", b":", b" ", b"\t", b"\r", b"\n", b"\r\n", b"\n\n",
            b"\x1c", b"\x1d", b"\x1e", b"\x1f", b"\x85", b"\x00", b"(", b"@", b"=?utf-8?q?x?="]
 
 
+@settings(max_examples=1000)
 @given(st.lists(st.sampled_from(_PIECES), max_size=40).map(b"".join))
+@example(b"Subject: a\r\n b\r\n\tc\r\nTo: x\r\n\r\nbody")  # folded twice
+@example(b"X: 1\r\nFrom someone\r\nY: 2\r\n")  # a unix-from inside: skipped
+@example(b"X: 1\r\nFrom someone\r\n")  # ... as the last line: the body
+@example(b"From someone\r\nA: 1\r\n")  # ... as the first line: skipped
+@example(b"A: 1\r\n:no name\r\n folded\r\nB: 2\r\n")
+@example(b"Subject: endsX\r\nTo:\x0cformfeed\r\nX-Y: Xstarts\r\n")
 def test_header_fields_are_read_as_the_stdlib_parser_reads_them(raw):
     from email.parser import BytesHeaderParser
 
@@ -109,3 +116,38 @@ def test_the_usual_date_is_read_as_the_stdlib_reads_it(dow, day, month, year, hh
     if not isinstance(want, type):
         assert (got.tzinfo is None) == (want.tzinfo is None)
         assert got.utcoffset() == want.utcoffset()
+
+
+def _envelope(raw, arrived):
+    from salescli.mail.parse import Envelope, parse_envelope
+
+    return parse_envelope(Envelope("a", "INBOX", 1, "a/INBOX/1"), raw, arrived)
+
+
+def test_the_date_header_wins_over_the_servers_arrival_time():
+    raw = b"From: a@b.example\r\nDate: Tue, 04 Aug 2026 09:30:00 +0200\r\n\r\n"
+    env = _envelope(raw, b"05-Aug-2026 10:00:00 +0000")
+    assert env.sent_at == "2026-08-04T07:30:00Z"
+
+
+def test_without_a_date_the_servers_arrival_time_is_read_in_its_own_zone(monkeypatch):
+    import time
+
+    monkeypatch.setenv("TZ", "Asia/Tokyo")  # the local zone must not matter
+    time.tzset()
+    try:
+        env = _envelope(b"From: a@b.example\r\nSubject: no date\r\n\r\n",
+                        b" 5-Aug-2026 10:00:00 +0200")
+    finally:
+        monkeypatch.undo()
+        time.tzset()
+    assert env.error is None and env.sent_at == "2026-08-05T08:00:00Z"
+
+
+def test_a_long_auto_reply_keeps_exactly_its_first_snippet_characters():
+    from salescli.mail.body import SNIPPET_CHARS, snippet
+
+    text = "\n".join(f"word{i:05d}" for i in range(300))  # 10 characters a line, joined
+    got = snippet(text)
+    assert len(got) == SNIPPET_CHARS
+    assert got == " ".join(f"word{i:05d}" for i in range(300))[:SNIPPET_CHARS]

@@ -130,3 +130,28 @@ def test_a_connection_dropped_during_the_first_status_is_retried(mailbox, people
     assert source.connects == 2  # reconnected once, at the first STATUS
     # Retried in place: the answers were used, not asked again after LIST.
     assert source.commands == ["connect", "STATUS INBOX", "STATUS Sent", "LIST"]
+
+
+def test_the_known_status_carries_highestmodseq_into_the_checkpoint(mailbox, people, invoke,
+                                                                     conn):
+    mid = _first(mailbox, people, invoke)  # planned without a prefetch: STATUS after LIST
+    first = dict(conn.execute("SELECT folder, highestmodseq FROM mail_checkpoints"))
+    assert first["INBOX"] and first["Sent"]  # Dovecot has CONDSTORE
+    raw, _ = sample.reply(people["ada"], ME, ago(days=1), "Pricing", mid)
+    mailbox.append("INBOX", raw, ago(days=1))
+    _scan(conn, RecordingSource(load_accounts()[0]))  # planned from the prefetched STATUS
+    later = dict(conn.execute("SELECT folder, highestmodseq FROM mail_checkpoints"))
+    assert later["INBOX"] > first["INBOX"] and later["Sent"] == first["Sent"]
+
+
+def test_inbox_is_asked_first_even_when_another_folder_sorts_before_it(mailbox, people,
+                                                                        invoke, conn):
+    client = mailbox.client()
+    try:
+        client.create_folder("Gesendet")  # a Sent folder by its German name
+    finally:
+        client.logout()
+    _first(mailbox, people, invoke, sent="Gesendet")
+    source = RecordingSource(load_accounts()[0])
+    assert _scan(conn, source)["seen"] == 0
+    assert source.commands == ["connect", "STATUS INBOX", "STATUS Gesendet", "LIST"]
