@@ -139,6 +139,27 @@ def _idle_account(acc: Any, state: Watch, reidle: float) -> None:
         t.join()
 
 
+def _raise_if_dropped(client: Any, responses: list) -> None:
+    """imapclient's idle_check returns quietly when the server says BYE or closes the
+    connection (a restart): raise, so the watcher reconnects now, not at the next re-IDLE."""
+    import socket
+
+    bye = [r for r in responses if isinstance(r, tuple) and r[:1] == (b"BYE",)]
+    if bye:
+        raise ConnectionError(f"server said BYE: {bye[0][1:]!r}"[:200])
+    sock = client.socket()
+    timeout = sock.gettimeout()
+    try:
+        sock.setblocking(False)
+        eof = sock.recv(1, socket.MSG_PEEK) == b""
+    except (BlockingIOError, InterruptedError, ValueError):  # ValueError: TLS cannot peek
+        eof = False
+    finally:
+        sock.settimeout(timeout)
+    if eof:
+        raise ConnectionError("the server closed the connection")
+
+
 def idle_folder(acc: Any, folder: str, state: Watch, reidle: float) -> None:
     """Hold IDLE on one folder until stopped: wake the scanner on any change, re-IDLE
     every ``reidle`` seconds, reconnect with backoff after any failure. Returns at once
@@ -165,8 +186,10 @@ def idle_folder(acc: Any, folder: str, state: Watch, reidle: float) -> None:
             while not state.stop.is_set():
                 started = time.monotonic()
                 while not state.stop.is_set() and time.monotonic() - started < reidle:
-                    if client.idle_check(timeout=1.0):
+                    responses = client.idle_check(timeout=1.0)
+                    if responses:
                         state.wake.set()
+                    _raise_if_dropped(client, responses)
                 _, responses = client.idle_done()
                 if responses:
                     state.wake.set()

@@ -1,0 +1,81 @@
+"""``scan --watch`` keeps one IDLE open for ``SALESCLI_WATCH_REIDLE`` seconds before it
+renews it (not in a busy loop); an IDLE the server drops (BYE, a restart) is noticed at
+once, logged with its reason, and reconnected, so mail that arrives after a restart is
+recorded within seconds. Waits are on database conditions and failpoint files."""
+
+from __future__ import annotations
+
+import signal
+
+from salescli.mail import sample
+from tests.mail.helpers import ME, ago, cli_env, new_mailbox, start_cli
+from tests.mail.test_faults import _lines_of
+from tests.mail.test_watch import PEOPLE, _make_db, _outbound, _stage, _stop, _wait_until
+
+
+def test_an_idle_is_renewed_only_after_the_reidle_time(own_dovecot, tmp_path, db_file):
+    box = new_mailbox(own_dovecot)
+    _make_db(db_file)
+    _outbound(box, PEOPLE[:1], ago(days=1))
+    renewed = tmp_path / "renewed"
+    env = cli_env(**box.env(), SALESCLI_DB=str(db_file), SALESCLI_WATCH_REIDLE="600",
+                  SALESCLI_FAILPOINT=f"watch.reidle.INBOX:1:touch={renewed}")
+    proc = start_cli("scan", "--watch", "--interval", "900", env=env)
+    try:
+        _wait_until(lambda: _stage(db_file, PEOPLE[0]["email"]) == "contacted", proc,
+                    "the first cycle")
+        box.append("INBOX", sample.reply(PEOPLE[0], ME, ago(hours=1), "Hello", None)[0])
+        _wait_until(lambda: _stage(db_file, PEOPLE[0]["email"]) == "replied", proc,
+                    "the reply via IDLE", timeout=60)
+        assert not renewed.exists()     # the IDLE that saw the reply is the first one
+    finally:
+        if proc.poll() is None:
+            _stop(proc)
+
+
+def test_a_dropped_idle_is_logged_with_its_reason(own_dovecot, tmp_path, db_file):
+    box = new_mailbox(own_dovecot)
+    _make_db(db_file)
+    _outbound(box, PEOPLE[:1], ago(days=1))
+    env = cli_env(**box.env(SALESCLI_IMAP_RETRIES="0"), SALESCLI_DB=str(db_file))
+    proc = start_cli("scan", "--watch", "--interval", "900", env=env)
+    lines = _lines_of(proc.stderr)
+    try:
+        _wait_until(lambda: _stage(db_file, PEOPLE[0]["email"]) == "contacted", proc,
+                    "the first cycle")
+        own_dovecot.stop()
+        # Dovecot says BYE and closes the IDLE connection: the watcher must notice at once
+        # (not at the next re-IDLE, 28 minutes later) and reconnect.
+        _wait_until(lambda: [ln for ln in lines if "watching INBOX failed" in ln], proc,
+                    "the warning of the dropped IDLE", timeout=30)
+    finally:
+        if proc.poll() is None:
+            proc.send_signal(signal.SIGTERM)
+            proc.wait(timeout=30)
+    warning = next(ln for ln in lines if "watching INBOX failed" in ln)
+    reason = warning.split("watching INBOX failed (", 1)[1].rsplit("); reconnecting", 1)[0]
+    assert reason and reason != "None", warning
+
+
+def test_after_a_dovecot_restart_new_mail_is_recorded_via_the_new_idle(own_dovecot,
+                                                                      tmp_path, db_file):
+    box = new_mailbox(own_dovecot)
+    _make_db(db_file)
+    _outbound(box, PEOPLE[:1], ago(days=1))
+    env = cli_env(**box.env(SALESCLI_IMAP_RETRIES="2"), SALESCLI_DB=str(db_file))
+    proc = start_cli("scan", "--watch", "--interval", "900", env=env)
+    lines = _lines_of(proc.stderr)
+    try:
+        _wait_until(lambda: _stage(db_file, PEOPLE[0]["email"]) == "contacted", proc,
+                    "the first cycle")
+        own_dovecot.restart()
+        _wait_until(lambda: [ln for ln in lines if "watching INBOX failed" in ln], proc,
+                    "the dropped IDLE", timeout=30)
+        # The reply arrives after every cycle the restart caused: only a new IDLE sees it.
+        box.append("INBOX", sample.reply(PEOPLE[0], ME, ago(hours=1), "Hello", None)[0])
+        _wait_until(lambda: _stage(db_file, PEOPLE[0]["email"]) == "replied", proc,
+                    "the reply after the restart", timeout=60)
+    finally:
+        if proc.poll() is None:
+            proc.send_signal(signal.SIGTERM)
+            proc.wait(timeout=30)
