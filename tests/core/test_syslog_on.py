@@ -23,15 +23,22 @@ def test_syslog_on_without_a_local_socket_goes_to_udp_514_on_localhost(on, monke
     except OSError as exc:  # not root, or a syslog daemon listening
         server.close()
         pytest.skip(f"cannot listen on udp 127.0.0.1:514: {exc}")
-    server.settimeout(10)
     try:
+        # unset: nothing is sent (a datagram on loopback is queued before sendto returns)
+        monkeypatch.delenv("SALESCLI_LOG_SYSLOG", raising=False)
+        setup_logging(quiet=True, job="scan")
+        logging.getLogger("salescli.jobs").warning("not to syslog")
+        server.setblocking(False)
+        with pytest.raises(BlockingIOError):
+            server.recv(4096)
+        server.settimeout(10)
         monkeypatch.setenv("SALESCLI_LOG_SYSLOG", on)
         setup_logging(quiet=True, job="scan")
         logging.getLogger("salescli.jobs").warning("scan slow")
         got = server.recv(4096).decode()
     finally:
         server.close()
-        monkeypatch.delenv("SALESCLI_LOG_SYSLOG")
+        monkeypatch.delenv("SALESCLI_LOG_SYSLOG", raising=False)
         setup_logging()
     assert got.startswith("<12>salescli[")  # facility user, level warning
     assert got.endswith("WARNING [scan] scan slow\x00")
