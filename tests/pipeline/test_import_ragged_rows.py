@@ -59,3 +59,19 @@ def test_a_name_column_wins_over_first_and_last_name(invoke, sales, tmp_path):
     ok(invoke("prospects", "import", str(path)))
     rows = query(sales, "SELECT email, name FROM prospects ORDER BY email")
     assert [(r["email"], r["name"]) for r in rows] == [("a@x.test", "Ada L."), ("b@x.test", None)]
+
+
+def test_a_workbook_cell_of_exactly_the_limit_is_kept(invoke, sales, tmp_path, monkeypatch):
+    from openpyxl import Workbook
+
+    monkeypatch.setenv("SALESCLI_IMPORT_MAX_FIELD", "20")
+    for name, company in (("ok.xlsx", "x" * 20), ("long.xlsx", "x" * 21)):
+        book = Workbook()
+        book.active.append(["Email", "Company"])
+        book.active.append([f"{name[0]}@x.test", company])
+        book.save(tmp_path / name)
+    ok(invoke("prospects", "import", str(tmp_path / "ok.xlsx")))
+    line = fails(invoke("prospects", "import", str(tmp_path / "long.xlsx")))
+    assert "field 'Company'" in line and "is longer than 20 characters" in line
+    rows = query(sales, "SELECT email, company FROM prospects")
+    assert [(r["email"], r["company"]) for r in rows] == [("o@x.test", "x" * 20)]
