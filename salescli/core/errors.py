@@ -21,8 +21,6 @@ class NotFound(SalescliError):
     """Something named on the command line does not exist."""
 
     def __init__(self, what: str, key: object):
-        self.what = what
-        self.key = key
         super().__init__(f"{what} {key!r} not found")
 
 

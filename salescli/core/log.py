@@ -215,7 +215,7 @@ def setup_logging(verbose: int = 0, quiet: bool = False, job: str | None = None)
     # Library loggers (imapclient, urllib3, …) only with -vv, through the same handlers.
     root = logging.getLogger()
     for handler in list(root.handlers):
-        if getattr(handler, "_salescli", False):
+        if isinstance(handler, _Proxy):
             root.removeHandler(handler)
     if verbose >= 2:
         for handler in handlers:
@@ -226,8 +226,6 @@ def setup_logging(verbose: int = 0, quiet: bool = False, job: str | None = None)
 
 class _Proxy(logging.Handler):
     """Forwards library records to one of our handlers (so they are redacted too)."""
-
-    _salescli = True
 
     def __init__(self, target: logging.Handler):
         super().__init__(logging.DEBUG)

@@ -137,12 +137,13 @@ def reorder_stages(conn: sqlite3.Connection, actor: str, names: list[str]) -> li
         wanted = [get_stage(conn, n)["id"] for n in names]
         if len(set(wanted)) != len(wanted):
             raise InvalidValue("stages", " ".join(names), "names a stage twice")
-        live = [r["id"] for r in conn.execute(
+        # (columns unpacked, not read by name: sqlite3.Row's names ignore case)
+        live = [i for (i,) in conn.execute(
             "SELECT id FROM stages WHERE removed_at IS NULL ORDER BY position, id")]
-        before = [r["name"] for r in conn.execute(
+        before = [n for (n,) in conn.execute(
             "SELECT name FROM stages WHERE removed_at IS NULL ORDER BY position, id")]
         _renumber(conn, wanted + [i for i in live if i not in wanted])
-        after = [r["name"] for r in conn.execute(
+        after = [n for (n,) in conn.execute(
             "SELECT name FROM stages WHERE removed_at IS NULL ORDER BY position, id")]
         audit.record(conn, actor, "reorder", "stage", None, {"order": before}, {"order": after})
     return list_stages(conn)

@@ -144,7 +144,8 @@ def test_reading_an_older_database_says_run_init_and_changes_nothing(invoke, db_
     before = db_state(db_file)
     for args in (("prospects", "list"), ("prospects", "show", "1"), ("stages", "list"),
                  ("activity",), ("users", "list"), ("prospects", "export")):
-        fails(invoke(*args), "schema version 1", "run: salescli init")
+        fails(invoke(*args), f"database {str(db_file)!r} has schema version 1, older",
+              "run: salescli init")
     assert db_state(db_file) == before
 
 
