@@ -235,6 +235,14 @@ def test_health_reports_the_replica_lag_and_fails_past_the_threshold(
 
     replicator, ls_pid, _ = start_replicator(procs, tmp_path, url)
     ok(invoke("prospects", "add", "a@example.com"))
+    # Commits until Litestream's transaction ids need two hex digits (its file names).
+    for n in range(100):
+        txid = replication.local_position(db_file)["txid"] or 0
+        if txid > 0x10:
+            break
+        ok(invoke("prospects", "add", f"c{n}@example.com"))
+        wait_until(lambda t=txid: (replication.local_position(db_file)["txid"] or 0) > t, 30,
+                   "Litestream to take the commit")
     wait_until(lambda: in_step(url, db_file), 60, "the replica to catch up")
 
     # In step: no lag however late it is asked.
