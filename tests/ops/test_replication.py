@@ -216,6 +216,13 @@ def test_point_in_time_restore_brings_back_a_forgotten_prospect(tmp_path, procs,
     assert back["name"] == "Forgotten Person"
     assert any("private detail" in json.dumps(e) for e in back["timeline"])
 
+    # --force over an earlier restore elsewhere replaces that copy, never the live files.
+    ok(invoke("db", "restore", "--from-replica", url, "--output", latest, "--force",
+              "--timestamp", before.isoformat()))
+    ok(invoke("--db", latest / "sales.db", "prospects", "show", "gone@example.com"))
+    fails(invoke("prospects", "show", "gone@example.com"), "not found")
+    assert not list(db_file.parent.glob("sales.db.before-restore-*"))
+
     # SIGTERM stops the service cleanly: Litestream ships what it has, the run is ok.
     replicator.send_signal(signal.SIGTERM)
     assert replicator.wait(timeout=60) == 0, log.read_text()
