@@ -8,7 +8,7 @@ import time
 from datetime import timedelta
 
 from salescli.web import plugin, tokens
-from tests.web.conftest import bearer, run, signin_events
+from tests.web.conftest import PASSWORD, bearer, login, run, signin_events
 
 
 def test_a_created_token_is_logged_with_who_created_it(fresh):
@@ -50,3 +50,18 @@ def test_refusals_held_back_in_a_flood_are_counted_into_the_next_minutes_row(fre
     assert len(details) == plugin.REFUSALS_PER_MINUTE + 1
     assert details[-1]["suppressed_before"] == extra
     assert not any("suppressed_before" in d for d in details[:-1])
+
+
+def test_a_failed_sign_in_is_logged_with_why(fresh):
+    from salescli.core.db import open_write
+    from salescli.web.users import set_disabled
+
+    conn = open_write(fresh["db_file"])
+    set_disabled(conn, "t", "dora", True)
+    conn.close()
+    assert login(fresh["ds"], "maria", "not her password").status_code == 401
+    assert login(fresh["ds"], "dora", PASSWORD).status_code == 401
+    failed = [(user, json.loads(d)) for e, user, d in signin_events(fresh["db_file"])
+              if e == "login_failed"]
+    assert failed == [("maria", {"reason": "bad credentials"}),
+                      ("dora", {"reason": "disabled"})]
