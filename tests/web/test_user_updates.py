@@ -16,3 +16,10 @@ def test_an_update_with_nothing_to_change_names_the_user(sales, conn, db_file):
         users.update(conn, "tester", "maria")
     assert str(err.value) == "update 'maria' needs --full-name or --email"
     assert conn.execute("SELECT count(*) FROM activities").fetchone()[0] == before
+
+
+def test_a_new_user_with_a_bad_email_is_refused_naming_the_option(sales, conn, db_file):
+    with pytest.raises(InvalidValue) as err:
+        users.add(conn, db_file, "tester", "maria", "manager", email="not-an-address")
+    assert str(err.value).startswith("--email 'not-an-address' ")
+    assert conn.execute("SELECT count(*) FROM users WHERE username = 'maria'").fetchone()[0] == 0
