@@ -262,15 +262,14 @@ def _error_rate(conn: sqlite3.Connection, t: Thresholds, now: datetime,
 def _mail(conn: sqlite3.Connection, t: Thresholds, now: datetime,
           problems: list[str]) -> list[dict[str, Any]]:
     rows = []
-    for r in conn.execute("SELECT account, folder, newest_message_at, last_scan_at"
-                          " FROM mail_checkpoints ORDER BY account, folder"):
-        delay = _age(r["newest_message_at"], now)
-        scan_age = _age(r["last_scan_at"], now)
-        rows.append({"account": r["account"], "folder": r["folder"],
-                     "newest_message_at": r["newest_message_at"],
-                     "delay_s": delay, "last_scan_at": r["last_scan_at"],
-                     "scan_age_s": scan_age})
-        where = f"{r['account']}/{r['folder']}"
+    for account, folder, newest, last_scan in conn.execute(
+            "SELECT account, folder, newest_message_at, last_scan_at"
+            " FROM mail_checkpoints ORDER BY account, folder"):
+        delay = _age(newest, now)
+        scan_age = _age(last_scan, now)
+        rows.append({"account": account, "folder": folder, "newest_message_at": newest,
+                     "delay_s": delay, "last_scan_at": last_scan, "scan_age_s": scan_age})
+        where = f"{account}/{folder}"
         if scan_age is None or scan_age > t.scan_max_age.total_seconds():
             problems.append(f"mail {where} last scanned {_human(scan_age)}"
                             f"{' ago' if scan_age is not None else ''} "

@@ -119,8 +119,8 @@ def serve_database(db_file: str | os.PathLike, host: str = "127.0.0.1", port: in
     shown = f"[{host}]" if ":" in host else host
     url = f"http://{shown}:{bound}/"
     config = uvicorn.Config(ds.app(), log_level="warning", access_log=False, lifespan="on",
-                            proxy_headers=True, forwarded_allow_ips="127.0.0.1",
-                            server_header=False)
+                            proxy_headers=True,  # pragma: no mutate: uvicorn's default too
+                            forwarded_allow_ips="127.0.0.1", server_header=False)
     server = uvicorn.Server(config)
     log.info("serving %s as /sales on %s", db_file, url)
     if on_ready:

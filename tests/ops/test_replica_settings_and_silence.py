@@ -7,6 +7,7 @@ import socket
 
 import pytest
 
+from salescli.core.errors import InvalidValue
 from salescli.ops import replication
 from tests.support.cli import fails
 
@@ -41,3 +42,15 @@ def test_a_replica_server_that_never_answers_ends_in_one_error_line(tmp_path, in
     assert line == (f"Error: restoring sales.db from {url} failed: "
                     "litestream restore took longer than 2s")
     assert not (tmp_path / "out" / "sales.db").exists()
+
+
+
+def test_a_restore_into_a_file_is_refused_naming_it(tmp_path, invoke, db_file):
+    invoke("init")
+    target = tmp_path / "not-a-directory"
+    target.write_text("keep me")
+    # The CLI's --output option refuses a file itself; a library caller gets the same answer.
+    with pytest.raises(InvalidValue) as err:
+        replication.restore(f"file://{tmp_path / 'replica'}", target)
+    assert str(err.value) == f"--output '{target}' is not a directory"
+    assert target.read_text() == "keep me"

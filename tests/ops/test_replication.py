@@ -216,6 +216,13 @@ def test_point_in_time_restore_brings_back_a_forgotten_prospect(tmp_path, procs,
     assert back["name"] == "Forgotten Person"
     assert any("private detail" in json.dumps(e) for e in back["timeline"])
 
+    # --force over an earlier restore elsewhere replaces that copy, never the live files.
+    ok(invoke("db", "restore", "--from-replica", url, "--output", latest, "--force",
+              "--timestamp", before.isoformat()))
+    ok(invoke("--db", latest / "sales.db", "prospects", "show", "gone@example.com"))
+    fails(invoke("prospects", "show", "gone@example.com"), "not found")
+    assert not list(db_file.parent.glob("sales.db.before-restore-*"))
+
     # SIGTERM stops the service cleanly: Litestream ships what it has, the run is ok.
     replicator.send_signal(signal.SIGTERM)
     assert replicator.wait(timeout=60) == 0, log.read_text()
@@ -235,6 +242,14 @@ def test_health_reports_the_replica_lag_and_fails_past_the_threshold(
 
     replicator, ls_pid, _ = start_replicator(procs, tmp_path, url)
     ok(invoke("prospects", "add", "a@example.com"))
+    # Commits until Litestream's transaction ids need two hex digits (its file names).
+    for n in range(100):
+        txid = replication.local_position(db_file)["txid"] or 0
+        if txid > 0x10:
+            break
+        ok(invoke("prospects", "add", f"c{n}@example.com"))
+        wait_until(lambda t=txid: (replication.local_position(db_file)["txid"] or 0) > t, 30,
+                   "Litestream to take the commit")
     wait_until(lambda: in_step(url, db_file), 60, "the replica to catch up")
 
     # In step: no lag however late it is asked.

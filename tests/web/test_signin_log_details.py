@@ -1,0 +1,67 @@
+"""What the sign-in log keeps for the person who reads it after an incident: who created a
+token, and how many refusals a flood squeezed into the next row once its minute was over."""
+
+from __future__ import annotations
+
+import json
+import time
+from datetime import timedelta
+
+from salescli.web import plugin, tokens
+from tests.web.conftest import PASSWORD, bearer, login, run, signin_events
+
+
+def test_a_created_token_is_logged_with_who_created_it(fresh):
+    _, record = tokens.create_token(fresh["db_file"], "maria", timedelta(hours=1), "ada-admin")
+    (detail,) = [json.loads(d) for e, user, d in signin_events(fresh["db_file"])
+                 if e == "token_created" and user == "maria"]
+    assert detail == {"jti": record["jti"], "by": "ada-admin",
+                      "expires_at": record["expires_at"]}
+
+
+class _MovableClock:
+    """The plugin's ``time`` with a monotonic clock the test moves (no sleeping)."""
+
+    def __init__(self) -> None:
+        self.offset = 0.0
+
+    def monotonic(self) -> float:
+        return time.monotonic() + self.offset
+
+    def __getattr__(self, name: str):
+        return getattr(time, name)
+
+
+def test_refusals_held_back_in_a_flood_are_counted_into_the_next_minutes_row(fresh,
+                                                                            monkeypatch):
+    clock = _MovableClock()
+    monkeypatch.setattr(plugin, "time", clock)
+    extra = 15
+
+    async def refused(n: int, start: int) -> set[int]:
+        return {(await fresh["ds"].client.get("/sales", headers=bearer(f"junk{start + i}"))
+                 ).status_code for i in range(n)}
+
+    assert run(refused(plugin.REFUSALS_PER_MINUTE + extra, 0)) == {401}
+    clock.offset += 61
+    assert run(refused(1, 1000)) == {401}
+    details = [json.loads(d) for e, _, d in signin_events(fresh["db_file"])
+               if e == "token_refused"]
+    assert len(details) == plugin.REFUSALS_PER_MINUTE + 1
+    assert details[-1]["suppressed_before"] == extra
+    assert not any("suppressed_before" in d for d in details[:-1])
+
+
+def test_a_failed_sign_in_is_logged_with_why(fresh):
+    from salescli.core.db import open_write
+    from salescli.web.users import set_disabled
+
+    conn = open_write(fresh["db_file"])
+    set_disabled(conn, "t", "dora", True)
+    conn.close()
+    assert login(fresh["ds"], "maria", "not her password").status_code == 401
+    assert login(fresh["ds"], "dora", PASSWORD).status_code == 401
+    failed = [(user, json.loads(d)) for e, user, d in signin_events(fresh["db_file"])
+              if e == "login_failed"]
+    assert failed == [("maria", {"reason": "bad credentials"}),
+                      ("dora", {"reason": "disabled"})]
