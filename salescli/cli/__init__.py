@@ -83,7 +83,9 @@ class LazyGroup(click.Group):
         try:
             return super().invoke(ctx)
         except SalescliError as exc:
-            raise click.ClickException(str(exc)) from None
+            from salescli.core.log import redact  # a secret in a value never reaches stderr
+
+            raise click.ClickException(redact(str(exc))) from None
         except sqlite3.DatabaseError as exc:
             # Locked, unreadable or not-a-database files are the user's to fix; constraint
             # and programming errors are bugs and keep their traceback.

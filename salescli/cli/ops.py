@@ -305,7 +305,7 @@ def db_replicate(url: str | None) -> None:
 
     def started(rep: Any) -> None:
         names = ", ".join(p.name for p in rep.databases)
-        click.echo(f"replicating {names} to {rep.url} within {rep.interval} "
+        click.echo(f"replicating {names} to {replication.shown(rep.url)} within {rep.interval} "
                    f"(litestream pid {rep.process.pid})", err=True)
         if len(rep.databases) == 1:
             click.echo("credentials.db does not exist yet: restart this service after the "

@@ -377,7 +377,8 @@ def _replica(path: Path, t: Thresholds, now: datetime,
         try:
             entry = replication.lag(database, url, now)
         except replication.ReplicationError as exc:
-            problems.append(f"cannot read the replica of {database.name} at {url}: {exc}")
+            problems.append(f"cannot read the replica of {database.name} at "
+                            f"{replication.shown(url)}: {exc}")
             continue
         rows.append({**entry, "newest_at": iso(entry["newest_at"]) if entry["newest_at"]
                      else None, "last_commit_at": iso(entry["last_commit_at"])

@@ -30,9 +30,11 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 from salescli.core.db import credentials_path, db_path, make_private_dirs
 from salescli.core.errors import Conflict, InvalidValue, NotFound, SalescliError
+from salescli.core.log import add_secret, redact
 from salescli.core.timeutil import parse_duration
 
 URL_ENV = "SALESCLI_REPLICA_URL"
@@ -107,8 +109,12 @@ def replica_url(explicit: str | None = None) -> str | None:
 
 
 def normalise_url(value: str, field: str = "URL") -> str:
-    """``/backups/sales`` → ``file:///backups/sales``; other URLs are kept as given."""
+    """``/backups/sales`` → ``file:///backups/sales``; other URLs are kept as given.
+
+    A password in the URL (``sftp://user:password@host/path``) is registered as a secret
+    first, so no log line or error message shows it."""
     value = value.strip()
+    add_secret(_password(value))
     if any(c in value for c in "'\"\n\r\t"):
         raise InvalidValue(field, value, "must not contain quotes or control characters")
     if "://" not in value:
@@ -119,6 +125,24 @@ def normalise_url(value: str, field: str = "URL") -> str:
     if not scheme.isalnum() or not rest.strip("/"):
         raise InvalidValue(field, value, "is not a URL like s3://bucket/path or file:///dir")
     return value.rstrip("/")
+
+
+def _password(url: str) -> str | None:
+    try:
+        return urlsplit(url).password
+    except ValueError:  # an unparseable port: there is still a password to hide
+        match = re.match(r"[^:/]+://[^:@/]*:([^@/]*)@", url)
+        return match.group(1) if match else None
+
+
+def shown(url: str) -> str:
+    """``url`` as printed: its password, if any, replaced by ``[redacted]`` (and kept out
+    of later log lines and errors too)."""
+    password = _password(url)
+    if not password:
+        return url
+    add_secret(password)
+    return url.replace(f":{password}@", ":[redacted]@", 1)
 
 
 def sync_interval(value: str | None = None) -> str:
@@ -296,7 +320,7 @@ def _tool(*args: str) -> subprocess.CompletedProcess:
     if result.returncode != 0:
         lines = [x for x in (result.stderr or result.stdout).splitlines() if x.strip()]
         last = lines[-1] if lines else f"exit code {result.returncode}"
-        raise ReplicationError(last.removeprefix("Error: "))
+        raise ReplicationError(redact(last.removeprefix("Error: ")))
     return result
 
 
@@ -458,12 +482,12 @@ def restore(url: str, output: str | os.PathLike, *, timestamp: str | None = None
             except ReplicationError as exc:
                 if kind == "credentials" and when and _NOTHING_THEN.search(str(exc)):
                     continue  # credentials.db was first replicated after that time
-                raise ReplicationError(f"restoring {name} from {url}"
+                raise ReplicationError(f"restoring {name} from {shown(url)}"
                                        f"{' at ' + when if when else ''} failed: {exc}") \
                     from None
             if not dest.exists():
                 if kind == "sales":
-                    raise ReplicationError(f"the replica {url} holds no sales.db")
+                    raise ReplicationError(f"the replica {shown(url)} holds no sales.db")
                 continue  # no credentials were ever replicated
             info = _check(dest, kind)
             if kind == "sales":
