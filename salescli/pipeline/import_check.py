@@ -58,7 +58,6 @@ class Validator:
                      if f in cols]
         self.dated = [f for f in history if f != "created_at"]
         self.history = bool(history) or "lost_reason" in cols
-        self.texts: dict[str, str] = {}  # lost reason → JSON (see histories)
         self.parts = [] if "name" in cols else \
             [cols[f] for f in ("first_name", "last_name") if f in cols]
 
@@ -147,7 +146,7 @@ class Validator:
         dated = [(col, s["id"], s["kind"] != StageKind.OPEN, f) for col, s, f in dated]
         out_created, entered, history = [None] * n, [None] * n, [None] * n
         chain = self.chain
-        # each lost reason as JSON once a batch (json.dumps: ~1 µs a call)
+        # each lost reason as JSON once a batch (json.dumps: ~1 µs a call), for chain
         self.texts = {r: json.dumps(r) for r in set(reasons) if r is not None}
         for i in range(n):
             if i in bad:

@@ -199,7 +199,7 @@ class Inserter:
         self.threads: bool | None = None  # may a worker use the connection?
         self.error: BaseException | None = None
         self.indexed = False  # has the staging table an index on email yet?
-        self.lookups = 0  # calls of find
+        self.lookups = 0  # calls of find  # pragma: no mutate (speed only, see find)
         self.past = False  # may staged rows carry history (set by the caller)?
         self.args["base"] = conn.execute(_BASE).fetchone()[0]
         # prospects.currency (issue 16's migration): written when the table has it
