@@ -244,3 +244,23 @@ def test_a_dry_run_update_never_takes_the_write_lock(invoke, three, tmp_path):
     finally:
         holder.execute("ROLLBACK")
         holder.close()
+
+
+def test_lost_reasons_are_kept_exactly_in_every_batch(invoke, sales, tmp_path, monkeypatch):
+    """Each lost reason goes to its own row's change into lost, whatever its characters
+    and however often it recurs, in every batch of the file."""
+    from salescli.pipeline import import_read
+
+    monkeypatch.setattr(import_read, "_FIRST", 2)
+    monkeypatch.setattr(import_read, "_BATCH", 3)
+    reasons = ['zu "teuer"', "Budget – nächstes Jahr", 'zu "teuer"', "", "a\\b", "price",
+               "Budget – nächstes Jahr", "price"]
+    text = "email,created_at,lost_at,won_at,lost_reason\n" + "".join(
+        f'r{i}@example.com,2025-01-01,{"" if r == "" else "2025-02-01"},'
+        f'{"2025-02-01" if r == "" else ""},"{r.replace(chr(34), chr(34) * 2)}"\n'
+        for i, r in enumerate(reasons))
+    ok(invoke("prospects", "import", write(tmp_path, "r.csv", text)))
+    for i, r in enumerate(reasons):
+        changes = history(sales, f"r{i}@example.com")
+        assert [(t, reason) for _, t, _, _, _, _, _, reason in changes] == \
+            [("lead", None), ("won", None) if r == "" else ("lost", r)]
