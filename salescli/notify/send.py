@@ -106,7 +106,8 @@ def post_webhook(url: str, where: str, row: dict[str, Any]) -> tuple[str, bool] 
         sort_keys=True,  # pragma: no mutate: the order of keys means nothing in JSON
     ).encode()
     request = urllib.request.Request(url, data=body, method="POST", headers={
-        "Content-Type": "application/json",
+        "Content-Type":  # pragma: no mutate: urllib capitalizes header names itself
+            "application/json",
         "Idempotency-Key":  # pragma: no mutate: urllib capitalizes header names itself
             idempotency_key(row["event_key"]),
         "User-Agent": f"salescli/{__version__}",

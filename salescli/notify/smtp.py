@@ -86,7 +86,7 @@ def settings_from_env(env: dict[str, str] | None = None) -> SmtpSettings:
     host = env.get("SALESCLI_SMTP_HOST", "").strip()
     if not host:
         raise InvalidValue("SALESCLI_SMTP_HOST", "", "is not set (the SMTP server to send via)")
-    raw_tls = env.get("SALESCLI_SMTP_SSL", "starttls").strip().lower() or "starttls"
+    raw_tls = env.get("SALESCLI_SMTP_SSL", "").strip().lower() or "starttls"
     try:
         tls = TlsMode(raw_tls)
     except ValueError:
