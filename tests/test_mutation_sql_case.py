@@ -10,7 +10,7 @@ name, a bound parameter's name, a stored schema) must not be taken for equivalen
 
 from __future__ import annotations
 
-import importlib.util
+import importlib
 import sqlite3
 import sys
 from pathlib import Path
@@ -20,15 +20,15 @@ import pytest
 ROOT = Path(__file__).resolve().parents[1]
 
 
-def _load():
-    spec = importlib.util.spec_from_file_location("scripts_mutants", ROOT / "scripts/mutants.py")
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[spec.name] = module      # dataclasses look their module up
-    spec.loader.exec_module(module)
-    return module
+def _load(name: str):
+    """A module of scripts/mutation/, the package behind scripts/mutants.py."""
+    if str(ROOT / "scripts") not in sys.path:
+        sys.path.insert(0, str(ROOT / "scripts"))
+    return importlib.import_module(f"mutation.{name}")
 
 
-mutants = _load()
+config, report, run, selection, sqlcase = (
+    _load(n) for n in ("config", "report", "run", "selection", "sqlcase"))
 
 EQUIVALENT = [
     ("SELECT id FROM prospects", "select id from prospects"),
@@ -88,12 +88,12 @@ NOT_EQUIVALENT = [
 
 @pytest.mark.parametrize(("old", "new"), EQUIVALENT)
 def test_a_change_of_case_sqlite_ignores_is_equivalent(old, new):
-    assert mutants.sql_case_equivalent(old, new)
+    assert sqlcase.sql_case_equivalent(old, new)
 
 
 @pytest.mark.parametrize(("old", "new"), NOT_EQUIVALENT)
 def test_a_change_sqlite_or_python_can_see_is_not_equivalent(old, new):
-    assert not mutants.sql_case_equivalent(old, new)
+    assert not sqlcase.sql_case_equivalent(old, new)
 
 
 def _answer(db: sqlite3.Connection, sql: str):
@@ -115,7 +115,7 @@ def test_sqlite_itself_tells_the_refused_cases_apart(old, new):
     db.execute("CREATE TABLE t (id INTEGER PRIMARY KEY, stage TEXT)")
     db.execute("INSERT INTO t (stage) VALUES ('won')")
     assert _answer(db, old) != _answer(db, new)
-    assert not mutants.sql_case_equivalent(old, new)
+    assert not sqlcase.sql_case_equivalent(old, new)
 
 
 @pytest.mark.parametrize(("old", "new"), [pair for pair in EQUIVALENT if "{" not in pair[0]
@@ -134,16 +134,16 @@ def test_sqlite_answers_the_equivalent_cases_alike(old, new):
 def test_only_sql_literals_of_a_function_are_compared():
     old = ('def f(db):\n    return db.execute("SELECT id FROM t WHERE a = ?"'
            ' " AND b = \'won\'", [1]).fetchall()\n')
-    assert mutants.sql_case_mutant(old, old.replace("SELECT id FROM t", "select id from t"))
-    assert mutants.sql_case_mutant(old, old.replace(" AND b", " and b"))
-    assert not mutants.sql_case_mutant(old, old.replace("'won'", "'WON'"))
-    assert not mutants.sql_case_mutant(old, old.replace("[1]", "[2]"))
-    assert not mutants.sql_case_mutant(old, old.replace("fetchall", "fetchone"))
-    assert not mutants.sql_case_mutant(old, old)
+    assert sqlcase.sql_case_mutant(old, old.replace("SELECT id FROM t", "select id from t"))
+    assert sqlcase.sql_case_mutant(old, old.replace(" AND b", " and b"))
+    assert not sqlcase.sql_case_mutant(old, old.replace("'won'", "'WON'"))
+    assert not sqlcase.sql_case_mutant(old, old.replace("[1]", "[2]"))
+    assert not sqlcase.sql_case_mutant(old, old.replace("fetchall", "fetchone"))
+    assert not sqlcase.sql_case_mutant(old, old)
     # an f-string's {expression} is opaque: its alias after AS still must not change
     fstr = 'def g(db, n):\n    return db.execute(f"SELECT {n} AS aid FROM t" " WHERE a = 1")\n'
-    assert mutants.sql_case_mutant(fstr, fstr.replace(" WHERE a", " where a"))
-    assert not mutants.sql_case_mutant(fstr, fstr.replace("AS aid FROM t", "AS AID FROM T"))
+    assert sqlcase.sql_case_mutant(fstr, fstr.replace(" WHERE a", " where a"))
+    assert not sqlcase.sql_case_mutant(fstr, fstr.replace("AS aid FROM t", "AS AID FROM T"))
 
 
 def test_mutmuts_own_mutants_of_a_query_are_classified(tmp_path, monkeypatch):
@@ -156,11 +156,11 @@ def test_mutmuts_own_mutants_of_a_query_are_classified(tmp_path, monkeypatch):
         "    return db.execute(\"SELECT id FROM deals WHERE stage = 'won'\").fetchall()\n")
     (tmp_path / "setup.cfg").write_text("[mutmut]\nsource_paths = pkg\n")
     monkeypatch.chdir(tmp_path)                       # generate() moves to WORK; undone here
-    monkeypatch.setattr(mutants, "WORK", tmp_path)
-    monkeypatch.setattr(mutants, "MUTANTS", tmp_path / "mutants")
-    mutants.generate(["pkg/deals.py"], 1)
+    monkeypatch.setattr(config, "WORK", tmp_path)
+    monkeypatch.setattr(config, "MUTANTS", tmp_path / "mutants")
+    run.generate(["pkg/deals.py"], 1)
     found = {m.change.partition(" → ")[2]: m.sql_case
-             for m in mutants.list_mutants(["pkg/deals.py"])}
+             for m in selection.list_mutants(["pkg/deals.py"])}
     assert found == {
         "return db.execute(None).fetchall()": False,
         "return db.execute(\"XXSELECT id FROM deals WHERE stage = 'won'XX\").fetchall()": False,
@@ -170,7 +170,7 @@ def test_mutmuts_own_mutants_of_a_query_are_classified(tmp_path, monkeypatch):
 
 
 def _mutant(n: int, status: str, sql_case: bool = False):
-    return mutants.Mutant(f"salescli.x.mod.x_f__mutmut_{n}", "salescli/x/mod.py", n, n,
+    return selection.Mutant(f"salescli.x.mod.x_f__mutmut_{n}", "salescli/x/mod.py", n, n,
                           f"change {n}", status=status, sql_case=sql_case)
 
 
@@ -178,7 +178,7 @@ def test_report_leaves_sql_case_survivors_out_of_the_score(capsys):
     ms = [_mutant(1, "killed"), _mutant(2, "killed"), _mutant(3, "survived"),
           _mutant(4, "survived", sql_case=True), _mutant(5, "survived", sql_case=True),
           _mutant(6, "killed", sql_case=True)]
-    mutants.report(ms, {}, crashed=False, fail_under=None)
+    report.report(ms, {}, crashed=False, fail_under=None)
     out = capsys.readouterr().out
     assert "salescli/x" in out
     line = next(ln for ln in out.splitlines() if ln.strip().startswith("salescli/x"))
@@ -188,13 +188,13 @@ def test_report_leaves_sql_case_survivors_out_of_the_score(capsys):
     assert "equivalent (SQL case): 2" in out
     assert "salescli/x/mod.py:6 — change 6   [killed]" in out   # told apart: check the rule
 
-    mutants.report(ms, {}, crashed=False, fail_under=None, verbose=True)
+    report.report(ms, {}, crashed=False, fail_under=None, verbose=True)
     out = capsys.readouterr().out
     assert "salescli/x/mod.py:4 — change 4" in out and "salescli/x/mod.py:5 — change 5" in out
 
 
 def test_equivalents_do_not_lower_a_package_under_fail_under(capsys):
     ms = [_mutant(1, "killed"), _mutant(2, "survived", sql_case=True)]
-    assert mutants.report(ms, {}, crashed=False, fail_under=100.0) is False
-    assert mutants.report([*ms, _mutant(3, "survived")], {}, crashed=False,
+    assert report.report(ms, {}, crashed=False, fail_under=100.0) is False
+    assert report.report([*ms, _mutant(3, "survived")], {}, crashed=False,
                           fail_under=100.0) is True
