@@ -60,9 +60,11 @@ def test_wheel_installs_in_a_fresh_virtualenv_and_runs_the_demo(tmp_path):
     src = tmp_path / "src"
     shutil.copytree(REPO, src, ignore=_ignore)
     wheels = tmp_path / "wheels"
-    _run([sys.executable, "-m", "pip", "wheel", "--no-deps", "--wheel-dir", wheels, src],
-         cwd=tmp_path)
+    built = _run([sys.executable, "-m", "pip", "wheel", "--no-deps", "--wheel-dir", wheels,
+                  src], cwd=tmp_path)
     (wheel,) = wheels.glob("salescli-*.whl")
+    # a data directory that is not a listed package: setuptools warns it may drop it
+    assert "absent from the `packages` configuration" not in built.stdout + built.stderr
 
     names = set(zipfile.ZipFile(wheel).namelist())
     missing = (_source_files("reports") | _source_files("jobs")) - names

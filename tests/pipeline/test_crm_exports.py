@@ -291,11 +291,6 @@ def test_fixtures_are_what_make_fixtures_writes(tmp_path):
     assert b"Grand Totals" in (CRM / "salesforce-report.csv").read_bytes()
 
 
-def test_package_ships_the_profiles():
-    setup = (Path(salescli.pipeline.__file__).parents[2] / "setup.cfg").read_text()
-    assert "salescli.pipeline = profiles/*.toml" in setup
-
-
 def prospects_of(db_file) -> dict[str, dict]:
     return {r["email"]: r for r in query(
         db_file, "SELECT p.*, s.name AS stage, u.full_name AS owner_name FROM prospects p"
