@@ -18,6 +18,8 @@ the backfill; ``AGGREGATED_SQL`` is the old per-request computation, which the t
 compare with the table. The text of each migration is the shipped one's: never edit it.
 """
 
+from collections.abc import Callable
+
 # The furthest position of the prospect whose id is {pid}: over its current stage and
 # every stage its history entered, lost stages left out.
 FURTHEST = """(SELECT max(s.position) FROM stages s WHERE s.kind != 'lost'
@@ -44,24 +46,31 @@ FURTHEST_TABLE = """
         );
 """
 
-TRIGGERS = f"""
+
+def _row_triggers(recompute: Callable[[str], str]) -> str:
+    """The five triggers that recompute one prospect when its history or stage changes."""
+    return f"""
         CREATE TRIGGER prospect_furthest_change_insert AFTER INSERT ON stage_changes
-        BEGIN{_recompute("NEW.prospect_id")}
+        BEGIN{recompute("NEW.prospect_id")}
         END;
         CREATE TRIGGER prospect_furthest_change_delete AFTER DELETE ON stage_changes
-        BEGIN{_recompute("OLD.prospect_id")}
+        BEGIN{recompute("OLD.prospect_id")}
         END;
         CREATE TRIGGER prospect_furthest_change_update
         AFTER UPDATE OF prospect_id, to_stage_id ON stage_changes
-        BEGIN{_recompute("OLD.prospect_id")}{_recompute("NEW.prospect_id")}
+        BEGIN{recompute("OLD.prospect_id")}{recompute("NEW.prospect_id")}
         END;
         CREATE TRIGGER prospect_furthest_prospect_insert AFTER INSERT ON prospects
-        BEGIN{_recompute("NEW.id")}
+        BEGIN{recompute("NEW.id")}
         END;
         CREATE TRIGGER prospect_furthest_prospect_stage AFTER UPDATE OF stage_id ON prospects
         WHEN OLD.stage_id IS NOT NEW.stage_id
-        BEGIN{_recompute("NEW.id")}
+        BEGIN{recompute("NEW.id")}
         END;
+"""
+
+
+TRIGGERS = _row_triggers(_recompute) + f"""
         CREATE TRIGGER prospect_furthest_prospect_delete AFTER DELETE ON prospects
         BEGIN
             DELETE FROM prospect_furthest WHERE prospect_id = OLD.id;
@@ -144,24 +153,8 @@ def sparse() -> str:
         DROP TRIGGER prospect_furthest_stage;
         DELETE FROM prospect_furthest WHERE position IS (
             SELECT g.position FROM prospects p JOIN stages g ON g.id = p.stage_id
-            WHERE p.id = prospect_furthest.prospect_id AND g.kind != 'lost');
-        CREATE TRIGGER prospect_furthest_change_insert AFTER INSERT ON stage_changes
-        BEGIN{_sparse("NEW.prospect_id")}
-        END;
-        CREATE TRIGGER prospect_furthest_change_delete AFTER DELETE ON stage_changes
-        BEGIN{_sparse("OLD.prospect_id")}
-        END;
-        CREATE TRIGGER prospect_furthest_change_update
-        AFTER UPDATE OF prospect_id, to_stage_id ON stage_changes
-        BEGIN{_sparse("OLD.prospect_id")}{_sparse("NEW.prospect_id")}
-        END;
-        CREATE TRIGGER prospect_furthest_prospect_insert AFTER INSERT ON prospects
-        BEGIN{_sparse("NEW.id")}
-        END;
-        CREATE TRIGGER prospect_furthest_prospect_stage AFTER UPDATE OF stage_id ON prospects
-        WHEN OLD.stage_id IS NOT NEW.stage_id
-        BEGIN{_sparse("NEW.id")}
-        END;
+            WHERE p.id = prospect_furthest.prospect_id
+              AND g.kind != 'lost');{_row_triggers(_sparse)}
         CREATE TRIGGER prospect_furthest_stage AFTER UPDATE OF position, kind ON stages
         WHEN OLD.position IS NOT NEW.position OR OLD.kind IS NOT NEW.kind
         BEGIN
