@@ -30,7 +30,6 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
-from urllib.parse import urlsplit
 
 from salescli.core.db import credentials_path, db_path, make_private_dirs
 from salescli.core.errors import Conflict, InvalidValue, NotFound, SalescliError
@@ -127,12 +126,13 @@ def normalise_url(value: str, field: str = "URL") -> str:
     return value.rstrip("/")
 
 
+# The password of a URL's user part (RFC 3986: "@" and "/" in it are percent-encoded).
+_PASSWORD = re.compile(r"[^:/]+://[^:@/]*:([^@/]*)@")
+
+
 def _password(url: str) -> str | None:
-    try:
-        return urlsplit(url).password
-    except ValueError:  # an unparseable port: there is still a password to hide
-        match = re.match(r"[^:/]+://[^:@/]*:([^@/]*)@", url)
-        return match.group(1) if match else None
+    match = _PASSWORD.match(url)
+    return match.group(1) if match else None
 
 
 def shown(url: str) -> str:
@@ -142,7 +142,7 @@ def shown(url: str) -> str:
     if not password:
         return url
     add_secret(password)
-    return url.replace(f":{password}@", ":[redacted]@", 1)
+    return url.replace(f":{password}@", ":[redacted]@")
 
 
 def sync_interval(value: str | None = None) -> str:

@@ -61,6 +61,14 @@ def test_health_names_an_unreachable_replica_without_its_password(invoke, db_fil
     ("sftp://backup@host/r", "sftp://backup@host/r"),                 # no password
     ("s3://bucket/path", "s3://bucket/path"),
     ("sftp://u:p%40ss@host:badport/r", "sftp://u:[redacted]@host:badport/r"),
+    ("sftp://u:@host/r", "sftp://u:@host/r"),                         # an empty one
+    ("sftp://u:pw@host/r?key=a@b", "sftp://u:[redacted]@host/r?key=a@b"),
 ])
 def test_shown_hides_exactly_the_password(url, want):
     assert replication.shown(url) == want
+
+
+def test_a_password_once_shown_is_redacted_from_log_lines_too():
+    replication.shown(f"sftp://backup:{PASSWORD}@host/replica")
+    assert log.redact(f"ssh: handshake failed for {PASSWORD}") == \
+        "ssh: handshake failed for [redacted]"
