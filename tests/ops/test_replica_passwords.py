@@ -1,5 +1,5 @@
-"""A replica URL may carry a password (``sftp://user:password@host/path``): no error line,
-health report or start-up line shows it, whichever command meets it."""
+"""What replica errors show: a URL's password (``sftp://user:password@host/path``) never,
+whichever command meets it (error lines, health, log lines); Litestream's reason, once."""
 
 from __future__ import annotations
 
@@ -72,3 +72,12 @@ def test_a_password_once_shown_is_redacted_from_log_lines_too():
     replication.shown(f"sftp://backup:{PASSWORD}@host/replica")
     assert log.redact(f"ssh: handshake failed for {PASSWORD}") == \
         "ssh: handshake failed for [redacted]"
+
+
+def test_an_empty_replica_is_one_error_line_in_litestream_s_words(tmp_path, invoke):
+    (tmp_path / "replica").mkdir()
+    line = fails(invoke("db", "restore", "--from-replica", tmp_path / "replica", "--output",
+                        tmp_path / "out"))
+    assert line == (f"Error: restoring sales.db from file://{tmp_path / 'replica'} failed: "
+                    "no matching backup files available")  # Litestream's own "Error: " dropped
+    assert not (tmp_path / "out" / "sales.db").exists()
