@@ -272,7 +272,7 @@ def _restore_replica(url: str, timestamp: str | None, output: str | None, force:
                                      live_db=settings().db)
     at = f" as of {result['timestamp']}" if result["timestamp"] else ""
     for d in result["databases"]:
-        click.echo(f"restored the {d['kind']} database {d['to']} from {url}{at} "
+        click.echo(f"restored the {d['kind']} database {d['to']} from {replication.shown(url)}{at} "
                    f"(schema version {d['schema_version']}, integrity ok)")
     if len(result["databases"]) == 1:
         click.echo("the replica holds no credentials.db (no users or tokens were replicated)")
