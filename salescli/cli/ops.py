@@ -262,14 +262,14 @@ def db_restore(file: str | None, replica: str | None, timestamp: str | None,
 
 def _restore_replica(url: str, timestamp: str | None, output: str | None, force: bool) -> None:
     from salescli.core.timeutil import now
-    from salescli.ops import replication
+    from salescli.ops import replica_restore, replication
     from salescli.ops.runner import job_lock
 
     url = replication.normalise_url(url, "--from-replica")
     out = output or f"restored-{now().replace(':', '').replace('-', '')}"
     with job_lock(settings().db, "restore"):
-        result = replication.restore(url, out, timestamp=timestamp, force=force,
-                                     live_db=settings().db)
+        result = replica_restore.restore(url, out, timestamp=timestamp, force=force,
+                                         live_db=settings().db)
     at = f" as of {result['timestamp']}" if result["timestamp"] else ""
     for d in result["databases"]:
         click.echo(f"restored the {d['kind']} database {d['to']} from {replication.shown(url)}{at} "

@@ -8,7 +8,7 @@ import json
 import signal
 from datetime import timedelta
 
-from salescli.ops import health, replication
+from salescli.ops import health, replica_restore, replication
 from tests.ops.helpers import add_run, ago
 from tests.ops.test_replication import in_step, start_replicator, wait_until
 from tests.support.cli import fails, ok
@@ -84,7 +84,7 @@ def test_a_lagging_replica_asks_whether_the_replicator_runs(tmp_path, procs, db_
     assert "the replica of sales.db is 6m behind (threshold 5m); is salescli db replicate " \
            "running?" in problems
 
-    result = replication.restore(url, tmp_path / "restored", live_db=db_file)
+    result = replica_restore.restore(url, tmp_path / "restored", live_db=db_file)
     assert result["url"] == url and result["timestamp"] is None
     assert [d["kind"] for d in result["databases"]] == ["sales"]
 

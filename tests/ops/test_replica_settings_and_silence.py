@@ -8,7 +8,7 @@ import socket
 import pytest
 
 from salescli.core.errors import InvalidValue
-from salescli.ops import replication
+from salescli.ops import replica_restore, replication
 from tests.support.cli import fails
 
 
@@ -51,6 +51,6 @@ def test_a_restore_into_a_file_is_refused_naming_it(tmp_path, invoke, db_file):
     target.write_text("keep me")
     # The CLI's --output option refuses a file itself; a library caller gets the same answer.
     with pytest.raises(InvalidValue) as err:
-        replication.restore(f"file://{tmp_path / 'replica'}", target)
+        replica_restore.restore(f"file://{tmp_path / 'replica'}", target)
     assert str(err.value) == f"--output '{target}' is not a directory"
     assert target.read_text() == "keep me"

@@ -77,7 +77,7 @@ def in_step(url: str, db: Path) -> bool:
     """The replica holds the database's newest commit (compared by content, not clocks)."""
     tmp = db.parent / f".probe-{time.monotonic_ns()}.db"
     try:
-        replication._tool("restore", "-o", str(tmp), replication.replica_of(url, db))
+        replication.litestream("restore", "-o", str(tmp), replication.replica_of(url, db))
         live = sqlite3.connect(f"file:{db}?mode=ro", uri=True)
         copy = sqlite3.connect(tmp)
         try:
@@ -312,7 +312,7 @@ def test_restore_refuses_a_database_from_a_newer_salescli(tmp_path, procs, db_fi
     def shipped() -> bool:
         probe = tmp_path / f"probe-{time.monotonic_ns()}.db"
         try:
-            replication._tool("restore", "-o", str(probe), f"{url}/sales.db")
+            replication.litestream("restore", "-o", str(probe), f"{url}/sales.db")
         except replication.ReplicationError:
             return False  # nothing shipped yet
         c = sqlite3.connect(probe)
