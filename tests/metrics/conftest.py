@@ -32,6 +32,7 @@ from zoneinfo import ZoneInfo
 import pytest
 
 from salescli.pipeline import interactions, prospects, stages
+from tests.sequences.conftest import smtp_server  # noqa: F401 (fixture: aiosmtpd, no send gap)
 
 NY = ZoneInfo("America/New_York")
 ACTOR = "tester"

@@ -7,8 +7,6 @@ import json
 import textwrap
 from datetime import UTC, datetime, timedelta
 
-import pytest
-
 from salescli.core.timeutil import iso
 from salescli.metrics import sequences as stats
 from salescli.pipeline import interactions, prospects
@@ -16,7 +14,6 @@ from salescli.sequences import enroll, store
 from salescli.sequences.send import send_due
 from salescli.web import users
 from tests.support.cli import ok
-from tests.support.smtpd import SmtpServer
 
 PLAN = """
 name = "{name}"
@@ -36,16 +33,6 @@ def load(conn, tmp_path, name: str) -> None:
     path = tmp_path / f"{name}.toml"
     path.write_text(textwrap.dedent(PLAN.format(name=name)))
     store.load(conn, "tester", path)
-
-
-@pytest.fixture
-def smtp_server(monkeypatch):
-    server = SmtpServer().start()
-    for key, value in server.env().items():
-        monkeypatch.setenv(key, value)
-    monkeypatch.setenv("SALESCLI_SEND_MIN_GAP", "0")
-    yield server
-    server.stop()
 
 
 def test_sequences_are_listed_by_name_whatever_the_case(conn, tmp_path, invoke):
