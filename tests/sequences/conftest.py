@@ -65,6 +65,26 @@ def team(conn):
     return out
 
 
+def cy_replied(conn, team, t0: datetime) -> str:
+    """Cy, enrolled in ``intro`` at t0, is sent step 1 and replies an hour later; the send
+    three days on ends the enrollment as replied (what the morning digest reports).
+    Returns the reply's time, as stored."""
+    from salescli.core.timeutil import iso
+    from salescli.pipeline import interactions
+    from salescli.sequences import enroll
+    from salescli.sequences.send import send_due
+
+    enroll.enroll(conn, "tester", "intro", ["cy@example.net"], now_=t0)
+    send_due(conn, now=t0)
+    replied = iso(t0 + timedelta(hours=1))
+    interactions.record(conn, "monitor", team["cy"]["id"], "email_in", replied,
+                        message_id="<r@x>")
+    conn.execute("UPDATE prospects SET last_reply_at = ? WHERE id = ?",
+                 (replied, team["cy"]["id"]))
+    send_due(conn, now=t0 + timedelta(days=3))
+    return replied
+
+
 def write_plan(tmp_path: Path, text: str = THREE_STEPS, name: str = "seq.toml") -> Path:
     path = tmp_path / name
     path.write_text(textwrap.dedent(text))

@@ -4,13 +4,9 @@ from __future__ import annotations
 
 from datetime import date, timedelta
 
-from salescli.core.timeutil import iso
-from salescli.pipeline import interactions
-from salescli.sequences import enroll
-from salescli.sequences.send import send_due
 from salescli.tasks import store
 from salescli.web import users
-from tests.sequences.conftest import ME
+from tests.sequences.conftest import ME, cy_replied
 from tests.support.cli import ok, query
 
 
@@ -24,13 +20,7 @@ def test_morning_digest_lists_tasks_and_waiting_replies_once_a_day(
     store.add(conn, "tester", "cy@example.net", "Later", due="+5d")
     done = store.add(conn, "tester", "cy@example.net", "Done already", due="today")
     store.done(conn, "tester", done["id"])
-    enroll.enroll(conn, "tester", "intro", ["cy@example.net"], now_=t0)
-    send_due(conn, now=t0)
-    interactions.record(conn, "monitor", team["cy"]["id"], "email_in",
-                        iso(t0 + timedelta(hours=1)), message_id="<r@x>")
-    conn.execute("UPDATE prospects SET last_reply_at = ? WHERE id = ?",
-                 (iso(t0 + timedelta(hours=1)), team["cy"]["id"]))
-    send_due(conn, now=t0 + timedelta(days=3))  # ends Cy's enrollment as replied
+    cy_replied(conn, team, t0)
     before = len(smtp_server.messages)
 
     ok(invoke("notify", "--morning"))

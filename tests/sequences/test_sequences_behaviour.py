@@ -15,7 +15,7 @@ from salescli.pipeline import interactions, prospects
 from salescli.sequences import enroll, senders, store
 from salescli.sequences.send import send_due
 from salescli.tasks import store as tasks
-from tests.sequences.conftest import ME, THREE_STEPS, write_plan
+from tests.sequences.conftest import ME, THREE_STEPS, cy_replied, write_plan
 from tests.support.cli import activities, fails, ok, query
 
 
@@ -124,14 +124,7 @@ def test_the_morning_digest_separates_its_sections_by_a_blank_line(
     a = tasks.add(conn, "tester", "ada@example.com", "Call Ada", kind="call", due=overdue)
     b = tasks.add(conn, "tester", "bob@example.org", "Send the deck", kind="email",
                   due="today")
-    enroll.enroll(conn, "tester", "intro", ["cy@example.net"], now_=t0)
-    send_due(conn, now=t0)
-    replied = iso(t0 + timedelta(hours=1))
-    interactions.record(conn, "monitor", team["cy"]["id"], "email_in", replied,
-                        message_id="<r@x>")
-    conn.execute("UPDATE prospects SET last_reply_at = ? WHERE id = ?",
-                 (replied, team["cy"]["id"]))
-    send_due(conn, now=t0 + timedelta(days=3))  # ends Cy's enrollment as replied
+    replied = cy_replied(conn, team, t0)
     before = len(smtp_server.messages)
     ok(invoke("notify", "--morning"))
     [got] = smtp_server.wait_for(before + 1)[before:]

@@ -14,7 +14,7 @@ from salescli.core.timeutil import iso
 from salescli.pipeline import interactions
 from salescli.sequences import enroll
 from salescli.sequences.send import send_due
-from tests.sequences.conftest import THREE_STEPS, write_plan
+from tests.sequences.conftest import THREE_STEPS, cy_replied, write_plan
 from tests.support.cli import fails, ok, query
 
 
@@ -87,14 +87,7 @@ def test_a_mailbox_that_keeps_deferring_ends_the_enrollment_after_five_tries(
 def test_the_digest_names_a_replier_without_a_name_by_address(conn, intro, team, smtp_server,
                                                               t0, invoke):
     conn.execute("UPDATE prospects SET name = NULL WHERE email = 'cy@example.net'")
-    enroll.enroll(conn, "tester", "intro", ["cy@example.net"], now_=t0)
-    send_due(conn, now=t0)
-    replied = iso(t0 + timedelta(hours=1))
-    interactions.record(conn, "monitor", team["cy"]["id"], "email_in", replied,
-                        message_id="<r@x>")
-    conn.execute("UPDATE prospects SET last_reply_at = ? WHERE id = ?",
-                 (replied, team["cy"]["id"]))
-    send_due(conn, now=t0 + timedelta(days=3))
+    replied = cy_replied(conn, team, t0)
     before = len(smtp_server.messages)
     ok(invoke("notify", "--morning"))
     [got] = smtp_server.wait_for(before + 1)[before:]
