@@ -3,8 +3,6 @@ the outbox row and the mail say when the event, the server or the settings are u
 
 from __future__ import annotations
 
-import socket
-import threading
 from urllib.parse import urlsplit
 
 import pytest
@@ -13,6 +11,7 @@ from salescli.core.errors import InvalidValue
 from salescli.notify import outbox, smtp
 from tests.notify.conftest import queue
 from tests.support.cli import ok
+from tests.support.smtpd import scripted_smtp
 
 
 def rows(conn):
@@ -69,29 +68,13 @@ def test_a_mail_the_server_rejects_for_good_is_given_up_at_once(
 def test_a_mail_server_that_hangs_up_mid_mail_is_retried_naming_the_failure(
         invoke, conn, team, smtp_server, monkeypatch):
     # A real socket that greets, answers EHLO, then closes when the mail begins.
-    listener = socket.create_server(("127.0.0.1", 0))
-    listener.settimeout(30)
-    port = listener.getsockname()[1]
+    def answer(line: bytes) -> bytes | None:
+        return b"250 flaky.test" if line.upper().startswith((b"EHLO", b"HELO")) else None
 
-    def serve() -> None:
-        peer, _ = listener.accept()
-        with peer, peer.makefile("rwb") as f:
-            f.write(b"220 flaky.test ESMTP\r\n")
-            f.flush()
-            while line := f.readline():
-                if line.upper().startswith((b"EHLO", b"HELO")):
-                    f.write(b"250 flaky.test\r\n")
-                    f.flush()
-                else:
-                    return  # MAIL FROM: hang up
-
-    thread = threading.Thread(target=serve, daemon=True)
-    thread.start()
-    monkeypatch.setenv("SALESCLI_SMTP_PORT", str(port))
-    queue(conn, "reply", team["carol"], "reply:1:<h1@x>")
-    result = outbox.deliver(conn)
-    thread.join(30)
-    listener.close()
+    with scripted_smtp(answer, b"220 flaky.test ESMTP") as port:
+        monkeypatch.setenv("SALESCLI_SMTP_PORT", str(port))
+        queue(conn, "reply", team["carol"], "reply:1:<h1@x>")
+        result = outbox.deliver(conn)
     assert (result["sent"], result["failed"], result["pending"]) == (0, 1, 1)
     [row] = rows(conn)
     assert outbox.state_of(row) == "pending"

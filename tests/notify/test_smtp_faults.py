@@ -13,7 +13,7 @@ import pytest
 
 from salescli.core.errors import InvalidValue
 from salescli.notify import smtp
-from tests.support.smtpd import SmtpServer
+from tests.support.smtpd import SmtpServer, scripted_smtp
 
 
 def message() -> EmailMessage:
@@ -173,34 +173,18 @@ def test_a_sender_the_server_refuses_for_good_gives_up_at_once(conn, team, monke
     from salescli.notify import outbox
     from tests.notify.conftest import queue
 
-    listener = socket.create_server(("127.0.0.1", 0))
-    listener.settimeout(30)
-    port = listener.getsockname()[1]
+    def answer(line: bytes) -> bytes:
+        verb = line[:4].upper()
+        return (b"250 strict.test" if verb in (b"EHLO", b"HELO", b"RSET")
+                else b"221 bye" if verb == b"QUIT" else b"553 5.7.1 sender not allowed here")
 
-    def serve() -> None:
-        peer, _ = listener.accept()
-        with peer, peer.makefile("rwb") as f:
-            f.write(b"220 strict.test ESMTP\r\n")
-            f.flush()
-            while line := f.readline():
-                verb = line[:4].upper()
-                f.write(b"250 strict.test\r\n" if verb in (b"EHLO", b"HELO", b"RSET")
-                        else b"221 bye\r\n" if verb == b"QUIT"
-                        else b"553 5.7.1 sender not allowed here\r\n")
-                f.flush()
-                if verb == b"QUIT":
-                    return
-
-    thread = threading.Thread(target=serve, daemon=True)
-    thread.start()
-    for key, value in {"SALESCLI_SMTP_HOST": "127.0.0.1", "SALESCLI_SMTP_PORT": str(port),
-                       "SALESCLI_SMTP_SSL": "none", "SALESCLI_SMTP_FROM": "sales@ours.test"
-                       }.items():
-        monkeypatch.setenv(key, value)
-    queue(conn, "reply", team["carol"], "reply:1:<sr@x>")
-    result = outbox.deliver(conn)
-    thread.join(30)
-    listener.close()
+    with scripted_smtp(answer, b"220 strict.test ESMTP") as port:
+        for key, value in {"SALESCLI_SMTP_HOST": "127.0.0.1", "SALESCLI_SMTP_PORT": str(port),
+                           "SALESCLI_SMTP_SSL": "none", "SALESCLI_SMTP_FROM": "sales@ours.test"
+                           }.items():
+            monkeypatch.setenv(key, value)
+        queue(conn, "reply", team["carol"], "reply:1:<sr@x>")
+        result = outbox.deliver(conn)
     assert (result["gave_up"], result["pending"]) == (1, 0)
     [row] = conn.execute("SELECT last_error FROM notifications").fetchall()
     assert row[0] == (f"gave up after 1 attempt(s): SMTP server 127.0.0.1:{port} refused "

@@ -18,7 +18,9 @@ Faults: ``server.stop()`` / ``server.start()`` (same port) for a real outage;
 ``server.refuse_rcpt(addr, code=550)`` refuses one recipient;
 ``server.hold.set()`` makes the server store a message and then stall before answering
 250 (so a client can be killed after the message was received but before it learnt so);
-``server.hold.clear()`` releases it.
+``server.hold.clear()`` releases it. For what aiosmtpd cannot be made to say (a hang-up
+mid-mail, a refusal of MAIL FROM, a reply in Latin-1), ``scripted_smtp(answer)`` is a bare
+socket that answers each line as told.
 """
 
 from __future__ import annotations
@@ -32,6 +34,8 @@ import ssl
 import subprocess
 import threading
 import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from email.message import EmailMessage
 from pathlib import Path
@@ -249,3 +253,35 @@ class SmtpServer:
             env["SALESCLI_SMTP_CA"] = str(certs.ca)
             env["SALESCLI_SMTP_HOST"] = hostname or certs.hostname
         return env
+
+
+@contextmanager
+def scripted_smtp(answer: Callable[[bytes], bytes | None],
+                  greeting: bytes = b"220 scripted.test ESMTP") -> Iterator[int]:
+    """A real loopback socket speaking just enough SMTP for one client: it greets, then
+    writes ``answer(line)`` (CRLF added) for each line it reads, hangs up when the answer
+    is None, and after answering QUIT. Yields its port; the serving thread is joined."""
+    listener = socket.create_server((HOST, 0))
+    listener.settimeout(30)
+
+    def serve() -> None:
+        peer, _ = listener.accept()
+        with peer, peer.makefile("rwb") as f:
+            f.write(greeting + b"\r\n")
+            f.flush()
+            while line := f.readline():
+                reply = answer(line)
+                if reply is None:
+                    return
+                f.write(reply + b"\r\n")
+                f.flush()
+                if line[:4].upper() == b"QUIT":
+                    return
+
+    thread = threading.Thread(target=serve, daemon=True)
+    thread.start()
+    try:
+        yield listener.getsockname()[1]
+    finally:
+        thread.join(30)
+        listener.close()
