@@ -10,7 +10,7 @@ import pytest
 
 from salescli.core import db
 from salescli.core.errors import InvalidValue
-from salescli.pipeline import import_map, import_read, import_write, importer
+from salescli.pipeline import import_map, import_write, importer
 from tests.support.cli import (
     activities,
     assert_fts_in_sync,
@@ -403,16 +403,6 @@ def test_a_failure_midway_rolls_back_schema_and_rows(invoke, sales, tmp_path, mo
         invoke("prospects", "import", write(tmp_path, "b.csv", many(30)))
     assert schema(sales) == before_schema
     assert db_state(sales) == before
-
-
-@pytest.fixture
-def small_batches(monkeypatch):
-    """Batches of 4 then up to 10 rows, each inserted (on the worker thread) while the next
-    is checked: a 30-row file takes the path of a 100k-row one."""
-    monkeypatch.setattr(import_read, "_FIRST", 4)
-    monkeypatch.setattr(import_read, "_BATCH", 10)
-    monkeypatch.setattr(importer, "_FLUSH", 3)
-    monkeypatch.setattr(import_write, "_BULK_MIN", 10)
 
 
 @pytest.mark.parametrize("existing", [0, 5])
