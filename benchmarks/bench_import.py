@@ -5,8 +5,10 @@ The reference is ``sqlite-utils insert DB prospects FILE --csv --no-detect-types
 empty table (no validation, no dedupe, no index, no audit); the floor is the sqlite3
 shell's ``.import --csv``. Each side runs as a fresh process on a fresh database file
 (salescli's made by ``salescli init`` beforehand, untimed), interleaved, several times;
-the medians of wall time (the goal: ≤ 1.0×) and of CPU time (steadier on a busy machine:
-sqlite-utils commits, and syncs, every 100 rows) and their ratios are printed, with how
+the medians of wall time (the goal: ≤ 0.94×, the Trust issue's "no worse than today")
+and of CPU time (steadier on a busy machine: sqlite-utils commits, and syncs, every 100
+rows; its wall time is mostly waiting for the disk when others write) and their ratios
+are printed, with how
 many CPUs other processes kept busy meanwhile: salescli checks the file on one core while
 SQLite writes on the other, so it needs a quiet machine to show its speed (with one core
 taken it was ~1.07×; beside I/O-heavy work sqlite-utils' syncs suffer far more).
@@ -332,7 +334,7 @@ def main() -> None:
                   " work is slower, salescli's more so (it uses both CPUs)")
         ratio = wall["salescli"] / wall["sqlite-utils"]
         print(f"salescli / sqlite-utils insert: {ratio:.2f}× wall "
-              f"(goal ≤ 1.0×: {'met' if ratio <= 1.0 else 'NOT met'}), "
+              f"(goal ≤ 0.94×: {'met' if ratio <= 0.94 else 'NOT met'}), "
               f"{cpu['salescli'] / cpu['sqlite-utils']:.2f}× CPU")
         if "sqlite3" in wall:
             print(f"salescli / sqlite3 .import:     {wall['salescli'] / wall['sqlite3']:.1f}× wall"
