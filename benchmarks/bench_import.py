@@ -8,10 +8,10 @@ shell's ``.import --csv``. Each side runs as a fresh process on a fresh database
 the medians of wall time (the goal: ≤ 0.94×, the Trust issue's "no worse than today")
 and of CPU time (steadier on a busy machine: sqlite-utils commits, and syncs, every 100
 rows; its wall time is mostly waiting for the disk when others write) and their ratios
-are printed, with how
-many CPUs other processes kept busy meanwhile: salescli checks the file on one core while
-SQLite writes on the other, so it needs a quiet machine to show its speed (with one core
-taken it was ~1.07×; beside I/O-heavy work sqlite-utils' syncs suffer far more).
+are printed, with how many CPUs other processes kept busy meanwhile: salescli checks the
+file on one core while SQLite writes on the other, so it needs a quiet machine to show its
+speed (with one core taken it was ~1.07×; beside I/O-heavy work sqlite-utils' syncs
+suffer far more).
 
 History: the same rows with created_at, contacted_at, proposal_at, won_at or lost_at
 and lost_reason (so ~4 stage changes a prospect instead of 1) against the plain file, in
