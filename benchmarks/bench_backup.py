@@ -189,7 +189,9 @@ def main() -> None:
         writer(*args.writer)
         return
 
-    from salescli.core.db import BUSY_TIMEOUT_MS
+    from salescli.core.db import busy_timeout_ms
+
+    busy_ms = busy_timeout_ms()
 
     work = args.workdir or Path(tempfile.mkdtemp(prefix="bench-backup-"))
     work.mkdir(parents=True, exist_ok=True)
@@ -253,12 +255,12 @@ def main() -> None:
     print(f"{'sqlite3 BEGIN; .backup (snapshot), writer':42} {snap:9.2f} {snap / t_cli:10.2f}")
     print()
     worst = max(s_ours, key=lambda s: s["max_ms"] or 0)
-    print(f"writer (10-row transactions), busy timeout {BUSY_TIMEOUT_MS} ms:")
+    print(f"writer (10-row transactions), busy timeout {busy_ms} ms:")
     for label, s in (("no backup running", s_idle), ("during salescli backup copy", worst),
                      ("during sqlite3 .backup", s_cli)):
         print(f"  {label:32} commits {s['commits']:6}  max stall {s['max_ms']} ms"
               f"  p99 {s['p99_ms']} ms")
-    ok = worst["max_ms"] is not None and worst["max_ms"] < BUSY_TIMEOUT_MS
+    ok = worst["max_ms"] is not None and worst["max_ms"] < busy_ms
     print(f"\nwriter never stalled beyond the busy timeout during our backup: {ok}")
     print(f"ratio (salescli copy with writer / sqlite3 .backup idle): "
           f"{med['w_copy'] / t_cli:.2f} (goal ≤ 1.2)")

@@ -152,14 +152,15 @@ def run(job: str, *commands: Sequence[str]) -> int:
 def main(job: str, build: Callable[[list[str]], list[list[str]]]) -> NoReturn:
     """Entry-point body: load the environment, build the command lines, run, exit."""
     os.environ["SALESCLI_JOB"] = job
+    from salescli.core.errors import SalescliError
     from salescli.core.log import setup_logging
 
-    setup_logging(quiet=True, job=job)
-    try:
+    try:  # (a bad log setting fails the first call: Python's last-resort handler says so)
+        setup_logging(quiet=True, job=job)
         load_environment()
         setup_logging(quiet=True, job=job)  # again: the env file may name a log file
         commands = build(list(sys.argv[1:]))
-    except JobConfigError as exc:
+    except (JobConfigError, SalescliError) as exc:
         log.error("%s: %s", job, exc)
         sys.exit(1)
     sys.exit(run(job, *commands))

@@ -27,13 +27,14 @@ try:
 except ImportError:  # not on Unix: writers do not take turns
     fcntl = None  # type: ignore[assignment]
 
+from salescli.core.env import number
 from salescli.core.errors import SchemaError
 from salescli.core.faults import failpoint
 from salescli.core.schema import SCHEMA_VERSION, check_version, schema_version
 
 DEFAULT_DB = "sales.db"
 CREDENTIALS_NAME = "credentials.db"
-BUSY_TIMEOUT_MS = int(os.environ.get("SALESCLI_BUSY_TIMEOUT_MS", "30000"))
+DEFAULT_BUSY_TIMEOUT_MS = 30000
 TURNS_SUFFIX = "-writers"
 LET_IN_MAX_S = 1.0  # a long job waits at most this long for the writers queued before it
 _POLL_MAX_S = 0.005
@@ -114,6 +115,13 @@ def create_private(path: Path) -> None:
         os.close(fd)
 
 
+
+def busy_timeout_ms() -> int:
+    """How long a writer waits for another before "database is locked", in milliseconds
+    (``SALESCLI_BUSY_TIMEOUT_MS``, read at each use: tests and jobs set it per process)."""
+    return number("SALESCLI_BUSY_TIMEOUT_MS", DEFAULT_BUSY_TIMEOUT_MS)
+
+
 def connect(path: str | os.PathLike, *, create: bool = False) -> sqlite3.Connection:
     """Open a connection in autocommit mode with our pragmas; transactions are explicit."""
     path = Path(path)
@@ -125,7 +133,7 @@ def connect(path: str | os.PathLike, *, create: bool = False) -> sqlite3.Connect
                            factory=Connection)
     conn.db_file = path
     conn.row_factory = sqlite3.Row
-    conn.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")  # the one place it is set
+    conn.execute(f"PRAGMA busy_timeout = {busy_timeout_ms()}")  # the one place it is set
     conn.execute("PRAGMA foreign_keys = ON")  # pragma: no mutate (SQL ignores case)
     # Switching to WAL rewrites the file header: never do it to a file from a newer
     # salescli, which the version check refuses untouched.
@@ -148,7 +156,7 @@ def _switch_to_wal(conn: sqlite3.Connection) -> None:
 def _while_locked(conn: sqlite3.Connection, sql: str, first: float, most: float) -> None:
     """Run ``sql``, again while SQLite answers "locked", waiting ``first`` seconds, then
     twice as long each time up to ``most``, until the busy timeout has passed."""
-    deadline = time.monotonic() + BUSY_TIMEOUT_MS / 1000
+    deadline = time.monotonic() + busy_timeout_ms() / 1000
     delay = first
     while True:
         try:
@@ -188,7 +196,7 @@ def _begin_immediate(conn: sqlite3.Connection) -> None:
     try:
         _while_locked(conn, "BEGIN IMMEDIATE", *_BEGIN_WAITS)
     finally:
-        conn.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
+        conn.execute(f"PRAGMA busy_timeout = {busy_timeout_ms()}")
 
 
 def let_writers_in(conn: sqlite3.Connection) -> None:

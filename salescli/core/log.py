@@ -19,6 +19,8 @@ import sys
 import time
 from pathlib import Path
 
+from salescli.core.env import number
+
 REDACTED = "[redacted]"
 # Environment variables whose values are secrets, by a word in their name.
 SECRET_NAME = re.compile(r"PASSWORD|PASSWD|SECRET|TOKEN|API_?KEY|CREDENTIAL|WEBHOOK_URL",
@@ -124,11 +126,11 @@ def _file_handler(path: str) -> logging.Handler:
         pass
 
     create_private(Path(path))
-    max_bytes = _env_int("SALESCLI_LOG_MAX_BYTES", DEFAULT_MAX_BYTES)
+    max_bytes = number("SALESCLI_LOG_MAX_BYTES", DEFAULT_MAX_BYTES)
     if max_bytes == 0:
         return PrivateWatched(path, encoding="utf-8")  # pragma: no mutate (codec case)
     return PrivateRotating(
-        path, maxBytes=max_bytes, backupCount=_env_int("SALESCLI_LOG_BACKUPS", DEFAULT_BACKUPS),
+        path, maxBytes=max_bytes, backupCount=number("SALESCLI_LOG_BACKUPS", DEFAULT_BACKUPS),
         encoding="utf-8")
 
 
@@ -157,11 +159,6 @@ def _syslog_handler(value: str) -> logging.Handler:
     handler.setFormatter(logging.Formatter(
         f"salescli[{os.getpid()}]: %(levelname)s [%(job)s] %(message)s"))
     return handler
-
-
-def _env_int(name: str, default: int) -> int:
-    raw = os.environ.get(name, "").strip()
-    return int(raw) if raw.isdigit() else default
 
 
 def setup_logging(verbose: int = 0, quiet: bool = False, job: str | None = None) -> None:

@@ -3,13 +3,13 @@ folders and their safe checkpoints, counts, our own addresses."""
 
 from __future__ import annotations
 
-import os
 import sqlite3
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any, Protocol
 
+from salescli.core.env import number
 from salescli.core.timeutil import iso, now
 from salescli.mail.sources import Checkpoint, FolderPlan
 
@@ -50,8 +50,8 @@ class ScanOptions:
 
     since: str | None = None
     create_unknown: bool = False
-    batch_size: int = field(default_factory=lambda: int(os.environ.get("SALESCLI_SCAN_BATCH")
-                                                        or BATCH_SIZE))
+    batch_size: int = field(default_factory=lambda: number("SALESCLI_SCAN_BATCH", BATCH_SIZE,
+                                                           minimum=1))
     progress: ProgressFactory | None = None
     deliver: bool = True
     jobs: int = 4

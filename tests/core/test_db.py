@@ -42,7 +42,7 @@ def test_init_twice_keeps_data_and_stages(invoke, db_file):
 
 def test_connection_pragmas(conn):
     assert conn.execute("PRAGMA foreign_keys").fetchone()[0] == 1
-    assert conn.execute("PRAGMA busy_timeout").fetchone()[0] == db.BUSY_TIMEOUT_MS
+    assert conn.execute("PRAGMA busy_timeout").fetchone()[0] == db.DEFAULT_BUSY_TIMEOUT_MS
     assert conn.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
     assert conn.isolation_level is None
 

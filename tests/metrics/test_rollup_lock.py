@@ -11,7 +11,7 @@ from tests.metrics.conftest import ACTOR, pipeline_rows
 
 def test_a_move_while_the_rollup_computes_goes_through_and_counts_next_run(
         history, db_file, monkeypatch):
-    monkeypatch.setattr(db, "BUSY_TIMEOUT_MS", 300)  # a writer kept waiting fails fast
+    monkeypatch.setenv("SALESCLI_BUSY_TIMEOUT_MS", "300")  # a writer kept waiting fails fast
     rollup.rollup(history.conn)
     other = db.open_write(db_file)
     moved = []
@@ -31,7 +31,7 @@ def test_a_move_while_the_rollup_computes_goes_through_and_counts_next_run(
 
 def test_a_rollup_that_finished_meanwhile_means_computing_again_under_the_lock(
         history, db_file, monkeypatch):
-    monkeypatch.setattr(db, "BUSY_TIMEOUT_MS", 300)
+    monkeypatch.setenv("SALESCLI_BUSY_TIMEOUT_MS", "300")
     rollup.rollup(history.conn)
     other = db.open_write(db_file)
     ran = []
