@@ -115,7 +115,6 @@ def create_private(path: Path) -> None:
         os.close(fd)
 
 
-
 def busy_timeout_ms() -> int:
     """How long a writer waits for another before "database is locked", in milliseconds
     (``SALESCLI_BUSY_TIMEOUT_MS``, read at each use: tests and jobs set it per process)."""
