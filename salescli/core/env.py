@@ -5,7 +5,7 @@ rather than ignored or turned into a traceback."""
 from __future__ import annotations
 
 import os
-from collections.abc import Callable, Mapping
+from collections.abc import Callable
 from typing import TypeVar
 
 from salescli.core.errors import InvalidValue
@@ -13,11 +13,10 @@ from salescli.core.errors import InvalidValue
 N = TypeVar("N", int, float)
 
 
-def number(name: str, default: N, cast: Callable[[str], N] = int, minimum: float = 0,
-           environ: Mapping[str, str] | None = None) -> N:
+def number(name: str, default: N, cast: Callable[[str], N] = int, minimum: float = 0) -> N:
     """The number ``name`` holds (``cast`` of its text), else ``default``; InvalidValue
     naming the variable when it is not a number or is under ``minimum``."""
-    raw = (os.environ if environ is None else environ).get(name, "").strip()
+    raw = os.environ.get(name, "").strip()
     if not raw:
         return default
     try:

@@ -95,6 +95,26 @@ def test_log_file_rotates(tmp_path, monkeypatch, restore_logging):
     assert "messages=39" in (tmp_path / "x.log").read_text()
 
 
+def test_log_file_keeps_five_rotated_files_by_default(tmp_path, monkeypatch, restore_logging):
+    monkeypatch.setenv("SALESCLI_LOG_FILE", str(tmp_path / "x.log"))
+    monkeypatch.setenv("SALESCLI_LOG_MAX_BYTES", "100")
+    setup_logging(job="scan")
+    for i in range(40):
+        logging.getLogger("salescli.jobs").info("scan ok in 0.1s messages=%d", i)
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["x.log"] + [
+        f"x.log.{n}" for n in range(1, 6)]
+
+
+def test_log_max_bytes_zero_never_rotates(tmp_path, monkeypatch, restore_logging):
+    monkeypatch.setenv("SALESCLI_LOG_FILE", str(tmp_path / "x.log"))
+    monkeypatch.setenv("SALESCLI_LOG_MAX_BYTES", "0")
+    setup_logging(job="scan")
+    for i in range(40):
+        logging.getLogger("salescli.jobs").info("scan ok in 0.1s messages=%d", i)
+    assert [p.name for p in tmp_path.iterdir()] == ["x.log"]
+    assert len((tmp_path / "x.log").read_text().splitlines()) == 40
+
+
 def test_syslog(tmp_path, monkeypatch, restore_logging):
     path = str(tmp_path / "log.sock")
     server = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
