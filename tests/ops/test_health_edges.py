@@ -1,9 +1,14 @@
 """Health on the edges of its inputs: a database whose directory is gone, a mailbox never
-scanned. Each asserts what the user reads (exit code, the problem line, the JSON report)."""
+scanned, a threshold that is not a number. Each asserts what the user reads (exit code,
+the problem line or the error line, the JSON report)."""
 
 from __future__ import annotations
 
 import json
+
+import pytest
+
+from tests.support.cli import fails
 
 
 def test_a_database_in_a_missing_directory_is_reported_not_a_crash(invoke, tmp_path):
@@ -23,3 +28,15 @@ def test_a_mailbox_never_scanned_is_named_without_an_age(invoke, ops_conn):
     assert rep["problems"] == ["mail work/INBOX last scanned never (threshold 30m)"]
     assert rep["mail"] == [{"account": "work", "folder": "INBOX", "newest_message_at": None,
                             "delay_s": None, "last_scan_at": None, "scan_age_s": None}]
+
+
+@pytest.mark.parametrize(("name", "value", "error"), [
+    ("SALESCLI_HEALTH_PENDING_MAX_AGE", "soon",
+     "Error: SALESCLI_HEALTH_PENDING_MAX_AGE 'soon' is not a duration like 30m, 12h, 7d or 2w"),
+    ("SALESCLI_HEALTH_MAX_ERROR_RATE", "most",
+     "Error: SALESCLI_HEALTH_MAX_ERROR_RATE 'most' is not a number"),
+])
+def test_a_bad_threshold_is_one_error_line_naming_its_variable(invoke, ops_conn, monkeypatch,
+                                                               name, value, error):
+    monkeypatch.setenv(name, value)
+    assert fails(invoke("health")) == error
