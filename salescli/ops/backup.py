@@ -98,7 +98,7 @@ def _pid_alive(pid: int) -> bool:
 def _remove_stale_partials(dest: Path) -> None:
     """Temporary copies left by a backup that was killed (its pid is gone)."""
     for p in dest.glob(".*.partial-*"):
-        pid = p.name.rsplit("-", 1)[-1]
+        pid = p.name.rpartition("-")[2]
         if pid.isdigit() and not _pid_alive(int(pid)):
             p.unlink(missing_ok=True)
             Path(f"{p}-journal").unlink(missing_ok=True)

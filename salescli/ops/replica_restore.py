@@ -33,7 +33,7 @@ def _rfc3339(value: str, field: str = "--timestamp") -> str:
 
     text = str(value).strip()
     try:
-        dt = datetime.fromisoformat(text.replace("Z", "+00:00").replace(" ", "T", 1))
+        dt = datetime.fromisoformat(text)  # Python 3.11 reads a Z and a space for the T
     except ValueError:
         dt = parse_time(parse_when(text, field))  # 'now', '2h' (ago), a bare date
     if dt.tzinfo is None:
