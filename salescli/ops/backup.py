@@ -214,7 +214,8 @@ def backup_file(source: Path, dest: Path, stamp: str, *, progress: Progress | No
                 pages_per_step: int = PAGES_PER_STEP, run_id: int | None = None) -> Copy:
     """Copy, verify and publish one database into ``dest``; on any failure leave nothing."""
     final = _unique_name(dest, source.stem, stamp)
-    partial = dest / f".{final.name}.partial-{os.getpid()}"
+    # Cut so that a final name that fits leaves a temporary name that fits (255 bytes).
+    partial = dest / f".{final.name[:200]}.partial-{os.getpid()}"
     try:
         seconds = copy_database(source, partial, pages_per_step=pages_per_step,
                                 progress=progress, label=source.name)
