@@ -147,7 +147,7 @@ def copy_database(source: Path, target: Path, *, pages_per_step: int = PAGES_PER
 
         page_size = src.execute("PRAGMA page_size").fetchone()[0]
         fd = os.open(target, os.O_RDWR)
-        synced = [0]
+        synced = [0]  # pragma: no mutate (where writeback starts: a hint to the kernel)
 
         def step(status: int, remaining: int, total: int) -> None:
             # Start writing back as we go (without waiting): a gigabyte of dirty pages

@@ -123,7 +123,7 @@ def restore(url: str, output: str | os.PathLike, *, timestamp: str | None = None
 
 def _put(src: Path, target: Path, live: Path) -> None:
     """Move a checked file into place; into a live database through the backup API."""
-    if target.exists() and target.resolve().parent == live.parent:
+    if target.exists() and target.resolve() in (live, credentials_path(live).resolve()):
         from salescli.ops.backup import restore as restore_file
 
         restore_file(src, live, force=True)  # picks sales or credentials by content

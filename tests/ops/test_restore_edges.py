@@ -18,3 +18,32 @@ def test_a_library_restore_over_a_live_database_needs_force(ops_conn, db_file, t
     assert str(err.value).startswith(f"{db_file} exists and would be replaced; add --force")
     assert prospects.find_by_email(ops_conn, "later@example.com") is not None
     assert not list(tmp_path.glob("sales.db.before-restore-*"))
+
+
+def test_a_replica_restore_into_the_live_directory_puts_credentials_where_they_live(
+        tmp_path, procs, db_file, invoke, monkeypatch):
+    """With SALESCLI_CREDENTIALS_DB elsewhere, the restored credentials replace that file,
+    not a new credentials.db beside the sales database."""
+    import json
+    import signal
+
+    from tests.ops.test_replication import PASSWORD, in_step, start_replicator, wait_until
+    from tests.support.cli import ok
+
+    monkeypatch.setenv("SALESCLI_REPLICA_SYNC_INTERVAL", "1s")
+    cred = tmp_path / "keys" / "credentials.db"
+    monkeypatch.setenv("SALESCLI_CREDENTIALS_DB", str(cred))
+    url = f"file://{tmp_path / 'replica'}"
+    ok(invoke("init"))
+    ok(invoke("users", "add", "ada", "--role", "admin", "--password-stdin", input=PASSWORD))
+    replicator, _, _ = start_replicator(procs, tmp_path, url)
+    wait_until(lambda: in_step(url, db_file) and in_step(url, cred), 60, "the replica")
+    replicator.send_signal(signal.SIGTERM)
+    assert replicator.wait(timeout=60) == 0
+    ok(invoke("users", "add", "bob", "--role", "analyst", "--password-stdin", input=PASSWORD))
+
+    ok(invoke("db", "restore", "--from-replica", url, "--output", tmp_path, "--force"))
+    names = [u["username"] for u in json.loads(ok(invoke("users", "list", "--format", "json")))]
+    assert names == ["ada"]
+    assert not (tmp_path / "credentials.db").exists()
+    assert len(list(cred.parent.glob("credentials.db.before-restore-*"))) == 1
