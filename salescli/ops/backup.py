@@ -182,7 +182,9 @@ def verify(path: Path) -> str:
     try:
         conn = sqlite3.connect(f"file:{path}?mode=ro", uri=True, isolation_level=None)
         try:
-            rows = [r[0] for r in conn.execute("PRAGMA integrity_check(20)")]
+            # A row may hold several problems, one a line: the refusal stays one line.
+            rows = [line for r in conn.execute("PRAGMA integrity_check(20)")
+                    for line in r[0].splitlines()]
         finally:
             conn.close()
     except sqlite3.DatabaseError as exc:

@@ -174,7 +174,9 @@ def integrity(conn: sqlite3.Connection, mode: str = "quick") -> str:
     """``ok`` or the first lines SQLite reports (quick_check, or integrity_check if full)."""
     pragma = "integrity_check" if mode == "full" else "quick_check"
     try:
-        rows = [r[0] for r in conn.execute(f"PRAGMA {pragma}(20)")]
+        # One result row may hold several problems, one a line: one line each, so the
+        # report's problem stays on one line.
+        rows = [line for r in conn.execute(f"PRAGMA {pragma}(20)") for line in r[0].splitlines()]
     except sqlite3.DatabaseError as exc:
         return f"error: {exc}"
     return "ok" if rows == ["ok"] else "; ".join(rows[:5])

@@ -40,3 +40,21 @@ def test_a_bad_threshold_is_one_error_line_naming_its_variable(invoke, ops_conn,
                                                                name, value, error):
     monkeypatch.setenv(name, value)
     assert fails(invoke("health")) == error
+
+
+def test_a_damaged_database_is_one_problem_line(invoke, ops_conn, db_file, monkeypatch):
+    from salescli.pipeline import prospects
+    from tests.ops.helpers import corrupt
+
+    for i in range(200):
+        prospects.add(ops_conn, "tester", f"p{i}@damage.example", notes="n" * 300)
+    ops_conn.close()
+    corrupt(db_file, "prospects")
+    monkeypatch.setenv("SALESCLI_HEALTH_INTEGRITY", "full")
+    result = invoke("health")
+    assert result.exit_code == 1
+    lines = result.stdout.splitlines()
+    assert lines[0] == "UNHEALTHY: 1 problem"
+    assert lines[1].startswith(f"  - integrity check of {db_file} failed: *** in database main"
+                               " ***; On tree page ")
+    assert lines[2] == ""  # the problem list ends; the report's tables follow

@@ -47,3 +47,27 @@ def test_a_replica_restore_into_the_live_directory_puts_credentials_where_they_l
     assert names == ["ada"]
     assert not (tmp_path / "credentials.db").exists()
     assert len(list(cred.parent.glob("credentials.db.before-restore-*"))) == 1
+
+
+def test_restoring_a_missing_backup_file_names_it(invoke, ops_conn, tmp_path):
+    from tests.support.cli import fails
+
+    missing = tmp_path / "sales-20250101T000000Z.db"
+    assert fails(invoke("db", "restore", missing, "--force")) == \
+        f"Error: backup file {str(missing)!r} not found"
+
+
+def test_a_damaged_backup_is_refused_naming_what_integrity_check_found(invoke, ops_conn,
+                                                                       db_file, tmp_path):
+    from salescli.ops import backup
+    from tests.ops.helpers import corrupt
+    from tests.support.cli import fails
+
+    for i in range(200):
+        prospects.add(ops_conn, "tester", f"p{i}@damage.example", notes="n" * 300)
+    copy = backup.backup(db_file, tmp_path / "bk", keep=1)["copies"][0].path
+    corrupt(copy, "prospects")
+    line = fails(invoke("db", "restore", copy, "--force"))
+    assert line.startswith(f"Error: FILE '{copy}' fails integrity_check: ")
+    assert len(line) > len(f"Error: FILE '{copy}' fails integrity_check: ") + 10
+    assert prospects.find_by_email(ops_conn, "p199@damage.example") is not None
