@@ -309,7 +309,8 @@ def _wal_size(path: Path) -> int:
 
 
 def inspect(file: Path) -> dict[str, Any]:
-    """What a backup file holds: kind (sales/credentials), schema version, integrity."""
+    """What a backup file holds: kind (sales/credentials) and schema version, once it has
+    passed integrity_check."""
     if not file.is_file():
         raise NotFound("backup file", str(file))
     result = verify(file)
@@ -321,7 +322,6 @@ def inspect(file: Path) -> dict[str, Any]:
     try:
         tables = {r[0] for r in conn.execute("SELECT name FROM sqlite_master WHERE type='table'")}
         version = conn.execute("PRAGMA user_version").fetchone()[0]
-        page_size = conn.execute("PRAGMA page_size").fetchone()[0]
     finally:
         conn.close()
     if {"prospects", "stages", "job_runs"} <= tables:
@@ -335,7 +335,7 @@ def inspect(file: Path) -> dict[str, Any]:
                           f"understands ({supported}); restore it with a newer salescli")
     if version < 1:
         raise InvalidValue("FILE", str(file), "has no salescli schema version")
-    return {"kind": kind, "schema_version": version, "page_size": page_size}
+    return {"kind": kind, "schema_version": version}
 
 
 def restore(file: str | os.PathLike, db_file: str | os.PathLike | None = None, *,
