@@ -50,7 +50,9 @@ class ConcurrentColumnFacet(ColumnFacet):
 
     async def facet_results(self) -> tuple[list, list]:
         configs = self.get_configs()
-        if len(configs) < 2:
+        # One column needs no gathering; either way the results are the same, only the
+        # speed differs, so no behaviour tells this condition's mutants apart.
+        if len(configs) < 2:  # pragma: no mutate
             return await super().facet_results()
         parts = await asyncio.gather(*(self._one(config) for config in configs))
         return [r for part in parts for r in part[0]], [t for part in parts for t in part[1]]
