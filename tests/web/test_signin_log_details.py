@@ -101,3 +101,14 @@ def test_the_refusal_log_minute_ends_after_sixty_seconds_not_at_sixty(fresh, mon
     assert run(refused(1, 200)) == {401}
     assert logged()[-1] == {"reason": logged()[-1]["reason"], "suppressed_before": 1}
     assert len(logged()) == plugin.REFUSALS_PER_MINUTE + 1
+
+
+def test_a_refused_token_leaves_no_error_in_the_server_log(fresh, caplog):
+    """Logging a refusal runs beside the request; nothing of it may end as an error line
+    (what an operator reading `salescli serve`'s output would take for a fault)."""
+    import logging
+
+    caplog.set_level(logging.WARNING)
+    assert run(fresh["ds"].client.get("/sales", headers=bearer("junk"))).status_code == 401
+    assert [e for e, _, _ in signin_events(fresh["db_file"])].count("token_refused") == 1
+    assert [r.getMessage() for r in caplog.records if r.levelno >= logging.WARNING] == []
