@@ -98,7 +98,7 @@ def _pid_alive(pid: int) -> bool:
 def _remove_stale_partials(dest: Path) -> None:
     """Temporary copies left by a backup that was killed (its pid is gone)."""
     for p in dest.glob(".*.partial-*"):
-        pid = p.name.rsplit("-", 1)[-1]
+        pid = p.name.rpartition("-")[2]
         if pid.isdigit() and not _pid_alive(int(pid)):
             p.unlink(missing_ok=True)
             Path(f"{p}-journal").unlink(missing_ok=True)
@@ -147,7 +147,7 @@ def copy_database(source: Path, target: Path, *, pages_per_step: int = PAGES_PER
 
         page_size = src.execute("PRAGMA page_size").fetchone()[0]
         fd = os.open(target, os.O_RDWR)
-        synced = [0]
+        synced = [0]  # pragma: no mutate (where writeback starts: a hint to the kernel)
 
         def step(status: int, remaining: int, total: int) -> None:
             # Start writing back as we go (without waiting): a gigabyte of dirty pages
@@ -182,7 +182,9 @@ def verify(path: Path) -> str:
     try:
         conn = sqlite3.connect(f"file:{path}?mode=ro", uri=True, isolation_level=None)
         try:
-            rows = [r[0] for r in conn.execute("PRAGMA integrity_check(20)")]
+            # A row may hold several problems, one a line: the refusal stays one line.
+            rows = [line for r in conn.execute("PRAGMA integrity_check(20)")
+                    for line in r[0].splitlines()]
         finally:
             conn.close()
     except sqlite3.DatabaseError as exc:
@@ -214,7 +216,8 @@ def backup_file(source: Path, dest: Path, stamp: str, *, progress: Progress | No
                 pages_per_step: int = PAGES_PER_STEP, run_id: int | None = None) -> Copy:
     """Copy, verify and publish one database into ``dest``; on any failure leave nothing."""
     final = _unique_name(dest, source.stem, stamp)
-    partial = dest / f".{final.name}.partial-{os.getpid()}"
+    # Cut so that a final name that fits leaves a temporary name that fits (255 bytes).
+    partial = dest / f".{final.name[:200]}.partial-{os.getpid()}"
     try:
         seconds = copy_database(source, partial, pages_per_step=pages_per_step,
                                 progress=progress, label=source.name)
@@ -306,7 +309,8 @@ def _wal_size(path: Path) -> int:
 
 
 def inspect(file: Path) -> dict[str, Any]:
-    """What a backup file holds: kind (sales/credentials), schema version, integrity."""
+    """What a backup file holds: kind (sales/credentials) and schema version, once it has
+    passed integrity_check."""
     if not file.is_file():
         raise NotFound("backup file", str(file))
     result = verify(file)
@@ -318,7 +322,6 @@ def inspect(file: Path) -> dict[str, Any]:
     try:
         tables = {r[0] for r in conn.execute("SELECT name FROM sqlite_master WHERE type='table'")}
         version = conn.execute("PRAGMA user_version").fetchone()[0]
-        page_size = conn.execute("PRAGMA page_size").fetchone()[0]
     finally:
         conn.close()
     if {"prospects", "stages", "job_runs"} <= tables:
@@ -332,7 +335,7 @@ def inspect(file: Path) -> dict[str, Any]:
                           f"understands ({supported}); restore it with a newer salescli")
     if version < 1:
         raise InvalidValue("FILE", str(file), "has no salescli schema version")
-    return {"kind": kind, "schema_version": version, "page_size": page_size}
+    return {"kind": kind, "schema_version": version}
 
 
 def restore(file: str | os.PathLike, db_file: str | os.PathLike | None = None, *,

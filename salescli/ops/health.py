@@ -174,7 +174,9 @@ def integrity(conn: sqlite3.Connection, mode: str = "quick") -> str:
     """``ok`` or the first lines SQLite reports (quick_check, or integrity_check if full)."""
     pragma = "integrity_check" if mode == "full" else "quick_check"
     try:
-        rows = [r[0] for r in conn.execute(f"PRAGMA {pragma}(20)")]
+        # One result row may hold several problems, one a line: one line each, so the
+        # report's problem stays on one line.
+        rows = [line for r in conn.execute(f"PRAGMA {pragma}(20)") for line in r[0].splitlines()]
     except sqlite3.DatabaseError as exc:
         return f"error: {exc}"
     return "ok" if rows == ["ok"] else "; ".join(rows[:5])
@@ -204,9 +206,11 @@ def _jobs(conn: sqlite3.Connection, t: Thresholds, now: datetime,
         last = conn.execute(
             "SELECT * FROM job_runs WHERE job = ? ORDER BY started_at DESC, id DESC LIMIT 1",
             (job,)).fetchone()
-        done = conn.execute(
-            "SELECT * FROM job_runs WHERE job = ? AND status IN ('ok', 'failed')"
-            " ORDER BY started_at DESC, id DESC LIMIT 1", (job,)).fetchone()
+        # The last finished run, by position (sqlite3.Row would read its keys in any case).
+        done_status, done_at, done_error = conn.execute(
+            "SELECT status, started_at, error FROM job_runs WHERE job = ?"
+            " AND status IN ('ok', 'failed')"
+            " ORDER BY started_at DESC, id DESC LIMIT 1", (job,)).fetchone() or (None, None, None)
         ok = conn.execute(
             "SELECT started_at, finished_at FROM job_runs WHERE job = ? AND status = 'ok'"
             " ORDER BY started_at DESC, id DESC LIMIT 1", (job,)).fetchone()
@@ -218,7 +222,7 @@ def _jobs(conn: sqlite3.Connection, t: Thresholds, now: datetime,
         start, end = parse_ts(started), parse_ts(finished)
         entry = {
             "job": job,
-            "last_run": last["started_at"],
+            "last_run": started,
             "status": last["status"],
             "duration_s": round((end - start).total_seconds()) if start and end else None,
             "error": last["error"],
@@ -230,10 +234,10 @@ def _jobs(conn: sqlite3.Connection, t: Thresholds, now: datetime,
         # A service restarted after a failure (the replicator) is judged by its live run.
         restarted = job in SERVICE_JOBS and last["status"] == JobStatus.RUNNING \
             and not _process_gone(last)
-        if done is not None and done["status"] == JobStatus.FAILED and not restarted:
-            problems.append(f"job {job} failed at {done['started_at']}: {done['error']}")
+        if done_status == JobStatus.FAILED and not restarted:
+            problems.append(f"job {job} failed at {done_at}: {done_error}")
         if last["status"] == JobStatus.RUNNING:
-            running_for = _age(last["started_at"], now) or 0
+            running_for = _age(started, now) or 0
             if _process_gone(last):
                 problems.append(f"job {job} died while running (pid {last['pid']} is gone)")
             elif running_for > t.max_runtime.total_seconds() and job not in SERVICE_JOBS:

@@ -334,10 +334,10 @@ def replica_position(url: str, database: Path) -> dict[str, Any]:
     out = litestream("ltx", "-level", "all", "-json", replica_of(url, database)).stdout
     files = json.loads(out or "[]") or []
     if not files:
-        return {"newest_at": None, "txid": None, "files": 0}
+        return {"newest_at": None, "txid": None}
     newest = max(files, key=lambda f: (f["timestamp"], f["max_txid"]))
     return {"newest_at": parse_time(newest["timestamp"]),
-            "txid": max(f["max_txid"] for f in files), "files": len(files)}
+            "txid": max(f["max_txid"] for f in files)}
 
 
 def last_commit_at(database: Path) -> datetime | None:

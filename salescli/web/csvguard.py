@@ -24,7 +24,7 @@ def complete_records(text: str) -> int:
     """Length of the prefix of ``text`` that ends with a whole CSV record: the last
     newline outside quotes (a doubled quote inside a cell keeps the count even)."""
     end = text.rfind("\n")
-    quotes = text.count('"', 0, end) if end >= 0 else 0
+    quotes = text.count('"', 0, end)  # no newline (end -1): the loop below gives 0 either way
     while quotes % 2:  # inside a quoted cell: step back a line, in linear time overall
         previous = text.rfind("\n", 0, end)
         if previous < 0:

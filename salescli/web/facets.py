@@ -37,7 +37,7 @@ def without_default_facets(scope: dict, path: str) -> dict:
     view) of the served database and the query names no facet; else ``scope`` itself."""
     if not _TABLE_JSON.match(path):
         return scope
-    query = scope.get("query_string", b"").decode("latin-1")
+    query = scope["query_string"].decode("latin-1")  # ASGI: always there, maybe b""
     names = {k.lower() for k, _ in urllib.parse.parse_qsl(query, keep_blank_values=True)}
     if any(n.startswith("_facet") or n == "_nofacet" for n in names):
         return scope
@@ -50,7 +50,9 @@ class ConcurrentColumnFacet(ColumnFacet):
 
     async def facet_results(self) -> tuple[list, list]:
         configs = self.get_configs()
-        if len(configs) < 2:
+        # One column needs no gathering; either way the results are the same, only the
+        # speed differs, so no behaviour tells this condition's mutants apart.
+        if len(configs) < 2:  # pragma: no mutate
             return await super().facet_results()
         parts = await asyncio.gather(*(self._one(config) for config in configs))
         return [r for part in parts for r in part[0]], [t for part in parts for t in part[1]]

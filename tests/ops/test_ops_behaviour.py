@@ -57,7 +57,8 @@ def test_restore_timestamps_with_an_offset_are_converted_to_utc(invoke, tmp_path
     ok(invoke("init"))
     empty = f"file://{tmp_path / 'empty'}"
     for stamp, utc in (("2025-01-31T09:15:00+02:00", "2025-01-31T07:15:00.000000Z"),
-                       ("2025-01-31T09:15:00", "2025-01-31T09:15:00.000000Z")):
+                       ("2025-01-31T09:15:00", "2025-01-31T09:15:00.000000Z"),
+                       ("2025-01-31 09:15:00.5Z", "2025-01-31T09:15:00.500000Z")):
         line = fails(invoke("db", "restore", "--from-replica", empty, "--output",
                             tmp_path / "o", "--timestamp", stamp))
         assert f"from {empty} at {utc} failed" in line

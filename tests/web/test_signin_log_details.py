@@ -65,3 +65,50 @@ def test_a_failed_sign_in_is_logged_with_why(fresh):
               if e == "login_failed"]
     assert failed == [("maria", {"reason": "bad credentials"}),
                       ("dora", {"reason": "disabled"})]
+
+
+class _FrozenClock:
+    """The plugin's ``time`` with a monotonic clock that moves only when the test says."""
+
+    def __init__(self) -> None:
+        self.now = time.monotonic()
+
+    def monotonic(self) -> float:
+        return self.now
+
+    def __getattr__(self, name: str):
+        return getattr(time, name)
+
+
+def test_the_refusal_log_minute_ends_after_sixty_seconds_not_at_sixty(fresh, monkeypatch):
+    clock = _FrozenClock()
+    monkeypatch.setattr(plugin, "time", clock)
+
+    async def refused(n: int, start: int) -> set[int]:
+        return {(await fresh["ds"].client.get("/sales", headers=bearer(f"junk{start + i}"))
+                 ).status_code for i in range(n)}
+
+    def logged() -> list[dict]:
+        return [json.loads(d) for e, _, d in signin_events(fresh["db_file"])
+                if e == "token_refused"]
+
+    assert run(refused(plugin.REFUSALS_PER_MINUTE, 0)) == {401}
+    assert len(logged()) == plugin.REFUSALS_PER_MINUTE
+    clock.now += 60  # the same minute still: held back
+    assert run(refused(1, 100)) == {401}
+    assert len(logged()) == plugin.REFUSALS_PER_MINUTE
+    clock.now += 0.001  # a new minute: logged, with the one held back counted
+    assert run(refused(1, 200)) == {401}
+    assert logged()[-1] == {"reason": logged()[-1]["reason"], "suppressed_before": 1}
+    assert len(logged()) == plugin.REFUSALS_PER_MINUTE + 1
+
+
+def test_a_refused_token_leaves_no_error_in_the_server_log(fresh, caplog):
+    """Logging a refusal runs beside the request; nothing of it may end as an error line
+    (what an operator reading `salescli serve`'s output would take for a fault)."""
+    import logging
+
+    caplog.set_level(logging.WARNING)
+    assert run(fresh["ds"].client.get("/sales", headers=bearer("junk"))).status_code == 401
+    assert [e for e, _, _ in signin_events(fresh["db_file"])].count("token_refused") == 1
+    assert [r.getMessage() for r in caplog.records if r.levelno >= logging.WARNING] == []

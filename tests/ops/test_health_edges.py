@@ -1,0 +1,60 @@
+"""Health on the edges of its inputs: a database whose directory is gone, a mailbox never
+scanned, a threshold that is not a number. Each asserts what the user reads (exit code,
+the problem line or the error line, the JSON report)."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from tests.support.cli import fails
+
+
+def test_a_database_in_a_missing_directory_is_reported_not_a_crash(invoke, tmp_path):
+    gone = tmp_path / "gone" / "sales.db"
+    result = invoke("--db", gone, "health", "--format", "json")
+    assert result.exit_code == 1
+    rep = json.loads(result.output)
+    assert rep["problems"] == [f"database {str(gone)!r} does not exist; run: salescli init"]
+    assert rep["database"]["free_disk_bytes"] is None
+
+
+def test_a_mailbox_never_scanned_is_named_without_an_age(invoke, ops_conn):
+    ops_conn.execute("INSERT INTO mail_checkpoints(account, folder) VALUES ('work', 'INBOX')")
+    result = invoke("health", "--format", "json")
+    assert result.exit_code == 1
+    rep = json.loads(result.output)
+    assert rep["problems"] == ["mail work/INBOX last scanned never (threshold 30m)"]
+    assert rep["mail"] == [{"account": "work", "folder": "INBOX", "newest_message_at": None,
+                            "delay_s": None, "last_scan_at": None, "scan_age_s": None}]
+
+
+@pytest.mark.parametrize(("name", "value", "error"), [
+    ("SALESCLI_HEALTH_PENDING_MAX_AGE", "soon",
+     "Error: SALESCLI_HEALTH_PENDING_MAX_AGE 'soon' is not a duration like 30m, 12h, 7d or 2w"),
+    ("SALESCLI_HEALTH_MAX_ERROR_RATE", "most",
+     "Error: SALESCLI_HEALTH_MAX_ERROR_RATE 'most' is not a number"),
+])
+def test_a_bad_threshold_is_one_error_line_naming_its_variable(invoke, ops_conn, monkeypatch,
+                                                               name, value, error):
+    monkeypatch.setenv(name, value)
+    assert fails(invoke("health")) == error
+
+
+def test_a_damaged_database_is_one_problem_line(invoke, ops_conn, db_file, monkeypatch):
+    from salescli.pipeline import prospects
+    from tests.ops.helpers import corrupt
+
+    for i in range(200):
+        prospects.add(ops_conn, "tester", f"p{i}@damage.example", notes="n" * 300)
+    ops_conn.close()
+    corrupt(db_file, "prospects")
+    monkeypatch.setenv("SALESCLI_HEALTH_INTEGRITY", "full")
+    result = invoke("health")
+    assert result.exit_code == 1
+    lines = result.stdout.splitlines()
+    assert lines[0] == "UNHEALTHY: 1 problem"
+    assert lines[1].startswith(f"  - integrity check of {db_file} failed: *** in database main"
+                               " ***; On tree page ")
+    assert lines[2] == ""  # the problem list ends; the report's tables follow

@@ -1,0 +1,73 @@
+"""Restores called from the library: a live database is replaced only when asked."""
+
+from __future__ import annotations
+
+import pytest
+
+from salescli.core.errors import Conflict
+from salescli.pipeline import prospects
+
+
+def test_a_library_restore_over_a_live_database_needs_force(ops_conn, db_file, tmp_path):
+    from salescli.ops import backup
+
+    copy = backup.backup(db_file, tmp_path / "bk", keep=1)["copies"][0].path
+    prospects.add(ops_conn, "tester", "later@example.com")
+    with pytest.raises(Conflict) as err:
+        backup.restore(copy, db_file)
+    assert str(err.value).startswith(f"{db_file} exists and would be replaced; add --force")
+    assert prospects.find_by_email(ops_conn, "later@example.com") is not None
+    assert not list(tmp_path.glob("sales.db.before-restore-*"))
+
+
+def test_a_replica_restore_into_the_live_directory_puts_credentials_where_they_live(
+        tmp_path, procs, db_file, invoke, monkeypatch):
+    """With SALESCLI_CREDENTIALS_DB elsewhere, the restored credentials replace that file,
+    not a new credentials.db beside the sales database."""
+    import json
+    import signal
+
+    from tests.ops.test_replication import PASSWORD, in_step, start_replicator, wait_until
+    from tests.support.cli import ok
+
+    monkeypatch.setenv("SALESCLI_REPLICA_SYNC_INTERVAL", "1s")
+    cred = tmp_path / "keys" / "credentials.db"
+    monkeypatch.setenv("SALESCLI_CREDENTIALS_DB", str(cred))
+    url = f"file://{tmp_path / 'replica'}"
+    ok(invoke("init"))
+    ok(invoke("users", "add", "ada", "--role", "admin", "--password-stdin", input=PASSWORD))
+    replicator, _, _ = start_replicator(procs, tmp_path, url)
+    wait_until(lambda: in_step(url, db_file) and in_step(url, cred), 60, "the replica")
+    replicator.send_signal(signal.SIGTERM)
+    assert replicator.wait(timeout=60) == 0
+    ok(invoke("users", "add", "bob", "--role", "analyst", "--password-stdin", input=PASSWORD))
+
+    ok(invoke("db", "restore", "--from-replica", url, "--output", tmp_path, "--force"))
+    names = [u["username"] for u in json.loads(ok(invoke("users", "list", "--format", "json")))]
+    assert names == ["ada"]
+    assert not (tmp_path / "credentials.db").exists()
+    assert len(list(cred.parent.glob("credentials.db.before-restore-*"))) == 1
+
+
+def test_restoring_a_missing_backup_file_names_it(invoke, ops_conn, tmp_path):
+    from tests.support.cli import fails
+
+    missing = tmp_path / "sales-20250101T000000Z.db"
+    assert fails(invoke("db", "restore", missing, "--force")) == \
+        f"Error: backup file {str(missing)!r} not found"
+
+
+def test_a_damaged_backup_is_refused_naming_what_integrity_check_found(invoke, ops_conn,
+                                                                       db_file, tmp_path):
+    from salescli.ops import backup
+    from tests.ops.helpers import corrupt
+    from tests.support.cli import fails
+
+    for i in range(200):
+        prospects.add(ops_conn, "tester", f"p{i}@damage.example", notes="n" * 300)
+    copy = backup.backup(db_file, tmp_path / "bk", keep=1)["copies"][0].path
+    corrupt(copy, "prospects")
+    line = fails(invoke("db", "restore", copy, "--force"))
+    assert line.startswith(f"Error: FILE '{copy}' fails integrity_check: ")
+    assert len(line) > len(f"Error: FILE '{copy}' fails integrity_check: ") + 10
+    assert prospects.find_by_email(ops_conn, "p199@damage.example") is not None
