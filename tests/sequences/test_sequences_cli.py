@@ -34,6 +34,8 @@ def test_load_list_show_and_reload_updates(invoke, team, tmp_path, db_file):
     (('wait = "3d"', 'wait = "3 days"'), ["step 2 wait", "3 days"]),
     (('window = "00:00-24:00"', 'window = "17:00-09:00"'), ["window", "17:00-09:00"]),
     (('days = "daily"', 'days = "mon-fry"'), ["days", "mon-fry"]),
+    (('days = "daily"', 'days = "daily"\ntimezone = "Mars/Olympus"'),
+     ["timezone 'Mars/Olympus' is not a known time zone (e.g. Europe/Berlin)"]),
     (('name = "intro"', 'name = "intro"\ncolour = "red"'), ["colour"]),
     (('subject = "Quick question, {{ prospect.first_name }}"', ''),
      ["step 1 subject", "required"]),
