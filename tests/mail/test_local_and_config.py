@@ -60,6 +60,8 @@ def test_mbox_source_incremental(tmp_path, people, invoke, conn, monkeypatch):
     box.flush()
     ok(invoke("scan", "--source", f"mbox:{path}"))
     assert state(conn, "cy@example.net")["stage"] == "contacted"
+    ok(invoke("scan", "--source", f"mbox:{path}"))  # the file unchanged: nothing read
+    assert last_run(conn)["counts"]["seen"] == 0
     raw, _ = sample.reply(people["cy"], ME, t + timedelta(days=1), "Hello", mid)
     box.add(raw)
     box.flush()
