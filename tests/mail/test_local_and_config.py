@@ -21,6 +21,9 @@ def test_sample_maildir_for_the_demo(tmp_path, people, invoke, conn):
     assert kinds(conn, "bob@example.org") == ["email_out", "auto_reply"]
     assert state(conn, "cy@example.net")["email_status"] == "bounced_hard"
     assert state(conn, "dee@example.com")["email_status"] == "bounced_soft"
+    # In the demo's history each bounce comes after the mail it bounces.
+    assert kinds(conn, "cy@example.net")[0] == "email_out"
+    assert kinds(conn, "dee@example.com")[0] == "email_out"
     assert state(conn, "eve@example.org")["stage"] == "replied"
     counts = last_run(conn)["counts"]
     assert counts["seen"] == n and counts["ignored"] == 1
