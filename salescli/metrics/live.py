@@ -219,11 +219,12 @@ def weekly_trend(conn: sqlite3.Connection, *, weeks: int = 8, owner: str | None 
     end = today or datetime.now(zone()).date()
     monday = end - timedelta(days=end.weekday())
     first = monday - timedelta(weeks=weeks - 1)
-    cond = "owner IS NULL" if owner is None else "owner = ?"
-    found = {r["week"]: dict(r) for r in conn.execute(
-        f"SELECT * FROM weekly_trends WHERE week >= ? AND week <= ? AND {cond}",
-        [first.isoformat(), monday.isoformat(), *([] if owner is None else [owner])])}
-    columns = [d[1] for d in conn.execute("PRAGMA table_info(weekly_trends)")]
+    # owner IS ?: the all-owners rows (NULL) when owner is None, else that owner's
+    rows = conn.execute(
+        "SELECT * FROM weekly_trends WHERE week >= ? AND week <= ? AND owner IS ?",
+        [first.isoformat(), monday.isoformat(), owner])
+    columns = [d[0] for d in rows.description]
+    found = {r["week"]: r for r in map(dict, rows)}  # dicts: a key's case matters
     out = []
     for n in range(weeks):
         week = (first + timedelta(weeks=n)).isoformat()

@@ -21,6 +21,9 @@ def test_sample_maildir_for_the_demo(tmp_path, people, invoke, conn):
     assert kinds(conn, "bob@example.org") == ["email_out", "auto_reply"]
     assert state(conn, "cy@example.net")["email_status"] == "bounced_hard"
     assert state(conn, "dee@example.com")["email_status"] == "bounced_soft"
+    # In the demo's history each bounce comes after the mail it bounces.
+    assert kinds(conn, "cy@example.net")[0] == "email_out"
+    assert kinds(conn, "dee@example.com")[0] == "email_out"
     assert state(conn, "eve@example.org")["stage"] == "replied"
     counts = last_run(conn)["counts"]
     assert counts["seen"] == n and counts["ignored"] == 1
@@ -60,6 +63,8 @@ def test_mbox_source_incremental(tmp_path, people, invoke, conn, monkeypatch):
     box.flush()
     ok(invoke("scan", "--source", f"mbox:{path}"))
     assert state(conn, "cy@example.net")["stage"] == "contacted"
+    ok(invoke("scan", "--source", f"mbox:{path}"))  # the file unchanged: nothing read
+    assert last_run(conn)["counts"]["seen"] == 0
     raw, _ = sample.reply(people["cy"], ME, t + timedelta(days=1), "Hello", mid)
     box.add(raw)
     box.flush()

@@ -76,3 +76,20 @@ def test_sent_replied_and_bounced_count_at_their_step_in_the_period(conn, tmp_pa
     assert [r["sent"] for r in stats.by_step(conn, end=iso(t0))] == [0, 0]
     table = ok(invoke("metrics", "--sequences"))
     assert "33.3%" in table and "intro" in table
+
+
+def test_a_reply_before_the_first_mail_counts_at_step_0(conn, tmp_path, invoke, smtp_server):
+    # Ada answers (an earlier thread) after being enrolled but before step 1 goes out: her
+    # enrollment ends with no mail sent, and the stats still show that reply, at step 0.
+    users.add(conn, None, "tester", "maria", "operator", email="me@ours.example")
+    ada = prospects.add(conn, "tester", "ada@example.com", name="Ada X", owner="maria")["id"]
+    load(conn, tmp_path, "intro")
+    t0 = (datetime.now(UTC) - timedelta(days=2)).replace(microsecond=0)
+    enroll.enroll(conn, "tester", "intro", ["ada@example.com"], now_=t0)
+    interactions.record(conn, "monitor", ada, "email_in", iso(t0 + timedelta(minutes=1)),
+                        message_id="<r0@x>")
+    send_due(conn, now=t0 + timedelta(minutes=2))
+    assert smtp_server.messages == []
+    rows = json.loads(ok(invoke("metrics", "--sequences", "--format", "json")))
+    assert [(r["step"], r["sent"], r["replied"]) for r in rows] == [(0, 0, 1), (1, 0, 0),
+                                                                     (2, 0, 0)]

@@ -216,6 +216,9 @@ def test_weekly_trend_fills_empty_weeks(history):
     assert all(date.fromisoformat(w["week"]).weekday() == 0 for w in weeks)
     assert sum(w["new_prospects"] for w in weeks) == 5
     assert weeks[0]["new_prospects"] == 0 and weeks[0]["reply_rate"] is None
+    # An empty week still says where it ends (its Sunday), as the view's rows do.
+    assert weeks[0]["week_end"] == (date.fromisoformat(weeks[0]["week"])
+                                    + timedelta(6)).isoformat()
     ben = live.weekly_trend(history.conn, weeks=6, owner="ben", today=history.today)
     assert sum(w["emails_sent"] for w in ben) == 2 and {w["owner"] for w in ben} == {"ben"}
 

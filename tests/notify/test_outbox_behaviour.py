@@ -160,3 +160,15 @@ def test_a_webhook_that_hangs_up_is_retried_naming_the_failure(invoke, conn, tea
     assert row["state"] == "pending"
     assert row["last_error"].startswith(
         f"webhook http://127.0.0.1:{port}/… failed: RemoteDisconnected: "), row["last_error"]
+
+
+def test_the_daily_run_counts_every_stale_prospect_it_queued(invoke, conn, team, smtp_server):
+    # All three prospects were last seen long ago: the run queues and mails three, and its
+    # job_runs row (what `salescli jobs` shows) says three were queued, not one.
+    conn.execute("UPDATE prospects SET created_at = '2020-01-01T09:00:00Z'")
+    ok(invoke("notify", "--stale-days", "14"))
+    assert sorted(m.rcpt_tos[0] for m in smtp_server.wait_for(3)) == [
+        "alice@example.com", "alice@example.com", "bob@example.com"]
+    [counts] = [json.loads(r[0]) for r in conn.execute(
+        "SELECT counts FROM job_runs WHERE job = 'notify'")]
+    assert counts["stale_queued"] == 3 and counts["sent"] == 3

@@ -78,10 +78,12 @@ def test_first_line_unsubscribe_ends_it_a_later_mention_does_not(
         "bob@example.org", "Re: Quick question, Bob", when - timedelta(minutes=1),
         "Danke f\u00fcr die Nachricht, gerne n\u00e4chste Woche.\n"
         "Falls nicht: unsubscribe\n" + quote), when - timedelta(minutes=1))
-    # Cy: HTML only, "Remove me, please." above a blockquote.
+    # Cy: HTML only, "Remove me, please." in a paragraph of its own (the phone's line runs
+    # on right after it) above a blockquote.
     mailbox.append("INBOX", html_only("cy@example.net", "Re: Quick question, Cy", when,
-                                      "<html><body><p>Remove me, please.</p><blockquote>"
-                                      "Hi Cy</blockquote></body></html>"), when)
+                                      "<html><body><p>Remove me, please.</p>Sent from my"
+                                      " phone<blockquote>Hi Cy</blockquote></body></html>"),
+                   when)
     ok(invoke("scan"))
     counts = json.loads(query(db_file, "SELECT counts FROM job_runs WHERE job = 'scan'")[-1][
         "counts"])

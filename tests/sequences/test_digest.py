@@ -26,12 +26,15 @@ def test_morning_digest_lists_tasks_and_waiting_replies_once_a_day(
     ok(invoke("notify", "--morning"))
     digests = [m for m in smtp_server.messages[before:]]
     assert [m.rcpt_tos for m in digests] == [[ME]]  # dev has nothing today: no mail
-    text = digests[0].message.get_content()
-    assert "Overdue tasks (1):" in text and "call: Call Ada (ada@example.com, due" in text
+    text = digests[0].message.get_content().replace("\r\n", "\n")
+    overdue_on = (today - timedelta(days=2)).isoformat()
+    assert "Overdue tasks (1):" in text
+    assert f" call: Call Ada (ada@example.com, due {overdue_on})\n" in text
     assert "Due today (1):" in text and "email: Send the deck (bob@example.org)" in text
     assert "Later" not in text and "Done already" not in text
     assert "Sequence replies waiting for you (1):" in text and "Cy Young <cy@example.net>" in text
     assert digests[0].message["Subject"] == "[salescli] Your day: 3 item(s)"
+    assert "\nsalescli tasks list --owner maria\n" in text  # the command to see them all
 
     ok(invoke("notify", "--morning"))  # the same day again: nothing new
     assert len(smtp_server.messages) == before + 1

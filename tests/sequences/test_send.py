@@ -3,6 +3,7 @@ windows, task steps, unsubscribe headers."""
 
 from __future__ import annotations
 
+import logging
 from datetime import UTC, datetime, timedelta
 
 import pytest
@@ -120,14 +121,19 @@ def test_smtp_5xx_for_the_recipient_is_a_hard_bounce(conn, db_file, intro, team,
                  ("bob@example.org",))[0]
     assert send["state"] == "failed" and "550" in send["smtp_reply"]
     assert prospects.resolve(conn, "bob@example.org")["email_status"] == "bounced_hard"
-    assert suppressions.match(conn, "bob@example.org")["source"] == "bounce"
+    blocked = suppressions.match(conn, "bob@example.org")
+    assert blocked["source"] == "bounce"
+    assert "refused recipient bob@example.org (550" in blocked["reason"]  # why, for people
 
 
 def test_smtp_4xx_retries_with_backoff_and_the_same_message_id(conn, db_file, intro, team,
-                                                               smtp_server, t0):
+                                                               smtp_server, t0, caplog):
     enroll.enroll(conn, "tester", "intro", ["ada@example.com"], now_=t0)
     smtp_server.fail_next(1, 451)
-    assert send_due(conn, now=t0) == {"deferred": 1}
+    with caplog.at_level(logging.WARNING, logger="salescli"):
+        assert send_due(conn, now=t0) == {"deferred": 1}
+    [warning] = [r.getMessage() for r in caplog.records if "enrollment" in r.getMessage()]
+    assert "to ada@example.com: SMTP server" in warning and " 451 " in warning  # the reply
     row = _state(db_file, "ada@example.com")
     assert row["next_due_at"] == iso(t0 + timedelta(minutes=10)) and row["retries"] == 1
     pending = query(db_file, "SELECT state, message_id, smtp_reply FROM sends")[0]

@@ -34,6 +34,8 @@ def test_load_list_show_and_reload_updates(invoke, team, tmp_path, db_file):
     (('wait = "3d"', 'wait = "3 days"'), ["step 2 wait", "3 days"]),
     (('window = "00:00-24:00"', 'window = "17:00-09:00"'), ["window", "17:00-09:00"]),
     (('days = "daily"', 'days = "mon-fry"'), ["days", "mon-fry"]),
+    (('days = "daily"', 'days = "daily"\ntimezone = "Mars/Olympus"'),
+     ["timezone 'Mars/Olympus' is not a known time zone (e.g. Europe/Berlin)"]),
     (('name = "intro"', 'name = "intro"\ncolour = "red"'), ["colour"]),
     (('subject = "Quick question, {{ prospect.first_name }}"', ''),
      ["step 1 subject", "required"]),
@@ -119,3 +121,15 @@ def test_reload_may_not_drop_a_step_someone_reached(invoke, conn, intro, team, t
     two = THREE_STEPS[:THREE_STEPS.rindex("[[steps]]")]
     fails(invoke("sequences", "load", write_plan(tmp_path, two, "two.toml")),
           "intro", "3 step(s)", "cannot be removed")
+
+
+def test_an_owner_without_a_user_account_is_still_named_in_the_mail(invoke, conn, tmp_path):
+    # 'zed' owns a prospect but has no user (an imported owner name): the templates still
+    # get the name as the owner's username and name, not an empty value.
+    from salescli.pipeline import prospects
+
+    prospects.add(conn, "tester", "ivy@example.com", name="Ivy Ng", owner="zed")
+    plan = THREE_STEPS.replace("{{ owner.name }}", "{{ owner.username }} ({{ owner.name }})")
+    ok(invoke("sequences", "load", write_plan(tmp_path, plan)))
+    out = ok(invoke("sequences", "preview", "intro", "ivy@example.com"))
+    assert "\nzed (zed)" in out

@@ -31,6 +31,17 @@ def test_a_file_without_window_or_days_gets_office_hours_on_weekdays(invoke, tea
     assert (shown["window"], shown["days"]) == ("09:00-17:00", "mon-fri")
 
 
+def test_a_window_may_start_at_minute_59_and_days_name_one_range_each(invoke, team,
+                                                                       tmp_path):
+    plan = THREE_STEPS.replace('window = "00:00-24:00"', 'window = "08:59-17:59"')
+    ok(invoke("sequences", "load", write_plan(tmp_path, plan)))
+    shown = json.loads(ok(invoke("sequences", "show", "intro", "--format", "json")))
+    assert shown["window"] == "08:59-17:59"
+    # "mon-wed-fri" is no range: refused, not read as mon-fri.
+    bad = write_plan(tmp_path, plan.replace('days = "daily"', 'days = "mon-wed-fri"'))
+    fails(invoke("sequences", "load", bad), "days 'mon-wed-fri'", "is not days like mon-fri")
+
+
 def test_pausing_twice_names_the_sequence(invoke, intro, team):
     ok(invoke("sequences", "pause", "intro"))
     fails(invoke("sequences", "pause", "intro"), "sequence 'intro'", "already paused")
