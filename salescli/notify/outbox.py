@@ -29,6 +29,7 @@ from urllib.parse import urlsplit
 
 from salescli.core.db import transaction
 from salescli.core.enums import Channel, NotifyState, Rule
+from salescli.core.env import number
 from salescli.core.errors import InvalidValue, JobLocked, SalescliError
 from salescli.core.timeutil import iso
 from salescli.notify.send import digest_message, event_message, post_webhook
@@ -46,27 +47,14 @@ MAX_RETRY_DELAY = 6 * 3600.0
 # ---------------------------------------------------------------- settings
 
 
-def _env_number(name: str, default: float, cast: type = int, minimum: float = 0) -> Any:
-    raw = os.environ.get(name, "").strip()
-    if not raw:
-        return default
-    try:
-        value = cast(raw)
-    except ValueError:
-        raise InvalidValue(name, raw, "is not a number") from None
-    if value < minimum:
-        raise InvalidValue(name, raw, f"must be at least {minimum}")
-    return value
-
-
 def max_per_hour() -> int:
     """The storm cap: notifications per prospect per hour (``SALESCLI_NOTIFY_MAX_PER_HOUR``)."""
-    return _env_number("SALESCLI_NOTIFY_MAX_PER_HOUR", DEFAULT_MAX_PER_HOUR)
+    return number("SALESCLI_NOTIFY_MAX_PER_HOUR", DEFAULT_MAX_PER_HOUR)
 
 
 def max_attempts() -> int:
     """Attempts before a notification is given up (``SALESCLI_NOTIFY_MAX_ATTEMPTS``)."""
-    return _env_number("SALESCLI_NOTIFY_MAX_ATTEMPTS", DEFAULT_MAX_ATTEMPTS, minimum=1)
+    return number("SALESCLI_NOTIFY_MAX_ATTEMPTS", DEFAULT_MAX_ATTEMPTS, minimum=1)
 
 
 def digest_mode() -> bool:
@@ -224,7 +212,7 @@ def enqueue_mail(conn: sqlite3.Connection, *, rule: str, event_key: str, recipie
 def _too_old(occurred_at: Any) -> bool:
     """Events older than ``SALESCLI_NOTIFY_MAX_AGE_DAYS`` (default 7; 0 = no limit) are not
     news: a first scan of years of mail must not notify every old reply."""
-    days = _env_number("SALESCLI_NOTIFY_MAX_AGE_DAYS", DEFAULT_MAX_AGE_DAYS)
+    days = number("SALESCLI_NOTIFY_MAX_AGE_DAYS", DEFAULT_MAX_AGE_DAYS)
     if not days or not occurred_at:
         return False
     try:
@@ -313,7 +301,7 @@ def due_rows(conn: sqlite3.Connection, *, now: datetime | str | None = None
 
 def _backoff(attempts: int) -> timedelta:
     """Exponential backoff with full jitter around the base: base·2^(n-1)·[0.5, 1.5)."""
-    base = _env_number("SALESCLI_NOTIFY_RETRY_BASE", DEFAULT_RETRY_BASE, float)
+    base = number("SALESCLI_NOTIFY_RETRY_BASE", DEFAULT_RETRY_BASE, float)
     delay = min(base * 2 ** max(attempts - 1, 0), MAX_RETRY_DELAY)
     return timedelta(seconds=delay * random.uniform(0.5, 1.5))
 

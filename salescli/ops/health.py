@@ -19,6 +19,7 @@ from typing import Any
 
 from salescli.core.db import credentials_path, db_path
 from salescli.core.enums import JobStatus
+from salescli.core.env import number
 from salescli.core.errors import InvalidValue
 from salescli.core.schema import SCHEMA_VERSION
 from salescli.core.timeutil import iso, parse_duration
@@ -71,12 +72,12 @@ class Thresholds:
                              "SALESCLI_HEALTH_SCAN_MAX_AGE")
         delay = os.environ.get("SALESCLI_HEALTH_MAIL_MAX_DELAY", "").strip()
         t.mail_max_delay = dur(delay, "SALESCLI_HEALTH_MAIL_MAX_DELAY") if delay else None
-        t.max_quarantine = _int("SALESCLI_HEALTH_MAX_QUARANTINE", 10)
-        t.max_error_rate = _float("SALESCLI_HEALTH_MAX_ERROR_RATE", 0.2)
-        t.max_pending = _int("SALESCLI_HEALTH_MAX_PENDING", 100)
+        t.max_quarantine = number("SALESCLI_HEALTH_MAX_QUARANTINE", 10)
+        t.max_error_rate = _share("SALESCLI_HEALTH_MAX_ERROR_RATE", 0.2)
+        t.max_pending = number("SALESCLI_HEALTH_MAX_PENDING", 100)
         t.pending_max_age = dur(_env("SALESCLI_HEALTH_PENDING_MAX_AGE", "2h"),
                                 "SALESCLI_HEALTH_PENDING_MAX_AGE")
-        t.max_failed_notifications = _int("SALESCLI_HEALTH_MAX_FAILED_NOTIFICATIONS", 0)
+        t.max_failed_notifications = number("SALESCLI_HEALTH_MAX_FAILED_NOTIFICATIONS", 0)
         t.max_runtime = dur(_env("SALESCLI_HEALTH_MAX_RUNTIME", "2h"),
                             "SALESCLI_HEALTH_MAX_RUNTIME")
         t.job_max_age = parse_job_ages(DEFAULT_JOB_MAX_AGE)
@@ -102,25 +103,11 @@ class Thresholds:
         return out
 
 
-def _int(name: str, default: int) -> int:
-    raw = os.environ.get(name, "").strip()
-    if not raw:
-        return default
-    if not raw.isdigit():
-        raise InvalidValue(name, raw, "is not a whole number ≥ 0")
-    return int(raw)
-
-
-def _float(name: str, default: float) -> float:
-    raw = os.environ.get(name, "").strip()
-    if not raw:
-        return default
-    try:
-        value = float(raw)
-    except ValueError:
-        raise InvalidValue(name, raw, "is not a number") from None
-    if not 0 <= value <= 1:
-        raise InvalidValue(name, raw, "must be between 0 and 1")
+def _share(name: str, default: float) -> float:
+    """A share from 0 to 1 (``SALESCLI_HEALTH_MAX_ERROR_RATE``)."""
+    value = number(name, default, float)
+    if value > 1:
+        raise InvalidValue(name, os.environ[name].strip(), "must be between 0 and 1")
     return value
 
 

@@ -5,11 +5,13 @@ SALESCLI_LOG_MAX_BYTES or SALESCLI_LOG_BACKUPS was silently replaced by the defa
 
 from __future__ import annotations
 
+import json
+
 import pytest
 
 from salescli.core import db
 from tests.ops.helpers import job, salescli, salescli_env
-from tests.support.cli import scalar
+from tests.support.cli import fails, scalar
 
 
 @pytest.fixture
@@ -62,3 +64,20 @@ def test_the_busy_timeout_setting_is_what_sqlite_waits(monkeypatch, db_file):
         assert conn.execute("PRAGMA busy_timeout").fetchone()[0] == 1234
     finally:
         conn.close()
+
+
+@pytest.mark.parametrize("name, value, reason", [
+    ("SALESCLI_HEALTH_MAX_ERROR_RATE", "1.5", "must be between 0 and 1"),
+    ("SALESCLI_HEALTH_MAX_ERROR_RATE", "-0.1", "must be at least 0"),
+    ("SALESCLI_HEALTH_MAX_PENDING", "-3", "must be at least 0"),
+    ("SALESCLI_HEALTH_MAX_QUARANTINE", "ten", "is not a whole number"),
+])
+def test_a_bad_health_threshold_is_one_error_line(invoke, sales, name, value, reason):
+    fails(invoke("health", env={name: value}), f"{name} {value!r} {reason}")
+
+
+def test_health_thresholds_at_their_bounds_are_taken(invoke, sales):
+    out = invoke("health", "--format", "json", env={"SALESCLI_HEALTH_MAX_ERROR_RATE": "1",
+                                                    "SALESCLI_HEALTH_MAX_QUARANTINE": "0"})
+    thresholds = json.loads(out.output)["thresholds"]
+    assert (thresholds["max_error_rate"], thresholds["max_quarantine"]) == (1.0, 0)

@@ -17,9 +17,9 @@ def rows(conn):
 
 
 @pytest.mark.parametrize("name, value, message", [
-    ("SALESCLI_NOTIFY_MAX_PER_HOUR", "many", "'many' is not a number"),
+    ("SALESCLI_NOTIFY_MAX_PER_HOUR", "many", "'many' is not a whole number"),
     ("SALESCLI_NOTIFY_MAX_PER_HOUR", "-1", "'-1' must be at least 0"),
-    ("SALESCLI_NOTIFY_MAX_AGE_DAYS", "a week", "'a week' is not a number"),
+    ("SALESCLI_NOTIFY_MAX_AGE_DAYS", "a week", "'a week' is not a whole number"),
 ])
 def test_a_bad_notify_setting_refuses_the_event_naming_it(conn, team, smtp_server,
                                                           monkeypatch, name, value, message):
