@@ -81,6 +81,11 @@ def event_of(kind: str, detail: dict | None) -> Event:
     return Event.HARD_BOUNCE if (detail or {}).get("bounce") == "hard" else Event.SOFT_BOUNCE
 
 
+# ``event_of`` of a mail interaction without detail (every kind but a bounce's: a bounce
+# without detail is a soft one).
+_EVENTS = {kind: event_of(kind, None) for kind in MAIL_KINDS}
+
+
 def notify_rule(event: Event) -> str | None:
     """The notification rule an event triggers, if any."""
     return BY_EVENT[event].notify
@@ -122,15 +127,23 @@ def _histories(conn: sqlite3.Connection, ids: list[int],
     if not ids:
         return {}
     sql = _PLAIN_HISTORY if plain else _HISTORY
-    for r in conn.execute(sql.format(",".join("?" * len(ids))), (*ids, ACTOR, *MAIL_KINDS)):
+    cur = conn.cursor()
+    cur.row_factory = None  # plain tuples: a replay reads every mail of its prospects
+    for r in cur.execute(sql.format(",".join("?" * len(ids))), (*ids, ACTOR, *MAIL_KINDS)):
         by_pid.setdefault(r[0], []).append(r)
     out = {}
+    order, events = _KIND_ORDER, _EVENTS
     for pid, rows in by_pid.items():
-        rows.sort(key=lambda r: (r[2], _KIND_ORDER[r[1]], r[3] or ""))
+        rows.sort(key=lambda r: (r[2], order[r[1]], r[3] or ""))
         history = []
         for _pid, kind, occurred_at, _mid, detail, aid in rows:
-            detail = json.loads(detail) if detail else {}
-            history.append((occurred_at, event_of(kind, detail), detail, aid))
+            if detail:
+                detail = json.loads(detail)
+                event = event_of(kind, detail)
+            else:
+                detail = {}
+                event = events[kind]
+            history.append((occurred_at, event, detail, aid))
         out[pid] = history
     return out
 
