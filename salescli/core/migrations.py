@@ -238,7 +238,10 @@ def m012_scan_speed(db: Database) -> None:
     last contact up to date fires only when the new interaction moves one of them. A first
     scan records old mail in any order, and most of it is older than what is recorded
     already: rewriting the prospect row (and its indexes) for nothing was a large part of
-    recording it. The columns end the same: the update it skips changes nothing."""
+    recording it. The columns end the same: the update it skips changes nothing.
+    ``activities_people``: people's changes to prospects (what the mail rules must not
+    undo), a few rows, so that re-deriving a prospect does not read every activity of the
+    monitor's to find none (rules._PEOPLE; the actor is rules.ACTOR)."""
     db.executescript(
         """
         DROP TRIGGER IF EXISTS interactions_touch_ai;
@@ -255,6 +258,8 @@ def m012_scan_speed(db: Database) -> None:
                     ELSE last_contacted_at END
             WHERE id = new.prospect_id;
         END;
+        CREATE INDEX activities_people ON activities(prospect_id)
+            WHERE entity = 'prospect' AND actor != 'monitor' AND action != 'create';
         """
     )
 

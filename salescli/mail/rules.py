@@ -100,10 +100,11 @@ _HISTORY = ("SELECT i.prospect_id, i.kind, i.occurred_at, i.message_id, i.detail
             " FROM interactions i LEFT JOIN activities a ON a.entity = 'interaction'"
             " AND a.entity_id = i.id AND a.action = 'create'"
             " WHERE i.prospect_id IN ({}) AND i.actor = ? AND +i.kind IN (?, ?, ?, ?)")
-# ``+entity``: look activities up by prospect (few rows), not by entity (most rows).
-_PEOPLE = ("SELECT prospect_id, id, action, after FROM activities WHERE prospect_id IN ({})"
-           " AND +entity = 'prospect' AND actor != ? AND action != 'create'"
-           " ORDER BY prospect_id, id DESC")
+# People's changes to prospects, from their own small partial index (m012): the monitor's
+# activities (most rows) are not in it.
+_PEOPLE = ("SELECT prospect_id, id, action, after FROM activities INDEXED BY activities_people"
+           " WHERE prospect_id IN ({}) AND entity = 'prospect' AND actor != 'monitor'"
+           " AND action != 'create' ORDER BY prospect_id, id DESC")
 _PROSPECTS = ("SELECT p.*, s.name AS stage, s.kind AS stage_kind, s.position AS stage_position"
               " FROM prospects p JOIN stages s ON s.id = p.stage_id WHERE p.id IN ({})")
 _CHUNK = 500
@@ -155,7 +156,7 @@ def _baselines_many(conn: sqlite3.Connection, ids: list[int]) -> dict[int, Basel
     rows: dict[int, list] = {}
     if not ids:
         return {}
-    for r in conn.execute(_PEOPLE.format(",".join("?" * len(ids))), (*ids, ACTOR)):
+    for r in conn.execute(_PEOPLE.format(",".join("?" * len(ids))), ids):
         rows.setdefault(r[0], []).append(r)
     return {pid: _baseline(found) for pid, found in rows.items()}
 

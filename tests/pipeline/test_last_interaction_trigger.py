@@ -13,6 +13,7 @@ from hypothesis import strategies as st
 from sqlite_utils import Database
 
 from salescli.core import db, migrations
+from salescli.mail import rules
 from salescli.pipeline import interactions
 from salescli.pipeline import prospects as lib
 
@@ -90,5 +91,14 @@ def test_m012_upgrades_a_version_11_database(tmp_path):
         assert touched(conn, 1, "email_out", "2024-03-01T00:00:00Z") == 0
         assert touched(conn, 1, "email_in", "2024-06-01T00:00:00Z") == 1
         assert last(conn, 1) == ("2024-06-01T00:00:00Z", "2024-05-01T00:00:00Z")
+        # People's changes are found through m012's partial index: a person's reset of
+        # the email status holds against a hard bounce recorded before it.
+        interactions.record(conn, "monitor", 1, "bounce", "2024-02-01T00:00:00Z",
+                            message_id="<old-bounce>",
+                            detail={"bounce": "hard", "diagnostic": "550 gone"})
+        lib.update(conn, "tester", 1, {"email_status": "bounced_soft"})
+        lib.update(conn, "tester", 1, {"email_status": "ok"})
+        assert rules.apply_many(conn, [1]) == {"moves": 0, "status_changes": 0}
+        assert conn.execute("SELECT email_status FROM prospects").fetchone()[0] == "ok"
     finally:
         conn.close()
