@@ -66,9 +66,7 @@ def fetch_account(source: Source, checkpoints: dict[tuple[str, str], Checkpoint]
     with a DoneEvent (unless ``put`` itself raises: the writer is gone). The first KB of
     the text are read for auto-replies and for mail from ``text_from`` (prospects with
     a live enrollment)."""
-    from salescli.mail.parse_worker import WORKER_MIN, ParseWorker
-
-    worker = ParseWorker()
+    worker: ParseWorker | None = None
     try:
         source.open()
         source.prefetch([folder for account, folder in checkpoints
@@ -80,7 +78,11 @@ def fetch_account(source: Source, checkpoints: dict[tuple[str, str], Checkpoint]
             put(FolderEvent(source.account, state))
             if not plan.handles:
                 continue
-            apart = worker if len(plan.handles) >= WORKER_MIN else None
+            apart = None
+            if len(plan.handles) >= _worker_min():  # a large import: parse apart
+                from salescli.mail.parse_worker import ParseWorker
+
+                worker = apart = worker or ParseWorker()
             for covered, chunk in source.headers(plan):
                 envs, learned, dups = read_chunk(source, plan, chunk, options.since,
                                                  text_from, apart)
@@ -95,9 +97,16 @@ def fetch_account(source: Source, checkpoints: dict[tuple[str, str], Checkpoint]
         put(DoneEvent(source.account, crash=exc))
         return
     finally:
-        worker.close()
+        if worker is not None:
+            worker.close()
         source.close()
     put(DoneEvent(source.account))
+
+
+def _worker_min() -> int:
+    from salescli.mail.parse_worker import WORKER_MIN
+
+    return WORKER_MIN
 
 
 class Stopped(Exception):

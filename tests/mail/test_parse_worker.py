@@ -55,9 +55,6 @@ def test_a_folder_parsed_by_the_worker_records_what_parsing_in_process_does(tmp_
                                                                             monkeypatch):
     box = tmp_path / "Maildir"
     _maildir(box)
-    monkeypatch.setattr(parse_worker, "WORKER_MIN", 10**9)  # in-process
-    at_home = _scan(tmp_path, "home.db", box)
-
     started = []
     start = parse_worker.ParseWorker._start
 
@@ -66,6 +63,9 @@ def test_a_folder_parsed_by_the_worker_records_what_parsing_in_process_does(tmp_
         return started[-1]
 
     monkeypatch.setattr(parse_worker.ParseWorker, "_start", watched)
+    at_home = _scan(tmp_path, "home.db", box)  # 62 messages: parsed in-process
+    assert started == []
+
     monkeypatch.setattr(parse_worker, "WORKER_MIN", 1)  # every folder in the worker
     apart = _scan(tmp_path, "apart.db", box)
 
