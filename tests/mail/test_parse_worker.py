@@ -4,7 +4,9 @@ that dies replaced by parsing in-process."""
 
 from __future__ import annotations
 
+import io
 import logging
+import pickle
 import random
 from datetime import timedelta
 
@@ -94,7 +96,31 @@ def test_a_worker_that_dies_is_replaced_by_parsing_in_process(tmp_path, caplog):
         with caplog.at_level(logging.WARNING, logger="salescli.mail"):
             assert worker.parse("acct", "Sent", True, items) == expected
             assert worker.parse("acct", "Sent", True, items[:3]) == expected[:3]
-        assert "parsing in-process" in caplog.text
+        assert caplog.messages == [
+            "header parser process failed (BrokenPipeError): parsing in-process"]
         assert worker._proc is None  # not restarted
     finally:
         worker.close()
+
+
+def test_the_worker_loop_answers_each_request_in_order_until_its_input_ends():
+    when = ago(days=1)
+    requests = [("a", "Sent", True, [(n, f"a/{n}", sample.outbound(
+        ME, p, when, f"Hi {n}")[0].split(b"\n\n")[0], None) for n, p in enumerate(PEOPLE[:4])]),
+        ("b", "INBOX", False, [(7, "b/7", b"Subject: no sender\n", b"01-Jan-2024 00:00:00 +0000"),
+                              (8, "b/8", b"", None)]),
+        ("c", "INBOX", False, [])]
+    inp, out = io.BytesIO(), io.BytesIO()
+    for request in requests:
+        pickle.dump(request, inp)
+    inp.seek(0)
+    parse_worker.serve(inp, out)  # returns at the end of its input
+    out.seek(0)
+    answers = [pickle.load(out) for _ in requests]
+    assert out.read() == b""
+    assert answers == [parse_many(*request) for request in requests]
+    assert [e.from_addr for e in answers[0]] == [ME] * 4 and answers[0][0].sent_folder
+    assert [(e.error, e.from_error, e.sent_at) for e in answers[1]] == [
+        (None, "no From header", "2024-01-01T00:00:00Z"),  # its arrival time stands in
+        ("no usable Date and no arrival time", "no From header", "")]
+    assert answers[2] == []
