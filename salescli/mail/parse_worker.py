@@ -33,8 +33,8 @@ class ParseWorker:
     """One worker process, started at the first ``parse``; ``close`` ends it."""
 
     def __init__(self) -> None:
-        self._proc: subprocess.Popen | None = None
-        self._failed = False
+        self._proc: subprocess.Popen | None = None  # pragma: no mutate (any falsy: not started)
+        self._failed = False  # pragma: no mutate (any falsy value: not failed)
 
     def parse(self, account: str, folder: str, sent: bool, items: list[Item]
               ) -> list[Envelope]:
@@ -45,7 +45,7 @@ class ParseWorker:
             try:
                 proc = self._proc or self._start()
                 pickle.dump((account, folder, sent, items), proc.stdin,
-                            protocol=pickle.HIGHEST_PROTOCOL)
+                            protocol=pickle.HIGHEST_PROTOCOL)  # pragma: no mutate (speed only)
                 proc.stdin.flush()
                 return pickle.load(proc.stdout)
             except (OSError, EOFError, pickle.UnpicklingError) as exc:
@@ -58,7 +58,7 @@ class ParseWorker:
     def _start(self) -> subprocess.Popen:
         self._proc = subprocess.Popen(
             [sys.executable, "-m", "salescli.mail.parse_worker"], stdin=subprocess.PIPE,
-            stdout=subprocess.PIPE, bufsize=1 << 20)
+            stdout=subprocess.PIPE, bufsize=1 << 20)  # pragma: no mutate (speed only)
         return self._proc
 
     def close(self) -> None:
@@ -72,7 +72,7 @@ class ParseWorker:
             except OSError:
                 pass
         try:
-            proc.wait(timeout=5)
+            proc.wait(timeout=5)  # pragma: no mutate (it exits at EOF at once)
         except subprocess.TimeoutExpired:
             proc.kill()
             proc.wait()
@@ -88,7 +88,7 @@ def serve(inp: BinaryIO, out: BinaryIO) -> None:
         except EOFError:
             return
         pickle.dump(parse_many(account, folder, sent, items), out,
-                    protocol=pickle.HIGHEST_PROTOCOL)
+                    protocol=pickle.HIGHEST_PROTOCOL)  # pragma: no mutate (speed only)
         out.flush()
 
 
