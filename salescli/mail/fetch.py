@@ -20,6 +20,7 @@ from salescli.mail.sources import Checkpoint, Fetched, FolderPlan, Source
 
 if TYPE_CHECKING:
     from salescli.mail.parse import Envelope
+    from salescli.mail.parse_worker import ParseWorker
 
 log = logging.getLogger("salescli.mail")
 
@@ -65,6 +66,7 @@ def fetch_account(source: Source, checkpoints: dict[tuple[str, str], Checkpoint]
     with a DoneEvent (unless ``put`` itself raises: the writer is gone). The first KB of
     the text are read for auto-replies and for mail from ``text_from`` (prospects with
     a live enrollment)."""
+    worker: ParseWorker | None = None
     try:
         source.open()
         source.prefetch([folder for account, folder in checkpoints
@@ -76,9 +78,14 @@ def fetch_account(source: Source, checkpoints: dict[tuple[str, str], Checkpoint]
             put(FolderEvent(source.account, state))
             if not plan.handles:
                 continue
+            apart = None
+            if len(plan.handles) >= _worker_min():  # a large import: parse apart
+                from salescli.mail.parse_worker import ParseWorker
+
+                worker = apart = worker or ParseWorker()
             for covered, chunk in source.headers(plan):
                 envs, learned, dups = read_chunk(source, plan, chunk, options.since,
-                                                 text_from)
+                                                 text_from, apart)
                 put(ChunkEvent(source.account, state, covered, envs, len(chunk), learned,
                                dups))
     except SalescliError as exc:
@@ -90,8 +97,16 @@ def fetch_account(source: Source, checkpoints: dict[tuple[str, str], Checkpoint]
         put(DoneEvent(source.account, crash=exc))
         return
     finally:
+        if worker is not None:
+            worker.close()
         source.close()
     put(DoneEvent(source.account))
+
+
+def _worker_min() -> int:
+    from salescli.mail.parse_worker import WORKER_MIN
+
+    return WORKER_MIN
 
 
 class Stopped(Exception):
@@ -99,26 +114,26 @@ class Stopped(Exception):
 
 
 def read_chunk(source: Source, plan: FolderPlan, chunk: list[Fetched],
-               since: str | None, text_from: frozenset[str] = frozenset()
-               ) -> tuple[list[Envelope], set[str], int]:
-    """Parse one fetched chunk, drop repeats within it and mail outside ``--since``, read
-    the bounce candidates whole, the start of the text of auto-replies and of mail from
-    ``text_from``, and note the header marks. Returns the envelopes to record (errors
-    included: they are quarantined), the addresses learned as ours and the number of
-    repeats dropped."""
+               since: str | None, text_from: frozenset[str] = frozenset(),
+               worker: ParseWorker | None = None) -> tuple[list[Envelope], set[str], int]:
+    """Parse one fetched chunk (in ``worker``'s process when given), drop repeats within
+    it and mail outside ``--since``, read the bounce candidates whole, the start of the
+    text of auto-replies and of mail from ``text_from``, and note the header marks.
+    Returns the envelopes to record (errors included: they are quarantined), the
+    addresses learned as ours and the number of repeats dropped."""
     from salescli.mail import classify as cls
-    from salescli.mail.parse import Envelope, parse_envelope
+    from salescli.mail.parse import parse_many
 
+    items = [(handle, source.location(plan.folder, handle), raw, arrived)
+             for handle, raw, arrived in chunk]
+    parse = worker.parse if worker is not None else parse_many
     found: list[Envelope] = []
     candidates: list[Envelope] = []
     readers: list[Envelope] = []
     learned: set[str] = set()
     keys: set[str] = set()
     dups = 0
-    for handle, raw, arrived in chunk:
-        env = parse_envelope(Envelope(source.account, plan.folder, handle,
-                                      source.location(plan.folder, handle),
-                                      sent_folder=plan.sent), raw, arrived)
+    for env in parse(source.account, plan.folder, plan.sent, items):
         if env.key in keys:
             dups += 1
             continue

@@ -286,6 +286,15 @@ def parse_envelope(env: Envelope, raw: bytes,
     return env
 
 
+def parse_many(account: str, folder: str, sent: bool,
+               items: list[tuple[object, str, bytes, datetime | bytes | None]]
+               ) -> list[Envelope]:
+    """``parse_envelope`` of each (handle, location, raw headers, INTERNALDATE) of one
+    folder's chunk, in order (in the scan's process or in ``parse_worker``'s)."""
+    return [parse_envelope(Envelope(account, folder, handle, location, sent_folder=sent),
+                           raw, arrived) for handle, location, raw, arrived in items]
+
+
 def _fill(env: Envelope, raw: bytes, internaldate: datetime | bytes | None) -> None:
     if len(raw) > MAX_HEADER_BYTES:
         # Still give it a stable key so it is quarantined once.

@@ -86,7 +86,7 @@ def _batch(run: ScanRun, batch: list[Envelope], own: frozenset[str],
     with transaction(run.conn):
         new: dict[int, rules.NewMail] = {}
         run.batch_time = now()
-        run.ids, run.before = _prospect_ids(run.conn, batch, own)
+        run.ids, run.before, run.primary = _prospect_ids(run.conn, batch, own)
         if careful:
             for env in batch:
                 if env.error:
@@ -139,6 +139,7 @@ def _record_one(run: ScanRun, env: Envelope, own: frozenset[str],
     except Exception as exc:
         for addr in created:  # rolled back with the savepoint
             run.ids.pop(addr, None)
+            run.primary.discard(addr)
         _quarantine(run, env, f"processing failed ({type(exc).__name__}: {exc})"[:500])
 
 
@@ -184,12 +185,21 @@ def _targets(env: Envelope, own: frozenset[str]) -> list[str]:
 
 
 def _prospect_ids(conn: sqlite3.Connection, batch: list[Envelope], own: frozenset[str]
-                  ) -> tuple[dict[str, int], dict[int, str | None]]:
-    """Prospect ids for every address a batch is about, and each one's latest
-    interaction time before the batch (what ``rules.apply_new`` orders against)."""
+                  ) -> tuple[dict[str, int], dict[int, str | None], set[str]]:
+    """Prospect ids for every address a batch is about, each one's latest interaction
+    time before the batch (what ``rules.apply_new`` orders against), and which of the
+    batch's bounced addresses are a prospect's primary one (the prospect found for it:
+    a primary address wins in ``prospect_for``)."""
     wanted = {a for env in batch if not env.error for a in _targets(env, own)}
     ids = addresses.prospect_for(conn, wanted)  # primary and other addresses
     before: dict[int, str | None] = {}
+    bounced = sorted({f.address for env in batch if not env.error
+                      and env.kind == cls.Kind.BOUNCE for f in env.failures} & ids.keys())
+    primary: set[str] = set()
+    for i in range(0, len(bounced), 500):
+        part = bounced[i:i + 500]
+        primary.update(r[0] for r in conn.execute(
+            f"SELECT email FROM prospects WHERE email IN ({','.join('?' * len(part))})", part))
 
     pids = sorted(ids.values())
     for i in range(0, len(pids), 500):
@@ -197,7 +207,7 @@ def _prospect_ids(conn: sqlite3.Connection, batch: list[Envelope], own: frozense
         before.update(conn.execute(
             "SELECT prospect_id, max(occurred_at) FROM interactions WHERE prospect_id IN"
             f" ({','.join('?' * len(part))}) GROUP BY prospect_id", part))
-    return ids, before
+    return ids, before, primary
 
 
 def _apply(run: ScanRun, envs: list[Envelope], own: frozenset[str],
@@ -225,13 +235,14 @@ def _apply(run: ScanRun, envs: list[Envelope], own: frozenset[str],
                                     kind == cls.Kind.INBOUND else None, source="email",
                                     at=env.sent_at)["id"]
                 run.ids[addr] = pid
+                run.primary.add(addr)
                 created.append(addr)
                 run.add(env.account, "created")
             detail = None
             if kind == cls.Kind.BOUNCE:
                 f = failures[addr]
                 detail = {"bounce": "hard" if f.hard else "soft", "diagnostic": f.diagnostic}
-                if not _is_primary(run.conn, pid, addr):
+                if addr not in run.primary:
                     # We only send to the primary address: a bounce from another one is
                     # history, and changes neither the email status nor a sequence.
                     detail["other_address"] = addr
@@ -266,11 +277,6 @@ def _apply(run: ScanRun, envs: list[Envelope], own: frozenset[str],
         run.add(env.account, _COUNTER[kind])
         outcomes.append("recorded")
     return outcomes
-
-
-def _is_primary(conn: sqlite3.Connection, pid: int, addr: str) -> bool:
-    return conn.execute("SELECT 1 FROM prospects WHERE id = ? AND email = ?",
-                        (pid, addr)).fetchone() is not None
 
 
 def _may_create(run: ScanRun, kind: cls.Kind, addr: str, own: frozenset[str]) -> bool:

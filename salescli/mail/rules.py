@@ -81,6 +81,11 @@ def event_of(kind: str, detail: dict | None) -> Event:
     return Event.HARD_BOUNCE if (detail or {}).get("bounce") == "hard" else Event.SOFT_BOUNCE
 
 
+# ``event_of`` of a mail interaction without detail (every kind but a bounce's: a bounce
+# without detail is a soft one).
+_EVENTS = {kind: event_of(kind, None) for kind in MAIL_KINDS}
+
+
 def notify_rule(event: Event) -> str | None:
     """The notification rule an event triggers, if any."""
     return BY_EVENT[event].notify
@@ -95,10 +100,11 @@ _HISTORY = ("SELECT i.prospect_id, i.kind, i.occurred_at, i.message_id, i.detail
             " FROM interactions i LEFT JOIN activities a ON a.entity = 'interaction'"
             " AND a.entity_id = i.id AND a.action = 'create'"
             " WHERE i.prospect_id IN ({}) AND i.actor = ? AND +i.kind IN (?, ?, ?, ?)")
-# ``+entity``: look activities up by prospect (few rows), not by entity (most rows).
-_PEOPLE = ("SELECT prospect_id, id, action, after FROM activities WHERE prospect_id IN ({})"
-           " AND +entity = 'prospect' AND actor != ? AND action != 'create'"
-           " ORDER BY prospect_id, id DESC")
+# People's changes to prospects, from their own small partial index (m012): the monitor's
+# activities (most rows) are not in it.
+_PEOPLE = ("SELECT prospect_id, id, action, after FROM activities INDEXED BY activities_people"
+           " WHERE prospect_id IN ({}) AND entity = 'prospect' AND actor != 'monitor'"
+           " AND action != 'create' ORDER BY prospect_id, id DESC")
 _PROSPECTS = ("SELECT p.*, s.name AS stage, s.kind AS stage_kind, s.position AS stage_position"
               " FROM prospects p JOIN stages s ON s.id = p.stage_id WHERE p.id IN ({})")
 _CHUNK = 500
@@ -122,15 +128,23 @@ def _histories(conn: sqlite3.Connection, ids: list[int],
     if not ids:
         return {}
     sql = _PLAIN_HISTORY if plain else _HISTORY
-    for r in conn.execute(sql.format(",".join("?" * len(ids))), (*ids, ACTOR, *MAIL_KINDS)):
+    cur = conn.cursor()
+    cur.row_factory = None  # plain tuples: a replay reads every mail of its prospects
+    for r in cur.execute(sql.format(",".join("?" * len(ids))), (*ids, ACTOR, *MAIL_KINDS)):
         by_pid.setdefault(r[0], []).append(r)
     out = {}
+    order, events = _KIND_ORDER, _EVENTS
     for pid, rows in by_pid.items():
-        rows.sort(key=lambda r: (r[2], _KIND_ORDER[r[1]], r[3] or ""))
+        rows.sort(key=lambda r: (r[2], order[r[1]], r[3] or ""))
         history = []
         for _pid, kind, occurred_at, _mid, detail, aid in rows:
-            detail = json.loads(detail) if detail else {}
-            history.append((occurred_at, event_of(kind, detail), detail, aid))
+            if detail:
+                detail = json.loads(detail)
+                event = event_of(kind, detail)
+            else:
+                detail = {}
+                event = events[kind]
+            history.append((occurred_at, event, detail, aid))
         out[pid] = history
     return out
 
@@ -142,7 +156,7 @@ def _baselines_many(conn: sqlite3.Connection, ids: list[int]) -> dict[int, Basel
     rows: dict[int, list] = {}
     if not ids:
         return {}
-    for r in conn.execute(_PEOPLE.format(",".join("?" * len(ids))), (*ids, ACTOR)):
+    for r in conn.execute(_PEOPLE.format(",".join("?" * len(ids))), ids):
         rows.setdefault(r[0], []).append(r)
     return {pid: _baseline(found) for pid, found in rows.items()}
 

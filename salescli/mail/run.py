@@ -96,6 +96,7 @@ class ScanRun:
         self.folders: dict[tuple[str, str], FolderState] = {}
         self.ids: dict[str, int] = {}
         self.before: dict[int, str | None] = {}
+        self.primary: set[str] = set()  # the batch's bounced addresses that are primary
         self.batch_time: str | None = None
         self.own: set[str] = set()
         self.progress = options.progress or (lambda label, total: _NoProgress())

@@ -35,6 +35,7 @@ if TYPE_CHECKING:
     from salescli.mail.run import Progress
 
 log = logging.getLogger("salescli.mail")
+CHECKPOINT_PAGES = 10000  # the scan's WAL checkpoint interval (``_tune``)
 
 
 def scan(conn: sqlite3.Connection, sources: list[Source], options: ScanOptions | None = None,
@@ -135,6 +136,12 @@ def _tune(conn: sqlite3.Connection) -> None:
     # journals (each insert fires a trigger) stay in memory instead of temp files.
     conn.execute("PRAGMA cache_size = -16000")
     conn.execute("PRAGMA temp_store = MEMORY")
+    # A first scan rewrites the same index pages batch after batch. Copying the WAL back
+    # (and syncing it) every 1,000 pages, SQLite's default, wrote each such page again and
+    # waited for the disk ~200 times per 100k messages; every CHECKPOINT_PAGES pages, a
+    # page rewritten by many batches is copied once (writer 20 % faster at 100k). The WAL
+    # file grows to that size (40 MB) and stays; readers are unaffected.
+    conn.execute(f"PRAGMA wal_autocheckpoint = {CHECKPOINT_PAGES}")
 
 
 def _load_checkpoints(conn: sqlite3.Connection) -> dict[tuple[str, str], Checkpoint]:
