@@ -5,6 +5,9 @@ plus our own reading of RFC 3464 status codes and diagnostics).
 
 from __future__ import annotations
 
+import base64
+import binascii
+import quopri
 import re
 from dataclasses import dataclass
 from enum import StrEnum
@@ -196,25 +199,37 @@ def bounce_failures(raw: bytes) -> list[Failure]:
 
 _DSN_PART = re.compile(rb"^content-type:[ \t]*message/delivery-status", re.I | re.M)
 _BLANK = re.compile(rb"\r?\n[ \t]*\r?\n")
-_PLAIN_CTE = re.compile(rb"content-transfer-encoding:[ \t]*(7bit|8bit|binary)", re.I)
+_CTE = re.compile(rb"^content-transfer-encoding:[ \t]*([\w-]+)", re.I | re.M)
 
 
 def _fast_dsn(raw: bytes) -> list[Failure] | None:
-    """Failures from an unencoded message/delivery-status part, without a MIME parse;
-    None when the message is not such a report (the full path handles it)."""
+    """Failures from a message/delivery-status part, read without a MIME parse (decoded
+    when the part is quoted-printable or base64, as some MTAs send every part: Python's
+    parser reads such a part's fields undecoded); None when the message is not such a
+    report (the full path handles it)."""
     m = _DSN_PART.search(raw)
     if not m:
         return None
     sep = _BLANK.search(raw, m.start())
     if not sep:
         return None
-    head = raw[m.start():sep.start()]
-    # Speed only: a report this skips is read by the full parse, to the same failures.
-    if b"transfer-encoding" in head.lower() and not _PLAIN_CTE.search(head):  # pragma: no mutate
-        return None
+    start = raw.rfind(b"\n--", 0, m.start())  # the part's headers, in any order
+    head = raw[raw.find(b"\n", start + 1) if start >= 0 else 0:sep.start()]
+    cte = _CTE.search(head)
+    encoding = cte.group(1).lower() if cte else b"7bit"
     body = raw[sep.end():]
     end = re.search(rb"^--", body, re.M)
-    text = (body[:end.start()] if end else body).decode("utf-8", "replace")
+    body = body[:end.start()] if end else body
+    if encoding == b"quoted-printable":
+        body = quopri.decodestring(body)
+    elif encoding == b"base64":
+        try:
+            body = base64.b64decode(body)
+        except binascii.Error:
+            return None
+    elif encoding not in (b"7bit", b"8bit", b"binary"):
+        return None
+    text = body.decode("utf-8", "replace")
     failures: dict[str, Failure] = {}
     for block in re.split(r"\r?\n[ \t]*\r?\n", text):
         fields: dict[str, str] = {}

@@ -4,9 +4,8 @@ line of a text bounce, at most 300 characters."""
 
 from __future__ import annotations
 
+import base64
 from datetime import timedelta
-
-import pytest
 
 from salescli.mail import sample
 from salescli.pipeline import prospects
@@ -152,10 +151,24 @@ known in virtual mailbox table (code=3D42)
 """
 
 
-@pytest.mark.xfail(strict=True, reason="bug, reported not fixed (issue 17, mut-b): a quoted-"
-                   "printable message/delivery-status part is read undecoded: 'User un='")
 def test_a_quoted_printable_report_gives_the_decoded_words(tmp_path, invoke, conn):
     s = _scan_one(tmp_path, invoke, conn, QP_DSN)
     assert s["email_status"] == "bounced_hard"
     assert s["bounce_reason"] == (f"550 5.1.1 <{ADDR}>: Recipient address rejected: User"
                                   " unknown in virtual mailbox table (code=42)")
+
+
+def _base64_report() -> str:
+    """QP_DSN's report sent base64, its part's encoding named before its type."""
+    fields = (f"Reporting-MTA: dns; mx.example.net\n\nFinal-Recipient: rfc822; {ADDR}\n"
+              "Action: failed\nStatus: 5.2.2\nDiagnostic-Code: smtp; 552 5.2.2 mailbox full\n")
+    encoded = base64.encodebytes(fields.encode()).decode()
+    head, _, _ = QP_DSN.partition("--B\nContent-Type: message/delivery-status")
+    return (head + "--B\nContent-Transfer-Encoding: base64\n"
+            "Content-Type: message/delivery-status\n\n" + encoded + "\n--B--\n")
+
+
+def test_a_base64_report_is_decoded_whatever_the_order_of_its_headers(tmp_path, invoke,
+                                                                       conn):
+    s = _scan_one(tmp_path, invoke, conn, _base64_report())
+    assert (s["email_status"], s["bounce_reason"]) == ("bounced_soft", "552 5.2.2 mailbox full")
