@@ -105,6 +105,12 @@ _HISTORY = ("SELECT i.prospect_id, i.kind, i.occurred_at, i.message_id, i.detail
 _PEOPLE = ("SELECT prospect_id, id, action, after FROM activities INDEXED BY activities_people"
            " WHERE prospect_id IN ({}) AND entity = 'prospect' AND actor != 'monitor'"
            " AND action != 'create' ORDER BY prospect_id, id DESC")
+# Where a replay's stages start: the stage a person, an import or the creation last put
+# each prospect in (the monitor's own moves are what the replay derives again).
+_STARTS = ("SELECT c.prospect_id, s.name, s.position, s.kind FROM stage_changes c"
+           " JOIN stages s ON s.id = c.to_stage_id WHERE c.id IN (SELECT max(id)"
+           " FROM stage_changes WHERE prospect_id IN ({}) AND (actor != ?"
+           " OR from_stage_id IS NULL) GROUP BY prospect_id)")
 _PROSPECTS = ("SELECT p.*, s.name AS stage, s.kind AS stage_kind, s.position AS stage_position"
               " FROM prospects p JOIN stages s ON s.id = p.stage_id WHERE p.id IN ({})")
 _CHUNK = 500
@@ -208,10 +214,13 @@ def apply_many(conn: sqlite3.Connection, prospect_ids: Iterable[int],
                                     plain=True))
         marks = ",".join("?" * len(part))
         rows = {r["id"]: r for r in conn.execute(_PROSPECTS.format(marks), part)}
+        starts = {r[0]: (r[1].lower(), r[2], r[3])
+                  for r in conn.execute(_STARTS.format(marks), (*part, ACTOR))}
         for pid in part:
             history, p = histories.get(pid), rows.get(pid)
             if history and p is not None:
-                _derive(conn, p, history, people.get(pid, _NOBODY), stages, counts)
+                _derive(conn, p, history, people.get(pid, _NOBODY), stages, counts,
+                        starts.get(pid))
     return counts
 
 
@@ -256,25 +265,35 @@ _AFTER_EVERYTHING = 1 << 62
 
 
 def _derive(conn: sqlite3.Connection, p: sqlite3.Row, history: History, baseline: Baseline,
-            stages: dict[str, sqlite3.Row | None], counts: dict[str, int]) -> None:
-    """Replay one prospect's history from its current row; write what changes."""
+            stages: dict[str, sqlite3.Row | None], counts: dict[str, int],
+            start: tuple[str, int, str] | None = None) -> None:
+    """Replay one prospect's history; write what changes. The stages are replayed from
+    ``start`` (a whole history: where a person last put the prospect, so that mail found
+    late is judged in the order it was sent, as one scan of it all would), else from the
+    current row (new mail, all of it later than what was recorded)."""
     prospect_id = p["id"]
     moved_by_person, status_by_person, status, reason = baseline
-    # Stages: replay forward-only moves, each at the time of the mail that caused it.
+    # Stages: replay forward-only moves; the prospect moves (at the time of the mail that
+    # caused it) only where the replay goes past the stage it is in.
     stage, position, entered = p["stage"].lower(), p["stage_position"], p["stage_entered_at"]
     stage_kind = p["stage_kind"]
+    replayed, reached, replayed_kind = start or (stage, position, stage_kind)
     for at, event, _detail, aid in history:
         rule = BY_EVENT[event]
-        if aid <= moved_by_person or not rule.stage_to or stage_kind != StageKind.OPEN:
+        if aid <= moved_by_person or not rule.stage_to or replayed_kind != StageKind.OPEN:
             continue
-        if stage != rule.stage_from:
+        if replayed != rule.stage_from:
             continue
         if rule.stage_to not in stages:
             stages[rule.stage_to] = conn.execute(
                 "SELECT * FROM stages WHERE name = ? AND removed_at IS NULL",
                 (rule.stage_to,)).fetchone()
         target = stages[rule.stage_to]
-        if target is None or target["position"] <= position:
+        if target is None or target["position"] <= reached:
+            continue
+        replayed, reached = target["name"].lower(), target["position"]
+        replayed_kind = target["kind"]
+        if target["position"] <= position or stage_kind != StageKind.OPEN:
             continue
         when = max(at, entered)
         # The library's move inside our transaction: no savepoint, no second stage lookup.
