@@ -203,6 +203,16 @@ def test_update_records_only_changed_fields(invoke, three):
                              "tags": ["hot"], "source": "event"}
 
 
+
+def test_update_sets_a_value_and_currency(invoke, three):
+    ok(invoke("prospects", "update", "bob@example.org", "--value", "2,500.50",
+              "--currency", "eur"))
+    p = query(three, "SELECT value, currency FROM prospects WHERE email = 'bob@example.org'")[0]
+    assert (p["value"], p["currency"]) == (2500.5, "EUR")
+    last = activities(three)[-1]
+    assert (last["before"], last["after"]) == ({"value": 1200.0, "currency": "USD"},
+                                               {"value": 2500.5, "currency": "EUR"})
+
 def test_update_untag_and_no_op(invoke, three):
     ok(invoke("prospects", "update", "1", "--untag", "VIP"))
     assert json.loads(scalar(three, "SELECT tags FROM prospects WHERE id = 1")) == ["q4"]
