@@ -7,7 +7,7 @@ from __future__ import annotations
 import pytest
 
 from tests.pipeline.crm_plan.support import PEOPLE, PEOPLE_HEAD, add_user, crm_schema, write
-from tests.support.cli import ok, query
+from tests.support.cli import fails, ok, query
 
 ASCII_ROWS = 14_000  # ~1.3 MB: past the reader's first 1 MiB chunk
 
@@ -49,3 +49,15 @@ def test_a_byte_windows_1252_leaves_undefined_is_read_as_latin_1(invoke, sales, 
     ok(invoke("prospects", "import", f, "--mapping", PEOPLE))
     assert query(sales, "SELECT name, owner FROM prospects") == \
         [{"name": "Zoë Müller", "owner": "jurgen"}]
+
+
+def test_owner_maps_hold_when_a_late_byte_restarts_the_plan(invoke, sales, late_cp1252):
+    # the plan's first pass starts again at the late Windows-1252 row: --owner-map still holds
+    late_cp1252.write_bytes(late_cp1252.read_bytes().replace(b"Ana Souza", b"The Boss"))
+    fails(invoke("prospects", "import", late_cp1252, "--mapping", PEOPLE),
+          "'The Boss' (14000 rows")
+    ok(invoke("prospects", "import", late_cp1252, "--mapping", PEOPLE,
+              "--owner-map", "The Boss=ana"))
+    assert query(sales, "SELECT owner, count(*) AS n FROM prospects GROUP BY owner"
+                        " ORDER BY owner") == [{"owner": "ana", "n": ASCII_ROWS},
+                                               {"owner": "jurgen", "n": 1}]

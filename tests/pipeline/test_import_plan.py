@@ -388,3 +388,14 @@ def test_a_written_mapping_lists_the_commonest_values_first(invoke, crm, tmp_pat
     lines = saved.read_text().splitlines()
     stages = lines[lines.index("[stages]") + 1:lines.index("[owners]")]
     assert stages[:2] == ['"Subscriber" = "lead"  # 3 rows', '"Customer" = "won"  # 1 row']
+
+
+def test_a_mapping_files_owners_table_names_the_users(invoke, crm, tmp_path):
+    rows = ROWS.replace("Ana Souza", "The Boss")
+    f = write(tmp_path, "contacts.csv", PEOPLE_HEAD + rows)
+    mine = tmp_path / "mine.toml"
+    mine.write_text(PEOPLE.read_text(encoding="utf-8") + '\n[owners]\n"The Boss" = "ana"\n',
+                    encoding="utf-8")
+    fails(invoke("prospects", "import", f, "--mapping", PEOPLE), "'The Boss' (1 row")
+    ok(invoke("prospects", "import", f, "--mapping", mine))
+    assert prospects(crm)["lucia@andina.example"]["owner"] == "ana"

@@ -39,6 +39,10 @@ def test_add_normalises_email_and_fills_fields(invoke, three):
                            " FROM stage_changes ORDER BY id")
     assert [(c["prospect_id"], c["from_stage_id"], c["actor"]) for c in changes] == \
         [(1, None, "tester"), (2, None, "tester"), (3, None, "tester")]
+    # and its audit row: the prospect created, by whom, with what
+    [created] = activities(three, action="create", entity="prospect", entity_id=1)
+    assert (created["actor"], created["prospect_id"], created["before"]) == ("tester", 1, None)
+    assert created["after"]["email"] == "ada@example.com"
 
 
 def test_add_prints_a_line_or_the_object(invoke, sales):
