@@ -100,6 +100,17 @@ def test_library_returns_a_result_with_ids(conn, tmp_path):
     assert (again.inserted, again.skipped, again.written) == (0, 3, False)
 
 
+
+def test_library_mapping_adds_header_spellings(conn, db_file):
+    text = "E-Mail Adresse,Firma\nada@example.com,Analytical Engines\n"
+    with pytest.raises(InvalidValue):  # unknown columns, no email column
+        importer.import_data(conn, "lib", text, "de.csv")
+    result = importer.import_data(conn, "lib", text, "de.csv",
+                                  mapping={"E-Mail Adresse": "email", "firma": "company"})
+    assert result.inserted == 1
+    assert query(db_file, "SELECT email, company FROM prospects") == [
+        {"email": "ada@example.com", "company": "Analytical Engines"}]
+
 def test_json_array_with_typed_values(invoke, sales, tmp_path):
     data = [{"email": "ADA@example.com", "name": "Ada", "value": 5000, "tags": ["vip", "q4"],
              "stage": "proposal"},
