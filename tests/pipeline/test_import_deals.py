@@ -115,3 +115,14 @@ def test_each_deal_note_is_audited_on_its_prospect(invoke, crm, tmp_path):
                              "subject": "Deal: Pilot"})]
     assert all(r["prospect_id"] == scalar(crm, "SELECT id FROM prospects WHERE email = ?",
                                           (r["email"],)) for r in rows)
+
+
+def test_people_with_several_deals_get_ids_in_the_files_order(invoke, crm, tmp_path):
+    rows = ("A,Zed Ka,zed@ka.example,,ana,Lead In,open,10,,2024-01-02 09:00,\n"
+            "B,Zed Ka,zed@ka.example,,ana,Proposal Made,open,20,,2024-01-03 09:00,\n"
+            "C,Amy Bo,amy@bo.example,,ana,Lead In,open,30,,2024-01-04 09:00,\n"
+            "D,Amy Bo,amy@bo.example,,ana,Lead In,open,40,,2024-01-05 09:00,\n")
+    f = write(tmp_path, "deals.csv", DEALS_HEAD + rows)
+    ok(invoke("prospects", "import", f, "--mapping", DEALS))
+    assert [r["email"] for r in query(crm, "SELECT email FROM prospects ORDER BY id")] == \
+        ["zed@ka.example", "amy@bo.example"]

@@ -399,3 +399,23 @@ def test_a_mapping_files_owners_table_names_the_users(invoke, crm, tmp_path):
     fails(invoke("prospects", "import", f, "--mapping", PEOPLE), "'The Boss' (1 row")
     ok(invoke("prospects", "import", f, "--mapping", mine))
     assert prospects(crm)["lucia@andina.example"]["owner"] == "ana"
+
+
+def test_two_columns_for_one_field_give_the_first_non_empty_cell(invoke, crm, tmp_path):
+    f = write(tmp_path, "contacts.csv", PEOPLE_HEAD + ROWS)
+    ok(invoke("prospects", "import", f, "--mapping", PEOPLE, "--map", "Phone Number=notes",
+              "--map", "Favourite Colour=notes"))
+    notes = {r["email"]: r["notes"] for r in query(crm, "SELECT email, notes FROM prospects")}
+    assert notes == {"lucia@andina.example": "+1 555", "bob@stone.example": "blue",
+                     "cy@young.example": None}
+
+
+def test_a_written_mapping_comments_only_the_columns_it_leaves_out(invoke, crm, tmp_path):
+    f = write(tmp_path, "contacts.csv", PEOPLE_HEAD + ROWS)
+    saved = tmp_path / "mine.toml"
+    ok(invoke("prospects", "import", f, "--mapping", PEOPLE, "--write-mapping", saved,
+              "--dry-run"))
+    lines = saved.read_text().splitlines()
+    assert '"Email" = "email"' in lines and '"Company Name" = "company"' in lines
+    assert '"Record ID" = ""  # known to the profile, no field' in lines
+    assert '"Favourite Colour" = ""  # no field for it' in lines

@@ -331,6 +331,10 @@ def test_log_interactions_appear_in_show_and_touch_the_prospect(invoke, three):
         {"kind": "note", "subject": None, "body": "internal only", "owner": "dev",
          "actor": "tester"},
     ]
+    # each logged interaction is audited in bob's history
+    created = activities(three, entity="interaction", action="create")
+    assert [(a["prospect_id"], a["after"]["kind"]) for a in created] == \
+        [(2, "email_out"), (2, "note")]
     show = ok(invoke("prospects", "show", "2"))
     assert "email_out: Proposal v2" in show and "note: internal only" in show
     nl = ok(invoke("prospects", "show", "2", "--format", "nl"))
