@@ -124,6 +124,14 @@ def test_json_array_with_typed_values(invoke, sales, tmp_path):
     assert p["bob@example.org"]["company"] == "Initech"
 
 
+
+def test_json_tags_that_are_no_list_name_the_field(invoke, sales):
+    text = ('{"email": "ada@example.com", "tags": 5}\n'
+            '{"email": "bob@example.org", "tags": {"a": 1}}\n')
+    lines, _ = rejected(invoke("prospects", "import", "-", input=text))
+    assert lines == ["row 1: tags 5 must be a list of tags or a comma list",
+                     "row 2: tags {'a': 1} must be a list of tags or a comma list"]
+
 def test_nl_json_from_stdin_reports_bad_lines_by_number(invoke, sales):
     text = ('{"email": "ada@example.com", "name": "Ada"}\n\n'
             '{"email": "bob@example.org", "value": "lots"}\n'
