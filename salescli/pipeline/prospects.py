@@ -21,7 +21,7 @@ from salescli.core.timeutil import now
 from salescli.pipeline import stages
 
 _LABEL = r"[a-z0-9](?:[a-z0-9-]*[a-z0-9])?"
-_EMAIL = re.compile(r"^[^@\s<>(),;:\"\[\]]+@" + _LABEL + r"(?:\." + _LABEL + r")+$")
+_EMAIL = re.compile(r"^[^@\s<>(),;:\"\[\]\x00-\x1f\x7f]+@" + _LABEL + r"(?:\." + _LABEL + r")+$")
 
 # Columns a person may set directly, with the public field name.
 EDITABLE = ("email", "name", "company", "owner", "value", "currency", "tags", "source",

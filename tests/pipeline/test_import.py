@@ -132,6 +132,19 @@ def test_json_tags_that_are_no_list_name_the_field(invoke, sales):
     assert lines == ["row 1: tags 5 must be a list of tags or a comma list",
                      "row 2: tags {'a': 1} must be a list of tags or a comma list"]
 
+
+def test_an_address_with_a_control_character_is_rejected(invoke, sales, tmp_path):
+    # a NUL past the first 8 KiB (where a file is judged binary) reaches the address check
+    head = b"email,name\na@example.com,"
+    text = head + b"N" * (8192 - len(head) - 1) + b"\n" + b"\x00b@example.com,B\n"
+    lines, _ = rejected(invoke("prospects", "import", write(tmp_path, "n.csv", text)))
+    assert lines == ["row 3: email '\\x00b@example.com' is not a valid email address"]
+    for bad in ("c\u0007d@example.com", "e\u007ff@example.com"):
+        lines, _ = rejected(invoke("prospects", "import", "-",
+                                   input=json.dumps({"email": bad}) + "\n"))
+        assert lines == [f"row 1: email {bad!r} is not a valid email address"]
+    assert scalar(sales, "SELECT count(*) FROM prospects") == 0
+
 def test_nl_json_from_stdin_reports_bad_lines_by_number(invoke, sales):
     text = ('{"email": "ada@example.com", "name": "Ada"}\n\n'
             '{"email": "bob@example.org", "value": "lots"}\n'
