@@ -204,7 +204,9 @@ def monthly_bands(conn: sqlite3.Connection, end: date, *, months_back: int = 4,
                             "model": model.kind})
     if history.closed_by(window(end, "90d", tz).cutoff) < MIN_HISTORY:
         return out
-    ahead = forecast(conn, horizon="90d", by="month", today=end, history=history)  # as of end
+    ahead = forecast(  # as of end
+        conn,  # pragma: no mutate: with a history given and no --owner, conn is not read
+        horizon="90d", by="month", today=end, history=history)
     months = sorted({r["period"] for r in ahead["rows"] if r["period"] != "total"})
     for r in ahead["rows"]:
         if r["period"] in months[:months_ahead]:

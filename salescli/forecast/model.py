@@ -156,13 +156,14 @@ def training(history: History, cutoff: float, horizon_days: float) -> Training:
 
 
 def stage_rates(t: Training) -> tuple[dict[str, float], float]:
-    """Per stage, the share of training rows won within the horizon; and the overall share."""
+    """Per stage, the share of training rows won within the horizon; and the overall share
+    (``fit`` calls it once some row was won, so there are rows)."""
     n: dict[str, int] = {}
     w: dict[str, int] = {}
     for r, y in zip(t.rows, t.labels, strict=True):
         n[r["stage"]] = n.get(r["stage"], 0) + 1
         w[r["stage"]] = w.get(r["stage"], 0) + y
-    overall = sum(t.labels) / len(t.labels) if t.labels else 0.0
+    overall = sum(t.labels) / len(t.labels)
     return {k: w[k] / n[k] for k in n}, overall
 
 
@@ -254,7 +255,7 @@ def closed_rates(history: History, cutoff: float) -> tuple[dict[str, float], flo
     """For a history too young for a past snapshot a horizon back: per open stage, the
     share won of the deals that had been in it and were closed at ``cutoff`` (however long
     they took); the overall share; median days from entering a stage to the win ("" for
-    all stages); and the number of deals won."""
+    all stages); and the number of deals won. ``fit`` calls it once a deal has closed."""
     n: dict[str, int] = {}
     w: dict[str, int] = {}
     to_win: dict[str, list[float]] = {}
@@ -280,8 +281,7 @@ def closed_rates(history: History, cutoff: float) -> tuple[dict[str, float], flo
     every = [x for v in to_win.values() for x in v]
     if every:
         close[""] = statistics.median(every)
-    return ({k: w[k] / n[k] for k in n}, won_deals / closed if closed else 0.0, close,
-            won_deals)
+    return {k: w[k] / n[k] for k in n}, won_deals / closed, close, won_deals
 
 
 def fit(history: History, cutoff: float, horizon_days: float, *,
@@ -327,9 +327,10 @@ def fit(history: History, cutoff: float, horizon_days: float, *,
     vec = Vectorizer()
     x = vec.fit_transform([encode(r) for r in t.rows])
     method = "isotonic" if min(positives, len(t.labels) - positives) >= 500 else "sigmoid"
-    clf = CalibratedClassifierCV(LogisticRegression(C=1.0, solver="newton-cholesky",
-                                                    max_iter=200), method=method,
-                                 cv=3)
+    clf = CalibratedClassifierCV(LogisticRegression(
+        C=1.0, solver="newton-cholesky",
+        max_iter=200,  # pragma: no mutate: Newton converges in under 10 steps
+    ), method=method, cv=3)
     clf.fit(x, t.labels)
     return Model("learned", f"logistic regression, {method} calibration, on {len(t.rows)} "
                  f"past snapshots of {t.closed} closed deals", clf=clf, vec=vec,

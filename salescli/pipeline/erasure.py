@@ -25,7 +25,7 @@ REDACTED = "[forgotten]"
 
 def _redact(value: Any, needles: list[str]) -> Any:
     if isinstance(value, dict):
-        if str(value.get("email") or "").lower() == needles[0]:
+        if str(value.get("email")).lower() == needles[0]:  # (no address: "none", no match)
             # A snapshot of the person (a create, delete or merge record): all of it goes.
             return {k: v if k == "id" or v in (None, "", []) else REDACTED
                     for k, v in value.items()}

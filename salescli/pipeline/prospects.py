@@ -21,7 +21,7 @@ from salescli.core.timeutil import now
 from salescli.pipeline import stages
 
 _LABEL = r"[a-z0-9](?:[a-z0-9-]*[a-z0-9])?"
-_EMAIL = re.compile(r"^[^@\s<>(),;:\"\[\]]+@" + _LABEL + r"(?:\." + _LABEL + r")+$")
+_EMAIL = re.compile(r"^[^@\s<>(),;:\"\[\]\x00-\x1f\x7f]+@" + _LABEL + r"(?:\." + _LABEL + r")+$")
 
 # Columns a person may set directly, with the public field name.
 EDITABLE = ("email", "name", "company", "owner", "value", "currency", "tags", "source",
@@ -323,7 +323,8 @@ def list_prospects(conn: sqlite3.Connection, *, stage: str | None = None,
         where.append("p.email_status = ?")
         params.append(parse_email_status(email_status))
     if search:
-        where.append("p.id IN (SELECT rowid FROM prospects_fts WHERE prospects_fts MATCH ?)")
+        where.append("p.id IN (SELECT rowid FROM prospects_fts"  # pragma: no mutate (case)
+                     " WHERE prospects_fts MATCH ?)")
         params.append(fts_query(search))
     if stale_days is not None:
         if stale_days < 0:
@@ -338,7 +339,9 @@ def list_prospects(conn: sqlite3.Connection, *, stage: str | None = None,
         raise InvalidValue("--sort", sort, "is not a sort key (" + ", ".join(SORTS) + ")")
     select = SELECT
     if addresses:
-        select = select.replace(" FROM prospects p", ", (SELECT json_group_array(email) FROM"
+        select = select.replace(" FROM prospects p",
+                                # (the subquery's names and function: SQLite ignores case)
+                                ", (SELECT json_group_array(email) FROM"  # pragma: no mutate
                                 " (SELECT email FROM prospect_addresses a WHERE a.prospect_id"
                                 " = p.id ORDER BY a.id)) AS other_emails FROM prospects p")
     sql = select + " WHERE " + " AND ".join(where)
@@ -353,7 +356,9 @@ def list_prospects(conn: sqlite3.Connection, *, stage: str | None = None,
         params.append(offset)
     base = default_currency()
     for row in conn.execute(sql, params):
-        yield public(row, base)
+        yield public(row,
+                     base,  # pragma: no mutate: public's own default, read once here
+                     )
 
 
 

@@ -138,3 +138,50 @@ def test_only_secret_variables_are_redacted_not_every_long_value(log_file, monke
     setup_logging(job="scan")
     logging.getLogger("salescli.jobs").info("scan by maria: abc messages")
     assert log_file.read_text().rstrip().endswith("INFO [scan] scan by maria: abc messages")
+
+
+def _syslog_line(monkeypatch, server: socket.socket, setting: str) -> str:
+    server.settimeout(10)
+    try:
+        monkeypatch.setenv("SALESCLI_LOG_SYSLOG", setting)
+        setup_logging(quiet=True, job="notify")
+        logging.getLogger("salescli.jobs").warning("notify slow")
+        return server.recv(4096).decode()
+    finally:
+        server.close()
+        setup_logging()
+
+
+def test_syslog_to_a_host_without_a_port_goes_to_port_514(monkeypatch):
+    server = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    try:
+        server.bind(("127.0.0.1", 514))
+    except OSError as exc:
+        server.close()
+        pytest.skip(f"cannot listen on UDP 514 here: {exc}")
+    assert _syslog_line(monkeypatch, server, "127.0.0.1").endswith(
+        "WARNING [notify] notify slow\x00")
+
+
+def test_syslog_to_an_ipv6_host_and_port(monkeypatch):
+    # the port is after the last colon: ::1:PORT is the IPv6 loopback at PORT
+    try:
+        server = socket.socket(socket.AF_INET6, socket.SOCK_DGRAM)
+        server.bind(("::1", 0))
+    except OSError as exc:
+        pytest.skip(f"no IPv6 loopback here: {exc}")
+    port = server.getsockname()[1]
+    assert _syslog_line(monkeypatch, server, f"::1:{port}").endswith(
+        "WARNING [notify] notify slow\x00")
+
+
+def test_secrets_of_four_characters_are_redacted_shorter_ones_are_not(log_file, monkeypatch):
+    from salescli.core import log
+
+    monkeypatch.setattr(log, "_registered", set())
+    monkeypatch.setenv("SALESCLI_IMAP_PASSWORD", "pw12")
+    log.add_secret("tk34")
+    log.add_secret("ab5")
+    setup_logging(job="scan")
+    logging.getLogger("salescli.jobs").info("pw12 tk34 ab5")
+    assert log_file.read_text().rstrip().endswith("INFO [scan] [redacted] [redacted] ab5")

@@ -68,6 +68,11 @@ def test_intervals_exact():
     assert sums.value_interval([0.9, 0.8], [100, 200]) == (100, 300)
     assert sums.count_distribution([0.5, 0.5]) == [0.25, 0.5, 0.25]
     assert sums.value_interval([], []) == (0, 0)
+    # the 80 % interval runs from the 10th to the 90th percentile: a deal at 8 % (won in 8
+    # of 100 worlds) is outside it, one at 12 % inside
+    assert sums.value_interval([0.08], [100]) == (0, 0)
+    assert sums.value_interval([0.12], [100]) == (0, 100)
+    assert sums.count_interval([0.08]) == (0, 0) and sums.count_interval([0.12]) == (0, 1)
 
 
 def test_simulation_agrees_with_exact(monkeypatch):

@@ -192,6 +192,9 @@ def test_a_forecast_without_open_deals_still_has_a_total_row():
 def test_a_horizon_over_730_days_is_refused_and_730_is_not(small, invoke):
     fails(invoke("forecast", "--horizon", "731d"), "--horizon", "'731d'", "at most 730 days")
     assert outlook.window(date(2025, 3, 31), "730d").days == 730
+    # weeks count as 7 days against the same limit: 105 weeks are 735 days
+    fails(invoke("forecast", "--horizon", "105w"), "--horizon", "'105w'", "at most 730 days")
+    assert outlook.window(date(2025, 3, 31), "104W").days == 728
 
 
 def test_a_bad_time_zone_is_one_exact_error(small, invoke, monkeypatch):

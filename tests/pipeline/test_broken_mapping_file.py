@@ -25,3 +25,13 @@ def test_a_broken_mapping_file_names_itself_and_the_key(invoke, sales, tmp_path,
     fails(invoke("prospects", "import", data, "--mapping", mapping),
           f"profile {mapping}:", *needles)
     assert scalar(sales, "SELECT count(*) FROM prospects") == 0
+
+
+def test_a_mapping_file_that_is_not_text_names_itself(invoke, sales, tmp_path):
+    mapping = tmp_path / "latin.toml"
+    mapping.write_bytes(TOOL.replace("My CRM", "Caf\xe9").encode("latin-1"))
+    data = tmp_path / "people.csv"
+    data.write_text("Email\nada@example.com\n", encoding="utf-8")
+    fails(invoke("prospects", "import", data, "--mapping", mapping),
+          f"profile {mapping}: the file cannot be read: ")
+    assert scalar(sales, "SELECT count(*) FROM prospects") == 0

@@ -7,7 +7,7 @@ from __future__ import annotations
 import pytest
 
 from tests.pipeline.crm_plan.support import PEOPLE, PEOPLE_HEAD, add_user, crm_schema, write
-from tests.support.cli import ok, query
+from tests.support.cli import fails, ok, query
 
 ASCII_ROWS = 14_000  # ~1.3 MB: past the reader's first 1 MiB chunk
 
@@ -34,3 +34,30 @@ def test_the_plan_reads_late_windows_1252_rows_as_the_import_does(invoke, sales,
     assert row == {"name": "Zoë Müller", "company": "Müller GmbH – Köln", "owner": "jurgen",
                    "value": 980.5, "currency": "EUR"}
     assert query(sales, "SELECT count(*) AS n FROM prospects")[0]["n"] == ASCII_ROWS + 1
+
+
+def test_a_byte_windows_1252_leaves_undefined_is_read_as_latin_1(invoke, sales, tmp_path):
+    # 0x81 has no Windows-1252 character: the plan's first pass reads it as the import
+    # does (Latin-1's), instead of stopping on it
+    crm_schema(sales)
+    add_user(sales, "jurgen", "jurgen@team.example", "Jürgen Groß")
+    row = ("7,Zoë,Müller,zoe@example.de,,Müller GmbH,Jürgen Groß,Customer,,"
+           "2024-03-05 14:22,2024-04-01 09:00,980.50,EUR,,,grün\x81\n")
+    f = write(tmp_path, "contacts.csv", PEOPLE_HEAD + row, encoding="latin-1")
+    plan = ok(invoke("prospects", "import", f, "--mapping", PEOPLE, "--dry-run"))
+    assert "  Jürgen Groß → jurgen (1 row)" in plan
+    ok(invoke("prospects", "import", f, "--mapping", PEOPLE))
+    assert query(sales, "SELECT name, owner FROM prospects") == \
+        [{"name": "Zoë Müller", "owner": "jurgen"}]
+
+
+def test_owner_maps_hold_when_a_late_byte_restarts_the_plan(invoke, sales, late_cp1252):
+    # the plan's first pass starts again at the late Windows-1252 row: --owner-map still holds
+    late_cp1252.write_bytes(late_cp1252.read_bytes().replace(b"Ana Souza", b"The Boss"))
+    fails(invoke("prospects", "import", late_cp1252, "--mapping", PEOPLE),
+          "'The Boss' (14000 rows")
+    ok(invoke("prospects", "import", late_cp1252, "--mapping", PEOPLE,
+              "--owner-map", "The Boss=ana"))
+    assert query(sales, "SELECT owner, count(*) AS n FROM prospects GROUP BY owner"
+                        " ORDER BY owner") == [{"owner": "ana", "n": ASCII_ROWS},
+                                               {"owner": "jurgen", "n": 1}]

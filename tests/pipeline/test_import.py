@@ -100,6 +100,17 @@ def test_library_returns_a_result_with_ids(conn, tmp_path):
     assert (again.inserted, again.skipped, again.written) == (0, 3, False)
 
 
+
+def test_library_mapping_adds_header_spellings(conn, db_file):
+    text = "E-Mail Adresse,Firma\nada@example.com,Analytical Engines\n"
+    with pytest.raises(InvalidValue):  # unknown columns, no email column
+        importer.import_data(conn, "lib", text, "de.csv")
+    result = importer.import_data(conn, "lib", text, "de.csv",
+                                  mapping={"E-Mail Adresse": "email", "firma": "company"})
+    assert result.inserted == 1
+    assert query(db_file, "SELECT email, company FROM prospects") == [
+        {"email": "ada@example.com", "company": "Analytical Engines"}]
+
 def test_json_array_with_typed_values(invoke, sales, tmp_path):
     data = [{"email": "ADA@example.com", "name": "Ada", "value": 5000, "tags": ["vip", "q4"],
              "stage": "proposal"},
@@ -112,6 +123,27 @@ def test_json_array_with_typed_values(invoke, sales, tmp_path):
     assert json.loads(p["bob@example.org"]["tags"]) == ["a", "b"]
     assert p["bob@example.org"]["company"] == "Initech"
 
+
+
+def test_json_tags_that_are_no_list_name_the_field(invoke, sales):
+    text = ('{"email": "ada@example.com", "tags": 5}\n'
+            '{"email": "bob@example.org", "tags": {"a": 1}}\n')
+    lines, _ = rejected(invoke("prospects", "import", "-", input=text))
+    assert lines == ["row 1: tags 5 must be a list of tags or a comma list",
+                     "row 2: tags {'a': 1} must be a list of tags or a comma list"]
+
+
+def test_an_address_with_a_control_character_is_rejected(invoke, sales, tmp_path):
+    # a NUL past the first 8 KiB (where a file is judged binary) reaches the address check
+    head = b"email,name\na@example.com,"
+    text = head + b"N" * (8192 - len(head) - 1) + b"\n" + b"\x00b@example.com,B\n"
+    lines, _ = rejected(invoke("prospects", "import", write(tmp_path, "n.csv", text)))
+    assert lines == ["row 3: email '\\x00b@example.com' is not a valid email address"]
+    for bad in ("c\u0007d@example.com", "e\u007ff@example.com"):
+        lines, _ = rejected(invoke("prospects", "import", "-",
+                                   input=json.dumps({"email": bad}) + "\n"))
+        assert lines == [f"row 1: email {bad!r} is not a valid email address"]
+    assert scalar(sales, "SELECT count(*) FROM prospects") == 0
 
 def test_nl_json_from_stdin_reports_bad_lines_by_number(invoke, sales):
     text = ('{"email": "ada@example.com", "name": "Ada"}\n\n'

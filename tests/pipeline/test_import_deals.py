@@ -3,6 +3,8 @@ advanced open deal (else the latest closed one); the other deals are timeline no
 
 from __future__ import annotations
 
+import json
+
 import pytest
 
 from tests.pipeline.crm_plan.support import DEALS, DEALS_HEAD, add_user, crm_schema, write
@@ -97,3 +99,30 @@ def test_an_address_cell_with_a_name_gives_the_name_when_no_column_does(invoke, 
     assert {r["email"]: r["name"] for r in query(crm, "SELECT email, name FROM prospects")} \
         == {"ann@lee.example": "Ann Lee", "bo@park.example": "Bo Park", "cy@ro.example": None}
     assert scalar(crm, "SELECT email FROM prospect_addresses") == "bo@home.example"
+
+
+def test_each_deal_note_is_audited_on_its_prospect(invoke, crm, tmp_path):
+    f = write(tmp_path, "deals.csv", DEALS_HEAD + DEALS_ROWS)
+    ok(invoke("prospects", "import", f, "--mapping", DEALS))
+    rows = query(crm, "SELECT a.prospect_id, a.after, p.email FROM activities a"
+                      " JOIN interactions i ON i.id = a.entity_id JOIN prospects p"
+                      " ON p.id = i.prospect_id WHERE a.entity = 'interaction'"
+                      " AND a.action = 'create' ORDER BY i.occurred_at")
+    assert [(r["email"], json.loads(r["after"])) for r in rows][:2] == [
+        ("ann@lee.example", {"kind": "note", "occurred_at": "2024-01-02T09:00:00Z",
+                             "subject": "Deal: Website"}),
+        ("ann@lee.example", {"kind": "note", "occurred_at": "2024-01-20T09:00:00Z",
+                             "subject": "Deal: Pilot"})]
+    assert all(r["prospect_id"] == scalar(crm, "SELECT id FROM prospects WHERE email = ?",
+                                          (r["email"],)) for r in rows)
+
+
+def test_people_with_several_deals_get_ids_in_the_files_order(invoke, crm, tmp_path):
+    rows = ("A,Zed Ka,zed@ka.example,,ana,Lead In,open,10,,2024-01-02 09:00,\n"
+            "B,Zed Ka,zed@ka.example,,ana,Proposal Made,open,20,,2024-01-03 09:00,\n"
+            "C,Amy Bo,amy@bo.example,,ana,Lead In,open,30,,2024-01-04 09:00,\n"
+            "D,Amy Bo,amy@bo.example,,ana,Lead In,open,40,,2024-01-05 09:00,\n")
+    f = write(tmp_path, "deals.csv", DEALS_HEAD + rows)
+    ok(invoke("prospects", "import", f, "--mapping", DEALS))
+    assert [r["email"] for r in query(crm, "SELECT email FROM prospects ORDER BY id")] == \
+        ["zed@ka.example", "amy@bo.example"]

@@ -357,3 +357,65 @@ def test_repeats_are_found_by_the_bit_filter_past_the_exact_set(invoke, crm, tmp
     monkeypatch.setattr(import_plan, "_EXACT", 1)  # the filter takes over after batch 1
     plan = ok(invoke("prospects", "import", f, "--mapping", PEOPLE, "--dry-run"))
     assert "1 merged with an earlier row" in plan.splitlines()[-1]
+
+
+def test_date_format_applies_to_a_crm_exports_dates(invoke, crm, tmp_path):
+    # day first, and 05/03 could be read either way: only --date-format says which
+    rows = ROWS.replace("2024-03-05 14:22", "05/03/2024 14:22") \
+        .replace("2024-04-01 09:00", "01/04/2024 09:00") \
+        .replace("2024-02-01 10:00", "01/02/2024 10:00") \
+        .replace("2024-02-20 10:00", "20/02/2024 10:00") \
+        .replace("2024-01-15 08:00", "15/01/2024 08:00")
+    f = write(tmp_path, "contacts.csv", PEOPLE_HEAD + rows)
+    out = ok(invoke("prospects", "import", f, "--mapping", PEOPLE, "--dry-run",
+                    "--date-format", "%d/%m/%Y %H:%M"))
+    assert "dates: Create Date %d/%m/%Y %H:%M; Close Date %d/%m/%Y %H:%M" in out.splitlines()
+    ok(invoke("prospects", "import", f, "--mapping", PEOPLE,
+              "--date-format", "%d/%m/%Y %H:%M"))
+    got = prospects(crm)
+    assert got["lucia@andina.example"]["created_at"] == "2024-03-05T14:22:00Z"
+    assert got["lucia@andina.example"]["stage_entered_at"] == "2024-04-01T09:00:00Z"
+
+
+def test_a_written_mapping_lists_the_commonest_values_first(invoke, crm, tmp_path):
+    more = "".join(f'{n},Sue,Bee{n},sue{n}@bee.example,,,,Subscriber,,2024-02-01 10:00,,,,,,\n'
+                   for n in (7, 8))
+    f = write(tmp_path, "contacts.csv", PEOPLE_HEAD + ROWS + more)
+    saved = tmp_path / "mine.toml"
+    out = ok(invoke("prospects", "import", f, "--mapping", PEOPLE, "--write-mapping", saved,
+                    "--dry-run")).splitlines()
+    assert out.index("  Subscriber → lead (3 rows)") < out.index("  Customer → won (1 row)")
+    lines = saved.read_text().splitlines()
+    stages = lines[lines.index("[stages]") + 1:lines.index("[owners]")]
+    assert stages[:2] == ['"Subscriber" = "lead"  # 3 rows', '"Customer" = "won"  # 1 row']
+
+
+def test_a_mapping_files_owners_table_names_the_users(invoke, crm, tmp_path):
+    rows = ROWS.replace("Ana Souza", "The Boss")
+    f = write(tmp_path, "contacts.csv", PEOPLE_HEAD + rows)
+    mine = tmp_path / "mine.toml"
+    mine.write_text(PEOPLE.read_text(encoding="utf-8") + '\n[owners]\n"The Boss" = "ana"\n',
+                    encoding="utf-8")
+    fails(invoke("prospects", "import", f, "--mapping", PEOPLE), "'The Boss' (1 row")
+    ok(invoke("prospects", "import", f, "--mapping", mine))
+    assert prospects(crm)["lucia@andina.example"]["owner"] == "ana"
+
+
+def test_two_columns_for_one_field_give_the_first_non_empty_cell(invoke, crm, tmp_path):
+    f = write(tmp_path, "contacts.csv", PEOPLE_HEAD + ROWS)
+    ok(invoke("prospects", "import", f, "--mapping", PEOPLE, "--map", "Phone Number=notes",
+              "--map", "Favourite Colour=notes"))
+    notes = {r["email"]: r["notes"] for r in query(crm, "SELECT email, notes FROM prospects")}
+    assert notes == {"lucia@andina.example": "+1 555", "bob@stone.example": "blue",
+                     "cy@young.example": None}
+
+
+def test_a_written_mapping_comments_only_the_columns_it_leaves_out(invoke, crm, tmp_path):
+    f = write(tmp_path, "contacts.csv", PEOPLE_HEAD + ROWS)
+    saved = tmp_path / "mine.toml"
+    ok(invoke("prospects", "import", f, "--mapping", PEOPLE, "--write-mapping", saved,
+              "--dry-run"))
+    lines = saved.read_text().splitlines()
+    assert '"Email" = "email"' in lines and '"Company Name" = "company"' in lines
+    assert '"Record ID" = ""  # known to the profile, no field' in lines
+    assert '"Favourite Colour" = ""  # no field for it' in lines

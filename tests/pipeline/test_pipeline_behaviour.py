@@ -34,3 +34,11 @@ def test_a_bad_stage_kind_names_the_field_and_value(conn, sales):
     with pytest.raises(InvalidValue) as err:
         stages.add_stage(conn, "tester", "Pilot", "maybe")
     assert str(err.value) == "kind 'maybe' must be open, won or lost"
+
+
+def test_tags_that_are_no_list_name_the_field_and_value(conn, three, db_file):
+    before = db_state(db_file)
+    with pytest.raises(InvalidValue) as err:
+        prospects.update(conn, "tester", "ada@example.com", {"tags": 5})
+    assert str(err.value) == "tags 5 must be a list of tags"
+    assert db_state(db_file) == before

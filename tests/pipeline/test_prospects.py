@@ -39,6 +39,10 @@ def test_add_normalises_email_and_fills_fields(invoke, three):
                            " FROM stage_changes ORDER BY id")
     assert [(c["prospect_id"], c["from_stage_id"], c["actor"]) for c in changes] == \
         [(1, None, "tester"), (2, None, "tester"), (3, None, "tester")]
+    # and its audit row: the prospect created, by whom, with what
+    [created] = activities(three, action="create", entity="prospect", entity_id=1)
+    assert (created["actor"], created["prospect_id"], created["before"]) == ("tester", 1, None)
+    assert created["after"]["email"] == "ada@example.com"
 
 
 def test_add_prints_a_line_or_the_object(invoke, sales):
@@ -203,6 +207,16 @@ def test_update_records_only_changed_fields(invoke, three):
                              "tags": ["hot"], "source": "event"}
 
 
+
+def test_update_sets_a_value_and_currency(invoke, three):
+    ok(invoke("prospects", "update", "bob@example.org", "--value", "2,500.50",
+              "--currency", "eur"))
+    p = query(three, "SELECT value, currency FROM prospects WHERE email = 'bob@example.org'")[0]
+    assert (p["value"], p["currency"]) == (2500.5, "EUR")
+    last = activities(three)[-1]
+    assert (last["before"], last["after"]) == ({"value": 1200.0, "currency": "USD"},
+                                               {"value": 2500.5, "currency": "EUR"})
+
 def test_update_untag_and_no_op(invoke, three):
     ok(invoke("prospects", "update", "1", "--untag", "VIP"))
     assert json.loads(scalar(three, "SELECT tags FROM prospects WHERE id = 1")) == ["q4"]
@@ -317,6 +331,10 @@ def test_log_interactions_appear_in_show_and_touch_the_prospect(invoke, three):
         {"kind": "note", "subject": None, "body": "internal only", "owner": "dev",
          "actor": "tester"},
     ]
+    # each logged interaction is audited in bob's history
+    created = activities(three, entity="interaction", action="create")
+    assert [(a["prospect_id"], a["after"]["kind"]) for a in created] == \
+        [(2, "email_out"), (2, "note")]
     show = ok(invoke("prospects", "show", "2"))
     assert "email_out: Proposal v2" in show and "note: internal only" in show
     nl = ok(invoke("prospects", "show", "2", "--format", "nl"))

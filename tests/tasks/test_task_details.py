@@ -74,3 +74,13 @@ def test_snooze_judges_after_today_on_the_day_given(conn, three):
     t = store.add(conn, "tester", "ada@example.com", "call")
     with pytest.raises(InvalidValue, match="must be a day after today"):
         store.snooze(conn, "tester", t["id"], "2030-01-05", today=date(2030, 1, 10))
+
+
+def test_a_snooze_activity_says_what_the_due_day_was(conn, three, db_file):
+    t = store.add(conn, "tester", "ada@example.com", "call", due="2030-01-12",
+                  today=date(2030, 1, 10))
+    store.snooze(conn, "tester", t["id"], "2030-01-20", today=date(2030, 1, 10))
+    [row] = activities(db_file, entity="task", action="snooze")
+    assert (row["entity_id"], row["before"], row["after"]) == (
+        t["id"], {"due_on": "2030-01-12", "snoozed_until": None},
+        {"due_on": "2030-01-20", "snoozed_until": "2030-01-20"})

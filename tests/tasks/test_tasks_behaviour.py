@@ -34,8 +34,10 @@ def test_snoozing_to_today_names_the_until_option(invoke, three, db_file):
 
 
 def test_empty_text_and_a_bad_until_day_are_exact_errors(invoke, three, db_file):
-    assert fails(invoke("tasks", "add", "ada@example.com", "  ")) == \
-        "Error: TEXT '' must not be empty"
+    for empty in ("  ", ""):
+        assert fails(invoke("tasks", "add", "ada@example.com", empty)) == \
+            "Error: TEXT '' must not be empty"
+    assert scalar(db_file, "SELECT count(*) FROM tasks") == 0
     ok(invoke("tasks", "add", "ada@example.com", "call her", "--due", "today"))
     tid = scalar(db_file, "SELECT id FROM tasks")
     assert fails(invoke("tasks", "snooze", tid, "--until", "someday")) == \
