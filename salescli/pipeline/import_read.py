@@ -167,7 +167,8 @@ class Source:
             self.stream.close()
             self.stream = open(self.path, "rb")  # noqa: SIM115 - closed by Source.close
         elif self.spool is not None:
-            while chunk := self.stream.read(_CHUNK):  # what the first pass left unread
+            # what the first pass left unread (any size read: the same bytes)
+            while chunk := self.stream.read(_CHUNK):  # pragma: no mutate
                 self.spool.write(chunk)
             if self.stream is not sys.stdin.buffer:
                 self.stream.close()

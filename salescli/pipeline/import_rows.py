@@ -319,7 +319,7 @@ class Rows:
         fields win), a deals export's most advanced open deal (else the latest closed
         one) with the other deals as notes."""
         groups: dict[str, list[tuple]] = {}
-        for row in sorted(self.side, key=itemgetter(0)):
+        for row in sorted(self.side):  # by row number (unique: the rest is never compared)
             groups.setdefault(row[_EMAIL], []).append(row)
         self.side = []
         out = []

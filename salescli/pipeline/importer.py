@@ -252,7 +252,8 @@ def import_source(conn: sqlite3.Connection, actor: str, source: Source, *,
                     numbers, cells, given, unread = rows_plan.batch(numbers, cells)
                     bad = bad + unread
                     cols = rows_plan.cols
-                    mapped = -2 if validator is not None else mapped
+                    # (a sentinel: another value rebuilds the same Validator, slower)
+                    mapped = -2 if validator is not None else mapped  # pragma: no mutate
                 if kind == InputFormat.JSON:
                     cells, cols = _rows(headers, cells)
                 if mapped not in (len(headers.cols), -2) and (cells or kind == InputFormat.CSV):
@@ -269,7 +270,8 @@ def import_source(conn: sqlite3.Connection, actor: str, source: Source, *,
                 if rows_plan is not None:
                     staged = rows_plan.set_aside(staged)
                 take(staged, rejected)
-                early = early and (skip_invalid or not result.rejected_rows)
+                # (not early: the same rows, all written at the end, slower)
+                early = early and (skip_invalid or not result.rejected_rows)  # pragma: no mutate
                 if early and inserter.staged - inserter.inserted >= _FLUSH:
                     inserter.insert()
                 if progress and source.size:
