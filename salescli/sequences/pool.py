@@ -40,7 +40,8 @@ class SenderPool:
     """Per-sender settings, today's count, the last send, and one open SMTP session."""
 
     def __init__(self, conn: sqlite3.Connection, moment: datetime,
-                 sleep: Callable[[float], None], *, dry: bool = False):
+                 sleep: Callable[[float], None], *,
+                 one_click: tuple[str, bytes] | None, dry: bool = False):
         self.conn = conn
         self.dry = dry
         self.config = senders.load()
@@ -53,7 +54,7 @@ class SenderPool:
         self.sessions: dict[str, Any] = {}
         self.owners: dict[tuple, dict[str, Any]] = {}
         # (endpoint URL, token key) for one-click unsubscribe links (compose.one_click)
-        self.one_click: tuple[str, bytes] | None = None
+        self.one_click = one_click
         self.stack = ExitStack()
 
     def get(self, address: str) -> senders.Sender:

@@ -104,8 +104,7 @@ def send_due(conn: sqlite3.Connection, *, now: datetime | str | None = None,
     failpoint("send.selected")
     one_click = compose.one_click()  # a missing secret stops the run before any mail
     cache = Plans(conn)
-    pool = SenderPool(conn, moment, sleep, dry=dry_run)
-    pool.one_click = one_click
+    pool = SenderPool(conn, moment, sleep, one_click=one_click, dry=dry_run)
     if dry_run:
         return _dry_run(conn, ids, moment, cache, pool, counts)
     sender = ThreadPoolExecutor(max_workers=1, thread_name_prefix="smtp")

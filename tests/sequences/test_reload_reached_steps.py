@@ -26,3 +26,10 @@ def test_steps_already_reached_cannot_be_removed(conn, db_file, intro, team, smt
     assert db_state(db_file) == before
     assert "updated" in ok(invoke("sequences", "load", write_plan(tmp_path, TWO_STEPS,
                                                                    name="two.toml")))
+    # Ada was waiting for step 3, which the file no longer has: when it falls due, her
+    # enrollment finishes (all steps done) and nothing more is sent.
+    sent = len(smtp_server.messages)
+    assert send_due(conn, now=t0 + timedelta(days=5)) == {"finished": 1}
+    assert len(smtp_server.messages) == sent
+    assert [(r["state"], r["reason"]) for r in conn.execute(
+        "SELECT state, reason FROM enrollments")] == [("finished", "all steps done")]

@@ -79,6 +79,14 @@ def test_a_task_step_is_audited_as_the_task_it_made(conn, db_file, team, tmp_pat
     assert row["after"]["kind"] == "call" and row["after"]["owner"] == "maria"
 
 
+def test_a_run_counts_every_task_it_made(conn, db_file, team, tmp_path, t0):
+    store.load(conn, "tester", write_plan(tmp_path, TASK_THEN_MAIL))
+    enroll.enroll(conn, "tester", "call-first", ["ada@example.com", "bob@example.org"],
+                  now_=t0)
+    assert send_due(conn, now=t0) == {"tasks": 2}
+    assert len(query(db_file, "SELECT * FROM tasks")) == 2
+
+
 def test_preview_shows_a_task_step_and_the_mail_after_it(invoke, team, tmp_path):
     ok(invoke("sequences", "load", write_plan(tmp_path, TASK_THEN_MAIL)))
     out = ok(invoke("sequences", "preview", "call-first", "bob@example.org"))
