@@ -241,7 +241,7 @@ def _fast_dsn(raw: bytes) -> list[Failure] | None:
                 key, value = line.split(":", 1)
                 key = key.strip().lower()
                 fields[key] = value.strip()
-        action = fields.get("action", "").lower()  # pragma: no mutate: speed only (as above)
+        action = fields.get("action", "").lower()
         if not action.startswith(("delayed", "fail", "error")):
             continue
         rcpt = fields.get("original-recipient") or fields.get("final-recipient") or ""
