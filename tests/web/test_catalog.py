@@ -135,8 +135,8 @@ def test_a_count_over_its_time_limit_is_left_out(tmp_path):
 
 
 def test_a_name_outside_the_snapshot_gets_datasettes_own_answer(web_env):
-    """A table created after the snapshot was read, or none at all: the questions Datasette
-    asks of it are answered by Datasette's own code, not from the snapshot."""
+    """A name the snapshot does not hold: the questions Datasette asks of it are answered
+    by Datasette's own code, as they would be without the snapshot."""
     from datasette.database import Database
 
     db = web_env["ds"].get_database("sales")
