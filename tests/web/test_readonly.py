@@ -219,3 +219,22 @@ def test_serve_mounts_any_file_as_sales_over_http(live_server, monkeypatch):
     body = urllib.request.urlopen(request).read().decode()
     assert "example.com" in body
     assert PASSWORD not in body
+
+
+def test_any_file_is_served_as_sales_in_process(tmp_path, template_dir, monkeypatch):
+    """The in-process twin of the test above (which needs a live server): a database file
+    named other than sales.db is still the database called and routed ``sales``."""
+    from salescli.web import server
+    from tests.web.conftest import copy_template
+
+    monkeypatch.setenv("SALESCLI_SECRET", SECRET)
+    db_file = copy_template(template_dir, tmp_path / "other", "pipeline-2024.db")
+    token, _ = tokens.create_token(db_file, "anna", timedelta(hours=1), "t")
+    ds = server.build_datasette(db_file)
+    try:
+        response = run(ds.client.get("/sales/prospects.json?_shape=objects&_size=1",
+                                     headers=bearer(token)))
+        assert response.status_code == 200, response.text
+        assert "example.com" in response.text
+    finally:
+        ds._salescli_auth.close()
