@@ -238,3 +238,30 @@ def test_any_file_is_served_as_sales_in_process(tmp_path, template_dir, monkeypa
         assert "example.com" in response.text
     finally:
         ds._salescli_auth.close()
+
+
+def test_the_databases_page_shows_the_file_as_it_grows(fresh, monkeypatch):
+    """Served read-only but not immutable: cron jobs keep writing, so Datasette must not
+    hash the file once and keep its first size (what it does for an immutable file)."""
+    import json
+
+    from salescli.core.db import open_write
+    from salescli.pipeline import prospects
+
+    monkeypatch.setenv("SALESCLI_SECRET", SECRET)
+    token, _ = tokens.create_token(fresh["db_file"], "ada", timedelta(hours=1), "t")
+
+    def listed() -> dict:
+        response = run(fresh["ds"].client.get("/-/databases.json", headers=bearer(token)))
+        assert response.status_code == 200
+        (db,) = json.loads(response.text)
+        return db
+
+    first = listed()
+    assert (first["name"], first["is_mutable"], first["hash"]) == ("sales", True, None)
+    conn = open_write(fresh["db_file"])
+    for i in range(300):
+        prospects.add(conn, "tester", f"grow{i}@example.com", notes="n" * 500)
+    conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+    conn.close()
+    assert listed()["size"] == fresh["db_file"].stat().st_size > first["size"]
