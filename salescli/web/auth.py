@@ -131,7 +131,10 @@ def landing_page(role: Role | None) -> str:
 
 def derived_secret(secret: bytes, purpose: str) -> str:
     """A separate key for ``purpose`` (e.g. Datasette cookie signing), stable across restarts."""
-    return hmac.new(secret, f"salescli:{purpose}".encode(), hashlib.sha256).hexdigest()
+    # One purpose uses it today: any label gives a working key of its own, so dropping the
+    # label is not behaviour (it would sign everyone out once, at the upgrade): pragma.
+    return hmac.new(secret, f"salescli:{purpose}".encode(),  # pragma: no mutate
+                    hashlib.sha256).hexdigest()
 
 
 # --- request-time checks (used by the web server) -------------------------------------

@@ -37,7 +37,7 @@ def without_default_facets(scope: dict, path: str) -> dict:
     view) of the served database and the query names no facet; else ``scope`` itself."""
     if not _TABLE_JSON.match(path):
         return scope
-    query = scope["query_string"].decode("latin-1")  # ASGI: always there, maybe b""
+    query = scope.get("query_string", b"").decode("latin-1")
     names = {k.lower() for k, _ in urllib.parse.parse_qsl(query, keep_blank_values=True)}
     if any(n.startswith("_facet") or n == "_nofacet" for n in names):
         return scope

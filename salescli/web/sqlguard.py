@@ -42,10 +42,9 @@ def authorizer(action: int, arg1: str | None, arg2: str | None, _db: str | None,
         if action == sqlite3.SQLITE_UPDATE and arg1 in ("sqlite_master", "sqlite_temp_master"):
             return sqlite3.SQLITE_OK
         return sqlite3.SQLITE_DENY
-    # SQLite always names the function (arg2) and the table read (arg1).
-    if action == sqlite3.SQLITE_FUNCTION and arg2.lower() in DENIED_FUNCTIONS:
+    if action == sqlite3.SQLITE_FUNCTION and (arg2 or "").lower() in DENIED_FUNCTIONS:
         return sqlite3.SQLITE_DENY
-    if action == sqlite3.SQLITE_READ and arg1.lower() in DENIED_TABLES:
+    if action == sqlite3.SQLITE_READ and (arg1 or "").lower() in DENIED_TABLES:
         return sqlite3.SQLITE_DENY
     if action == sqlite3.SQLITE_PRAGMA and (
             (arg1 or "").lower() not in READ_PRAGMAS

@@ -42,3 +42,20 @@ def test_the_admin_sees_the_path_nobody_else_does(web_env):
 @pytest.mark.parametrize("path", ADMIN_PAGES)
 def test_anonymous_gets_401(web_env, path):
     assert run(web_env["ds"].client.get(path)).status_code == 401
+
+
+def test_the_refusal_says_the_page_is_for_admins(fresh, monkeypatch):
+    """On a Datasette of its own (so that ./dev mutants, which maps each test to the code
+    it ran, sees this test build the guard): the 403's JSON says why."""
+    import json
+    from datetime import timedelta
+
+    from salescli.web.tokens import create_token
+    from tests.web.conftest import SECRET, bearer
+
+    monkeypatch.setenv("SALESCLI_SECRET", SECRET)
+    token, _ = create_token(fresh["db_file"], "maria", timedelta(hours=1), "t")
+    response = run(fresh["ds"].client.get("/-/versions.json", headers=bearer(token)))
+    assert response.status_code == 403
+    assert json.loads(response.text) == {"ok": False, "error": "this page is for admins only",
+                                         "status": 403}

@@ -207,3 +207,20 @@ def test_oversized_or_unsized_login_posts_are_refused(fresh):
                                  headers={"Content-Type": "application/x-www-form-urlencoded"}))
     assert unsized.status_code == 411
     assert signin_events(fresh["db_file"]) == []
+
+
+def test_an_expired_form_says_so_keeps_the_username_and_can_be_sent_again(fresh):
+    """A form posted without its CSRF cookie (expired, or cleared by the browser)."""
+    stale = run(fresh["ds"].client.post("/-/login", data={"username": "maria",
+                                                          "password": PASSWORD}))
+    assert stale.status_code == 403
+    assert "The form expired. Please try again." in stale.text
+    assert 'value="maria"' in stale.text
+    # The page carries a fresh pair, so trying again works.
+    csrf = stale.cookies["ds_csrftoken"]
+    assert re.search(r'name="csrftoken" value="([^"]+)"', stale.text).group(1) == csrf
+    again = run(fresh["ds"].client.post("/-/login", data={"username": "maria",
+                                                          "password": PASSWORD,
+                                                          "csrftoken": csrf},
+                                        cookies={"ds_csrftoken": csrf}))
+    assert again.status_code == 302 and "ds_actor" in again.cookies

@@ -219,3 +219,49 @@ def test_serve_mounts_any_file_as_sales_over_http(live_server, monkeypatch):
     body = urllib.request.urlopen(request).read().decode()
     assert "example.com" in body
     assert PASSWORD not in body
+
+
+def test_any_file_is_served_as_sales_in_process(tmp_path, template_dir, monkeypatch):
+    """The in-process twin of the test above (which needs a live server): a database file
+    named other than sales.db is still the database called and routed ``sales``."""
+    from salescli.web import server
+    from tests.web.conftest import copy_template
+
+    monkeypatch.setenv("SALESCLI_SECRET", SECRET)
+    db_file = copy_template(template_dir, tmp_path / "other", "pipeline-2024.db")
+    token, _ = tokens.create_token(db_file, "anna", timedelta(hours=1), "t")
+    ds = server.build_datasette(db_file)
+    try:
+        response = run(ds.client.get("/sales/prospects.json?_shape=objects&_size=1",
+                                     headers=bearer(token)))
+        assert response.status_code == 200, response.text
+        assert "example.com" in response.text
+    finally:
+        ds._salescli_auth.close()
+
+
+def test_the_databases_page_shows_the_file_as_it_grows(fresh, monkeypatch):
+    """Served read-only but not immutable: cron jobs keep writing, so Datasette must not
+    hash the file once and keep its first size (what it does for an immutable file)."""
+    import json
+
+    from salescli.core.db import open_write
+    from salescli.pipeline import prospects
+
+    monkeypatch.setenv("SALESCLI_SECRET", SECRET)
+    token, _ = tokens.create_token(fresh["db_file"], "ada", timedelta(hours=1), "t")
+
+    def listed() -> dict:
+        response = run(fresh["ds"].client.get("/-/databases.json", headers=bearer(token)))
+        assert response.status_code == 200
+        (db,) = json.loads(response.text)
+        return db
+
+    first = listed()
+    assert (first["name"], first["is_mutable"], first["hash"]) == ("sales", True, None)
+    conn = open_write(fresh["db_file"])
+    for i in range(300):
+        prospects.add(conn, "tester", f"grow{i}@example.com", notes="n" * 500)
+    conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+    conn.close()
+    assert listed()["size"] == fresh["db_file"].stat().st_size > first["size"]

@@ -112,3 +112,17 @@ def test_a_refused_token_leaves_no_error_in_the_server_log(fresh, caplog):
     assert run(fresh["ds"].client.get("/sales", headers=bearer("junk"))).status_code == 401
     assert [e for e, _, _ in signin_events(fresh["db_file"])].count("token_refused") == 1
     assert [r.getMessage() for r in caplog.records if r.levelno >= logging.WARNING] == []
+
+
+def test_a_sign_out_is_logged_with_the_session_it_ended(fresh):
+    ds = fresh["ds"]
+    cookie = login(ds, "maria", PASSWORD).cookies["ds_actor"]
+    page = run(ds.client.get("/-/logout", cookies={"ds_actor": cookie}))
+    csrf = page.cookies["ds_csrftoken"]
+    out = run(ds.client.post("/-/logout", data={"csrftoken": csrf},
+                             cookies={"ds_actor": cookie, "ds_csrftoken": csrf}))
+    assert out.status_code == 302
+    events = [(e, user, json.loads(d)) for e, user, d in signin_events(fresh["db_file"])
+              if user == "maria" and e in ("login", "logout")]
+    (_, _, signed_in), (event, _, signed_out) = events
+    assert event == "logout" and signed_out == {"sid": signed_in["sid"]}
