@@ -68,6 +68,15 @@ def login(ds, username: str, password: str, *, next_url: str | None = None):
     return run(ds.client.post("/-/login", data=data, cookies={"ds_csrftoken": csrf}))
 
 
+def sign_in_and_out(ds, username: str = "maria"):
+    """Sign in, then out through the real logout form (its CSRF cookie); the POST response."""
+    cookie = login(ds, username, PASSWORD).cookies["ds_actor"]
+    page = run(ds.client.get("/-/logout", cookies={"ds_actor": cookie}))
+    csrf = page.cookies["ds_csrftoken"]
+    return run(ds.client.post("/-/logout", data={"csrftoken": csrf},
+                              cookies={"ds_actor": cookie, "ds_csrftoken": csrf}))
+
+
 def signin_events(db_file: Path) -> list[tuple]:
     """(event, username, detail) rows of the sign-in log, oldest first."""
     conn = sqlite3.connect(db_file.with_name("credentials.db"))

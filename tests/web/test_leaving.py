@@ -5,17 +5,12 @@ from __future__ import annotations
 
 import sqlite3
 
-from tests.web.conftest import PASSWORD, login, run
+from tests.web.conftest import run, sign_in_and_out
 from tests.web.test_unsubscribe import mailed  # noqa: F401 - the fixture
 
 
 def test_signing_out_expires_the_cookie_in_the_past_and_keeps_it_from_scripts(fresh):
-    ds = fresh["ds"]
-    cookie = login(ds, "maria", PASSWORD).cookies["ds_actor"]
-    page = run(ds.client.get("/-/logout", cookies={"ds_actor": cookie}))
-    csrf = page.cookies["ds_csrftoken"]
-    out = run(ds.client.post("/-/logout", data={"csrftoken": csrf},
-                             cookies={"ds_actor": cookie, "ds_csrftoken": csrf}))
+    out = sign_in_and_out(fresh["ds"])
     assert out.status_code == 302
     (cleared,) = [c for c in out.headers.get_list("set-cookie") if c.startswith("ds_actor=")]
     parts = {p.split("=", 1)[0].strip().lower(): p.split("=", 1)[-1].strip()

@@ -8,7 +8,7 @@ import time
 from datetime import timedelta
 
 from salescli.web import plugin, tokens
-from tests.web.conftest import PASSWORD, bearer, login, run, signin_events
+from tests.web.conftest import PASSWORD, bearer, login, run, sign_in_and_out, signin_events
 
 
 def test_a_created_token_is_logged_with_who_created_it(fresh):
@@ -115,12 +115,7 @@ def test_a_refused_token_leaves_no_error_in_the_server_log(fresh, caplog):
 
 
 def test_a_sign_out_is_logged_with_the_session_it_ended(fresh):
-    ds = fresh["ds"]
-    cookie = login(ds, "maria", PASSWORD).cookies["ds_actor"]
-    page = run(ds.client.get("/-/logout", cookies={"ds_actor": cookie}))
-    csrf = page.cookies["ds_csrftoken"]
-    out = run(ds.client.post("/-/logout", data={"csrftoken": csrf},
-                             cookies={"ds_actor": cookie, "ds_csrftoken": csrf}))
+    out = sign_in_and_out(fresh["ds"])
     assert out.status_code == 302
     events = [(e, user, json.loads(d)) for e, user, d in signin_events(fresh["db_file"])
               if user == "maria" and e in ("login", "logout")]
