@@ -82,36 +82,31 @@ def test_quiet_keeps_stderr_for_failures_but_the_file_gets_everything(
     assert lines[1].endswith("ERROR [rollup] rollup failed: database is locked")
 
 
-def test_log_file_rotates(tmp_path, monkeypatch, restore_logging):
+def write_40_lines(tmp_path, monkeypatch, **settings: str) -> list[str]:
+    """Log 40 job lines to ``tmp_path/x.log`` with these SALESCLI_LOG_* settings; the
+    names of the files in ``tmp_path`` afterwards, sorted."""
     monkeypatch.setenv("SALESCLI_LOG_FILE", str(tmp_path / "x.log"))
-    monkeypatch.setenv("SALESCLI_LOG_MAX_BYTES", "500")
-    monkeypatch.setenv("SALESCLI_LOG_BACKUPS", "2")
+    for name, value in settings.items():
+        monkeypatch.setenv(f"SALESCLI_LOG_{name}", value)
     setup_logging(job="scan")
-    log = logging.getLogger("salescli.jobs")
     for i in range(40):
-        log.info("scan ok in 0.1s messages=%d", i)
-    names = sorted(p.name for p in tmp_path.iterdir())
+        logging.getLogger("salescli.jobs").info("scan ok in 0.1s messages=%d", i)
+    return sorted(p.name for p in tmp_path.iterdir())
+
+
+def test_log_file_rotates(tmp_path, monkeypatch, restore_logging):
+    names = write_40_lines(tmp_path, monkeypatch, MAX_BYTES="500", BACKUPS="2")
     assert names == ["x.log", "x.log.1", "x.log.2"]
     assert "messages=39" in (tmp_path / "x.log").read_text()
 
 
 def test_log_file_keeps_five_rotated_files_by_default(tmp_path, monkeypatch, restore_logging):
-    monkeypatch.setenv("SALESCLI_LOG_FILE", str(tmp_path / "x.log"))
-    monkeypatch.setenv("SALESCLI_LOG_MAX_BYTES", "100")
-    setup_logging(job="scan")
-    for i in range(40):
-        logging.getLogger("salescli.jobs").info("scan ok in 0.1s messages=%d", i)
-    assert sorted(p.name for p in tmp_path.iterdir()) == ["x.log"] + [
-        f"x.log.{n}" for n in range(1, 6)]
+    names = write_40_lines(tmp_path, monkeypatch, MAX_BYTES="100")
+    assert names == ["x.log"] + [f"x.log.{n}" for n in range(1, 6)]
 
 
 def test_log_max_bytes_zero_never_rotates(tmp_path, monkeypatch, restore_logging):
-    monkeypatch.setenv("SALESCLI_LOG_FILE", str(tmp_path / "x.log"))
-    monkeypatch.setenv("SALESCLI_LOG_MAX_BYTES", "0")
-    setup_logging(job="scan")
-    for i in range(40):
-        logging.getLogger("salescli.jobs").info("scan ok in 0.1s messages=%d", i)
-    assert [p.name for p in tmp_path.iterdir()] == ["x.log"]
+    assert write_40_lines(tmp_path, monkeypatch, MAX_BYTES="0") == ["x.log"]
     assert len((tmp_path / "x.log").read_text().splitlines()) == 40
 
 
