@@ -23,6 +23,9 @@ if TYPE_CHECKING:
     from salescli.mail.parse_worker import ParseWorker
 
 log = logging.getLogger("salescli.mail")
+# New messages in a folder from which its headers are parsed in a child process
+# (mail/parse_worker.py): here, so that a folder below it never imports that module.
+WORKER_MIN = 1000
 
 
 @dataclass
@@ -79,7 +82,7 @@ def fetch_account(source: Source, checkpoints: dict[tuple[str, str], Checkpoint]
             if not plan.handles:
                 continue
             apart = None
-            if len(plan.handles) >= _worker_min():  # a large import: parse apart
+            if len(plan.handles) >= WORKER_MIN:  # a large import: parse apart
                 from salescli.mail.parse_worker import ParseWorker
 
                 worker = apart = worker or ParseWorker()
@@ -101,12 +104,6 @@ def fetch_account(source: Source, checkpoints: dict[tuple[str, str], Checkpoint]
             worker.close()
         source.close()
     put(DoneEvent(source.account))
-
-
-def _worker_min() -> int:
-    from salescli.mail.parse_worker import WORKER_MIN
-
-    return WORKER_MIN
 
 
 class Stopped(Exception):

@@ -3,7 +3,7 @@
 The fetch threads and the writer share one interpreter: while a fetch thread parses
 headers (pure Python, about a third of the scan's CPU), the writer's thread waits for the
 GIL between its SQLite calls, so a first import ran about as long as both added up. A
-folder with at least ``WORKER_MIN`` new messages is parsed by a child process of the
+folder with at least ``fetch.WORKER_MIN`` new messages is parsed by a child process of the
 fetch thread (``python -m salescli.mail.parse_worker``) that gets each chunk's raw
 headers and sends back the envelopes, pickled, over its pipes; the fetch thread waits
 for it without the GIL. Rescans and watch cycles (a few messages) parse in-process. The
@@ -24,8 +24,6 @@ if TYPE_CHECKING:
     from salescli.mail.parse import Envelope
 
 log = logging.getLogger("salescli.mail")
-
-WORKER_MIN = 1000  # new messages in a folder from which its headers are parsed apart
 Item = tuple[Any, str, bytes, Any]  # handle, location, raw header bytes, INTERNALDATE
 
 

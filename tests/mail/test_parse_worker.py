@@ -11,7 +11,7 @@ import random
 from datetime import timedelta
 
 from salescli.core import db
-from salescli.mail import parse_worker, sample
+from salescli.mail import fetch, parse_worker, sample
 from salescli.mail import scan as scanner
 from salescli.mail.parse import parse_many
 from salescli.mail.run import ScanOptions
@@ -68,7 +68,7 @@ def test_a_folder_parsed_by_the_worker_records_what_parsing_in_process_does(tmp_
     at_home = _scan(tmp_path, "home.db", box)  # 62 messages: parsed in-process
     assert started == []
 
-    monkeypatch.setattr(parse_worker, "WORKER_MIN", 1)  # every folder in the worker
+    monkeypatch.setattr(fetch, "WORKER_MIN", 1)  # every folder in the worker
     apart = _scan(tmp_path, "apart.db", box)
 
     assert len(started) == 1  # one worker for the account, both folders
