@@ -172,3 +172,19 @@ def test_a_base64_report_is_decoded_whatever_the_order_of_its_headers(tmp_path, 
                                                                        conn):
     s = _scan_one(tmp_path, invoke, conn, _base64_report())
     assert (s["email_status"], s["bounce_reason"]) == ("bounced_soft", "552 5.2.2 mailbox full")
+
+
+def test_the_encoding_of_another_part_does_not_decode_the_report(tmp_path, invoke, conn):
+    """A quoted-printable explanation before a plain report: the report is read as it is
+    ('code=42' stays: decoded as quoted-printable it would be 'codeB')."""
+    text = QP_DSN.replace("Content-Type: text/plain\n\nYour message",
+                          "Content-Type: text/plain\nContent-Transfer-Encoding: quoted-printable"
+                          "\n\nYour message")
+    text = text.replace("Content-Transfer-Encoding: quoted-printable\n\nReporting-MTA",
+                        "\nReporting-MTA")
+    text = text.replace("User un=\nknown in virtual mailbox table (code=3D42)",
+                        "User unknown (code=42)")
+    s = _scan_one(tmp_path, invoke, conn, text)
+    assert s["email_status"] == "bounced_hard"
+    assert s["bounce_reason"] == (f"550 5.1.1 <{ADDR}>: Recipient address rejected: User"
+                                  " unknown (code=42)")
