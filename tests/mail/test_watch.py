@@ -184,13 +184,15 @@ def test_without_idle_the_watcher_polls_every_interval(tmp_path, db_file):
         env = cli_env(**box.env(), SALESCLI_DB=str(db_file))
         proc = start_cli("scan", "--watch", "--interval", "1", env=env)
         try:
-            _wait_until(lambda: _stage(db_file, PEOPLE[0]["email"]) == "contacted", proc,
-                        "the first cycle")
+            # The first cycle's job row is finished after its stage change is seen: wait
+            # for both, so that the reply comes after a cycle that could not see it.
+            _wait_until(lambda: _stage(db_file, PEOPLE[0]["email"]) == "contacted"
+                        and _cycles(db_file) >= 1, proc, "the first cycle")
             cycles = _cycles(db_file)
             box.append("INBOX", sample.reply(PEOPLE[0], ME, ago(hours=1), "Hello", None)[0])
             _wait_until(lambda: _stage(db_file, PEOPLE[0]["email"]) == "replied", proc,
                         "the reply found by polling", timeout=30)
-            assert _cycles(db_file) > cycles
+            _wait_until(lambda: _cycles(db_file) > cycles, proc, "the polling cycle's row")
         finally:
             if proc.poll() is None:
                 proc.send_signal(signal.SIGTERM)
