@@ -8,6 +8,7 @@ it when a run dies (even by SIGKILL): a stale lock recovers by itself. A
 from __future__ import annotations
 
 import fcntl
+import hashlib
 import json
 import logging
 import os
@@ -26,6 +27,7 @@ from salescli.core.errors import JobLocked
 from salescli.core.timeutil import now
 
 log = logging.getLogger("salescli.jobs")
+_NAME_MAX = 255  # bytes in a file name (ext4, XFS, APFS)
 
 
 @dataclass
@@ -44,9 +46,17 @@ class JobRun:
 
 
 def lock_path(db_file: Path, job: str) -> Path:
-    """Where the lock for ``job`` lives (``SALESCLI_LOCK_DIR`` or beside the database)."""
+    """Where the lock for ``job`` lives (``SALESCLI_LOCK_DIR`` or beside the database).
+
+    Named after the database; a name too long for one more suffix (255 bytes a file name)
+    is cut, and told apart from others cut the same by a hash of the whole."""
     base = Path(os.environ.get("SALESCLI_LOCK_DIR") or db_file.resolve().parent)
-    return base / f".{db_file.name}.{job}.lock"
+    name = f".{db_file.name}.{job}.lock"
+    if len(os.fsencode(name)) > _NAME_MAX:
+        digest = hashlib.sha256(os.fsencode(db_file.name)).hexdigest()[:16]
+        cut = os.fsdecode(os.fsencode(db_file.name)[:_NAME_MAX // 2])
+        name = f".{cut}-{digest}.{job}.lock"
+    return base / name
 
 
 @contextmanager
