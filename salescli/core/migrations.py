@@ -264,6 +264,15 @@ def m012_scan_speed(db: Database) -> None:
     )
 
 
+
+@m()
+def m013_one_history_index(db: Database) -> None:
+    """Imports and moves write one index less: ``stage_changes_reached`` (m009) served the
+    funnel's per-prospect aggregate, which reads ``prospect_furthest`` since m010; the few
+    look-ups of one prospect's stages left use ``stage_changes_prospect``. 100k imported
+    prospects with history: 5 % smaller file, 0.04 s less (benchmarks/bench_import.py)."""
+    db.execute("DROP INDEX IF EXISTS stage_changes_reached")
+
 SCHEMA_VERSION = len(m._migrations)
 assert SCHEMA_VERSION == schema.SCHEMA_VERSION, "update salescli.core.schema.SCHEMA_VERSION"
 

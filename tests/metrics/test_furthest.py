@@ -189,6 +189,20 @@ def test_m011_keeps_only_the_rows_that_say_more_than_the_current_stage(tmp_path,
     conn.close()
 
 
+def test_m013_drops_the_second_history_index_and_the_funnel_is_still_kept(tmp_path, ny):
+    conn = old_database(tmp_path, 12, "m013_one_history_index")
+    h = build(History(conn, datetime.now(NY).date()))
+    before = aggregated(conn)
+    conn = upgraded(tmp_path, conn)
+    indexes = {r[0] for r in conn.execute(
+        "SELECT name FROM sqlite_master WHERE type = 'index' AND tbl_name = 'stage_changes'")}
+    assert "stage_changes_reached" not in indexes and "stage_changes_prospect" in indexes
+    assert kept(conn) == before
+    move(conn, h.ids["a"], "contacted")  # moved back from won: its furthest is kept
+    assert assert_kept(conn)[h.ids["a"]] == 5
+    conn.close()
+
+
 FUNNELS = {  # the funnels managers see: the canned query and the dashboard chart
     "pipeline_funnel": lambda y: y["databases"]["sales"]["queries"]["pipeline_funnel"]["sql"],
     "dashboard": lambda y: y["plugins"]["datasette-dashboards"]["pipeline"]["charts"][
