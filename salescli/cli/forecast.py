@@ -172,7 +172,8 @@ def refresh(horizon: str) -> None:
     """Store today's forecast for the dashboard and `salescli metrics` (cron: nightly,
     after the rollup; the rollup job runs it).
 
-    Replaces the forecast_deals, forecast_periods and forecast_state tables.
+    Replaces the forecast_deals, forecast_periods, forecast_stages and forecast_state
+    tables.
     """
     from salescli.core.errors import JobLocked
     from salescli.forecast import store

@@ -88,9 +88,11 @@ def metrics(days: int, owner: str | None, stale_days: int, sequences: bool, fmt:
     conn = read_conn()
     data = lib.summary(conn, days=days, owner=owner, stale_days=stale_days)
     funnel, kpis = data["funnel"], data["kpis"]
-    # The forecast panel reads what the nightly refresh stored: no model is fitted here.
+    # The forecast panel reads what the nightly refresh stored: no model is fitted, no
+    # history replayed here (but on a database never refreshed).
+    stages = store.stored_outlook(conn, owner)
     data["forecast"] = {"stored": store.stored(conn, owner),
-                        "stages": store.stage_outlook(conn, owner)}
+                        "stages": store.stage_outlook(conn, owner) if stages is None else stages}
     if fmt == "json":
         import json
 

@@ -12,7 +12,7 @@ import sqlite3
 from salescli.core.errors import SchemaError
 
 # The number of migrations in salescli.core.migrations (checked there at import).
-SCHEMA_VERSION = 13
+SCHEMA_VERSION = 14
 
 
 def schema_version(conn: sqlite3.Connection) -> int:

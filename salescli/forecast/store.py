@@ -1,9 +1,10 @@
 """The stored forecast the dashboard and ``salescli metrics`` read without scikit-learn,
 written by ``refresh`` (the nightly job), and stage outlooks from the history alone.
 
-Tables (migration m006): ``forecast_deals`` (one row per scored open deal),
+Tables (migrations m007, m014): ``forecast_deals`` (one row per scored open deal),
 ``forecast_periods`` (per owner — NULL for everyone —, month and currency, ``total`` for the whole
-horizon), ``forecast_state`` (one row: as-of day, horizon, model, when refreshed).
+horizon), ``forecast_stages`` (the stage outlook per owner, NULL for everyone),
+``forecast_state`` (one row: as-of day, horizon, model, when refreshed).
 Derived data like the metrics rollup: replaced whole, no audit rows.
 """
 
@@ -41,9 +42,14 @@ def refresh(conn: sqlite3.Connection, *, horizon: str = "90d", today: date | Non
     for owner in sorted({d["owner"] for d in deals}):
         periods += [(owner, r) for r in group([d for d in deals if d["owner"] == owner],
                                               "month")]
+    outlooks = _outlooks(History(conn, mail=False))
     with transaction(conn):
         conn.execute("DELETE FROM forecast_deals")
         conn.execute("DELETE FROM forecast_periods")
+        conn.execute("DELETE FROM forecast_stages")
+        conn.executemany("INSERT INTO forecast_stages VALUES (?, ?, ?, ?, ?)", [
+            (owner, sid, *counts) for owner, tally in outlooks.items()
+            for sid, counts in tally.items()])
         conn.executemany(
             "INSERT INTO forecast_deals VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
             [(d["prospect_id"], d["owner"], d["stage"], d["value"], d["probability"],
@@ -92,36 +98,71 @@ def stored(conn: sqlite3.Connection, owner: str | None = None) -> dict[str, Any]
 
 def stage_outlook(conn: sqlite3.Connection, owner: str | None = None,
                   history: History | None = None) -> list[dict[str, Any]]:
-    """Per open stage, over deals that entered it and have since closed: the share won
-    "from here" and the median days from entering the stage to the win."""
+    """Per open stage, over deals that entered it (with ``owner`` on the change, None:
+    anyone) and have since closed: the share won "from here" and the median days from
+    entering the stage to the win. Replays the whole history: ``stored_outlook`` reads
+    what the nightly refresh kept."""
     history = history or History(conn, mail=False)
-    won_after: dict[int, list[int]] = {}
-    wins: dict[int, list[float]] = {}
+    return _rows(conn, history.stages, _outlooks(history).get(owner, {}))
+
+
+def stored_outlook(conn: sqlite3.Connection, owner: str | None = None
+                   ) -> list[dict[str, Any]] | None:
+    """``stage_outlook`` as of the last refresh, or None if there has been none."""
+    if conn.execute("SELECT 1 FROM forecast_state WHERE id = 1").fetchone() is None:
+        return None
+    stages = {r[0]: (r[1], r[2], r[3]) for r in conn.execute(
+        "SELECT id, name, kind, position FROM stages")}
+    kept = {sid: (closed, won, median) for sid, closed, won, median in conn.execute(
+        "SELECT stage_id, closed_since, won, median_days_to_win FROM forecast_stages"
+        " WHERE owner IS ?", (owner,))}
+    return _rows(conn, stages, kept)
+
+
+_Tally = dict[int, tuple[int, int, float | None]]  # stage id → (closed since, won, median)
+
+
+def _outlooks(history: History) -> dict[str | None, _Tally]:
+    """The stage outlook of every owner of a change ("" for none) and of all (None), in
+    one pass over the history."""
+    won_after: dict[tuple[str | None, int], list[int]] = {}
+    wins: dict[tuple[str | None, int], list[float]] = {}
     for d in history.deals.values():
         closes = [(at, c[0]) for at, c in zip(d.change_at, d.changes, strict=True)
                   if c[0] in history.won or c[0] in history.lost]
-        seen: set[int] = set()
+        seen: set[tuple[str | None, int]] = set()
         for at, (stage_id, chg_owner, _) in zip(d.change_at, d.changes, strict=True):
-            if stage_id in seen or history.stages[stage_id][1] != StageKind.OPEN:
+            if history.stages[stage_id][1] != StageKind.OPEN:
                 continue
-            if owner is not None and (chg_owner or "") != owner:
-                continue
-            seen.add(stage_id)
             j = bisect_right([c[0] for c in closes], at)
-            if j < len(closes):
-                close_at, close_stage = closes[j]
-                won = close_stage in history.won
-                won_after.setdefault(stage_id, []).append(int(won))
-                if won:
-                    wins.setdefault(stage_id, []).append(days(close_at - at))
+            for key in ((None, stage_id), (chg_owner or "", stage_id)):
+                if key in seen:
+                    continue
+                seen.add(key)
+                if j < len(closes):
+                    close_at, close_stage = closes[j]
+                    won = close_stage in history.won
+                    won_after.setdefault(key, []).append(int(won))
+                    if won:
+                        wins.setdefault(key, []).append(days(close_at - at))
+    out: dict[str | None, _Tally] = {}
+    for (owner, sid), closed in won_after.items():
+        median = round(statistics.median(wins[owner, sid]), 1) \
+            if wins.get((owner, sid)) else None
+        out.setdefault(owner, {})[sid] = (len(closed), sum(closed), median)
+    return out
+
+
+def _rows(conn: sqlite3.Connection, stages: dict[int, tuple[str, str, int]],
+          tally: _Tally) -> list[dict[str, Any]]:
+    """The outlook rows of the live open stages, in pipeline order."""
     live = {r[0] for r in conn.execute("SELECT id FROM stages WHERE removed_at IS NULL")}
     out = []
-    for sid, (name, kind, _) in sorted(history.stages.items(), key=lambda x: x[1][2]):
+    for sid, (name, kind, _) in sorted(stages.items(), key=lambda x: x[1][2]):
         if kind != StageKind.OPEN or sid not in live:
             continue
-        closed = won_after.get(sid, [])
-        out.append({"stage": name, "closed_since": len(closed),
-                    "win_rate": round(sum(closed) / len(closed), 4) if closed else None,
-                    "median_days_to_win": round(statistics.median(wins[sid]), 1)
-                    if wins.get(sid) else None})
+        closed, won, median = tally.get(sid, (0, 0, None))
+        out.append({"stage": name, "closed_since": closed,
+                    "win_rate": round(won / closed, 4) if closed else None,
+                    "median_days_to_win": median})
     return out
