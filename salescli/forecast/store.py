@@ -33,8 +33,9 @@ def refresh(conn: sqlite3.Connection, *, horizon: str = "90d", today: date | Non
     from salescli.forecast.model import NotEnoughHistory
     from salescli.forecast.outlook import forecast, group
 
+    history = History(conn)  # read once: the forecast and the stage outlook
     try:
-        result = forecast(conn, horizon=horizon, today=today)
+        result = forecast(conn, horizon=horizon, today=today, history=history)
     except NotEnoughHistory as exc:
         result = _without_forecast(horizon, today, exc)
     deals = result["_deals"]
@@ -42,7 +43,7 @@ def refresh(conn: sqlite3.Connection, *, horizon: str = "90d", today: date | Non
     for owner in sorted({d["owner"] for d in deals}):
         periods += [(owner, r) for r in group([d for d in deals if d["owner"] == owner],
                                               "month")]
-    outlooks = _outlooks(History(conn, mail=False))
+    outlooks = _outlooks(history)
     with transaction(conn):
         conn.execute("DELETE FROM forecast_deals")
         conn.execute("DELETE FROM forecast_periods")
