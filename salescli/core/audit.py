@@ -90,7 +90,7 @@ def list_activities(
     """Activities newest last, filtered; before/after decoded from JSON."""
     where, params = [], []
     if prospect_id is not None:
-        where.append("prospect_id = ?")
+        where.append("prospect_id = ?")  # pragma: no mutate (SQL names ignore case)
         params.append(prospect_id)
     if actor:
         where.append("actor = ?")

@@ -69,6 +69,7 @@ def test_the_busy_timeout_setting_is_what_sqlite_waits(monkeypatch, db_file):
 @pytest.mark.parametrize("name, value, reason", [
     ("SALESCLI_HEALTH_MAX_ERROR_RATE", "1.5", "must be between 0 and 1"),
     ("SALESCLI_HEALTH_MAX_ERROR_RATE", "-0.1", "must be at least 0"),
+    ("SALESCLI_HEALTH_MAX_ERROR_RATE", "a fifth", "is not a number"),  # a share, not whole
     ("SALESCLI_HEALTH_MAX_PENDING", "-3", "must be at least 0"),
     ("SALESCLI_HEALTH_MAX_QUARANTINE", "ten", "is not a whole number"),
 ])

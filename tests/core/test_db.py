@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import gc
+import os
 import sqlite3
 import stat
 
@@ -268,3 +269,29 @@ def test_a_long_job_letting_writers_in_with_none_waiting_goes_on(sales):
     finally:
         job.close()
     assert [r["username"] for r in query(sales, "SELECT username FROM users")] == ["a", "b", "c"]
+
+
+def _turn_files_open(sales) -> int:
+    """How many descriptors of this process are open on ``sales``' writers'-turn file."""
+    turns = str(sales) + db.TURNS_SUFFIX
+    count = 0
+    for fd in os.listdir("/proc/self/fd"):
+        try:
+            count += os.readlink(f"/proc/self/fd/{fd}") == turns
+        except OSError:  # the listing's own descriptor, gone by now
+            pass
+    return count
+
+
+def test_a_connection_dropped_unclosed_gives_back_its_writers_turn_file(sales):
+    """A long-lived process (the dashboard, a job) that drops a connection without closing
+    it gets the turn file's descriptor back, so it never runs out of open files."""
+    before = _turn_files_open(sales)
+    job = db.connect(sales)
+    with db.transaction(job):
+        job.execute("INSERT INTO users(username, role, created_at, updated_at)"
+                    " VALUES ('a', 'admin', 'x', 'x')")
+    assert _turn_files_open(sales) == before + 1
+    del job
+    gc.collect()
+    assert _turn_files_open(sales) == before

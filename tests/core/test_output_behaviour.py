@@ -37,6 +37,12 @@ def test_export_returns_the_number_of_rows_written(invoke, sales, conn, fmt):
     assert export.export(conn, "prospects", fmt, out=io.StringIO()) == 3
 
 
+def test_an_export_given_neither_a_path_nor_a_stream_says_so(sales, conn):
+    """The library's caller learns what is missing, not a TypeError from deep inside."""
+    with pytest.raises(ValueError, match="^export needs a path or a stream$"):
+        export.export(conn, "prospects", "csv")
+
+
 def test_parse_day_names_the_date_field_by_default():
     with pytest.raises(InvalidValue, match="^date 'soon' is not a date"):
         timeutil.parse_day("soon")

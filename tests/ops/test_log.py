@@ -147,3 +147,19 @@ def test_an_unusable_log_file_is_reported_and_the_job_still_runs(db_file, tmp_pa
     r = job("backup", env=env)
     assert r.returncode == 0 and len(list((tmp_path / "bk").iterdir())) == 1
     assert "SALESCLI_LOG_FILE" in r.stderr and "cannot be opened" in r.stderr
+
+
+def test_a_failing_job_logs_its_error_once(db_file, tmp_path):
+    """The cron entry reports the command's own ERROR line, not a second copy of it."""
+    db.open_write(db_file).close()
+    blocker = tmp_path / "not-a-dir"
+    blocker.write_text("")
+    env = salescli_env(SALESCLI_LOG_FILE=str(tmp_path / "salescli.log"),
+                       SALESCLI_BACKUP_DIR=str(blocker / "backups"))
+    r = job("backup", env=env)
+    assert r.returncode == 1
+    errors = [line for line in (tmp_path / "salescli.log").read_text().splitlines()
+              if " ERROR " in line]
+    assert len(errors) == 1, errors
+    assert "backup failed after " in errors[0]
+    assert "cannot create the backup directory" in errors[0]

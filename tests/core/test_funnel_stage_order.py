@@ -1,0 +1,23 @@
+"""The funnel's furthest stage (core/funnel_schema.py's triggers) follows a change of the
+stage order made with ``salescli stages reorder``: a prospect that went back from a stage
+counts at that stage's new place."""
+
+from __future__ import annotations
+
+from salescli.core import funnel_schema
+from tests.support.cli import connect, ok
+
+
+def test_a_reorder_moves_the_furthest_stage_of_a_prospect_that_went_back(invoke, sales):
+    ok(invoke("prospects", "add", "a@example.com"))
+    ok(invoke("prospects", "add", "b@example.com", "--stage", "meeting"))
+    ok(invoke("prospects", "move", "a@example.com", "replied"))
+    ok(invoke("prospects", "move", "a@example.com", "contacted"))
+    ok(invoke("stages", "reorder", "lead", "replied", "meeting", "contacted"))
+    conn = connect(sales)
+    try:
+        furthest = dict(conn.execute(funnel_schema.EFFECTIVE_SQL))
+        assert furthest == dict(conn.execute(funnel_schema.AGGREGATED_SQL))
+        assert furthest == {1: 3, 2: 2}  # a reached contacted, now after meeting
+    finally:
+        conn.close()
