@@ -133,6 +133,12 @@ def test_json_tags_that_are_no_list_name_the_field(invoke, sales):
                      "row 2: tags {'a': 1} must be a list of tags or a comma list"]
 
 
+def test_json_tags_holding_no_text_name_the_value(invoke, sales):
+    text = '{"email": "ada@example.com", "tags": ["vip", ["nested"]]}\n'
+    lines, _ = rejected(invoke("prospects", "import", "-", input=text))
+    assert lines == ["row 1: tags ['vip', ['nested']] must be a list of tags (text)"]
+
+
 def test_an_address_with_a_control_character_is_rejected(invoke, sales, tmp_path):
     # a NUL past the first 8 KiB (where a file is judged binary) reaches the address check
     head = b"email,name\na@example.com,"
