@@ -133,6 +133,18 @@ def test_json_tags_that_are_no_list_name_the_field(invoke, sales):
                      "row 2: tags {'a': 1} must be a list of tags or a comma list"]
 
 
+def test_json_name_parts_that_are_no_text_are_rejected_as_the_name(invoke, sales):
+    text = '{"email": "ada@example.com", "first_name": "Ada", "last_name": {"x": 1}}\n'
+    lines, _ = rejected(invoke("prospects", "import", "-", input=text))
+    assert lines == ["row 1: name {'x': 1} must be text"]
+
+
+def test_json_tags_holding_no_text_name_the_value(invoke, sales):
+    text = '{"email": "ada@example.com", "tags": ["vip", ["nested"]]}\n'
+    lines, _ = rejected(invoke("prospects", "import", "-", input=text))
+    assert lines == ["row 1: tags ['vip', ['nested']] must be a list of tags (text)"]
+
+
 def test_an_address_with_a_control_character_is_rejected(invoke, sales, tmp_path):
     # a NUL past the first 8 KiB (where a file is judged binary) reaches the address check
     head = b"email,name\na@example.com,"
@@ -383,6 +395,17 @@ def test_duplicate_of_database_update_changes_only_given_fields(invoke, three, t
                     "--on-duplicate", "update"))
     assert out == "e.csv: 2 rows, 0 inserted, 0 updated, 2 unchanged\n"
     assert len(activities(three)) == n
+
+
+def test_the_import_activity_counts_the_unchanged_rows(invoke, three, tmp_path):
+    ok(invoke("prospects", "import", write(tmp_path, "d.csv", AGAINST_DB),
+              "--on-duplicate", "update"))
+    out = ok(invoke("prospects", "import", write(tmp_path, "f.csv", AGAINST_DB
+                                                 + "dee@example.com,Dee,,,,,\n"),
+                    "--on-duplicate", "update"))
+    assert out == "f.csv: 3 rows, 1 inserted, 0 updated, 2 unchanged\n"
+    after = activities(three)[-1]["after"]
+    assert (after["inserted"], after["updated"], after["unchanged"]) == (1, 0, 2)
 
 
 # ------------------------------------------------------------------ the bulk path

@@ -36,5 +36,8 @@ def test_a_plan_reads_the_decimal_comma_of_the_whole_column(invoke, sales, tmp_p
 
 
 def test_prospects_add_rejects_a_decimal_comma(invoke, sales):
-    fails(invoke("prospects", "add", "ada@example.com", "--value", "980,50"), "980,50")
+    line = fails(invoke("prospects", "add", "ada@example.com", "--value", "980,50"))
+    assert line == ("Error: value '980,50' is not a number in the 1,250.50 style (a "
+                    "decimal comma? an import by a plan reads the column's style: add "
+                    "--write-mapping FILE)")
     assert query(sales, "SELECT count(*) AS n FROM prospects")[0]["n"] == 0

@@ -89,6 +89,17 @@ def test_create_owners_makes_audited_operators_without_a_password(invoke, crm, t
     ok(invoke("prospects", "import", f, "--mapping", PEOPLE, "--on-duplicate", "skip"))
 
 
+def test_owners_named_in_no_latin_letters_get_the_username_owner(invoke, crm, tmp_path):
+    f = write(tmp_path, "c.csv", PEOPLE_HEAD + row(1, "a@x.example", "王芳")
+              + row(2, "b@x.example", "Σοφία"))
+    out = ok(invoke("prospects", "import", f, "--mapping", PEOPLE, "--create-owners",
+                    "--dry-run"))
+    assert "  王芳 → owner (created) (1 row)" in out.splitlines()
+    assert "  Σοφία → owner2 (created) (1 row)" in out.splitlines()
+    ok(invoke("prospects", "import", f, "--mapping", PEOPLE, "--create-owners"))
+    assert owners(crm) == {"a@x.example": "owner", "b@x.example": "owner2"}
+
+
 def test_owners_are_not_created_when_the_import_fails(invoke, crm, tmp_path):
     f = write(tmp_path, "c.csv", FILE + "7,No,Mail,,,,New Person,Subscriber,,,,,,,,\n")
     result = invoke("prospects", "import", f, "--mapping", PEOPLE, "--create-owners")

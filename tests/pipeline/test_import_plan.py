@@ -222,6 +222,10 @@ def test_a_profile_breaking_the_format_is_one_line_naming_file_and_key(invoke, c
     bad.write_text(PEOPLE.read_text().replace('"Labels" = "tags"', '"Labels" = "labels"'))
     fails(invoke("prospects", "import", f, "--mapping", bad),
           f"profile {bad}: columns.'Labels' 'labels' is not a field")
+    bad.write_text(PEOPLE.read_text().replace('"Labels" = "tags"', '"Labels" = "signed_at"'))
+    line = fails(invoke("prospects", "import", f, "--mapping", bad))
+    assert line.startswith(f"Error: profile {bad}: columns.'Labels' 'signed_at' is not a field:"
+                           " 'signed' is not a stage (stages: ")
     bad.write_text(PEOPLE.read_text().replace('"Customer" = "won"', '"Customer" = "closed"'))
     fails(invoke("prospects", "import", f, "--mapping", bad),
           f"profile {bad}: stages.'Customer' 'closed' is not a stage of the database")

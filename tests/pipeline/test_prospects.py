@@ -99,6 +99,12 @@ def test_list_filters(invoke, three, args, expected):
     assert emails(invoke, *args) == expected
 
 
+def test_an_unknown_sort_key_names_the_option_and_the_keys(invoke, three):
+    line = fails(invoke("prospects", "list", "--sort", "shoe-size"))
+    assert line.startswith("Error: --sort 'shoe-size' is not a sort key (")
+    assert "value" in line and "name" in line
+
+
 def test_list_email_status_after_bounce(invoke, three):
     ok(invoke("prospects", "update", "bob@example.org", "--email-status", "bounced_hard"))
     assert emails(invoke, "--email-status", "bounced_hard") == ["bob@example.org"]
