@@ -58,3 +58,22 @@ def test_a_damaged_database_is_one_problem_line(invoke, ops_conn, db_file, monke
     assert lines[1].startswith(f"  - integrity check of {db_file} failed: *** in database main"
                                " ***; On tree page ")
     assert lines[2] == ""  # the problem list ends; the report's tables follow
+
+
+def test_a_mailbox_scanned_exactly_the_threshold_ago_is_not_yet_late(ops_conn, db_file):
+    from datetime import UTC, datetime, timedelta
+
+    from salescli.core.timeutil import iso
+    from salescli.ops import health
+
+    scanned = datetime(2026, 3, 2, 9, 0, tzinfo=UTC)
+    ops_conn.execute("INSERT INTO mail_checkpoints(account, folder, last_scan_at)"
+                     " VALUES ('work', 'INBOX', ?)", (iso(scanned),))
+
+    def mail_problems(seconds_after_threshold: int) -> list[str]:
+        now = scanned + timedelta(minutes=30, seconds=seconds_after_threshold)
+        report = health.check(db_file, now=now, thresholds=health.Thresholds())
+        return [p for p in report["problems"] if p.startswith("mail ")]
+
+    assert mail_problems(0) == []
+    assert mail_problems(1) == ["mail work/INBOX last scanned 30m ago (threshold 30m)"]
