@@ -77,3 +77,28 @@ def test_a_mailbox_scanned_exactly_the_threshold_ago_is_not_yet_late(ops_conn, d
 
     assert mail_problems(0) == []
     assert mail_problems(1) == ["mail work/INBOX last scanned 30m ago (threshold 30m)"]
+
+
+@pytest.mark.parametrize("off", ["off", "0", "none", " NONE "])
+def test_a_jobs_age_check_is_turned_off_by_each_of_its_spellings(invoke, ops_conn,
+                                                                  monkeypatch, off):
+    from tests.ops.helpers import add_run, ago
+
+    add_run(ops_conn, "backup", "ok", started=ago(days=3))
+    late = invoke("health", "--format", "json")
+    assert late.exit_code == 1
+    assert json.loads(late.output)["problems"] == [
+        "job backup last succeeded 3d ago (threshold 2d)"]
+    monkeypatch.setenv("SALESCLI_HEALTH_JOB_MAX_AGE", f"backup={off}")
+    result = invoke("health", "--format", "json")
+    assert result.exit_code == 0, result.output
+
+
+def test_the_credentials_database_beside_is_checked_and_healthy(invoke, ops_conn, db_file):
+    from salescli.web import credentials
+
+    credentials.open_credentials(db_file).close()
+    result = invoke("health", "--format", "json")
+    rep = json.loads(result.output)
+    assert result.exit_code == 0, rep["problems"]
+    assert rep["database"]["credentials_integrity"] == "ok"
