@@ -102,3 +102,13 @@ def test_the_credentials_database_beside_is_checked_and_healthy(invoke, ops_conn
     rep = json.loads(result.output)
     assert result.exit_code == 0, rep["problems"]
     assert rep["database"]["credentials_integrity"] == "ok"
+
+
+def test_the_json_report_says_when_it_was_checked(invoke, ops_conn):
+    from datetime import UTC, datetime
+
+    before = datetime.now(UTC).replace(microsecond=0)
+    result = invoke("health", "--format", "json")
+    after = datetime.now(UTC)
+    checked = datetime.fromisoformat(json.loads(result.output)["checked_at"])
+    assert before <= checked <= after
