@@ -35,6 +35,10 @@ def test_a_mailbox_never_scanned_is_named_without_an_age(invoke, ops_conn):
      "Error: SALESCLI_HEALTH_PENDING_MAX_AGE 'soon' is not a duration like 30m, 12h, 7d or 2w"),
     ("SALESCLI_HEALTH_MAX_ERROR_RATE", "most",
      "Error: SALESCLI_HEALTH_MAX_ERROR_RATE 'most' is not a number"),
+    ("SALESCLI_HEALTH_MAX_ERROR_RATE", "1.5",
+     "Error: SALESCLI_HEALTH_MAX_ERROR_RATE '1.5' must be between 0 and 1"),
+    ("SALESCLI_HEALTH_MAIL_MAX_DELAY", "soon",
+     "Error: SALESCLI_HEALTH_MAIL_MAX_DELAY 'soon' is not a duration like 30m, 12h, 7d or 2w"),
 ])
 def test_a_bad_threshold_is_one_error_line_naming_its_variable(invoke, ops_conn, monkeypatch,
                                                                name, value, error):
@@ -112,3 +116,10 @@ def test_the_json_report_says_when_it_was_checked(invoke, ops_conn):
     after = datetime.now(UTC)
     checked = datetime.fromisoformat(json.loads(result.output)["checked_at"])
     assert before <= checked <= after
+
+
+def test_an_error_rate_threshold_of_one_is_accepted(invoke, ops_conn, monkeypatch):
+    monkeypatch.setenv("SALESCLI_HEALTH_MAX_ERROR_RATE", "1")
+    result = invoke("health", "--format", "json")
+    assert result.exit_code == 0, result.output
+    assert json.loads(result.output)["thresholds"]["max_error_rate"] == 1
