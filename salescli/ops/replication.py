@@ -183,8 +183,10 @@ def litestream_intervals(interval: str) -> tuple[str, str]:
 
 
 def replica_of(url: str, database: Path) -> str:
-    """Where one database lives inside the replica: ``<url>/<file name>``."""
-    return f"{url.rstrip('/')}/{database.name}"
+    """Where one database lives inside the replica: ``<url>/<file name>``, before the URL's
+    ``?parameters`` if any (an S3-compatible store's ``?endpoint=…&region=…``)."""
+    base, mark, parameters = url.partition("?")
+    return f"{base.rstrip('/')}/{database.name}{mark}{parameters}"
 
 
 def databases(db_file: str | os.PathLike | None = None) -> list[Path]:
