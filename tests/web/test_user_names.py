@@ -52,3 +52,15 @@ def test_update_errors(invoke, sales):
           "--email 'nope'")
     assert query(sales, "SELECT full_name FROM users")[0]["full_name"] is None
     assert query(sales, "SELECT * FROM activities") == before
+
+
+def test_role_and_disabled_changes_are_audited_under_their_command_names(invoke, sales):
+    ok(invoke("users", "add", "maria", "--role", "operator", "--no-password"))
+    ok(invoke("--as", "boss", "users", "set-role", "maria", "admin"))
+    ok(invoke("--as", "boss", "users", "disable", "maria"))
+    ok(invoke("--as", "boss", "users", "disable", "maria", "--enable"))
+    rows = [(a["actor"], a["action"], a["before"], a["after"])
+            for a in activities(sales, entity="user")[1:]]
+    assert rows == [("boss", "set-role", {"role": "operator"}, {"role": "admin"}),
+                    ("boss", "disable", {"disabled": False}, {"disabled": True}),
+                    ("boss", "enable", {"disabled": True}, {"disabled": False})]
