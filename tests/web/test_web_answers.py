@@ -283,6 +283,9 @@ def test_a_plain_datasette_without_our_setup_fails_closed(tmp_path, template_dir
     response = run(ds.client.get(f"/{db_file.stem}/prospects.json"))
     assert response.status_code == 503
     assert response.json()["error"].startswith("salescli web sign-in is not configured")
+    unsubscribe = run(ds.client.get("/unsubscribe/some-token"))  # public, but not set up
+    assert unsubscribe.status_code == 503
+    assert unsubscribe.json()["error"] == "salescli web is not configured"
 
 
 def test_the_csv_guard_accepts_the_minimal_messages_asgi_allows():
