@@ -18,7 +18,12 @@ def test_add_with_full_name_is_listed_and_audited(invoke, sales):
     table = ok(invoke("users", "list"))
     assert "full_name" in table.splitlines()[0] and "Ana Souza" in table
     create = activities(sales, entity="user")[0]
-    assert create["after"]["full_name"] == "Ana Souza"
+    assert create["after"] == {"username": "ana", "email": None, "role": "operator",
+                               "disabled": False, "full_name": "Ana Souza"}
+    ok(invoke("users", "add", "cy", "--role", "analyst", "--no-password",
+              "--email", "Cy@Example.com"))
+    assert activities(sales, entity="user")[-1]["after"] == {
+        "username": "cy", "email": "cy@example.com", "role": "analyst", "disabled": False}
 
 
 def test_update_changes_full_name_and_email_in_one_audited_write(invoke, sales):
