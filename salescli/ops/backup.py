@@ -111,10 +111,10 @@ def _start_writeback(fd: int, offset: int, length: int) -> None:
     if _sync_file_range is None:
         try:
             import ctypes
-            import ctypes.util
 
-            libc = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6", use_errno=True)
-            func = libc.sync_file_range
+            # The C library's, found in this process (no ldconfig run, unlike find_library).
+            # A failed lookup only loses the hint: no behaviour tells it apart, hence the pragma.
+            func = ctypes.CDLL(None, use_errno=True).sync_file_range  # pragma: no mutate
             func.argtypes = [ctypes.c_int, ctypes.c_int64, ctypes.c_int64, ctypes.c_uint]
             _sync_file_range = func
         except (OSError, AttributeError):

@@ -142,11 +142,11 @@ def shown(url: str) -> str:
     return url.replace(f":{password}@", ":[redacted]@")
 
 
-def sync_interval(value: str | None = None) -> str:
+def sync_interval() -> str:
     """How often Litestream ships new commits: ``SALESCLI_REPLICA_SYNC_INTERVAL``,
     else the config file's ``sync_interval``, else 1s."""
     field = SYNC_ENV
-    raw = value or os.environ.get(SYNC_ENV, "").strip()
+    raw = os.environ.get(SYNC_ENV, "").strip()
     if not raw:
         raw, field = str(_config_table().get("sync_interval") or ""), "[replication] sync_interval"
     raw = raw.strip() or DEFAULT_SYNC_INTERVAL
@@ -154,11 +154,11 @@ def sync_interval(value: str | None = None) -> str:
     return raw
 
 
-def retention(value: str | None = None) -> timedelta:
+def retention() -> timedelta:
     """How far back a point-in-time restore can go: ``SALESCLI_REPLICA_RETENTION``, else
     the config file's ``retention``, else 24h. Older history is deleted from the replica."""
     field = RETENTION_ENV
-    raw = value or os.environ.get(RETENTION_ENV, "").strip()
+    raw = os.environ.get(RETENTION_ENV, "").strip()
     if not raw:
         raw, field = str(_config_table().get("retention") or ""), "[replication] retention"
     keep = parse_duration(raw.strip() or DEFAULT_RETENTION, field)
@@ -183,8 +183,10 @@ def litestream_intervals(interval: str) -> tuple[str, str]:
 
 
 def replica_of(url: str, database: Path) -> str:
-    """Where one database lives inside the replica: ``<url>/<file name>``."""
-    return f"{url.rstrip('/')}/{database.name}"
+    """Where one database lives inside the replica: ``<url>/<file name>``, before the URL's
+    ``?parameters`` if any (an S3-compatible store's ``?endpoint=…&region=…``)."""
+    base, mark, parameters = url.partition("?")
+    return f"{base.rstrip('/')}/{database.name}{mark}{parameters}"
 
 
 def databases(db_file: str | os.PathLike | None = None) -> list[Path]:
@@ -250,19 +252,18 @@ class Replicator:
 
 
 @contextmanager
-def replicating(db_file: str | os.PathLike | None, url: str, *, interval: str | None = None,
-                stderr: Any = None) -> Iterator[Replicator]:
+def replicating(db_file: str | os.PathLike | None, url: str) -> Iterator[Replicator]:
     """Start Litestream for the databases; it is stopped (SIGTERM) when the block ends."""
     dbs = databases(db_file)
     if not dbs[0].exists():
         raise NotFound("database", str(dbs[0]))
-    interval = sync_interval(interval)
+    interval = sync_interval()
     binary = litestream_binary()
     with tempfile.TemporaryDirectory(prefix="salescli-litestream-") as tmp:
         config, extra = write_config(Path(tmp), dbs, url, interval)
         proc = subprocess.Popen([str(binary), "replicate", "-config", str(config)],
                                 env={**os.environ, **extra}, stdin=subprocess.DEVNULL,
-                                stderr=stderr, preexec_fn=_private_child)
+                                preexec_fn=_private_child)
         try:
             yield Replicator(proc, dbs, url, interval)
         finally:
@@ -275,7 +276,7 @@ def replicating(db_file: str | os.PathLike | None, url: str, *, interval: str | 
                     proc.wait()
 
 
-def run(db_file: str | os.PathLike | None, url: str, *, interval: str | None = None,
+def run(db_file: str | os.PathLike | None, url: str, *,
         on_start: Callable[[Replicator], None] | None = None) -> int:
     """Replicate in the foreground until Litestream exits or we are told to stop.
 
@@ -283,7 +284,7 @@ def run(db_file: str | os.PathLike | None, url: str, *, interval: str | None = N
     exits; its exit code is returned (0 after a requested stop).
     """
     stopping = {"signal": None}
-    with replicating(db_file, url, interval=interval) as rep:
+    with replicating(db_file, url) as rep:
         def forward(signum: int, frame: Any) -> None:
             stopping["signal"] = signum
             if rep.process.poll() is None:

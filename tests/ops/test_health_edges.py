@@ -35,6 +35,10 @@ def test_a_mailbox_never_scanned_is_named_without_an_age(invoke, ops_conn):
      "Error: SALESCLI_HEALTH_PENDING_MAX_AGE 'soon' is not a duration like 30m, 12h, 7d or 2w"),
     ("SALESCLI_HEALTH_MAX_ERROR_RATE", "most",
      "Error: SALESCLI_HEALTH_MAX_ERROR_RATE 'most' is not a number"),
+    ("SALESCLI_HEALTH_MAX_ERROR_RATE", "1.5",
+     "Error: SALESCLI_HEALTH_MAX_ERROR_RATE '1.5' must be between 0 and 1"),
+    ("SALESCLI_HEALTH_MAIL_MAX_DELAY", "soon",
+     "Error: SALESCLI_HEALTH_MAIL_MAX_DELAY 'soon' is not a duration like 30m, 12h, 7d or 2w"),
 ])
 def test_a_bad_threshold_is_one_error_line_naming_its_variable(invoke, ops_conn, monkeypatch,
                                                                name, value, error):
@@ -58,3 +62,64 @@ def test_a_damaged_database_is_one_problem_line(invoke, ops_conn, db_file, monke
     assert lines[1].startswith(f"  - integrity check of {db_file} failed: *** in database main"
                                " ***; On tree page ")
     assert lines[2] == ""  # the problem list ends; the report's tables follow
+
+
+def test_a_mailbox_scanned_exactly_the_threshold_ago_is_not_yet_late(ops_conn, db_file):
+    from datetime import UTC, datetime, timedelta
+
+    from salescli.core.timeutil import iso
+    from salescli.ops import health
+
+    scanned = datetime(2026, 3, 2, 9, 0, tzinfo=UTC)
+    ops_conn.execute("INSERT INTO mail_checkpoints(account, folder, last_scan_at)"
+                     " VALUES ('work', 'INBOX', ?)", (iso(scanned),))
+
+    def mail_problems(seconds_after_threshold: int) -> list[str]:
+        now = scanned + timedelta(minutes=30, seconds=seconds_after_threshold)
+        report = health.check(db_file, now=now, thresholds=health.Thresholds())
+        return [p for p in report["problems"] if p.startswith("mail ")]
+
+    assert mail_problems(0) == []
+    assert mail_problems(1) == ["mail work/INBOX last scanned 30m ago (threshold 30m)"]
+
+
+@pytest.mark.parametrize("off", ["off", "0", "none", " NONE "])
+def test_a_jobs_age_check_is_turned_off_by_each_of_its_spellings(invoke, ops_conn,
+                                                                  monkeypatch, off):
+    from tests.ops.helpers import add_run, ago
+
+    add_run(ops_conn, "backup", "ok", started=ago(days=3))
+    late = invoke("health", "--format", "json")
+    assert late.exit_code == 1
+    assert json.loads(late.output)["problems"] == [
+        "job backup last succeeded 3d ago (threshold 2d)"]
+    monkeypatch.setenv("SALESCLI_HEALTH_JOB_MAX_AGE", f"backup={off}")
+    result = invoke("health", "--format", "json")
+    assert result.exit_code == 0, result.output
+
+
+def test_the_credentials_database_beside_is_checked_and_healthy(invoke, ops_conn, db_file):
+    from salescli.web import credentials
+
+    credentials.open_credentials(db_file).close()
+    result = invoke("health", "--format", "json")
+    rep = json.loads(result.output)
+    assert result.exit_code == 0, rep["problems"]
+    assert rep["database"]["credentials_integrity"] == "ok"
+
+
+def test_the_json_report_says_when_it_was_checked(invoke, ops_conn):
+    from datetime import UTC, datetime
+
+    before = datetime.now(UTC).replace(microsecond=0)
+    result = invoke("health", "--format", "json")
+    after = datetime.now(UTC)
+    checked = datetime.fromisoformat(json.loads(result.output)["checked_at"])
+    assert before <= checked <= after
+
+
+def test_an_error_rate_threshold_of_one_is_accepted(invoke, ops_conn, monkeypatch):
+    monkeypatch.setenv("SALESCLI_HEALTH_MAX_ERROR_RATE", "1")
+    result = invoke("health", "--format", "json")
+    assert result.exit_code == 0, result.output
+    assert json.loads(result.output)["thresholds"]["max_error_rate"] == 1

@@ -115,3 +115,12 @@ def test_optimize_vacuums_only_when_worthwhile(invoke, ops_conn, db_file):
     runs = [r[0] for r in c.execute("SELECT counts FROM job_runs WHERE job = 'optimize'"
                                     " ORDER BY id")]
     assert [json.loads(r)["vacuumed"] for r in runs] == [False, True]
+
+
+def test_the_optimize_run_says_in_jobs_history_what_it_did(invoke, ops_conn):
+    assert invoke("db", "optimize", "--no-vacuum").exit_code == 0
+    shown = invoke("jobs", "history", "--job", "optimize", "--format", "json")
+    (run,) = json.loads(shown.stdout)
+    assert run["status"] == "ok"
+    assert {k: run["counts"][k] for k in ("analyzed", "fts_optimized", "vacuumed")} == {
+        "analyzed": True, "fts_optimized": True, "vacuumed": False}

@@ -202,3 +202,12 @@ def test_an_unreadable_config_file_names_the_variable(tmp_path, monkeypatch):
         replication.replica_url()
     assert str(err.value) == \
         f"SALESCLI_CONFIG '{missing}' cannot be read (No such file or directory)"
+
+
+def test_a_replication_setting_that_is_not_a_table_is_one_error_line(invoke, tmp_path,
+                                                                     monkeypatch):
+    config = tmp_path / "salescli.toml"
+    config.write_text('replication = "s3://bucket/salescli"\n')
+    monkeypatch.setenv("SALESCLI_CONFIG", str(config))
+    assert fails(invoke("db", "replicate")) == \
+        f"Error: SALESCLI_CONFIG '{config}' has a [replication] that is not a table"

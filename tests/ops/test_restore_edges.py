@@ -71,3 +71,24 @@ def test_a_damaged_backup_is_refused_naming_what_integrity_check_found(invoke, o
     assert line.startswith(f"Error: FILE '{copy}' fails integrity_check: ")
     assert len(line) > len(f"Error: FILE '{copy}' fails integrity_check: ") + 10
     assert prospects.find_by_email(ops_conn, "p199@damage.example") is not None
+
+
+def test_any_non_empty_file_in_the_databases_place_is_replaced_only_with_force_and_kept(
+        invoke, ops_conn, db_file, tmp_path):
+    from salescli.ops import backup
+    from tests.support.cli import fails
+
+    copy = backup.backup(db_file, tmp_path / "bk", keep=1)["copies"][0].path
+    ops_conn.close()
+    for suffix in ("", "-wal", "-shm"):
+        db_file.with_name(db_file.name + suffix).unlink(missing_ok=True)
+    db_file.write_bytes(b"")  # an empty file holds nothing to lose
+    assert invoke("db", "restore", copy).exit_code == 0
+    db_file.unlink()
+    db_file.write_bytes(b"x")  # one byte of something is not ours to throw away
+    assert fails(invoke("db", "restore", copy)).startswith(
+        f"Error: {db_file} exists and would be replaced; add --force")
+    assert db_file.read_bytes() == b"x"
+    assert invoke("db", "restore", copy, "--force").exit_code == 0
+    # kept beside (SQLite reads a one-byte file as an empty database, so a copy of that)
+    assert len(list(tmp_path.glob("sales.db.before-restore-*"))) == 1

@@ -143,3 +143,25 @@ def test_a_name_outside_the_snapshot_gets_datasettes_own_answer(web_env):
     for method in ("table_columns", "table_column_details", "primary_keys"):
         assert run(getattr(db, method)("absent")) == \
             run(getattr(Database, method)(db, "absent")) == [], method
+
+
+def test_a_label_column_named_in_the_metadata_is_the_one_used(fresh):
+    """Metadata that names a table's label column (Datasette's ``label_column``) wins over
+    the snapshot's guess, as in Datasette: links to that table show that column."""
+    from datasette.database import Database
+
+    from salescli.web import plugin, server
+    from tests.web.conftest import SECRET
+
+    metadata = server.load_metadata()
+    tables = metadata.setdefault("databases", {}).setdefault("sales", {}).setdefault(
+        "tables", {})
+    tables.setdefault("prospects", {})["label_column"] = "company"
+    ds = plugin.make_datasette(fresh["db_file"], metadata=metadata,
+                               settings=dict(server.SETTINGS), secret=SECRET.encode())
+    try:
+        db = ds.get_database("sales")
+        assert run(db.label_column_for_table("prospects")) == "company" == \
+            run(Database.label_column_for_table(db, "prospects"))
+    finally:
+        ds._salescli_auth.close()

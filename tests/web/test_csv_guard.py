@@ -81,6 +81,15 @@ def test_raw_is_the_opt_out(evil, path):
     assert cells and all(c in EVIL.values() for c in cells)
 
 
+@pytest.mark.parametrize(("value", "raw"), [("1", True), ("on", True), ("true", True),
+                                            ("yes", True), ("YES", True), ("0", False),
+                                            ("no", False)])
+def test_each_spelling_of_raw(evil, value, raw):
+    _, rows = fetch(evil, ENDPOINTS[0] + "&_raw=" + value)
+    cells = evil_cells(rows)
+    assert cells and all((c in EVIL.values()) == raw for c in cells)
+
+
 def test_numbers_and_plain_text_are_untouched(evil):
     sql = ("select '-5' as a, -5.5 as b, '+3' as c, '1e5' as d, 'plain, \"text\"' as e,"
            " 'caf\u00e9 \u4e2d' as f, '=1+2' as g, '' as h, null as i")
@@ -151,3 +160,23 @@ def test_wants_raw_strips_the_argument():
     raw, cleaned = csvguard.wants_raw({"query_string": b"_raw=0&a=1"})
     assert not raw and cleaned["query_string"] == b"a=1"
     assert csvguard.wants_raw({"query_string": b"a=1"}) == (False, {"query_string": b"a=1"})
+
+
+def test_a_guarded_response_drops_a_content_length_the_guard_would_falsify():
+    # Datasette streams its CSV without one today; a body the guard lengthens must not
+    # go out under the old length (a client would cut it short or wait for more).
+    sent = []
+
+    async def send(message):
+        sent.append(message)
+
+    async def respond():
+        guarded = csvguard.guarding_send(send)
+        await guarded({"type": "http.response.start", "status": 200,
+                       "headers": [(b"content-type", b"text/csv; charset=utf-8"),
+                                   (b"Content-Length", b"6")]})
+        await guarded({"type": "http.response.body", "body": b"=1+1\r\n"})
+
+    run(respond())
+    assert sent[0]["headers"] == [(b"content-type", b"text/csv; charset=utf-8")]
+    assert sent[1]["body"] == b"'=1+1\r\n"

@@ -201,6 +201,9 @@ def test_tokens_list_and_revoke(cli_db, invoke):
     jti = tokens.decode_token(SECRET.encode(), token)["jti"]
     listed = json.loads(invoke("tokens", "list", "--format", "json").stdout)
     assert [(t["jti"], t["username"], t["status"]) for t in listed] == [(jti, "anna", "active")]
+    claims = tokens.decode_token(SECRET.encode(), token)
+    assert (listed[0]["issued_at"], listed[0]["expires_at"]) == (
+        tokens.timestamp(claims["iat"]), tokens.timestamp(claims["exp"]))
     assert invoke("tokens", "revoke", jti).exit_code == 0
     listed = json.loads(invoke("tokens", "list", "--format", "json").stdout)
     assert listed[0]["status"] == "revoked" and listed[0]["revoked_by"] == "tester"

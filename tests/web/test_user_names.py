@@ -18,7 +18,12 @@ def test_add_with_full_name_is_listed_and_audited(invoke, sales):
     table = ok(invoke("users", "list"))
     assert "full_name" in table.splitlines()[0] and "Ana Souza" in table
     create = activities(sales, entity="user")[0]
-    assert create["after"]["full_name"] == "Ana Souza"
+    assert create["after"] == {"username": "ana", "email": None, "role": "operator",
+                               "disabled": False, "full_name": "Ana Souza"}
+    ok(invoke("users", "add", "cy", "--role", "analyst", "--no-password",
+              "--email", "Cy@Example.com"))
+    assert activities(sales, entity="user")[-1]["after"] == {
+        "username": "cy", "email": "cy@example.com", "role": "analyst", "disabled": False}
 
 
 def test_update_changes_full_name_and_email_in_one_audited_write(invoke, sales):
@@ -52,3 +57,15 @@ def test_update_errors(invoke, sales):
           "--email 'nope'")
     assert query(sales, "SELECT full_name FROM users")[0]["full_name"] is None
     assert query(sales, "SELECT * FROM activities") == before
+
+
+def test_role_and_disabled_changes_are_audited_under_their_command_names(invoke, sales):
+    ok(invoke("users", "add", "maria", "--role", "operator", "--no-password"))
+    ok(invoke("--as", "boss", "users", "set-role", "maria", "admin"))
+    ok(invoke("--as", "boss", "users", "disable", "maria"))
+    ok(invoke("--as", "boss", "users", "disable", "maria", "--enable"))
+    rows = [(a["actor"], a["action"], a["before"], a["after"])
+            for a in activities(sales, entity="user")[1:]]
+    assert rows == [("boss", "set-role", {"role": "operator"}, {"role": "admin"}),
+                    ("boss", "disable", {"disabled": False}, {"disabled": True}),
+                    ("boss", "enable", {"disabled": True}, {"disabled": False})]

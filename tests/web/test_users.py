@@ -114,3 +114,10 @@ def test_credentials_db_env_override(invoke, sales, tmp_path, monkeypatch):
               input=PASSWORD + "\n"))
     assert elsewhere.exists() and stat.S_IMODE(elsewhere.stat().st_mode) == 0o600
     assert not sales.with_name("credentials.db").exists()
+
+
+def test_a_short_password_is_refused_without_showing_it(invoke, sales):
+    result = invoke("users", "add", "zed", "--role", "admin", "--password-stdin",
+                    input="hunter2\n")
+    assert fails(result) == "Error: password '…' must be at least 8 characters"
+    assert "hunter2" not in result.output

@@ -283,6 +283,9 @@ def test_a_plain_datasette_without_our_setup_fails_closed(tmp_path, template_dir
     response = run(ds.client.get(f"/{db_file.stem}/prospects.json"))
     assert response.status_code == 503
     assert response.json()["error"].startswith("salescli web sign-in is not configured")
+    unsubscribe = run(ds.client.get("/unsubscribe/some-token"))  # public, but not set up
+    assert unsubscribe.status_code == 503
+    assert unsubscribe.json()["error"] == "salescli web is not configured"
 
 
 def test_the_csv_guard_accepts_the_minimal_messages_asgi_allows():
@@ -305,3 +308,56 @@ def test_the_csv_guard_accepts_the_minimal_messages_asgi_allows():
     assert sent[0].get("headers", []) == [] and sent[1].get("body", b"") == b""
     assert sent[3]["body"] == b""
     assert csvguard.wants_raw({"type": "http"}) == (False, {"type": "http"})
+
+
+def test_a_response_start_without_headers_still_gets_the_security_headers(fresh):
+    """ASGI lets an app leave ``headers`` out of its response start: the guard in front
+    still sends the security headers (nosniff, frame options, CSP) and the response."""
+    from salescli.web import plugin
+
+    sent = []
+
+    async def app(scope, receive, send):
+        await send({"type": "http.response.start", "status": 200})
+        await send({"type": "http.response.body", "body": b"ok"})
+
+    async def receive():
+        return {"type": "http.request", "body": b""}
+
+    async def send(message):
+        sent.append(message)
+
+    scope = {"type": "http", "method": "GET", "path": "/favicon.ico", "root_path": "",
+             "raw_path": b"/favicon.ico", "query_string": b"", "headers": [],
+             "client": ("127.0.0.1", 40000), "scheme": "http", "http_version": "1.1"}
+    run(plugin.guard(fresh["ds"], app)(scope, receive, send))
+    assert [m["type"] for m in sent] == ["http.response.start", "http.response.body"]
+    assert sent[0]["status"] == 200 and sent[0]["headers"] == plugin.SECURITY_HEADERS
+    assert sent[1]["body"] == b"ok"
+
+
+def test_a_refusal_is_sent_as_asgi_requires_header_names_in_lower_case(fresh):
+    """ASGI requires lower-case header names (servers and middleware look them up so: a
+    Content-Length spelt otherwise goes unseen), and the length must be the body's."""
+    from salescli.web import plugin
+
+    sent = []
+
+    async def app(scope, receive, send):
+        raise AssertionError("a refused request never reaches Datasette")
+
+    async def receive():
+        return {"type": "http.request", "body": b""}
+
+    async def send(message):
+        sent.append(message)
+
+    scope = {"type": "http", "method": "DELETE", "path": "/sales", "root_path": "",
+             "raw_path": b"/sales", "query_string": b"", "headers": [],
+             "client": ("127.0.0.1", 40000), "scheme": "http", "http_version": "1.1"}
+    run(plugin.guard(fresh["ds"], app)(scope, receive, send))
+    start, body = sent
+    assert start["status"] == 405
+    names = [name for name, _ in start["headers"]]
+    assert names == [name.lower() for name in names]
+    assert dict(start["headers"])[b"content-length"] == str(len(body["body"])).encode()
