@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import argparse
 import os
-import random
 import shutil
 import sys
 import time
@@ -17,7 +16,7 @@ from . import config
 from .config import DEFAULT_PATHS, KILLED, MUTMUT_VERSION, UsageError
 from .report import SQL_CASE, report
 from .run import generate, module_globs, prepare_stats, read_statuses, run_mutmut, save_state
-from .selection import changed_lines, list_mutants, resolve_paths
+from .selection import changed_lines, draw, list_mutants, resolve_paths
 from .stage import read_layout, stage, to_repo, write_config
 
 
@@ -85,7 +84,7 @@ def main(argv: list[str] | None = None) -> int:
                    if not m.line or lines[m.path] & set(range(m.line, m.last + 1))]
     everything = lines is None and (args.sample is None or args.sample >= len(mutants))
     if args.sample is not None and args.sample < len(mutants):
-        mutants = random.Random(args.seed).sample(mutants, args.sample)
+        mutants = draw(mutants, args.sample, args.seed)
     if args.list:
         for m in sorted(mutants, key=lambda m: (m.path, m.line, m.name)):
             tag = f"   [{SQL_CASE}]" if m.sql_case else ""

@@ -1,6 +1,5 @@
-"""Which mutants: PATH arguments, --changed lines, and the mutants mutmut wrote for them.
-
-(--sample draws from list_mutants' result, in cli.main.)
+"""Which mutants: PATH arguments, --changed lines, and the mutants mutmut wrote for them,
+and the fixed random sample of them (--sample, --seed).
 """
 
 from __future__ import annotations
@@ -9,6 +8,7 @@ import ast
 import difflib
 import json
 import os
+import random
 import re
 import subprocess
 from collections import defaultdict
@@ -113,6 +113,13 @@ def _clip(old: str, new: str, width: int = 72) -> tuple[str, str]:
         hi = min(len(t), len(t) - s + 24)
         return ("…" if lo else "") + t[lo:hi] + ("…" if hi < len(t) else "")
     return cut(old), cut(new)
+
+
+def draw(mutants: list[Mutant], n: int, seed: int) -> list[Mutant]:
+    """``n`` of the mutants at random, the same ``n`` for a seed in any tree: drawn from
+    them in file and name order (mutmut's .meta files keep their names in an order that
+    follows the tree's history, so two trees at one commit drew different samples)."""
+    return random.Random(seed).sample(sorted(mutants, key=lambda m: (m.path, m.name)), n)
 
 
 def list_mutants(files: list[str]) -> list[Mutant]:
