@@ -8,13 +8,16 @@ from salescli.core import funnel_schema
 from tests.support.cli import connect, ok
 
 
-def test_a_reorder_moves_the_furthest_stage_of_a_prospect_that_went_back(invoke, sales):
+def test_a_reorder_moves_the_furthest_stage_of_a_prospect_that_went_back(invoke, db_file):
+    # its own `init`, not the suite's shared template: the triggers are built in this test
+    # (so that mutation testing links their SQL to it)
+    ok(invoke("init"))
     ok(invoke("prospects", "add", "a@example.com"))
     ok(invoke("prospects", "add", "b@example.com", "--stage", "meeting"))
     ok(invoke("prospects", "move", "a@example.com", "replied"))
     ok(invoke("prospects", "move", "a@example.com", "contacted"))
     ok(invoke("stages", "reorder", "lead", "replied", "meeting", "contacted"))
-    conn = connect(sales)
+    conn = connect(db_file)
     try:
         furthest = dict(conn.execute(funnel_schema.EFFECTIVE_SQL))
         assert furthest == dict(conn.execute(funnel_schema.AGGREGATED_SQL))
