@@ -132,5 +132,7 @@ def test_an_unknown_imap_account_is_one_error_line(conn, intro, team, smtp_serve
     from tests.support.cli import fails
 
     _config(tmp_path, monkeypatch, mailbox, smtp_server, imap_account='"nobody"')
-    fails(invoke("send"), "imap_account", "nobody")
+    # The line names the setting, the value and the accounts there are to choose from.
+    fails(invoke("send"), f"senders.{ME}.imap_account 'nobody'",
+          "is not a configured IMAP account (accounts: maria)")
     assert smtp_server.messages == []
