@@ -126,6 +126,25 @@ def test_smtp_5xx_for_the_recipient_is_a_hard_bounce(conn, db_file, intro, team,
     assert "refused recipient bob@example.org (550" in blocked["reason"]  # why, for people
 
 
+def test_smtp_5xx_for_the_mail_stops_the_enrollment_and_blames_no_address(
+        conn, db_file, intro, team, smtp_server, t0):
+    """A permanent refusal of the mail itself (5xx at DATA, e.g. content policy): the
+    enrollment stops with the reply as its reason, counted as failed; the address is not
+    marked bounced nor suppressed, and nothing is tried again."""
+    enroll.enroll(conn, "tester", "intro", ["ada@example.com"], now_=t0)
+    smtp_server.fail_next(1, 554)
+    assert send_due(conn, now=t0) == {"failed": 1}
+    row = _state(db_file, "ada@example.com")
+    assert row["state"] == "stopped"
+    assert row["reason"].startswith("SMTP refused the mail: ") and "554" in row["reason"]
+    send = query(db_file, "SELECT state, smtp_reply FROM sends")[0]
+    assert send["state"] == "failed" and "554" in send["smtp_reply"]
+    assert prospects.resolve(conn, "ada@example.com")["email_status"] != "bounced_hard"
+    assert suppressions.match(conn, "ada@example.com") is None
+    assert send_due(conn, now=t0 + timedelta(days=3)) == {}
+    assert smtp_server.messages == []
+
+
 def test_smtp_4xx_retries_with_backoff_and_the_same_message_id(conn, db_file, intro, team,
                                                                smtp_server, t0, caplog):
     enroll.enroll(conn, "tester", "intro", ["ada@example.com"], now_=t0)
