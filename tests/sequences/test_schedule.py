@@ -85,3 +85,10 @@ RECEIVED = datetime(2026, 12, 1, 9, tzinfo=UTC)
 ])
 def test_return_date(text, expected):
     assert return_date(text, RECEIVED) == expected
+
+
+def test_a_return_date_that_exists_only_next_year_is_found():
+    """29 February, read on the last day of a year before a leap year: no such day this
+    year, so next year's (60 days on, the furthest a return date is trusted)."""
+    assert return_date("Back on 29 February", datetime(2027, 12, 31, 9, tzinfo=UTC)) == \
+        date(2028, 2, 29)
