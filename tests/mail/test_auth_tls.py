@@ -157,5 +157,7 @@ def test_plaintext_to_a_remote_host_warns(monkeypatch, invoke):
         monkeypatch.setenv(key, value)
     result = invoke("scan")
     assert result.exit_code == 1
-    assert "plaintext IMAP to imap.nowhere.invalid" in result.stderr
+    assert ("WARNING [scan] account default: plaintext IMAP to imap.nowhere.invalid "
+            "(ssl = none): the password and mail cross the network unencrypted") \
+        in result.stderr, result.stderr
     assert "secret-pw" not in result.stderr
