@@ -43,6 +43,7 @@ def test_an_account_without_a_user_is_refused(invoke, tmp_path, monkeypatch):
     ("SALESCLI_IMAP_BACKOFF", "-2", ("SALESCLI_IMAP_BACKOFF '-2'", "must be ≥ 0")),
     ("SALESCLI_IMAP_FETCH_BATCH", "0", ("SALESCLI_IMAP_FETCH_BATCH '0'", "must be ≥ 1")),
     ("SALESCLI_IMAP_PORT", "0", ("SALESCLI_IMAP_PORT '0'", "must be ≥ 1")),
+    ("SALESCLI_IMAP_RATE_LIMIT", "fast", ("SALESCLI_IMAP_RATE_LIMIT 'fast'", "is not a number")),
 ])
 def test_a_bad_number_in_a_variable_names_the_variable(invoke, monkeypatch, var, value,
                                                        needles):
