@@ -118,3 +118,22 @@ def test_auto_submitted_no_is_a_person_replying(tmp_path, people, invoke, conn):
     _scan(invoke, box)
     assert state(conn, "ada@example.com")["stage"] == "replied"
     assert kinds(conn, "ada@example.com") == ["email_out", "email_in"]
+
+
+def test_a_date_in_utc_with_no_known_zone_is_read_as_utc(tmp_path, people, invoke, conn):
+    """``-0000`` (RFC 5322: the time is UTC, the sender's zone unknown): the reply is
+    recorded at that UTC time, and is Ada's last reply."""
+    box = tmp_path / "Maildir"
+    t = ago(days=2)
+    raw, mid = sample.outbound(ME, people["ada"], t, "Hi")
+    _deliver(box / ".Sent", raw, t)
+    when = t + timedelta(hours=3)
+    raw, _ = sample.reply(people["ada"], ME, when, "Hi", mid)
+    raw = raw.replace(f"Date: {sample._date(when)}".encode(),
+                      when.strftime("Date: %a, %d %b %Y %H:%M:%S -0000").encode())
+    assert b"-0000" in raw
+    _deliver(box, raw, t + timedelta(days=1))  # the file's own time is later
+    _scan(invoke, box)
+    stamp = when.strftime("%Y-%m-%dT%H:%M:%SZ")
+    assert state(conn, "ada@example.com")["last_reply_at"] == stamp
+    assert kinds(conn, "ada@example.com") == ["email_out", "email_in"]
