@@ -327,6 +327,26 @@ def test_senders_table_routes_an_owner_through_their_own_account(
         send_due(conn, now=t0 + timedelta(days=1))
 
 
+def test_a_senders_table_with_a_user_and_no_password_variable_sends_nothing(
+        conn, db_file, intro, team, smtp_server, t0, tmp_path, monkeypatch, invoke):
+    """smtp_user set, smtp_password_env not: no login is tried with some other password;
+    one Error line says the password is missing for that user, and nothing is sent."""
+    from tests.support.smtpd import SmtpServer
+
+    with SmtpServer(users={"maria": "s3cret-pw"}) as own:
+        config = tmp_path / "salescli.toml"
+        config.write_text(
+            '[[senders]]\naddress = "me@ours.example"\nsmtp_host = "127.0.0.1"\n'
+            f'smtp_port = {own.port}\nsmtp_ssl = "none"\nsmtp_user = "maria"\n')
+        monkeypatch.setenv("SALESCLI_CONFIG", str(config))
+        enroll.enroll(conn, "tester", "intro", ["ada@example.com"], now_=t0)
+        result = invoke("send")
+        assert result.exit_code == 1
+        assert result.stderr.strip().splitlines()[-1] == \
+            "Error: SALESCLI_SMTP_PASSWORD '' is not set (needed to log in as maria)"
+        assert own.logins == [] and own.messages == [] and smtp_server.messages == []
+
+
 def test_default_daily_cap_is_200_per_sender_and_a_bad_limit_is_one_error(
         conn, db_file, intro, team, smtp_server, t0, invoke, monkeypatch):
     from tests.support.cli import fails
