@@ -317,7 +317,9 @@ def test_senders_table_routes_an_owner_through_their_own_account(
         monkeypatch.setenv("MARIA_SMTP_PASSWORD", "s3cret-pw")
         monkeypatch.delenv("SALESCLI_SEND_MIN_GAP")
         enroll.enroll(conn, "tester", "intro", ALL, now_=t0)
-        assert send_due(conn, now=t0) == {"sent": 2, "capped": 1}
+        slept: list[float] = []
+        assert send_due(conn, now=t0, sleep=slept.append) == {"sent": 2, "capped": 1}
+        assert slept == []  # the table's min_gap = 0, not the default 30 s
         assert len(own.messages) == 2 and smtp_server.messages == []
         assert own.logins == [("maria", True)]
     config.write_text('[[senders]]\naddress = "me@ours.example"\ncolour = "red"\n')
