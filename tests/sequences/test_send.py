@@ -13,7 +13,7 @@ from salescli.pipeline import interactions, prospects, stages, suppressions
 from salescli.sequences import enroll, store
 from salescli.sequences.send import send_due
 from tests.sequences.conftest import THREE_STEPS, write_plan
-from tests.support.cli import query
+from tests.support.cli import activities, query
 
 ALL = ["ada@example.com", "bob@example.org", "cy@example.net"]
 
@@ -100,6 +100,10 @@ def test_soft_bounce_retries_the_step_once_next_day_then_ends(conn, db_file, int
     row = _state(db_file, "ada@example.com")
     assert (row["step"], row["attempt"]) == (0, 2)
     assert row["next_due_at"] == iso(t0 + timedelta(days=1, hours=1))
+    [retry] = activities(db_file, entity="enrollment", action="retry")  # the audit says why
+    assert (retry["actor"], retry["before"], retry["after"]) == (
+        "send", {"step": 1}, {"step": 0, "next_due_at": row["next_due_at"],
+                              "reason": "soft bounce: step retried once"})
     assert send_due(conn, now=t0 + timedelta(days=3, minutes=1)) == {"sent": 1}
     first, again = smtp_server.messages
     assert again.message["Subject"] == first.message["Subject"]
