@@ -37,6 +37,8 @@ def test_load_list_show_and_reload_updates(invoke, team, tmp_path, db_file):
     (('days = "daily"', 'days = "daily"\ntimezone = "Mars/Olympus"'),
      ["timezone 'Mars/Olympus' is not a known time zone (e.g. Europe/Berlin)"]),
     (('name = "intro"', 'name = "intro"\ncolour = "red"'), ["colour"]),
+    (('wait = "3d"', 'wait = "3d"\ndelay = "1d"'),
+     ["step 2 key 'delay' is not a step setting (body, subject, task, text, wait)"]),
     (('subject = "Quick question, {{ prospect.first_name }}"', ''),
      ["step 1 subject", "required"]),
     (('{{ owner.name }}', '{{ owner.__class__ }}'), ["step 1 body", "__class__"]),
