@@ -62,7 +62,8 @@ def test_bad_waits(bad):
         plans.parse_wait(bad)
 
 
-@pytest.mark.parametrize("bad", ["9-17", "17:00-09:00", "09:00-25:00", "09:60-10:00"])
+@pytest.mark.parametrize("bad", ["9-17", "17:00-09:00", "09:00-25:00", "09:60-10:00",
+                                 "09:60-11:00", "09:00-10:60"])
 def test_bad_windows(bad):
     with pytest.raises(InvalidValue, match="window"):
         plans.parse_window(bad)
