@@ -52,8 +52,9 @@ def test_a_bad_file_is_one_error_line_and_changes_nothing(invoke, team, tmp_path
 
 
 def test_unreadable_and_invalid_toml(invoke, team, tmp_path):
-    fails(invoke("sequences", "load", tmp_path / "missing.toml"), "missing.toml",
-          "cannot be read")
+    line = fails(invoke("sequences", "load", tmp_path / "missing.toml"))
+    assert line == (f"Error: FILE '{tmp_path / 'missing.toml'}' cannot be read "
+                    "(No such file or directory)")
     bad = tmp_path / "bad.toml"
     bad.write_text("name = \n")
     fails(invoke("sequences", "load", bad), "bad.toml", "not valid TOML")
