@@ -331,7 +331,7 @@ def _known_charset(name: str | None) -> bool:
     import codecs
 
     if not name:
-        return False
+        return False  # pragma: no mutate (no charset: the caller reads utf-8 either way)
     try:
         codecs.lookup(name)
     except LookupError:

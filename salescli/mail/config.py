@@ -195,13 +195,11 @@ def load_accounts(env: Mapping[str, str] | None = None) -> list[Account]:
     try:
         return [build_account(raw, where="", env=env, shared_addresses=shared)]
     except InvalidValue as exc:
-        # Name the variable, not the internal key.
-        field_name = exc.field
-        if field_name in _KEYS:
-            var = {"password_env": "SALESCLI_IMAP_PASSWORD", "rate_limit":
-                   "SALESCLI_IMAP_RATE_LIMIT", "token_cmd": "SALESCLI_IMAP_TOKEN_CMD"}.get(
-                field_name, f"SALESCLI_IMAP_{field_name.upper()}")
-            raise InvalidValue(var, exc.value, exc.reason) from None
+        # Name the variable, not the internal key. (Every key read from a variable is
+        # named after it; password_env is always set here unless the token command is.)
+        if exc.field in _KEYS:
+            raise InvalidValue(f"SALESCLI_IMAP_{exc.field.upper()}", exc.value,
+                               exc.reason) from None
         raise
 
 

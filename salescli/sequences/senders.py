@@ -80,10 +80,10 @@ def load(env: dict[str, str] | None = None) -> dict[str, Any]:
     """Read and check the configuration once per run (the limits in the environment and
     the ``[[senders]]`` tables): ``for_address`` then builds each sender."""
     env = dict(os.environ if env is None else env)
-    for name, cast in (("SALESCLI_SEND_DAILY_CAP", int), ("SALESCLI_SEND_MIN_GAP", float)):
-        if env.get(name, "").strip():
-            _number(name, env[name], cast)
-    return {"env": env, "tables": _tables(env)}
+    limits = {name: _number(name, env[name], cast)
+              for name, cast in (("SALESCLI_SEND_DAILY_CAP", int), ("SALESCLI_SEND_MIN_GAP", float))
+              if env.get(name, "").strip()}
+    return {"env": env, "tables": _tables(env), "limits": limits}
 
 
 def for_address(config: dict[str, Any], address: str) -> Sender:
@@ -107,8 +107,7 @@ def for_address(config: dict[str, Any], address: str) -> Sender:
     else:
         settings = smtp.settings_from_env(env)
         cap, gap = DEFAULT_DAILY_CAP, DEFAULT_MIN_GAP
-    if env.get("SALESCLI_SEND_DAILY_CAP", "").strip():
-        cap = _number("SALESCLI_SEND_DAILY_CAP", env["SALESCLI_SEND_DAILY_CAP"], int)
-    if env.get("SALESCLI_SEND_MIN_GAP", "").strip():
-        gap = _number("SALESCLI_SEND_MIN_GAP", env["SALESCLI_SEND_MIN_GAP"], float)
+    # The environment's limits (read and checked once, by load) override every sender's.
+    cap = config["limits"].get("SALESCLI_SEND_DAILY_CAP", cap)
+    gap = config["limits"].get("SALESCLI_SEND_MIN_GAP", gap)
     return Sender(address=address.lower(), settings=settings, daily_cap=cap, min_gap=gap)

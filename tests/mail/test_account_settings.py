@@ -28,13 +28,18 @@ def test_a_bad_number_in_the_config_file_names_the_setting(invoke, tmp_path, mon
     fails(invoke("scan"), *needles)
 
 
-def test_an_account_without_a_user_is_refused(invoke, tmp_path, monkeypatch):
+@pytest.mark.parametrize("missing, needle", [("user", "accounts[0].user ''"),
+                                             ("host", "accounts[0].host ''")])
+def test_an_account_without_a_user_or_host_is_refused(invoke, tmp_path, monkeypatch, missing,
+                                                      needle):
     config = tmp_path / "salescli.toml"
-    config.write_text('[[accounts]]\nname = "office"\nhost = "mail.ours.example"\n'
-                      'password_env = "PW"\n')
+    lines = ['name = "office"', 'host = "mail.ours.example"', 'user = "sales"',
+             'password_env = "PW"']
+    config.write_text("[[accounts]]\n" + "\n".join(ln for ln in lines
+                                                   if not ln.startswith(missing)) + "\n")
     monkeypatch.setenv("SALESCLI_CONFIG", str(config))
     monkeypatch.setenv("PW", "s3cret")
-    fails(invoke("scan"), "accounts[0].user ''", "must be set")
+    fails(invoke("scan"), needle, "must be set")
 
 
 @pytest.mark.parametrize("var, value, needles", [
@@ -43,6 +48,7 @@ def test_an_account_without_a_user_is_refused(invoke, tmp_path, monkeypatch):
     ("SALESCLI_IMAP_BACKOFF", "-2", ("SALESCLI_IMAP_BACKOFF '-2'", "must be ≥ 0")),
     ("SALESCLI_IMAP_FETCH_BATCH", "0", ("SALESCLI_IMAP_FETCH_BATCH '0'", "must be ≥ 1")),
     ("SALESCLI_IMAP_PORT", "0", ("SALESCLI_IMAP_PORT '0'", "must be ≥ 1")),
+    ("SALESCLI_IMAP_RATE_LIMIT", "fast", ("SALESCLI_IMAP_RATE_LIMIT 'fast'", "is not a number")),
 ])
 def test_a_bad_number_in_a_variable_names_the_variable(invoke, monkeypatch, var, value,
                                                        needles):

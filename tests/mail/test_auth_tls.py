@@ -157,5 +157,48 @@ def test_plaintext_to_a_remote_host_warns(monkeypatch, invoke):
         monkeypatch.setenv(key, value)
     result = invoke("scan")
     assert result.exit_code == 1
-    assert "plaintext IMAP to imap.nowhere.invalid" in result.stderr
+    assert ("WARNING [scan] account default: plaintext IMAP to imap.nowhere.invalid "
+            "(ssl = none): the password and mail cross the network unencrypted") \
+        in result.stderr, result.stderr
     assert "secret-pw" not in result.stderr
+
+
+def test_implicit_tls_without_a_port_connects_to_993(monkeypatch, invoke):
+    """SALESCLI_IMAP_SSL=ssl (the default) and no port: IMAPS's port, 993. A listener there
+    sees the scan come, and drops it: the scan fails with one Error line."""
+    import socket
+
+    listener = socket.socket()
+    try:
+        listener.bind(("127.0.0.2", 993))
+    except OSError as exc:  # not root, or the port is taken
+        listener.close()
+        pytest.skip(f"cannot listen on 127.0.0.2:993 ({exc})")
+    listener.listen(1)
+    listener.settimeout(10)
+    accepted: list[tuple] = []
+
+    def serve() -> None:
+        try:
+            conn, addr = listener.accept()
+        except OSError:  # nobody came
+            return
+        accepted.append(addr)
+        conn.close()
+
+    thread = threading.Thread(target=serve, daemon=True)
+    thread.start()
+    try:
+        for key, value in {"SALESCLI_IMAP_HOST": "127.0.0.2", "SALESCLI_IMAP_USER": "u",
+                           "SALESCLI_IMAP_PASSWORD": "pw", "SALESCLI_IMAP_RETRIES": "0",
+                           "SALESCLI_IMAP_TIMEOUT": "10"}.items():
+            monkeypatch.setenv(key, value)
+        monkeypatch.delenv("SALESCLI_IMAP_PORT", raising=False)
+        monkeypatch.delenv("SALESCLI_IMAP_SSL", raising=False)
+        result = invoke("scan")
+        thread.join(15)
+    finally:
+        listener.close()
+    assert len(accepted) == 1  # the scan came to port 993
+    assert result.exit_code == 1
+    assert result.stderr.strip().splitlines()[-1].startswith("Error: account 'default': ")

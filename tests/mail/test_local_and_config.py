@@ -3,6 +3,7 @@ account configuration, and notifications queued for replies and hard bounces."""
 
 from __future__ import annotations
 
+import json
 import mailbox
 from datetime import timedelta
 
@@ -146,6 +147,12 @@ def test_notifications_for_recent_replies_and_hard_bounces_only(tmp_path, people
     assert sorted((r[0], r[1]) for r in rows) == [("hard_bounce", people["bob"]["id"]),
                                                   ("reply", people["ada"]["id"])]
     assert all(r[2] is None for r in rows)  # the webhook is down: still pending
+    # What the hook will say about the bounce: the server's words, and the address.
+    bounce = json.loads(conn.execute("SELECT payload FROM notifications"
+                                     " WHERE rule = 'hard_bounce'").fetchone()[0])
+    assert (bounce["address"], bounce["diagnostic"]) == (
+        "bob@example.org",
+        "550 5.1.1 <bob@example.org>: Recipient address rejected: User unknown")
     run = last_run(conn)
     assert run["status"] == "ok" and run["counts"]["notifications"]["pending"] == 2
     conn.execute("DELETE FROM mail_checkpoints")

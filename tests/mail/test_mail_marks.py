@@ -7,6 +7,8 @@ from __future__ import annotations
 import quopri
 from datetime import timedelta
 
+import pytest
+
 from salescli.mail import sample
 from tests.mail.helpers import ME, ago, kinds, state
 from tests.support.cli import ok
@@ -87,16 +89,17 @@ def test_mailbox_full_is_a_soft_bounce(tmp_path, people, invoke, conn):
         assert "Mailbox full" in s["bounce_reason"], key
 
 
-def test_precedence_bulk_alone_marks_bulk_mail(tmp_path, people, invoke, conn):
-    """A prospect's company mailing from their address with ``Precedence: bulk`` and no
-    List-Id is not a reply."""
+@pytest.mark.parametrize("precedence", ["bulk", "list", "junk", " List "])
+def test_precedence_bulk_alone_marks_bulk_mail(tmp_path, people, invoke, conn, precedence):
+    """A prospect's company mailing from their address with ``Precedence: bulk`` (or list,
+    or junk, in any case) and no List-Id is not a reply."""
     box = tmp_path / "Maildir"
     t = ago(days=2)
     raw, mid = sample.outbound(ME, people["ada"], t, "Hi")
     _deliver(box / ".Sent", raw, t)
     bulk = (f"From: Ada Lovelace <ada@example.com>\nTo: {ME}\nSubject: Our spring catalogue\n"
             f"Date: {sample._date(t + timedelta(hours=2))}\nMessage-ID: <bulk.1@example.com>\n"
-            "Precedence: bulk\n\nNew products.\n").encode()
+            f"Precedence:{precedence}\n\nNew products.\n").encode()
     _deliver(box, bulk, t + timedelta(hours=2))
     _scan(invoke, box)
     assert state(conn, "ada@example.com")["stage"] == "contacted"
@@ -114,4 +117,23 @@ def test_auto_submitted_no_is_a_person_replying(tmp_path, people, invoke, conn):
     _deliver(box, raw, t + timedelta(hours=3))
     _scan(invoke, box)
     assert state(conn, "ada@example.com")["stage"] == "replied"
+    assert kinds(conn, "ada@example.com") == ["email_out", "email_in"]
+
+
+def test_a_date_in_utc_with_no_known_zone_is_read_as_utc(tmp_path, people, invoke, conn):
+    """``-0000`` (RFC 5322: the time is UTC, the sender's zone unknown): the reply is
+    recorded at that UTC time, and is Ada's last reply."""
+    box = tmp_path / "Maildir"
+    t = ago(days=2)
+    raw, mid = sample.outbound(ME, people["ada"], t, "Hi")
+    _deliver(box / ".Sent", raw, t)
+    when = t + timedelta(hours=3)
+    raw, _ = sample.reply(people["ada"], ME, when, "Hi", mid)
+    raw = raw.replace(f"Date: {sample._date(when)}".encode(),
+                      when.strftime("Date: %a, %d %b %Y %H:%M:%S -0000").encode())
+    assert b"-0000" in raw
+    _deliver(box, raw, t + timedelta(days=1))  # the file's own time is later
+    _scan(invoke, box)
+    stamp = when.strftime("%Y-%m-%dT%H:%M:%SZ")
+    assert state(conn, "ada@example.com")["last_reply_at"] == stamp
     assert kinds(conn, "ada@example.com") == ["email_out", "email_in"]

@@ -123,7 +123,10 @@ def test_uidvalidity_reset_rescans_without_duplicates(mailbox, people, invoke, c
     for data in messages.values():
         client.append("Sent", data[b"RFC822"], msg_time=data[b"INTERNALDATE"])
     client.logout()
-    ok(invoke("scan"))
+    result = invoke("scan")
+    ok(result)
+    assert ("account default: folder Sent has a new UIDVALIDITY: rescanning it (known "
+            "messages are skipped)") in result.stderr, result.stderr  # the user is told why
     new = conn.execute("SELECT uidvalidity FROM mail_checkpoints WHERE folder = 'Sent'"
                        ).fetchone()[0]
     assert new != old

@@ -5,6 +5,7 @@ recorded within seconds. Waits are on database conditions and failpoint files.""
 
 from __future__ import annotations
 
+import os
 import signal
 
 from salescli.mail import sample
@@ -79,3 +80,31 @@ def test_after_a_dovecot_restart_new_mail_is_recorded_via_the_new_idle(own_dovec
         if proc.poll() is None:
             proc.send_signal(signal.SIGTERM)
             proc.wait(timeout=30)
+
+
+def test_a_server_killed_without_bye_is_noticed_and_logged(own_dovecot, tmp_path, db_file):
+    """Dovecot killed with SIGKILL says no BYE: the IDLE's connection just closes. The
+    watcher notices at once (not at the next re-IDLE) and says so in its warning."""
+    box = new_mailbox(own_dovecot)
+    _make_db(db_file)
+    _outbound(box, PEOPLE[:1], ago(days=1))
+    env = cli_env(**box.env(SALESCLI_IMAP_RETRIES="0"), SALESCLI_DB=str(db_file))
+    proc = start_cli("scan", "--watch", "--interval", "900", env=env)
+    lines = _lines_of(proc.stderr)
+    try:
+        _wait_until(lambda: _stage(db_file, PEOPLE[0]["email"]) == "contacted", proc,
+                    "the first cycle")
+        # A reply recorded within the 900 s interval proves the IDLE is up.
+        box.append("INBOX", sample.reply(PEOPLE[0], ME, ago(hours=1), "Hello", None)[0])
+        _wait_until(lambda: _stage(db_file, PEOPLE[0]["email"]) == "replied", proc,
+                    "the reply via IDLE", timeout=60)
+        os.killpg(own_dovecot._proc.pid, signal.SIGKILL)  # the master and its imap processes
+        _wait_until(lambda: [ln for ln in lines if "watching INBOX failed" in ln], proc,
+                    "the warning of the closed connection", timeout=30)
+    finally:
+        if proc.poll() is None:
+            proc.send_signal(signal.SIGTERM)
+            proc.wait(timeout=30)
+    warning = next(ln for ln in lines if "watching INBOX failed" in ln)
+    assert "watching INBOX failed (the server closed the connection); reconnecting" in warning, \
+        warning

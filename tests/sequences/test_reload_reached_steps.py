@@ -5,6 +5,8 @@ from __future__ import annotations
 
 from datetime import timedelta
 
+from salescli.core.timeutil import iso
+from salescli.pipeline import interactions
 from salescli.sequences import enroll
 from salescli.sequences.send import send_due
 from tests.sequences.conftest import THREE_STEPS, write_plan
@@ -27,7 +29,10 @@ def test_steps_already_reached_cannot_be_removed(conn, db_file, intro, team, smt
     assert "updated" in ok(invoke("sequences", "load", write_plan(tmp_path, TWO_STEPS,
                                                                    name="two.toml")))
     # Ada was waiting for step 3, which the file no longer has: when it falls due, her
-    # enrollment finishes (all steps done) and nothing more is sent.
+    # enrollment finishes (all steps done) and nothing more is sent. An out-of-office
+    # without a return date, come meanwhile, has no next step to delay.
+    interactions.record(conn, "monitor", team["ada"]["id"], "auto_reply",
+                        iso(t0 + timedelta(days=4)), subject="Automatic reply: away")
     sent = len(smtp_server.messages)
     assert send_due(conn, now=t0 + timedelta(days=5)) == {"finished": 1}
     assert len(smtp_server.messages) == sent

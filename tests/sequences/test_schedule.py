@@ -58,11 +58,12 @@ def test_parse_days(value, days):
 
 @pytest.mark.parametrize("bad", ["3 days", "3", "-1d", "3y", ""])
 def test_bad_waits(bad):
-    with pytest.raises(InvalidValue, match="wait"):
+    with pytest.raises(InvalidValue, match=f"^wait {bad!r} is not a wait like"):
         plans.parse_wait(bad)
 
 
-@pytest.mark.parametrize("bad", ["9-17", "17:00-09:00", "09:00-25:00", "09:60-10:00"])
+@pytest.mark.parametrize("bad", ["9-17", "17:00-09:00", "09:00-25:00", "09:60-10:00",
+                                 "09:60-11:00", "09:00-10:60"])
 def test_bad_windows(bad):
     with pytest.raises(InvalidValue, match="window"):
         plans.parse_window(bad)
@@ -85,3 +86,10 @@ RECEIVED = datetime(2026, 12, 1, 9, tzinfo=UTC)
 ])
 def test_return_date(text, expected):
     assert return_date(text, RECEIVED) == expected
+
+
+def test_a_return_date_that_exists_only_next_year_is_found():
+    """29 February, read on the last day of a year before a leap year: no such day this
+    year, so next year's (60 days on, the furthest a return date is trusted)."""
+    assert return_date("Back on 29 February", datetime(2027, 12, 31, 9, tzinfo=UTC)) == \
+        date(2028, 2, 29)

@@ -13,7 +13,7 @@ from salescli.pipeline import interactions, prospects, stages, suppressions
 from salescli.sequences import enroll, store
 from salescli.sequences.send import send_due
 from tests.sequences.conftest import THREE_STEPS, write_plan
-from tests.support.cli import query
+from tests.support.cli import activities, query
 
 ALL = ["ada@example.com", "bob@example.org", "cy@example.net"]
 
@@ -100,6 +100,10 @@ def test_soft_bounce_retries_the_step_once_next_day_then_ends(conn, db_file, int
     row = _state(db_file, "ada@example.com")
     assert (row["step"], row["attempt"]) == (0, 2)
     assert row["next_due_at"] == iso(t0 + timedelta(days=1, hours=1))
+    [retry] = activities(db_file, entity="enrollment", action="retry")  # the audit says why
+    assert (retry["actor"], retry["before"], retry["after"]) == (
+        "send", {"step": 1}, {"step": 0, "next_due_at": row["next_due_at"],
+                              "reason": "soft bounce: step retried once"})
     assert send_due(conn, now=t0 + timedelta(days=3, minutes=1)) == {"sent": 1}
     first, again = smtp_server.messages
     assert again.message["Subject"] == first.message["Subject"]
@@ -124,6 +128,25 @@ def test_smtp_5xx_for_the_recipient_is_a_hard_bounce(conn, db_file, intro, team,
     blocked = suppressions.match(conn, "bob@example.org")
     assert blocked["source"] == "bounce"
     assert "refused recipient bob@example.org (550" in blocked["reason"]  # why, for people
+
+
+def test_smtp_5xx_for_the_mail_stops_the_enrollment_and_blames_no_address(
+        conn, db_file, intro, team, smtp_server, t0):
+    """A permanent refusal of the mail itself (5xx at DATA, e.g. content policy): the
+    enrollment stops with the reply as its reason, counted as failed; the address is not
+    marked bounced nor suppressed, and nothing is tried again."""
+    enroll.enroll(conn, "tester", "intro", ["ada@example.com"], now_=t0)
+    smtp_server.fail_next(1, 554)
+    assert send_due(conn, now=t0) == {"failed": 1}
+    row = _state(db_file, "ada@example.com")
+    assert row["state"] == "stopped"
+    assert row["reason"].startswith("SMTP refused the mail: ") and "554" in row["reason"]
+    send = query(db_file, "SELECT state, smtp_reply FROM sends")[0]
+    assert send["state"] == "failed" and "554" in send["smtp_reply"]
+    assert prospects.resolve(conn, "ada@example.com")["email_status"] != "bounced_hard"
+    assert suppressions.match(conn, "ada@example.com") is None
+    assert send_due(conn, now=t0 + timedelta(days=3)) == {}
+    assert smtp_server.messages == []
 
 
 def test_smtp_4xx_retries_with_backoff_and_the_same_message_id(conn, db_file, intro, team,
@@ -298,7 +321,9 @@ def test_senders_table_routes_an_owner_through_their_own_account(
         monkeypatch.setenv("MARIA_SMTP_PASSWORD", "s3cret-pw")
         monkeypatch.delenv("SALESCLI_SEND_MIN_GAP")
         enroll.enroll(conn, "tester", "intro", ALL, now_=t0)
-        assert send_due(conn, now=t0) == {"sent": 2, "capped": 1}
+        slept: list[float] = []
+        assert send_due(conn, now=t0, sleep=slept.append) == {"sent": 2, "capped": 1}
+        assert slept == []  # the table's min_gap = 0, not the default 30 s
         assert len(own.messages) == 2 and smtp_server.messages == []
         assert own.logins == [("maria", True)]
     config.write_text('[[senders]]\naddress = "me@ours.example"\ncolour = "red"\n')
@@ -306,6 +331,26 @@ def test_senders_table_routes_an_owner_through_their_own_account(
 
     with pytest.raises(InvalidValue, match="colour"):
         send_due(conn, now=t0 + timedelta(days=1))
+
+
+def test_a_senders_table_with_a_user_and_no_password_variable_sends_nothing(
+        conn, db_file, intro, team, smtp_server, t0, tmp_path, monkeypatch, invoke):
+    """smtp_user set, smtp_password_env not: no login is tried with some other password;
+    one Error line says the password is missing for that user, and nothing is sent."""
+    from tests.support.smtpd import SmtpServer
+
+    with SmtpServer(users={"maria": "s3cret-pw"}) as own:
+        config = tmp_path / "salescli.toml"
+        config.write_text(
+            '[[senders]]\naddress = "me@ours.example"\nsmtp_host = "127.0.0.1"\n'
+            f'smtp_port = {own.port}\nsmtp_ssl = "none"\nsmtp_user = "maria"\n')
+        monkeypatch.setenv("SALESCLI_CONFIG", str(config))
+        enroll.enroll(conn, "tester", "intro", ["ada@example.com"], now_=t0)
+        result = invoke("send")
+        assert result.exit_code == 1
+        assert result.stderr.strip().splitlines()[-1] == \
+            "Error: SALESCLI_SMTP_PASSWORD '' is not set (needed to log in as maria)"
+        assert own.logins == [] and own.messages == [] and smtp_server.messages == []
 
 
 def test_default_daily_cap_is_200_per_sender_and_a_bad_limit_is_one_error(

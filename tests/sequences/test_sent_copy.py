@@ -88,6 +88,22 @@ def test_sent_mail_is_appended_seen_and_scanned_once(conn, db_file, intro, team,
                  )[0]["n"] == 2
 
 
+def test_a_refused_mail_gets_no_copy_and_the_next_one_still_does(
+        conn, db_file, intro, team, smtp_server, mailbox, t0, invoke, tmp_path, monkeypatch):
+    """Ada's address is refused at SMTP, Bob's mail goes out in the same run: the Sent
+    folder holds Bob's mail alone (a refusal does not stop the filing of the others)."""
+    _config(tmp_path, monkeypatch, mailbox, smtp_server)
+    smtp_server.refuse_rcpt("ada@example.com", 550)
+    enroll.enroll(conn, "tester", "intro", ["ada@example.com", "bob@example.org"], now_=t0)
+    ok(invoke("send"))
+    assert [r["recipient"] for r in query(db_file, "SELECT recipient FROM sends"
+                                                   " ORDER BY id")] == \
+        ["ada@example.com", "bob@example.org"]  # Ada's came first in the run
+    sent = query(db_file, "SELECT message_id FROM sends WHERE state = 'sent'")
+    assert [mid for mid, _flags in _sent_folder(mailbox)] == [r["message_id"] for r in sent]
+    assert [m.rcpt_tos for m in smtp_server.messages] == [["bob@example.org"]]
+
+
 def test_the_sent_folder_is_found_when_the_scan_reads_only_the_inbox(
         conn, db_file, intro, team, smtp_server, mailbox, t0, invoke, tmp_path, monkeypatch):
     _config(tmp_path, monkeypatch, mailbox, smtp_server, extra='folders = ["INBOX"]')
@@ -132,5 +148,7 @@ def test_an_unknown_imap_account_is_one_error_line(conn, intro, team, smtp_serve
     from tests.support.cli import fails
 
     _config(tmp_path, monkeypatch, mailbox, smtp_server, imap_account='"nobody"')
-    fails(invoke("send"), "imap_account", "nobody")
+    # The line names the setting, the value and the accounts there are to choose from.
+    fails(invoke("send"), f"senders.{ME}.imap_account 'nobody'",
+          "is not a configured IMAP account (accounts: maria)")
     assert smtp_server.messages == []

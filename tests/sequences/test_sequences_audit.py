@@ -58,15 +58,16 @@ def test_a_delay_is_audited_with_its_reason(conn, db_file, intro, team, smtp_ser
 
 
 def test_each_sent_mail_records_its_step_and_the_last_one_finishes(conn, db_file, intro, team,
-                                                                   smtp_server, t0):
+                                                                   smtp_server, t0, invoke):
     enroll.enroll(conn, "tester", "intro", ["ada@example.com"], now_=t0)
     for days in (0, 3, 5):
         assert send_due(conn, now=t0 + timedelta(days=days)) == {"sent": 1}
-    details = [r["detail"] for r in query(
-        db_file, "SELECT detail FROM interactions WHERE kind = 'email_out' ORDER BY id")]
-    assert [json.loads(d)["step"] for d in details] == [1, 2, 3]
     e = _enrollment(db_file, "ada@example.com")
     assert (e["state"], e["reason"]) == ("finished", "all steps done")
+    # Ada's timeline names the sequence, step and enrollment of each mail.
+    shown = json.loads(ok(invoke("prospects", "show", "ada@example.com", "--format", "json")))
+    assert [ev["detail"] for ev in shown["timeline"] if ev.get("kind") == "email_out"] == \
+        [{"sequence": "intro", "step": n, "enrollment": e["id"]} for n in (1, 2, 3)]
 
 
 def test_a_task_step_is_audited_as_the_task_it_made(conn, db_file, team, tmp_path, t0):

@@ -37,6 +37,8 @@ def test_load_list_show_and_reload_updates(invoke, team, tmp_path, db_file):
     (('days = "daily"', 'days = "daily"\ntimezone = "Mars/Olympus"'),
      ["timezone 'Mars/Olympus' is not a known time zone (e.g. Europe/Berlin)"]),
     (('name = "intro"', 'name = "intro"\ncolour = "red"'), ["colour"]),
+    (('wait = "3d"', 'wait = "3d"\ndelay = "1d"'),
+     ["step 2 key 'delay' is not a step setting (body, subject, task, text, wait)"]),
     (('subject = "Quick question, {{ prospect.first_name }}"', ''),
      ["step 1 subject", "required"]),
     (('{{ owner.name }}', '{{ owner.__class__ }}'), ["step 1 body", "__class__"]),
@@ -50,8 +52,9 @@ def test_a_bad_file_is_one_error_line_and_changes_nothing(invoke, team, tmp_path
 
 
 def test_unreadable_and_invalid_toml(invoke, team, tmp_path):
-    fails(invoke("sequences", "load", tmp_path / "missing.toml"), "missing.toml",
-          "cannot be read")
+    line = fails(invoke("sequences", "load", tmp_path / "missing.toml"))
+    assert line == (f"Error: FILE '{tmp_path / 'missing.toml'}' cannot be read "
+                    "(No such file or directory)")
     bad = tmp_path / "bad.toml"
     bad.write_text("name = \n")
     fails(invoke("sequences", "load", bad), "bad.toml", "not valid TOML")
