@@ -89,17 +89,18 @@ def load(conn: sqlite3.Connection, actor: str, path: str | Path) -> dict[str, An
             "changed": before != after}
 
 
+_LIST = ("SELECT s.*, (SELECT count(*) FROM sequence_steps WHERE sequence_id = s.id) AS n"
+         " FROM sequences s ORDER BY s.name")
+
+
 def list_sequences(conn: sqlite3.Connection) -> list[dict[str, Any]]:
     """Every sequence with its step count and enrollments by state."""
     out = []
-    for r in conn.execute("SELECT * FROM sequences ORDER BY name"):
-        # (plain columns, no alias: SQL whose case cannot matter, as ./dev mutants can tell)
-        steps = conn.execute("SELECT position FROM sequence_steps WHERE sequence_id = ?",
-                             (r["id"],)).fetchall()
+    for r in conn.execute(_LIST):
         counts = dict(conn.execute("SELECT state, count(*) FROM enrollments"
                                    " WHERE sequence_id = ? GROUP BY state", (r["id"],))
                       .fetchall())
-        out.append({"name": r["name"], "steps": len(steps), "window": r["window"],
+        out.append({"name": r["name"], "steps": r["n"], "window": r["window"],
                     "days": r["days"], "timezone": r["timezone"], "paused_at": r["paused_at"],
                     **{s.value: counts.get(s.value, 0) for s in EnrollmentState}})
     return out
