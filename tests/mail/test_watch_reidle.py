@@ -7,11 +7,33 @@ from __future__ import annotations
 
 import os
 import signal
+from collections.abc import Iterator
+from contextlib import contextmanager
 
 from salescli.mail import sample
 from tests.mail.helpers import ME, ago, cli_env, new_mailbox, start_cli
 from tests.mail.test_faults import _lines_of
 from tests.mail.test_watch import PEOPLE, _make_db, _outbound, _stage, _stop, _wait_until
+
+
+@contextmanager
+def watching(server, db_file, retries: str) -> Iterator[tuple]:
+    """A watcher (interval 900 s: only IDLE sees new mail) past its first cycle, with the
+    mailbox and the lines of its log; stopped with SIGTERM at the end."""
+    box = new_mailbox(server)
+    _make_db(db_file)
+    _outbound(box, PEOPLE[:1], ago(days=1))
+    env = cli_env(**box.env(SALESCLI_IMAP_RETRIES=retries), SALESCLI_DB=str(db_file))
+    proc = start_cli("scan", "--watch", "--interval", "900", env=env)
+    lines = _lines_of(proc.stderr)
+    try:
+        _wait_until(lambda: _stage(db_file, PEOPLE[0]["email"]) == "contacted", proc,
+                    "the first cycle")
+        yield box, proc, lines
+    finally:
+        if proc.poll() is None:
+            proc.send_signal(signal.SIGTERM)
+            proc.wait(timeout=30)
 
 
 def test_an_idle_is_renewed_only_after_the_reidle_time(own_dovecot, tmp_path, db_file):
@@ -35,24 +57,12 @@ def test_an_idle_is_renewed_only_after_the_reidle_time(own_dovecot, tmp_path, db
 
 
 def test_a_dropped_idle_is_logged_with_its_reason(own_dovecot, tmp_path, db_file):
-    box = new_mailbox(own_dovecot)
-    _make_db(db_file)
-    _outbound(box, PEOPLE[:1], ago(days=1))
-    env = cli_env(**box.env(SALESCLI_IMAP_RETRIES="0"), SALESCLI_DB=str(db_file))
-    proc = start_cli("scan", "--watch", "--interval", "900", env=env)
-    lines = _lines_of(proc.stderr)
-    try:
-        _wait_until(lambda: _stage(db_file, PEOPLE[0]["email"]) == "contacted", proc,
-                    "the first cycle")
+    with watching(own_dovecot, db_file, retries="0") as (_, proc, lines):
         own_dovecot.stop()
         # Dovecot says BYE and closes the IDLE connection: the watcher must notice at once
         # (not at the next re-IDLE, 28 minutes later) and reconnect.
         _wait_until(lambda: [ln for ln in lines if "watching INBOX failed" in ln], proc,
                     "the warning of the dropped IDLE", timeout=30)
-    finally:
-        if proc.poll() is None:
-            proc.send_signal(signal.SIGTERM)
-            proc.wait(timeout=30)
     warning = next(ln for ln in lines if "watching INBOX failed" in ln)
     reason = warning.split("watching INBOX failed (", 1)[1].rsplit("); reconnecting", 1)[0]
     assert reason and reason != "None", warning
@@ -60,15 +70,7 @@ def test_a_dropped_idle_is_logged_with_its_reason(own_dovecot, tmp_path, db_file
 
 def test_after_a_dovecot_restart_new_mail_is_recorded_via_the_new_idle(own_dovecot,
                                                                       tmp_path, db_file):
-    box = new_mailbox(own_dovecot)
-    _make_db(db_file)
-    _outbound(box, PEOPLE[:1], ago(days=1))
-    env = cli_env(**box.env(SALESCLI_IMAP_RETRIES="2"), SALESCLI_DB=str(db_file))
-    proc = start_cli("scan", "--watch", "--interval", "900", env=env)
-    lines = _lines_of(proc.stderr)
-    try:
-        _wait_until(lambda: _stage(db_file, PEOPLE[0]["email"]) == "contacted", proc,
-                    "the first cycle")
+    with watching(own_dovecot, db_file, retries="2") as (box, proc, lines):
         own_dovecot.restart()
         _wait_until(lambda: [ln for ln in lines if "watching INBOX failed" in ln], proc,
                     "the dropped IDLE", timeout=30)
@@ -76,24 +78,12 @@ def test_after_a_dovecot_restart_new_mail_is_recorded_via_the_new_idle(own_dovec
         box.append("INBOX", sample.reply(PEOPLE[0], ME, ago(hours=1), "Hello", None)[0])
         _wait_until(lambda: _stage(db_file, PEOPLE[0]["email"]) == "replied", proc,
                     "the reply after the restart", timeout=60)
-    finally:
-        if proc.poll() is None:
-            proc.send_signal(signal.SIGTERM)
-            proc.wait(timeout=30)
 
 
 def test_a_server_killed_without_bye_is_noticed_and_logged(own_dovecot, tmp_path, db_file):
     """Dovecot killed with SIGKILL says no BYE: the IDLE's connection just closes. The
     watcher notices at once (not at the next re-IDLE) and says so in its warning."""
-    box = new_mailbox(own_dovecot)
-    _make_db(db_file)
-    _outbound(box, PEOPLE[:1], ago(days=1))
-    env = cli_env(**box.env(SALESCLI_IMAP_RETRIES="0"), SALESCLI_DB=str(db_file))
-    proc = start_cli("scan", "--watch", "--interval", "900", env=env)
-    lines = _lines_of(proc.stderr)
-    try:
-        _wait_until(lambda: _stage(db_file, PEOPLE[0]["email"]) == "contacted", proc,
-                    "the first cycle")
+    with watching(own_dovecot, db_file, retries="0") as (box, proc, lines):
         # A reply recorded within the 900 s interval proves the IDLE is up.
         box.append("INBOX", sample.reply(PEOPLE[0], ME, ago(hours=1), "Hello", None)[0])
         _wait_until(lambda: _stage(db_file, PEOPLE[0]["email"]) == "replied", proc,
@@ -101,10 +91,6 @@ def test_a_server_killed_without_bye_is_noticed_and_logged(own_dovecot, tmp_path
         os.killpg(own_dovecot._proc.pid, signal.SIGKILL)  # the master and its imap processes
         _wait_until(lambda: [ln for ln in lines if "watching INBOX failed" in ln], proc,
                     "the warning of the closed connection", timeout=30)
-    finally:
-        if proc.poll() is None:
-            proc.send_signal(signal.SIGTERM)
-            proc.wait(timeout=30)
     warning = next(ln for ln in lines if "watching INBOX failed" in ln)
     assert "watching INBOX failed (the server closed the connection); reconnecting" in warning, \
         warning

@@ -28,6 +28,25 @@ def refusals(db_file) -> list[tuple]:
 # --- refusals: status, JSON body, log row ---------------------------------------------
 
 
+def guarded(fresh, app, method: str, path: str) -> list[dict]:
+    """The ASGI messages our guard sends for one bodiless request to ``app``."""
+    from salescli.web import plugin
+
+    sent: list[dict] = []
+
+    async def receive():
+        return {"type": "http.request", "body": b""}
+
+    async def send(message):
+        sent.append(message)
+
+    scope = {"type": "http", "method": method, "path": path, "root_path": "",
+             "raw_path": path.encode(), "query_string": b"", "headers": [],
+             "client": ("127.0.0.1", 40000), "scheme": "http", "http_version": "1.1"}
+    run(plugin.guard(fresh["ds"], app)(scope, receive, send))
+    return sent
+
+
 def test_a_refusal_says_its_status_and_reason_in_json(web_env):
     response = run(web_env["ds"].client.get("/sales.json"))
     assert response.status_code == 401
@@ -315,22 +334,11 @@ def test_a_response_start_without_headers_still_gets_the_security_headers(fresh)
     still sends the security headers (nosniff, frame options, CSP) and the response."""
     from salescli.web import plugin
 
-    sent = []
-
     async def app(scope, receive, send):
         await send({"type": "http.response.start", "status": 200})
         await send({"type": "http.response.body", "body": b"ok"})
 
-    async def receive():
-        return {"type": "http.request", "body": b""}
-
-    async def send(message):
-        sent.append(message)
-
-    scope = {"type": "http", "method": "GET", "path": "/favicon.ico", "root_path": "",
-             "raw_path": b"/favicon.ico", "query_string": b"", "headers": [],
-             "client": ("127.0.0.1", 40000), "scheme": "http", "http_version": "1.1"}
-    run(plugin.guard(fresh["ds"], app)(scope, receive, send))
+    sent = guarded(fresh, app, "GET", "/favicon.ico")
     assert [m["type"] for m in sent] == ["http.response.start", "http.response.body"]
     assert sent[0]["status"] == 200 and sent[0]["headers"] == plugin.SECURITY_HEADERS
     assert sent[1]["body"] == b"ok"
@@ -339,24 +347,11 @@ def test_a_response_start_without_headers_still_gets_the_security_headers(fresh)
 def test_a_refusal_is_sent_as_asgi_requires_header_names_in_lower_case(fresh):
     """ASGI requires lower-case header names (servers and middleware look them up so: a
     Content-Length spelt otherwise goes unseen), and the length must be the body's."""
-    from salescli.web import plugin
-
-    sent = []
 
     async def app(scope, receive, send):
         raise AssertionError("a refused request never reaches Datasette")
 
-    async def receive():
-        return {"type": "http.request", "body": b""}
-
-    async def send(message):
-        sent.append(message)
-
-    scope = {"type": "http", "method": "DELETE", "path": "/sales", "root_path": "",
-             "raw_path": b"/sales", "query_string": b"", "headers": [],
-             "client": ("127.0.0.1", 40000), "scheme": "http", "http_version": "1.1"}
-    run(plugin.guard(fresh["ds"], app)(scope, receive, send))
-    start, body = sent
+    start, body = guarded(fresh, app, "DELETE", "/sales")
     assert start["status"] == 405
     names = [name for name, _ in start["headers"]]
     assert names == [name.lower() for name in names]
