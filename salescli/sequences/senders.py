@@ -94,11 +94,19 @@ def for_address(config: dict[str, Any], address: str) -> Sender:
         if not table.get("smtp_host"):
             raise InvalidValue(f"{where}.smtp_host", None, "is required")
         secret_var = table.get("smtp_password_env")
+        user = str(table.get("smtp_user", ""))
+        password = env.get(str(secret_var), "") if secret_var else ""
+        if user and not password:  # name the table's setting, not SALESCLI_SMTP_PASSWORD
+            if not secret_var:
+                raise InvalidValue(f"{where}.smtp_password_env", None,
+                                   f"is required to log in as smtp_user {user!r}")
+            raise InvalidValue(str(secret_var), "", f"is not set ({where}.smtp_password_env"
+                                                    f" names it, to log in as {user!r})")
         values = {"SALESCLI_SMTP_HOST": str(table["smtp_host"]),
                   "SALESCLI_SMTP_PORT": str(table.get("smtp_port", "")),
                   "SALESCLI_SMTP_SSL": str(table.get("smtp_ssl", "starttls")),
-                  "SALESCLI_SMTP_USER": str(table.get("smtp_user", "")),
-                  "SALESCLI_SMTP_PASSWORD": env.get(str(secret_var), "") if secret_var else "",
+                  "SALESCLI_SMTP_USER": user,
+                  "SALESCLI_SMTP_PASSWORD": password,
                   "SALESCLI_SMTP_CA": str(table.get("smtp_ca", "")),
                   "SALESCLI_SMTP_TIMEOUT": env.get("SALESCLI_SMTP_TIMEOUT", "")}
         settings = smtp.settings_from_env(values)

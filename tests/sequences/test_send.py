@@ -13,7 +13,7 @@ from salescli.pipeline import interactions, prospects, stages, suppressions
 from salescli.sequences import enroll, store
 from salescli.sequences.send import send_due
 from tests.sequences.conftest import THREE_STEPS, write_plan
-from tests.support.cli import activities, query
+from tests.support.cli import activities, ok, query
 
 ALL = ["ada@example.com", "bob@example.org", "cy@example.net"]
 
@@ -335,22 +335,34 @@ def test_senders_table_routes_an_owner_through_their_own_account(
 
 def test_a_senders_table_with_a_user_and_no_password_variable_sends_nothing(
         conn, db_file, intro, team, smtp_server, t0, tmp_path, monkeypatch, invoke):
-    """smtp_user set, smtp_password_env not: no login is tried with some other password;
-    one Error line says the password is missing for that user, and nothing is sent."""
+    """smtp_user set, smtp_password_env not (or naming an unset variable): no login is
+    tried with some other password; one Error line names the table's missing setting (not
+    SALESCLI_SMTP_PASSWORD, which a table does not read), and nothing is sent."""
     from tests.support.smtpd import SmtpServer
 
     with SmtpServer(users={"maria": "s3cret-pw"}) as own:
         config = tmp_path / "salescli.toml"
-        config.write_text(
-            '[[senders]]\naddress = "me@ours.example"\nsmtp_host = "127.0.0.1"\n'
-            f'smtp_port = {own.port}\nsmtp_ssl = "none"\nsmtp_user = "maria"\n')
+        table = ('[[senders]]\naddress = "me@ours.example"\nsmtp_host = "127.0.0.1"\n'
+                 f'smtp_port = {own.port}\nsmtp_ssl = "none"\nsmtp_user = "maria"\n')
+        config.write_text(table)
         monkeypatch.setenv("SALESCLI_CONFIG", str(config))
+        monkeypatch.setenv("SALESCLI_SMTP_PASSWORD", "s3cret-pw")  # not the table's
         enroll.enroll(conn, "tester", "intro", ["ada@example.com"], now_=t0)
         result = invoke("send")
         assert result.exit_code == 1
-        assert result.stderr.strip().splitlines()[-1] == \
-            "Error: SALESCLI_SMTP_PASSWORD '' is not set (needed to log in as maria)"
+        assert result.stderr.strip().splitlines()[-1] == (
+            "Error: senders.me@ours.example.smtp_password_env None is required to log in"
+            " as smtp_user 'maria'")
+        config.write_text(table + 'smtp_password_env = "MARIA_PW"\n')
+        result = invoke("send")
+        assert result.exit_code == 1
+        assert result.stderr.strip().splitlines()[-1] == (
+            "Error: MARIA_PW '' is not set (senders.me@ours.example.smtp_password_env names"
+            " it, to log in as 'maria')")
         assert own.logins == [] and own.messages == [] and smtp_server.messages == []
+        monkeypatch.setenv("MARIA_PW", "s3cret-pw")  # set: the mail goes, as maria
+        ok(invoke("send"))
+        assert own.logins == [("maria", True)] and len(own.messages) == 1
 
 
 def test_default_daily_cap_is_200_per_sender_and_a_bad_limit_is_one_error(
