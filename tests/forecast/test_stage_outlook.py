@@ -6,12 +6,10 @@ from __future__ import annotations
 
 import json
 
-from sqlite_utils import Database
-
-from salescli.core import db, migrations
+from salescli.core import db
 from salescli.forecast import store
 from salescli.pipeline import prospects, stages
-from tests.support.cli import ok
+from tests.support.cli import database_before, ok
 
 # proposal: A (ana) won 12.625 days after entering, B (bo) lost, F (ana) won after 12.04
 # days, H (bo) after 11.71, D (ana) still open; lead: A won 17.625 days after creation.
@@ -69,9 +67,8 @@ def test_an_owner_with_no_history_gets_every_open_stage_empty(small, invoke):
 
 def test_m014_upgrades_a_version_13_database(tmp_path):
     path = tmp_path / "old.db"
-    conn = db.connect(path, create=True)
-    migrations.m.apply(Database(conn), stop_before="m014_forecast_stages")
-    conn.execute("PRAGMA user_version = 13")
+    conn = database_before(path, "m014_forecast_stages")
+    assert conn.execute("PRAGMA user_version").fetchone()[0] == 13
     conn.close()
     conn = db.open_write(path)
     try:

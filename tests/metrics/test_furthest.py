@@ -11,11 +11,11 @@ from pathlib import Path
 
 import pytest
 import yaml
-from sqlite_utils import Database
 
-from salescli.core import db, funnel_schema, migrations
+from salescli.core import db, funnel_schema
 from salescli.pipeline import erasure, importer, prospects, stages
 from tests.metrics.conftest import ACTOR, NY, History, build
+from tests.support.cli import database_before
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -144,14 +144,13 @@ def test_the_whole_metrics_history_is_kept(history):
 
 def old_database(tmp_path, version: int, stop_before: str) -> sqlite3.Connection:
     """A database at an older schema version, with the default stages."""
-    conn = db.connect(tmp_path / "old.db", create=True)
-    migrations.m.apply(Database(conn), stop_before=stop_before)
+    conn = database_before(tmp_path / "old.db", stop_before)
+    assert conn.execute("PRAGMA user_version").fetchone()[0] == version
     conn.executemany("INSERT INTO stages(name, position, kind, created_at) VALUES (?, ?, ?, ?)",
                      [(n, i, k, "2024-01-01T00:00:00Z") for i, (n, k) in enumerate(
                          [("lead", "open"), ("contacted", "open"), ("replied", "open"),
                           ("meeting", "open"), ("proposal", "open"), ("won", "won"),
                           ("lost", "lost")])])
-    conn.execute(f"PRAGMA user_version = {version}")
     conn.commit()
     return conn
 

@@ -8,13 +8,12 @@ import io
 import json
 
 import pytest
-from sqlite_utils import Database
 
-from salescli.core import db, migrations
+from salescli.core import db
 from salescli.core.errors import Conflict, InvalidValue, NotFound
 from salescli.pipeline import addresses
 from salescli.pipeline import prospects as lib
-from tests.support.cli import activities, fails, ok, query, scalar
+from tests.support.cli import activities, database_before, fails, ok, query, scalar
 
 
 def test_add_normalises_dedupes_skips_primary_and_audits(conn):
@@ -117,8 +116,7 @@ def test_deleting_a_prospect_deletes_its_addresses(conn):
 
 def test_m008_upgrades_a_version_7_database(tmp_path):
     path = tmp_path / "old.db"
-    conn = db.connect(path, create=True)
-    migrations.m.apply(Database(conn), stop_before="m008_crm")
+    conn = database_before(path, "m008_crm")
     ts = "2024-01-02T03:04:05Z"
     conn.execute("INSERT INTO stages(name, position, kind, created_at)"
                  " VALUES ('lead', 0, 'open', ?)", (ts,))
@@ -126,7 +124,7 @@ def test_m008_upgrades_a_version_7_database(tmp_path):
                  " updated_at) VALUES ('old@example.com', 1, 10, ?, ?, ?)", (ts, ts, ts))
     conn.execute("INSERT INTO users(username, role, created_at, updated_at)"
                  " VALUES ('ana', 'admin', ?, ?)", (ts, ts))
-    conn.execute("PRAGMA user_version = 7")
+    assert conn.execute("PRAGMA user_version").fetchone()[0] == 7
     conn.close()
     conn = db.open_write(path)
     assert conn.execute("PRAGMA user_version").fetchone()[0] == db.SCHEMA_VERSION

@@ -10,12 +10,12 @@ import sqlite3
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-from sqlite_utils import Database
 
-from salescli.core import db, migrations
+from salescli.core import db
 from salescli.mail import rules
 from salescli.pipeline import interactions
 from salescli.pipeline import prospects as lib
+from tests.support.cli import database_before
 
 CONTACTS = ("email_out", "call", "meeting")
 KINDS = ("email_out", "email_in", "auto_reply", "bounce", "call", "meeting", "note")
@@ -74,14 +74,13 @@ _numbers = itertools.count()
 
 def test_m012_upgrades_a_version_11_database(tmp_path):
     path = tmp_path / "old.db"
-    conn = db.connect(path, create=True)
-    migrations.m.apply(Database(conn), stop_before="m012_scan_speed")
+    conn = database_before(path, "m012_scan_speed")
     ts = "2024-01-02T03:04:05Z"
     conn.execute("INSERT INTO stages(name, position, kind, created_at)"
                  " VALUES ('lead', 0, 'open', ?)", (ts,))
     conn.execute("INSERT INTO prospects(email, stage_id, stage_entered_at, created_at,"
                  " updated_at) VALUES ('old@example.com', 1, ?, ?, ?)", (ts, ts, ts))
-    conn.execute("PRAGMA user_version = 11")
+    assert conn.execute("PRAGMA user_version").fetchone()[0] == 11
     assert touched(conn, 1, "email_out", "2024-05-01T00:00:00Z") == 1
     assert touched(conn, 1, "email_out", "2024-04-01T00:00:00Z") == 1  # v11: always
     conn.close()

@@ -11,6 +11,21 @@ from pathlib import Path
 from typing import Any
 
 
+def database_before(path: str | Path, migration: str) -> sqlite3.Connection:
+    """A database as salescli left it just before ``migration`` (by name): the migrations
+    before it applied and ``user_version`` their count, what the next open upgrades from.
+    An autocommit connection to it, for the test to add rows the old schema holds."""
+    from sqlite_utils import Database
+
+    from salescli.core import db, migrations
+
+    names = [mig.name for mig in migrations.m._migrations]
+    conn = db.connect(path, create=True)
+    migrations.m.apply(Database(conn), stop_before=migration)
+    conn.execute(f"PRAGMA user_version = {names.index(migration)}")
+    return conn
+
+
 def ok(result) -> str:
     """Assert a CLI run succeeded; return its stdout."""
     assert result.exit_code == 0, f"exit {result.exit_code}: {result.output}"
