@@ -23,6 +23,7 @@ from itertools import chain, islice
 from pathlib import Path
 from typing import IO, Any
 
+from salescli.core.env import number
 from salescli.core.errors import InvalidValue, SalescliError
 from salescli.pipeline.import_decode import Decoding, chunks_with_end
 from salescli.pipeline.import_quirks import (
@@ -50,16 +51,7 @@ MAX_DEPTH = 16  # arrays and objects in one another in one JSON record
 
 def max_field() -> int:
     """The longest cell an import accepts, in characters (``SALESCLI_IMPORT_MAX_FIELD``)."""
-    raw = os.environ.get(MAX_FIELD_ENV, "").strip()
-    if not raw:
-        return DEFAULT_MAX_FIELD
-    try:
-        limit = int(raw)
-    except ValueError:
-        limit = 0
-    if limit < 1:
-        raise InvalidValue(MAX_FIELD_ENV, raw, "must be a whole number of characters ≥ 1")
-    return limit
+    return number(MAX_FIELD_ENV, DEFAULT_MAX_FIELD, minimum=1)
 
 
 class TooLong(SalescliError):
