@@ -77,3 +77,34 @@ def test_m014_upgrades_a_version_13_database(tmp_path):
         assert store.stored_outlook(conn) is None
     finally:
         conn.close()
+
+
+def test_each_owner_counts_a_stage_once_from_their_own_first_entry(conn):
+    """A stage entered again counts once, from its first entry; after a reassignment the new
+    owner's first entry counts for them; changes with no owner count under ''."""
+    day = "2025-01-{:02d}T00:00:00Z".format
+    # no owner: lead on the 1st, proposal on the 2nd, won on the 12th
+    p = prospects.add(conn, "t", "none@x.example", stage="lead", value=1, at=day(1))["id"]
+    stages.move(conn, "t", p, "proposal", at=day(2))
+    stages.move(conn, "t", p, "won", at=day(12), reason="yes")
+    # ana: proposal on the 1st, back to lead, proposal again on the 3rd, lost on the 5th
+    p = prospects.add(conn, "t", "ana@x.example", owner="ana", stage="proposal", value=1,
+                      at=day(1))["id"]
+    stages.move(conn, "t", p, "lead", at=day(2))
+    stages.move(conn, "t", p, "proposal", at=day(3))
+    stages.move(conn, "t", p, "lost", at=day(5), reason="price")
+    # bo's lead on the 1st; given to cy, who moves it on and back to lead on the 3rd; won
+    # on the 7th: lead counts for bo from the 1st and for cy from the 3rd
+    p = prospects.add(conn, "t", "bo@x.example", owner="bo", stage="lead", value=1,
+                      at=day(1))["id"]
+    prospects.update(conn, "t", p, {"owner": "cy"})
+    stages.move(conn, "t", p, "contacted", at=day(2))
+    stages.move(conn, "t", p, "lead", at=day(3))
+    stages.move(conn, "t", p, "won", at=day(7), reason="yes")
+    want = {None: {"lead": (3, 0.6667, 8.5), "proposal": (2, 0.5, 10.0)},
+            "": {"lead": (1, 1.0, 11.0), "proposal": (1, 1.0, 10.0)},
+            "ana": {"lead": (1, 0.0, None), "proposal": (1, 0.0, None)},
+            "bo": {"lead": (1, 1.0, 6.0), "proposal": (0, None, None)},
+            "cy": {"lead": (1, 1.0, 4.0), "proposal": (0, None, None)}}
+    for owner, rows in want.items():
+        assert table(store.stage_outlook(conn, owner)) == rows, owner
