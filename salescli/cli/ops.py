@@ -189,6 +189,8 @@ def db_backup(directory: str, keep: int | None) -> None:
     """
     from salescli.ops import backup as lib
 
+    # a bad SALESCLI_BACKUP_KEEP is the user's one Error: line, before any job starts
+    keep = lib.default_keep() if keep is None else keep
     bars = _Bars.maybe()
     box: dict[str, Any] = {}
 
@@ -302,6 +304,7 @@ def db_replicate(url: str | None) -> None:
     if not settings().db.exists():  # never create (and replicate) an empty database
         raise click.ClickException(f"database {str(settings().db)!r} does not exist; "
                                    "run: salescli init")
+    replication.retention()  # a bad setting is the user's Error: line, before the job starts
 
     def started(rep: Any) -> None:
         names = ", ".join(p.name for p in rep.databases)
