@@ -5,6 +5,7 @@ from __future__ import annotations
 import click
 
 from salescli.cli.common import emit, format_option, settings
+from salescli.core.errors import InvalidValue
 
 COLUMNS = ["jti", "username", "role", "status", "issued_at", "expires_at", "revoked_at",
            "revoked_by"]
@@ -31,7 +32,12 @@ def create(name: str, expires: str) -> None:
     from salescli.web import tokens as token_store
 
     lifetime = parse_duration(expires, "--expires")
-    token, _ = token_store.create_token(settings().db, name, lifetime, settings().actor)
+    try:
+        token, _ = token_store.create_token(settings().db, name, lifetime, settings().actor)
+    except InvalidValue as exc:  # name the lifetime as the user wrote it, not as 0:00:00
+        if exc.field != "--expires":
+            raise
+        raise InvalidValue(exc.field, expires, exc.reason) from None
     click.echo(token)
 
 
