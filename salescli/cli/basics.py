@@ -16,14 +16,17 @@ def init() -> None:
     from salescli.core import db
 
     path = settings().db
-    before = None
+    before, tables = None, 0
     if path.exists():
         probe = db.connect(path)
         before = db.schema_version(probe)
+        tables = probe.execute("SELECT count(*) FROM sqlite_master").fetchone()[0]
         probe.close()
     conn = write_conn()
     version = db.schema_version(conn)
-    verb = "created" if not before else ("upgraded" if before < version else "up to date:")
+    # (a file with tables but no version, e.g. a `sqlite3 .dump` copy, is upgraded in place)
+    verb = "created" if not (before or tables) else (
+        "upgraded" if (before or 0) < version else "up to date:")
     click.echo(f"{verb} {path} (schema version {version})")
 
 

@@ -311,7 +311,11 @@ def migrate(conn: sqlite3.Connection, path: str | os.PathLike) -> int:
     try:
         version = schema_version(conn)  # another process may have migrated meanwhile
         if version < SCHEMA_VERSION:
-            fresh = version == 0
+            # A new file gets the default stages. A copy made with `sqlite3 .dump` has no
+            # user_version but all its tables (and its record of applied migrations): it
+            # keeps its own stages and only gets its version back.
+            fresh = conn.execute(
+                "SELECT 1 FROM sqlite_master WHERE name = 'stages'").fetchone() is None
             m.apply(Database(conn))
             if fresh:
                 ts = now()

@@ -28,6 +28,10 @@ def check_version(conn: sqlite3.Connection, path: str | os.PathLike) -> int:
             f"database {str(path)!r} has schema version {version}, newer than this "
             f"salescli understands ({SCHEMA_VERSION}); upgrade salescli"
         )
+    if version == 0 and conn.execute(
+            "SELECT 1 FROM sqlite_master WHERE name = 'stages'").fetchone() is not None:
+        raise SchemaError(f"database {str(path)!r} has salescli tables but no schema version"
+                          " (a copy made with sqlite3 .dump?); run: salescli init")
     if version == 0:
         raise SchemaError(f"database {str(path)!r} is not a salescli database; run: salescli init")
     if version < SCHEMA_VERSION:
