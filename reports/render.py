@@ -179,7 +179,7 @@ def render(conn: sqlite3.Connection, name: str, fmt: str = "html", *, email: boo
 def write_report(conn: sqlite3.Connection, name: str, fmt: str, path: str | os.PathLike,
                  **opts: Any) -> Path:
     """Render a report into ``path`` atomically (nothing is left behind on failure)."""
-    from salescli.core.export import atomic_output
+    from salescli.core.output import atomic_output
 
     text = render(conn, name, fmt, **opts)
     with atomic_output(path) as out:

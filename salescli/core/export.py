@@ -11,10 +11,7 @@ import base64
 import json
 import os
 import sqlite3
-import tempfile
 from collections.abc import Callable, Iterator
-from contextlib import contextmanager
-from pathlib import Path
 from typing import IO, Any
 
 from salescli.core import output
@@ -23,40 +20,6 @@ from salescli.core.errors import InvalidValue, SalescliError
 FORMATS = ("csv", "json", "nl")
 PROGRESS_EVERY = 5000
 _BATCH = 1000
-
-
-@contextmanager
-def atomic_output(path: str | os.PathLike, field: str = "--output",
-                  mode: int = 0o600) -> Iterator[IO[str]]:
-    """A text file that appears at ``path`` only if the block finishes without error.
-
-    The file is private (``mode``, default 0600) like the database it comes from.
-    Unwritable targets raise InvalidValue naming ``field`` before anything is written.
-    """
-    target = Path(path)
-    if target.is_dir():
-        raise InvalidValue(field, str(path), "is a directory")
-    parent = target.parent
-    try:
-        fd, tmp = tempfile.mkstemp(dir=parent, prefix=f".{target.name}.", suffix=".part")
-    except OSError as exc:
-        reason = exc.strerror or str(exc)
-        if isinstance(exc, FileNotFoundError):
-            reason = f"its directory {str(parent)!r} does not exist"
-        raise InvalidValue(field, str(path), f"cannot be written: {reason}") from None
-    try:
-        os.fchmod(fd, mode)
-        with open(fd, "w", encoding="utf-8", newline="") as out:
-            yield out
-            out.flush()
-            os.fsync(out.fileno())
-        os.replace(tmp, target)
-    except BaseException:
-        try:
-            os.unlink(tmp)
-        except FileNotFoundError:
-            pass
-        raise
 
 
 def sources(conn: sqlite3.Connection) -> list[dict[str, str]]:
@@ -202,5 +165,5 @@ def export(conn: sqlite3.Connection, name: str, fmt: str = "csv",
         if out is None:
             raise ValueError("export needs a path or a stream")
         return write(conn, name, fmt, out, raw=raw, progress=progress)
-    with atomic_output(path) as fh:
+    with output.atomic_output(path) as fh:
         return write(conn, name, fmt, fh, raw=raw, progress=progress)

@@ -8,9 +8,14 @@ from __future__ import annotations
 
 import csv
 import json
+import os
 import sys
 from collections.abc import Iterable, Iterator, Sequence
+from contextlib import contextmanager
+from pathlib import Path
 from typing import IO, Any
+
+from salescli.core.errors import InvalidValue
 
 FORMATS = ("table", "json", "nl", "csv")
 FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
@@ -155,25 +160,44 @@ def pick(rows: Iterable[dict[str, Any]], columns: Sequence[str]) -> Iterator[dic
         yield {c: row.get(c) for c in columns}
 
 
+@contextmanager
+def atomic_output(path: str | os.PathLike, field: str = "--output",
+                  mode: int = 0o600) -> Iterator[IO[str]]:
+    """A text file that appears at ``path`` only if the block finishes without error.
+
+    The file is private (``mode``, default 0600) like the database it comes from.
+    Unwritable targets raise InvalidValue naming ``field`` before anything is written.
+    """
+    import tempfile  # here: `prospects list` starts without it
+
+    target = Path(path)
+    if target.is_dir():
+        raise InvalidValue(field, str(path), "is a directory")
+    parent = target.parent
+    try:
+        fd, tmp = tempfile.mkstemp(dir=parent, prefix=f".{target.name}.", suffix=".part")
+    except OSError as exc:
+        reason = exc.strerror or str(exc)
+        if isinstance(exc, FileNotFoundError):
+            reason = f"its directory {str(parent)!r} does not exist"
+        raise InvalidValue(field, str(path), f"cannot be written: {reason}") from None
+    try:
+        os.fchmod(fd, mode)
+        with open(fd, "w", encoding="utf-8", newline="") as out:
+            yield out
+            out.flush()
+            os.fsync(out.fileno())
+        os.replace(tmp, target)
+    except BaseException:
+        try:
+            os.unlink(tmp)
+        except FileNotFoundError:
+            pass
+        raise
+
+
 def render_to_file(rows: Iterable[dict[str, Any]], fmt: str, path: str, *,
                    raw: bool, columns: Sequence[str] | None = None) -> int:
-    """Render into ``path`` through a temporary file, so a failure leaves no half file."""
-    import os
-    import tempfile
-
-    from salescli.core.errors import SalescliError
-
-    directory = os.path.dirname(os.path.abspath(path))
-    try:
-        # no mutate: the temporary name is never seen (renamed into place or unlinked)
-        fd, tmp = tempfile.mkstemp(prefix=".salescli-", dir=directory)  # pragma: no mutate
-    except OSError as exc:
-        raise SalescliError(f"output {path!r} cannot be written: {exc.strerror}") from None
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8", newline="") as fh:
-            n = render(rows, fmt, fh, columns=columns, raw=raw)
-        os.replace(tmp, path)
-    except BaseException:
-        os.unlink(tmp)
-        raise
-    return n
+    """Render into ``path`` through ``atomic_output``: a failure leaves no half file."""
+    with atomic_output(path) as fh:
+        return render(rows, fmt, fh, columns=columns, raw=raw)
