@@ -1,14 +1,32 @@
-"""Parsing the dates and durations people type, into ISO-8601 UTC strings."""
+"""Parsing the dates and durations people type, into ISO-8601 UTC strings; the reporting zone."""
 
 from __future__ import annotations
 
+import os
 import re
 from datetime import UTC, date, datetime, timedelta
+from typing import TYPE_CHECKING
 
 from salescli.core.errors import InvalidValue
 
+if TYPE_CHECKING:
+    from zoneinfo import ZoneInfo
+
 _DURATION = re.compile(r"^\s*(\d+)\s*([smhdw])\s*$")
 _UNITS = {"s": "seconds", "m": "minutes", "h": "hours", "d": "days", "w": "weeks"}
+
+
+def zone(name: str | None = None) -> ZoneInfo:
+    """The reporting time zone: ``name``, else ``SALESCLI_TZ``, else UTC (one for the
+    metrics, the forecast, tasks and sequences, so that their days agree)."""
+    from zoneinfo import ZoneInfo  # here: commands that need no zone start without it
+
+    text = (name if name is not None else os.environ.get("SALESCLI_TZ", "")).strip() or "UTC"
+    try:
+        return ZoneInfo(text)
+    except Exception:  # ZoneInfoNotFoundError, ValueError, IsADirectoryError for 'America'
+        raise InvalidValue("SALESCLI_TZ", text,
+                           "is not a known time zone (e.g. UTC, Europe/Berlin)") from None
 
 
 def now() -> str:

@@ -13,7 +13,8 @@ from typing import Any
 from salescli.core import currency
 from salescli.core.currency import default_currency
 from salescli.core.errors import InvalidValue
-from salescli.forecast.history import History, zone
+from salescli.core.timeutil import zone
+from salescli.forecast.history import History
 from salescli.forecast.model import MIN_HISTORY, fit, raw
 from salescli.forecast.outlook import parse_as_of, today_local, window
 

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import json
 import math
-import os
 import sqlite3
 from bisect import bisect_right
 from dataclasses import dataclass, field
@@ -19,21 +18,10 @@ from datetime import UTC, date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
 from salescli.core.enums import InteractionKind, StageKind
-from salescli.core.errors import InvalidValue
 
 DAY = 86400.0
 _MAIL_KINDS = (InteractionKind.EMAIL_OUT, InteractionKind.EMAIL_IN,
                InteractionKind.AUTO_REPLY, InteractionKind.BOUNCE)
-
-
-def zone(name: str | None = None) -> ZoneInfo:
-    """The reporting time zone: ``name``, else ``SALESCLI_TZ``, else UTC (as the metrics)."""
-    text = (name if name is not None else os.environ.get("SALESCLI_TZ", "")).strip() or "UTC"
-    try:
-        return ZoneInfo(text)
-    except Exception:  # ZoneInfoNotFoundError, ValueError, IsADirectoryError
-        raise InvalidValue("SALESCLI_TZ", text,
-                           "is not a known time zone (e.g. UTC, Europe/Berlin)") from None
 
 
 def day_end(day: date, tz: ZoneInfo) -> float:

@@ -16,8 +16,9 @@ from typing import Any
 
 from salescli.core.currency import default_currency
 from salescli.core.errors import InvalidValue, NotFound
+from salescli.core.timeutil import zone
 from salescli.forecast import sums
-from salescli.forecast.history import History, day_end, zone
+from salescli.forecast.history import History, day_end
 from salescli.forecast.model import Model, fit, raw
 
 BY = ("month", "week", "owner", "stage")

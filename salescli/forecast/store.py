@@ -72,7 +72,7 @@ def refresh(conn: sqlite3.Connection, *, horizon: str = "90d", today: date | Non
 def _without_forecast(horizon: str, today: date | None, exc: Any) -> dict[str, Any]:
     """What ``refresh`` stores when there is no history to forecast from: no rows, and the
     reason as the model's note."""
-    from salescli.forecast.history import zone
+    from salescli.core.timeutil import zone
     from salescli.forecast.outlook import today_local, window
 
     tz = zone()

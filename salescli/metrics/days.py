@@ -6,25 +6,14 @@ analytics both count by local day in ``SALESCLI_TZ``, and this is the one place 
 
 from __future__ import annotations
 
-import os
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
 from salescli.core.errors import InvalidValue
-from salescli.core.timeutil import iso
+from salescli.core.timeutil import iso, zone
 
 MAX_DAYS = 3660
-
-
-def zone(name: str | None = None) -> ZoneInfo:
-    """The reporting time zone: ``name``, else ``SALESCLI_TZ``, else UTC."""
-    text = (name if name is not None else os.environ.get("SALESCLI_TZ", "")).strip() or "UTC"
-    try:
-        return ZoneInfo(text)
-    except Exception:  # ZoneInfoNotFoundError, ValueError, IsADirectoryError for 'America'
-        raise InvalidValue("SALESCLI_TZ", text,
-                           "is not a known time zone (e.g. UTC, Europe/Berlin)") from None
 
 
 def midnight(day: date, tz: ZoneInfo) -> datetime:

@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from zoneinfo import ZoneInfo
 
-from salescli.metrics.days import zone
+from salescli.core.timeutil import zone
 from salescli.sequences.plans import parse_days, parse_wait, parse_window
 
 

@@ -14,8 +14,7 @@ from salescli.core import audit
 from salescli.core.db import transaction
 from salescli.core.enums import TaskKind
 from salescli.core.errors import InvalidValue, NotFound
-from salescli.core.timeutil import now
-from salescli.metrics.days import zone
+from salescli.core.timeutil import now, zone
 from salescli.pipeline.prospects import resolve
 
 COLUMNS = ["id", "due_on", "state", "kind", "owner", "prospect_id", "email", "text",

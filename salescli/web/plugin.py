@@ -411,7 +411,7 @@ def _local_today(datasette: Any) -> str:
     """Today's date in ``SALESCLI_TZ`` by the authenticator's clock (tests set it)."""
     from datetime import UTC, datetime
 
-    from salescli.metrics.days import zone
+    from salescli.core.timeutil import zone
 
     web_auth = getattr(datasette, "_salescli_auth", None)
     moment = web_auth.clock() if web_auth is not None else datetime.now(UTC)

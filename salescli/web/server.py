@@ -77,7 +77,7 @@ def check_database(db_file: str | os.PathLike) -> Path:
 
 def build_datasette(db_file: str | os.PathLike) -> Any:
     """A ready Datasette for ``db_file``; refuses a missing or short ``SALESCLI_SECRET``."""
-    from salescli.metrics.days import zone
+    from salescli.core.timeutil import zone
     from salescli.web.plugin import make_datasette
 
     secret = tokens.load_secret()
