@@ -91,3 +91,19 @@ def test_days_name_the_weekdays_a_sequence_sends_on(days, weekdays):
 ])
 def test_a_window_is_minutes_after_midnight(window, minutes):
     assert plans.parse_window(window) == minutes
+
+
+@pytest.mark.parametrize("args, code, line", [
+    (("enroll", "intro", "ada@example.com", "--tag", "vip"), 1,
+     "ID|EMAIL 'ada@example.com' cannot be combined with --stage, --tag or --search"),
+    (("enroll", "intro"), 1, "prospects '' name some: ID|EMAIL…, --stage, --tag or --search"),
+    (("unenroll", "intro"), 2, "Missing argument 'ID|EMAIL...'."),
+    (("unenroll", "intro", "bob@example.org"), 1,
+     "enrollment in 'intro' of 'bob@example.org' not found"),
+], ids=["keys-and-filter", "nobody", "unenroll-nobody", "unenroll-not-enrolled"])
+def test_enrolling_nobody_or_two_ways_is_one_error_line(invoke, db_file, intro, args, code,
+                                                        line):
+    ok(invoke("sequences", "enroll", "intro", "ada@example.com"))
+    before = query(db_file, "SELECT prospect_id, state FROM enrollments")
+    assert fails(invoke("sequences", *args), code=code) == f"Error: {line}"
+    assert query(db_file, "SELECT prospect_id, state FROM enrollments") == before
