@@ -5,6 +5,7 @@ from __future__ import annotations
 import click
 
 from salescli.cli.common import emit, format_option, read_conn, settings, write_conn
+from salescli.core.db import MAX_INTEGER, row_id
 
 
 @click.command()
@@ -58,7 +59,7 @@ def log_interaction(prospect, kind, body, subject, when) -> None:
 @click.option("--since", help="Only since this date (YYYY-MM-DD, ISO-8601 or '7d').")
 @click.option("--entity", type=click.Choice(["prospect", "stage", "interaction", "user"]),
               help="Only this kind of thing.")
-@click.option("--limit", type=click.IntRange(min=1), default=None,
+@click.option("--limit", type=click.IntRange(1, MAX_INTEGER), default=None,
               help="Only the newest N rows.")
 @format_option()
 def activity(prospect, actor, since, entity, limit, fmt) -> None:
@@ -79,11 +80,11 @@ def activity(prospect, actor, since, entity, limit, fmt) -> None:
             pid = lib.resolve(conn, text)["id"]
         except NotFound:
             # A forgotten or deleted prospect still has its (redacted) audit rows.
-            if not text.isdigit() or not conn.execute(
+            pid = row_id(text)
+            if pid is None or not conn.execute(
                     "SELECT 1 FROM activities WHERE prospect_id = ? LIMIT 1",
-                    (int(text),)).fetchone():
+                    (pid,)).fetchone():
                 raise
-            pid = int(text)
     rows = audit.list_activities(conn, prospect_id=pid, actor=actor, entity=entity,
                                  since=parse_when(since, "--since") if since else None,
                                  limit=limit)

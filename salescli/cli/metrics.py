@@ -65,7 +65,7 @@ def rollup(since: str | None) -> None:
 @click.option("--days", type=click.IntRange(1, 3660), default=30, show_default=True,
               help="The period: this many local days up to today.")
 @click.option("--owner", help="Only this owner's prospects and activity ('' = no owner).")
-@click.option("--stale-days", type=click.IntRange(min=1), default=14, show_default=True,
+@click.option("--stale-days", type=click.IntRange(1, 3650), default=14, show_default=True,
               help="Open prospects idle this long count as stale.")
 @click.option("--sequences", "sequences", is_flag=True,
               help="Instead: per sequence and step, mails sent in the period and how "

@@ -12,7 +12,7 @@ LIST_COLUMNS = ["id", "state", "rule", "prospect_id", "channel", "recipient", "s
 
 
 @click.command()
-@click.option("--stale-days", type=click.IntRange(min=1), metavar="N",
+@click.option("--stale-days", type=click.IntRange(1, 3650), metavar="N",
               help="Also queue a notification for each open prospect with no interaction "
                    "for N days (once per prospect per day).")
 @click.option("--morning", is_flag=True,

@@ -11,6 +11,7 @@ from typing import Any
 import click
 
 from salescli.cli.common import emit, emit_one, format_option, read_conn, settings
+from salescli.core.db import MAX_INTEGER
 
 
 def _root_quiet() -> bool:
@@ -132,7 +133,7 @@ def jobs() -> None:
 
 @jobs.command("history")
 @click.option("--job", help="Only this job (scan, notify, rollup, report, backup, …).")
-@click.option("--limit", type=click.IntRange(min=1), default=20, show_default=True,
+@click.option("--limit", type=click.IntRange(1, MAX_INTEGER), default=20, show_default=True,
               help="The newest N runs.")
 @format_option()
 def jobs_history(job: str | None, limit: int, fmt: str) -> None:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import click
 
 from salescli.cli.common import emit, emit_one, format_option, read_conn, settings, write_conn
+from salescli.core.db import MAX_INTEGER
 from salescli.core.output import FORMATS
 
 LIST_COLUMNS = ["id", "email", "name", "company", "owner", "stage", "email_status", "value",
@@ -71,8 +72,9 @@ def _done(verb: str, p: dict, fmt: str) -> None:
 @click.option("--archived", is_flag=True, help="List archived prospects instead.")
 @click.option("--sort", default="id", show_default=True, metavar="KEY",
               help="Sort key, '-' prefix for descending: " + ", ".join(SORT_KEYS) + ".")
-@click.option("--limit", type=click.IntRange(min=0), help="At most this many rows.")
-@click.option("--offset", type=click.IntRange(min=0), default=0, help="Skip this many rows.")
+@click.option("--limit", type=click.IntRange(0, MAX_INTEGER), help="At most this many rows.")
+@click.option("--offset", type=click.IntRange(0, MAX_INTEGER), default=0,
+              help="Skip this many rows.")
 @format_option()
 def list_cmd(stage, owner, tag, email_status, search, stale, archived, sort, limit, offset,
              fmt) -> None:

@@ -7,6 +7,7 @@ import sys
 import click
 
 from salescli.cli.common import emit, emit_one, format_option, read_conn, settings, write_conn
+from salescli.core.db import MAX_INTEGER
 
 
 @click.group()
@@ -146,7 +147,7 @@ def preview_cmd(name: str, prospect: str, fmt: str) -> None:
 @click.command()
 @click.option("--dry-run", is_flag=True, help="Show what would be sent; send and change "
               "nothing.")
-@click.option("--limit", type=click.IntRange(min=1), metavar="N",
+@click.option("--limit", type=click.IntRange(1, MAX_INTEGER), metavar="N",
               help="At most N due enrollments this run.")
 @format_option()
 def send(dry_run: bool, limit: int | None, fmt: str) -> None:

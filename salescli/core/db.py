@@ -38,6 +38,7 @@ DEFAULT_BUSY_TIMEOUT_MS = 30000
 TURNS_SUFFIX = "-writers"
 LET_IN_MAX_S = 1.0  # a long job waits at most this long for the writers queued before it
 _POLL_MAX_S = 0.005
+MAX_INTEGER = 2**63 - 1  # the largest whole number SQLite stores (ids, limits, offsets)
 # (first, longest) wait between tries: switching to WAL, and BEGIN IMMEDIATE
 _WAL_WAITS = (0.001, 0.05)
 _BEGIN_WAITS = (0.0005, _POLL_MAX_S)
@@ -65,6 +66,15 @@ class Connection(sqlite3.Connection):
                 os.close(fd)
             except (OSError, TypeError):  # already gone at interpreter exit
                 pass
+
+
+def row_id(text: str) -> int | None:
+    """The row id a user typed ("42"), or None when the text is no id SQLite could hold
+    (not ASCII digits, or over ``MAX_INTEGER``): such a key is looked up as it is."""
+    text = text.strip()
+    if text.isascii() and text.isdigit() and int(text) <= MAX_INTEGER:
+        return int(text)
+    return None
 
 
 def db_path(path: str | os.PathLike | None = None) -> Path:

@@ -15,6 +15,7 @@ from datetime import date, datetime, timedelta
 from typing import Any
 
 from salescli.core.currency import default_currency
+from salescli.core.db import row_id
 from salescli.core.errors import InvalidValue, NotFound
 from salescli.core.timeutil import zone
 from salescli.forecast import sums
@@ -194,9 +195,10 @@ def explain(conn: sqlite3.Connection, key: str, *, as_of: str | date | None = No
             horizon: str = "90d", today: date | None = None) -> dict[str, Any]:
     """One prospect's probability and what moved it, factor by factor."""
     text = str(key).strip()
+    pid = row_id(text)
     row = conn.execute("SELECT id FROM prospects WHERE " + (
-        "id = ?" if text.isdigit() else "email = ?"),
-        (int(text) if text.isdigit() else text.lower(),)).fetchone()
+        "id = ?" if pid is not None else "email = ?"),
+        (pid if pid is not None else text.lower(),)).fetchone()
     if row is None:
         raise NotFound("prospect", key)
     result = forecast(conn, as_of=as_of, horizon=horizon, today=today)

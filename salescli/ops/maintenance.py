@@ -28,6 +28,7 @@ VACUUM_MIN_FREE_BYTES = 4 * 1024**2
 RETAINED_TABLES = ("job_runs", "notifications", "mail_quarantine")
 # In credentials.db: the web sign-in log (every attempt, good or bad, with the address).
 SIGNIN_TABLE = "signin_log"
+MAX_RETENTION_DAYS = 36500  # a hundred years: older than anything the database holds
 
 
 def retention_days(value: int | None = None) -> int:
@@ -36,12 +37,12 @@ def retention_days(value: int | None = None) -> int:
         raw = os.environ.get("SALESCLI_RETENTION_DAYS", "").strip()
         if not raw:
             return DEFAULT_RETENTION_DAYS
-        if not raw.isdigit():
+        if not (raw.isascii() and raw.isdigit()) or len(raw) > len(str(MAX_RETENTION_DAYS)):
             raise InvalidValue("SALESCLI_RETENTION_DAYS", raw, "must be a whole number of days")
         value = int(raw)
     if value < 0:
         raise InvalidValue("--older-than", value, "must be zero or more days")
-    return value
+    return min(value, MAX_RETENTION_DAYS)  # beyond it nothing is old enough to delete
 
 
 # Rows each table may lose: the WHERE clauses, given the cutoff as :cutoff.

@@ -14,7 +14,7 @@ from typing import Any
 
 from salescli.core import audit
 from salescli.core.currency import default_currency, parse_currency
-from salescli.core.db import transaction
+from salescli.core.db import row_id, transaction
 from salescli.core.enums import EmailStatus
 from salescli.core.errors import Conflict, InvalidValue, NotFound
 from salescli.core.timeutil import now
@@ -132,8 +132,10 @@ def _snapshot(p: dict[str, Any]) -> dict[str, Any]:
 def resolve(conn: sqlite3.Connection, key: Any) -> dict[str, Any]:
     """Find a prospect by id or email, primary or other (archived ones too)."""
     text = str(key).strip()
-    if text.isdigit():
-        row = conn.execute(SELECT + " WHERE p.id = ?", (int(text),)).fetchone()
+    if text.isdigit():  # an id (one too big for SQLite, or not ASCII, is no prospect's)
+        pid = row_id(text)
+        row = None if pid is None else conn.execute(SELECT + " WHERE p.id = ?",
+                                                    (pid,)).fetchone()
     else:
         row = conn.execute(SELECT + " WHERE p.email = ?", (text.lower(),)).fetchone()
         if row is None:

@@ -11,7 +11,7 @@ from datetime import date, datetime, timedelta
 from typing import Any
 
 from salescli.core import audit
-from salescli.core.db import transaction
+from salescli.core.db import row_id, transaction
 from salescli.core.enums import TaskKind
 from salescli.core.errors import InvalidValue, NotFound
 from salescli.core.timeutil import now, zone
@@ -58,12 +58,12 @@ def parse_kind(value: str | None) -> TaskKind:
 
 
 def _row(conn: sqlite3.Connection, task_id: Any) -> dict[str, Any]:
-    try:
-        tid = int(str(task_id).strip())
-    except ValueError:
-        raise InvalidValue("task", task_id, "is not a task id") from None
-    row = conn.execute("SELECT t.*, p.email FROM tasks t JOIN prospects p ON p.id ="
-                       " t.prospect_id WHERE t.id = ?", (tid,)).fetchone()
+    tid = row_id(str(task_id))
+    if tid is None and not str(task_id).strip().isdigit():
+        raise InvalidValue("task", task_id, "is not a task id")
+    row = None if tid is None else conn.execute(
+        "SELECT t.*, p.email FROM tasks t JOIN prospects p ON p.id = t.prospect_id"
+        " WHERE t.id = ?", (tid,)).fetchone()
     if row is None:
         raise NotFound("task", task_id)
     return _public(row)

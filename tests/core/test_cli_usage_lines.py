@@ -22,7 +22,7 @@ def team(invoke, conn):
      "Invalid value for --date-format: needs at least one % code, e.g. %d/%m/%Y"),
     (("forecast", "backtest"), 1, "--as-of '' is required unless --rolling"),
     (("metrics", "--stale-days", "0"), 2,
-     "Invalid value for '--stale-days': 0 is not in the range x>=1."),
+     "Invalid value for '--stale-days': 0 is not in the range 1<=x<=3650."),
 ], ids=["users-update-nothing", "date-format-without-code", "backtest-without-date",
         "stale-days-zero"])
 def test_a_command_given_too_little_says_what_to_give(invoke, db_file, tmp_path, team, args,
