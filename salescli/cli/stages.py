@@ -42,7 +42,8 @@ def table_lines(rows: list[dict]) -> list[dict]:
 @click.argument("name")
 @click.option("--kind", type=click.Choice(["open", "won", "lost"]), default="open",
               show_default=True, help="Open stages are the pipeline; won and lost end it.")
-@click.option("--position", type=click.IntRange(min=0), help="0-based place in the order.")
+@click.option("--position", type=click.IntRange(min=0),
+              help="0-based place in the order (open stages always come before won and lost).")
 def add_cmd(name, kind, position) -> None:
     """Add a stage (open stages go after the last open one).
 
@@ -69,7 +70,8 @@ def rename_cmd(old, new) -> None:
 @click.argument("names", nargs=-1, required=True)
 @format_option()
 def reorder_cmd(names, fmt) -> None:
-    """Put the named stages first, in this order.
+    """Put the named stages first, in this order (among open stages, or among won and
+    lost ones: the open stages always come first, as the funnel reads them).
 
     Example: salescli stages reorder lead contacted meeting replied
     """

@@ -112,8 +112,14 @@ def add_stage(conn: sqlite3.Connection, actor: str, name: str, kind: str = "open
 
 
 def _renumber(conn: sqlite3.Connection, ids: list[int]) -> None:
+    """Number the stages in this order, the open ones first: the funnel reads a stage's
+    position as how far a deal got, so a won or lost stage never comes before an open one
+    (each kind keeps the order asked for)."""
+    kinds = dict(conn.execute("SELECT id, kind FROM stages"))
+    ordered = [i for i in ids if kinds[i] == StageKind.OPEN] + \
+        [i for i in ids if kinds[i] != StageKind.OPEN]
     conn.executemany("UPDATE stages SET position = ? WHERE id = ?",
-                     [(i, sid) for i, sid in enumerate(ids)])
+                     [(i, sid) for i, sid in enumerate(ordered)])
 
 
 def rename_stage(conn: sqlite3.Connection, actor: str, old: str, new: str) -> dict[str, Any]:
