@@ -132,10 +132,8 @@ def _snapshot(p: dict[str, Any]) -> dict[str, Any]:
 def resolve(conn: sqlite3.Connection, key: Any) -> dict[str, Any]:
     """Find a prospect by id or email, primary or other (archived ones too)."""
     text = str(key).strip()
-    if text.isdigit():  # an id (one too big for SQLite, or not ASCII, is no prospect's)
-        pid = row_id(text)
-        row = None if pid is None else conn.execute(SELECT + " WHERE p.id = ?",
-                                                    (pid,)).fetchone()
+    if text.isdigit():  # an id (one too big for SQLite, or not ASCII, is NULL: no one's)
+        row = conn.execute(SELECT + " WHERE p.id = ?", (row_id(text),)).fetchone()
     else:
         row = conn.execute(SELECT + " WHERE p.email = ?", (text.lower(),)).fetchone()
         if row is None:

@@ -61,9 +61,8 @@ def _row(conn: sqlite3.Connection, task_id: Any) -> dict[str, Any]:
     tid = row_id(str(task_id))
     if tid is None and not str(task_id).strip().isdigit():
         raise InvalidValue("task", task_id, "is not a task id")
-    row = None if tid is None else conn.execute(
-        "SELECT t.*, p.email FROM tasks t JOIN prospects p ON p.id = t.prospect_id"
-        " WHERE t.id = ?", (tid,)).fetchone()
+    row = conn.execute("SELECT t.*, p.email FROM tasks t JOIN prospects p ON p.id ="
+                       " t.prospect_id WHERE t.id = ?", (tid,)).fetchone()  # None: no row
     if row is None:
         raise NotFound("task", task_id)
     return _public(row)

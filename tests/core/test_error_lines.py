@@ -3,6 +3,8 @@ option or variable and the value, exit 1, and no file or row written."""
 
 from __future__ import annotations
 
+import csv
+
 import pytest
 
 from tests.support.cli import fails, ok, query
@@ -50,3 +52,13 @@ def test_an_unknown_table_lists_what_can_be_exported(invoke, conn):
                     " database")
     assert {"prospects", "stage_changes", "funnel", "win_rate"} <= set(names.split(", "))
     assert not any(n.startswith("sqlite_") for n in names.split(", "))
+
+
+def test_an_export_to_a_file_keeps_formula_cells_only_when_raw(invoke, conn, tmp_path):
+    ok(invoke("prospects", "add", "eve@example.com", "--name", "=HYPERLINK(\"x\")"))
+    for extra, name in (((), "'=HYPERLINK(\"x\")"), (("--raw",), "=HYPERLINK(\"x\")")):
+        target = tmp_path / "out.csv"
+        ok(invoke("prospects", "export", "--output", target, *extra))
+        assert oct(target.stat().st_mode & 0o777) == "0o600"
+        [row] = list(csv.DictReader(target.open(encoding="utf-8")))
+        assert row["name"] == name

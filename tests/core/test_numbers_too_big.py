@@ -57,3 +57,11 @@ def test_a_retention_of_any_length_is_a_count_or_one_error_line(invoke, ada, mon
     monkeypatch.setenv("SALESCLI_RETENTION_DAYS", HUGE)
     assert fails(invoke("db", "cleanup", "--dry-run")) == (
         f"Error: SALESCLI_RETENTION_DAYS '{HUGE}' must be a whole number of days")
+
+
+def test_the_largest_id_sqlite_holds_is_found(invoke, conn, db_file):
+    conn.execute("INSERT INTO prospects(id, email, stage_id, created_at, updated_at,"
+                 " stage_entered_at) VALUES (9223372036854775807, 'max@example.com', 1,"
+                 " '2026-01-01T00:00:00Z', '2026-01-01T00:00:00Z', '2026-01-01T00:00:00Z')")
+    conn.commit()
+    assert "max@example.com" in ok(invoke("prospects", "show", "9223372036854775807"))
