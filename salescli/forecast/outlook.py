@@ -195,10 +195,8 @@ def explain(conn: sqlite3.Connection, key: str, *, as_of: str | date | None = No
             horizon: str = "90d", today: date | None = None) -> dict[str, Any]:
     """One prospect's probability and what moved it, factor by factor."""
     text = str(key).strip()
-    pid = row_id(text)
-    row = conn.execute("SELECT id FROM prospects WHERE " + (
-        "id = ?" if pid is not None else "email = ?"),
-        (pid if pid is not None else text.lower(),)).fetchone()
+    row = conn.execute("SELECT id FROM prospects WHERE id = ? OR email = ?",
+                       (row_id(text), text.lower())).fetchone()
     if row is None:
         raise NotFound("prospect", key)
     result = forecast(conn, as_of=as_of, horizon=horizon, today=today)
