@@ -146,6 +146,8 @@ def syslog_address(value: str) -> str | tuple[str, int]:
     if value.startswith("/"):
         return value
     host, _, port = value.rpartition(":")
+    if port.isdigit() and not 0 < int(port) < 65536:
+        raise ValueError(f"port {port} is not 1-65535")  # a warning: logging goes on
     return (host or "localhost", int(port) if port.isdigit() else 514)
 
 

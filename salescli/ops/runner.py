@@ -23,7 +23,7 @@ from typing import Any
 
 from salescli.core.db import db_path, make_private_dirs, open_write, transaction
 from salescli.core.enums import JobStatus
-from salescli.core.errors import JobLocked
+from salescli.core.errors import InvalidValue, JobLocked
 from salescli.core.timeutil import now
 
 log = logging.getLogger("salescli.jobs")
@@ -63,8 +63,13 @@ def lock_path(db_file: Path, job: str) -> Path:
 def job_lock(db_file: Path, job: str) -> Iterator[None]:
     """Hold the job's lock or raise JobLocked at once (never wait behind another run)."""
     path = lock_path(db_file, job)
-    make_private_dirs(path.parent)
-    fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o600)
+    try:
+        make_private_dirs(path.parent)
+        fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o600)
+    except OSError as exc:  # e.g. SALESCLI_LOCK_DIR names a file
+        where = "SALESCLI_LOCK_DIR" if os.environ.get("SALESCLI_LOCK_DIR") else "lock directory"
+        raise InvalidValue(where, str(path.parent),
+                           f"cannot hold the {job} lock ({exc.strerror or exc})") from None
     try:
         try:
             fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)

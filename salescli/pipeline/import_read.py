@@ -51,7 +51,8 @@ MAX_DEPTH = 16  # arrays and objects in one another in one JSON record
 
 def max_field() -> int:
     """The longest cell an import accepts, in characters (``SALESCLI_IMPORT_MAX_FIELD``)."""
-    return number(MAX_FIELD_ENV, DEFAULT_MAX_FIELD, minimum=1)
+    # (the csv module takes at most a C long, read_csv 16x this: any more is no limit either)
+    return min(number(MAX_FIELD_ENV, DEFAULT_MAX_FIELD, minimum=1), sys.maxsize // 16)
 
 
 class TooLong(SalescliError):

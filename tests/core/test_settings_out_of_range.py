@@ -1,0 +1,37 @@
+"""Settings that are the right kind but out of range, found by setting every variable to odd
+values: a syslog port past 65535 is a warning and the command runs (as any unusable syslog
+is), a lock directory that is a file is one ``Error:`` line naming it, and a cell limit past
+what Python's csv module takes means no limit — each ended in a traceback."""
+
+from __future__ import annotations
+
+from tests.support.cli import fails, ok, query
+
+HUGE = "99999999999999999999"
+
+
+def test_a_syslog_port_out_of_range_is_a_warning_and_the_command_runs(invoke, conn,
+                                                                      monkeypatch):
+    for port in (HUGE, "65536", "0"):
+        monkeypatch.setenv("SALESCLI_LOG_SYSLOG", f"127.0.0.1:{port}")
+        result = invoke("prospects", "list")
+        assert result.exit_code == 0, result.output
+        assert (f"SALESCLI_LOG_SYSLOG '127.0.0.1:{port}' cannot be used: port {port} is not"
+                " 1-65535") in result.stderr
+
+
+def test_a_lock_directory_that_is_a_file_is_named(invoke, conn, tmp_path, monkeypatch):
+    blocker = tmp_path / "locks-file"
+    blocker.write_text("")
+    monkeypatch.setenv("SALESCLI_LOCK_DIR", str(blocker))
+    assert fails(invoke("notify")) == (
+        f"Error: SALESCLI_LOCK_DIR '{blocker}' cannot hold the notify lock (Not a directory)")
+
+
+def test_a_cell_limit_beyond_the_csv_module_is_no_limit(invoke, conn, tmp_path, monkeypatch,
+                                                        db_file):
+    monkeypatch.setenv("SALESCLI_IMPORT_MAX_FIELD", HUGE)
+    source = tmp_path / "people.csv"
+    source.write_text("email,notes\na@b.example," + "n" * 200_000 + "\n")
+    ok(invoke("prospects", "import", source))
+    assert query(db_file, "SELECT length(notes) AS n FROM prospects") == [{"n": 200_000}]
