@@ -41,7 +41,10 @@ def parse_due(value: str | None, *, field: str = "--due", today: date | None = N
     rel = _RELATIVE.match(text)
     if rel:
         n = int(rel.group(1)) * (7 if rel.group(2) == "w" else 1)
-        return (base + timedelta(days=n)).isoformat()
+        try:
+            return (base + timedelta(days=n)).isoformat()
+        except OverflowError:  # past the year 9999
+            raise InvalidValue(field, value, "is too far ahead") from None
     try:
         return date.fromisoformat(text).isoformat()
     except ValueError:

@@ -22,6 +22,13 @@ def test_a_bad_due_day_lists_the_forms_accepted(invoke, three, db_file):
     assert scalar(db_file, "SELECT count(*) FROM tasks") == 0
 
 
+@pytest.mark.parametrize("due", ["+99999999999d", "+3000000w"])
+def test_a_due_day_past_the_year_9999_is_an_error_line(invoke, three, db_file, due):
+    line = fails(invoke("tasks", "add", "ada@example.com", "x", "--due", due))
+    assert line == f"Error: --due '{due}' is too far ahead"
+    assert scalar(db_file, "SELECT count(*) FROM tasks") == 0
+
+
 def test_snoozing_to_today_names_the_until_option(invoke, three, db_file):
     ok(invoke("tasks", "add", "ada@example.com", "call her", "--due", "today"))
     tid = scalar(db_file, "SELECT id FROM tasks")
