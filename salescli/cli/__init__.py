@@ -98,6 +98,12 @@ class LazyGroup(click.Group):
             # Output piped into head(1) and the like: stop quietly.
             sys.stderr.close()
             sys.exit(0)
+        except OSError as exc:
+            # A path the user gave that the system refuses (too long, read-only, full, not a
+            # directory …): one line naming it, as cp(1) would. Others keep their traceback.
+            if exc.filename is None or not exc.strerror:
+                raise
+            raise click.ClickException(f"{str(exc.filename)!r}: {exc.strerror}") from None
 
 
 def default_actor() -> str:

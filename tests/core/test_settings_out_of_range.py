@@ -1,7 +1,8 @@
 """Settings that are the right kind but out of range, found by setting every variable to odd
 values: a syslog port past 65535 is a warning and the command runs (as any unusable syslog
 is), a lock directory that is a file is one ``Error:`` line naming it, and a cell limit past
-what Python's csv module takes means no limit — each ended in a traceback."""
+what Python's csv module takes means no limit — each ended in a traceback, as did a path
+the system refuses (a 300-byte file name): now one line naming it, as cp(1) would."""
 
 from __future__ import annotations
 
@@ -35,3 +36,10 @@ def test_a_cell_limit_beyond_the_csv_module_is_no_limit(invoke, conn, tmp_path, 
     source.write_text("email,notes\na@b.example," + "n" * 200_000 + "\n")
     ok(invoke("prospects", "import", source))
     assert query(db_file, "SELECT length(notes) AS n FROM prospects") == [{"n": 200_000}]
+
+
+def test_a_path_the_system_refuses_is_one_error_line(invoke, conn, tmp_path):
+    target = tmp_path / ("y" * 300)  # longer than a file name may be (255 bytes)
+    assert fails(invoke("prospects", "export", "--output", target)) == (
+        f"Error: {str(target)!r}: File name too long")
+    assert list(tmp_path.glob("y*")) == []
