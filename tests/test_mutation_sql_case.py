@@ -48,6 +48,14 @@ EQUIVALENT = [
     ("UPDATE t SET a = ? WHERE id = ? AND a = 'won'",
      "update t set a = ? where id = ? and a = 'won'"),
     ("DELETE FROM t WHERE a LIKE ? ESCAPE '\\'", "delete from t where a like ? escape '\\'"),
+    # whole PRAGMA and transaction statements (seen surviving in ops: backup, maintenance)
+    ("PRAGMA page_size", "pragma page_size"),
+    ("PRAGMA page_size", "PRAGMA PAGE_SIZE"),
+    ("PRAGMA journal_mode = WAL", "pragma journal_mode = wal"),
+    ("PRAGMA main.user_version", "pragma main.user_version"),
+    ("PRAGMA table_info(prospects)", "PRAGMA TABLE_INFO(PROSPECTS)"),
+    ("ROLLBACK", "rollback"),
+    ("BEGIN IMMEDIATE", "begin immediate"),
 ]
 
 NOT_EQUIVALENT = [
@@ -79,6 +87,10 @@ NOT_EQUIVALENT = [
     ("Mail from Bob", "mail from bob"),
     ("FROM", "from"),
     ("Delete the prospect", "delete the prospect"),
+    ("Commit", "commit"),
+    ("COMMIT the changes", "commit the changes"),
+    # a quoted name or value in a PRAGMA stays as it is
+    ("PRAGMA table_info('Stage')", "pragma table_info('stage')"),
     ("MAIL FROM:<a@example.com>", "mail from:<a@example.com>"),
     # more than case changed
     ("SELECT id FROM t", "SELECT id FROM u"),
@@ -120,7 +132,8 @@ def test_sqlite_itself_tells_the_refused_cases_apart(old, new):
 
 @pytest.mark.parametrize(("old", "new"), [pair for pair in EQUIVALENT if "{" not in pair[0]
                                           and "?" not in pair[0] and "CAST" not in pair[0]
-                                          and "JOIN" not in pair[0]])
+                                          and "JOIN" not in pair[0]
+                                          and pair[0] not in ("ROLLBACK", "BEGIN IMMEDIATE")])
 def test_sqlite_answers_the_equivalent_cases_alike(old, new):
     db = sqlite3.connect(":memory:")
     for name in ("prospects", "sends", "t"):
@@ -129,6 +142,16 @@ def test_sqlite_answers_the_equivalent_cases_alike(old, new):
     db.execute("CREATE TABLE e (state TEXT, token TEXT)")
     db.execute("INSERT INTO e VALUES ('active', 'k')")
     assert _answer(db, old) == _answer(db, new)
+
+
+@pytest.mark.parametrize("statement", ["ROLLBACK", "BEGIN IMMEDIATE"])
+def test_sqlite_runs_a_transaction_statement_in_either_case(statement):
+    for text in (statement, statement.lower()):
+        db = sqlite3.connect(":memory:", isolation_level=None)
+        if statement == "ROLLBACK":
+            db.execute("BEGIN")
+        db.execute(text)
+        assert db.in_transaction is (statement != "ROLLBACK")
 
 
 def test_only_sql_literals_of_a_function_are_compared():

@@ -27,6 +27,13 @@ SQL_VALUE_WORDS = {"NULL", "TRUE", "FALSE", "CURRENT_DATE", "CURRENT_TIME", "CUR
 GLOB_OPERAND_END = SELECT_LIST_END | {"AND", "OR", "ESCAPE", "THEN", "WHEN", "ELSE", "END",
                                       "ASC", "DESC", "COLLATE"}
 PLACEHOLDER = "\0"     # an f-string's {expression} inside a literal: opaque, never changed
+# Whole statements with nothing SQLite reads by case: a PRAGMA with a plain name and value
+# (names, ON/OFF, WAL, numbers), and the transaction statements. The keyword must be in upper
+# case in the source, as everywhere in this rule, so prose ("Commit") is never taken for SQL.
+_PRAGMA = re.compile(r"\s*PRAGMA\s+(?:\w+\.)?\w+\s*(?:=\s*[-+]?\w+\s*|\(\s*\w+\s*\)\s*)?;?\s*",
+                     re.ASCII)
+_TRANSACTION = re.compile(r"\s*(?:BEGIN(?:\s+(?:DEFERRED|IMMEDIATE|EXCLUSIVE))?|COMMIT|END"
+                          r"|ROLLBACK)(?:\s+TRANSACTION)?\s*;?\s*", re.ASCII)
 
 _SQL_TOKEN = re.compile(r"""
       (?P<string>'(?:[^']|'')*')                 # 'text': case-sensitive
@@ -105,9 +112,14 @@ def sql_case_equivalent(old: str, new: str) -> bool:
     column list; a select-list or RETURNING item that is not a plain column (its text is the
     result column's name, e.g. count(*)); and not at all in CREATE or ALTER (sqlite_master keeps
     the text, and declared names surface in SELECT *). Literals split across Python literals
-    (an open quote) are never equivalent.
+    (an open quote) are never equivalent. A whole ``PRAGMA name [= value]`` or transaction
+    statement (``BEGIN IMMEDIATE``, ``ROLLBACK``) written in upper case is.
     """
-    if old == new or old.lower() != new.lower() or not looks_like_sql(old):
+    if old == new or old.lower() != new.lower():
+        return False
+    if _PRAGMA.fullmatch(old) or _TRANSACTION.fullmatch(old):
+        return True
+    if not looks_like_sql(old):
         return False
     a, b = _sql_tokens(old), _sql_tokens(new)
     if a is None or b is None or len(a) != len(b):
