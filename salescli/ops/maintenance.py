@@ -37,7 +37,7 @@ def retention_days(value: int | None = None) -> int:
         raw = os.environ.get("SALESCLI_RETENTION_DAYS", "").strip()
         if not raw:
             return DEFAULT_RETENTION_DAYS
-        if not (raw.isascii() and raw.isdigit()) or len(raw) > len(str(MAX_RETENTION_DAYS)):
+        if not (raw.isascii() and raw.isdigit()):
             raise InvalidValue("SALESCLI_RETENTION_DAYS", raw, "must be a whole number of days")
         value = int(raw)
     if value < 0:

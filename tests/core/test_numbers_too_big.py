@@ -50,13 +50,19 @@ def test_stale_days_are_at_most_ten_years(invoke, ada, command):
         f"Error: Invalid value for '--stale-days': {HUGE} is not in the range 1<=x<=3650.")
 
 
-def test_a_retention_of_any_length_is_a_count_or_one_error_line(invoke, ada, monkeypatch):
+def test_a_retention_of_any_length_is_at_most_a_century(invoke, ada, monkeypatch):
+    from salescli.ops.maintenance import retention_days
+
     assert "notifications" in ok(invoke("db", "cleanup", "--older-than", HUGE, "--dry-run"))
-    monkeypatch.setenv("SALESCLI_RETENTION_DAYS", "36501")
-    ok(invoke("db", "cleanup", "--dry-run"))
-    monkeypatch.setenv("SALESCLI_RETENTION_DAYS", HUGE)
+    assert retention_days(int(HUGE)) == retention_days(36501) == 36500
+    assert retention_days(36499) == 36499
+    for setting in ("36501", HUGE):
+        monkeypatch.setenv("SALESCLI_RETENTION_DAYS", setting)
+        ok(invoke("db", "cleanup", "--dry-run"))
+        assert retention_days() == 36500
+    monkeypatch.setenv("SALESCLI_RETENTION_DAYS", "٣")
     assert fails(invoke("db", "cleanup", "--dry-run")) == (
-        f"Error: SALESCLI_RETENTION_DAYS '{HUGE}' must be a whole number of days")
+        "Error: SALESCLI_RETENTION_DAYS '٣' must be a whole number of days")
 
 
 def test_the_largest_id_sqlite_holds_is_found(invoke, conn, db_file):
