@@ -9,25 +9,24 @@ from datetime import date, timedelta
 from salescli.tasks import store
 from tests.support.cli import activities, fails, ok, query, scalar
 
-TODAY = date.today()
-
 
 def _ids(out: str) -> list[int]:
     return [t["id"] for t in json.loads(out)]
 
 
-def test_add_defaults_owner_to_the_prospects_and_lists_overdue_first(invoke, three, db_file):
+def test_add_defaults_owner_to_the_prospects_and_lists_overdue_first(today, invoke, three,
+                                                                    db_file):
     ok(invoke("tasks", "add", "ada@example.com", "later", "--due", "+3d"))
     ok(invoke("tasks", "add", "bob@example.org", "no day"))
     ok(invoke("tasks", "add", "ada@example.com", "late", "--due",
-              (TODAY - timedelta(days=2)).isoformat(), "--kind", "call"))
+              (today - timedelta(days=2)).isoformat(), "--kind", "call"))
     ok(invoke("tasks", "add", "1", "today", "--due", "today", "--owner", "dev"))
     rows = json.loads(ok(invoke("tasks", "list", "--format", "json")))
     assert [r["text"] for r in rows] == ["late", "today", "later", "no day"]
     assert [r["state"] for r in rows] == ["overdue", "due today", "open", "open"]
     assert rows[0]["owner"] == "maria" and rows[0]["kind"] == "call"
     assert rows[1]["owner"] == "dev"
-    assert rows[2]["due_on"] == (TODAY + timedelta(days=3)).isoformat()
+    assert rows[2]["due_on"] == (today + timedelta(days=3)).isoformat()
     assert [r["text"] for r in json.loads(ok(invoke("tasks", "list", "--due", "overdue",
                                                     "--format", "json")))] == ["late"]
     assert [r["text"] for r in json.loads(ok(invoke("tasks", "list", "--due", "today",
@@ -40,7 +39,7 @@ def test_add_defaults_owner_to_the_prospects_and_lists_overdue_first(invoke, thr
     assert len(created) == 4 and created[0]["after"]["text"] == "later"
 
 
-def test_done_snooze_reopen_are_audited_and_checked(invoke, three, db_file):
+def test_done_snooze_reopen_are_audited_and_checked(today, invoke, three, db_file):
     ok(invoke("tasks", "add", "ada@example.com", "call her", "--due", "today"))
     tid = scalar(db_file, "SELECT id FROM tasks")
     ok(invoke("tasks", "done", tid, "--note", "left a message"))
@@ -54,7 +53,7 @@ def test_done_snooze_reopen_are_audited_and_checked(invoke, three, db_file):
     fails(invoke("tasks", "snooze", tid, "--until", "today"), "--until", "after today")
     ok(invoke("tasks", "snooze", tid, "--until", "+2d"))
     row = query(db_file, "SELECT due_on, done_at FROM tasks")[0]
-    assert row == {"due_on": (TODAY + timedelta(days=2)).isoformat(), "done_at": None}
+    assert row == {"due_on": (today + timedelta(days=2)).isoformat(), "done_at": None}
     actions = [a["action"] for a in activities(db_file, entity="task")]
     assert actions == ["create", "done", "reopen", "snooze"]
 

@@ -4,15 +4,13 @@ name or a garbled hint through)."""
 from __future__ import annotations
 
 import json
-from datetime import date, timedelta
+from datetime import timedelta
 
 import pytest
 
 from salescli.core.errors import InvalidValue
 from salescli.tasks import store
 from tests.support.cli import activities, fails, ok, scalar
-
-TODAY = date.today()
 
 
 def test_a_bad_due_day_lists_the_forms_accepted(invoke, three, db_file):
@@ -52,7 +50,7 @@ def test_empty_text_and_a_bad_until_day_are_exact_errors(invoke, three, db_file)
     assert fails(invoke("tasks", "reopen", tid)) == f"Error: task '{tid}' is not done"
 
 
-def test_task_changes_are_audited_on_the_prospect_with_before_and_after(invoke, three,
+def test_task_changes_are_audited_on_the_prospect_with_before_and_after(today, invoke, three,
                                                                         db_file):
     ok(invoke("tasks", "add", "bob@example.org", "send the deck", "--due", "+2d"))
     tid = scalar(db_file, "SELECT id FROM tasks")
@@ -61,8 +59,8 @@ def test_task_changes_are_audited_on_the_prospect_with_before_and_after(invoke, 
     create, snooze, done = activities(db_file, entity="task")
     bob = scalar(db_file, "SELECT id FROM prospects WHERE email = 'bob@example.org'")
     assert {create["prospect_id"], snooze["prospect_id"], done["prospect_id"]} == {bob}
-    assert create["after"]["due_on"] == (TODAY + timedelta(days=2)).isoformat()
-    five = (TODAY + timedelta(days=5)).isoformat()
+    assert create["after"]["due_on"] == (today + timedelta(days=2)).isoformat()
+    five = (today + timedelta(days=5)).isoformat()
     assert snooze["after"] == {"due_on": five, "snoozed_until": five}
     assert done["after"]["note"] == "sent" and done["after"]["done_at"]
 
@@ -80,9 +78,9 @@ def test_the_week_filter_shows_the_next_seven_days_only(invoke, three, db_file):
     assert sorted(t["text"] for t in week) == ["due +7d", "due today"]
 
 
-def test_overdue_is_judged_against_the_day_given(conn, three):
+def test_overdue_is_judged_against_the_day_given(today, conn, three):
     store.add(conn, "tester", "ada@example.com", "call", due="+1d")
-    later = TODAY + timedelta(days=3)
+    later = today + timedelta(days=3)
     assert [t["text"] for t in store.list_tasks(conn, due="overdue", today=later)] == ["call"]
     assert store.list_tasks(conn, due="overdue") == []
 
