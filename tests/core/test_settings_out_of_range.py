@@ -43,3 +43,14 @@ def test_a_path_the_system_refuses_is_one_error_line(invoke, conn, tmp_path):
     assert fails(invoke("prospects", "export", "--output", target)) == (
         f"Error: {str(target)!r}: File name too long")
     assert list(tmp_path.glob("y*")) == []
+
+
+def test_the_lowest_syslog_port_and_cell_limit_are_taken(invoke, conn, tmp_path, monkeypatch):
+    monkeypatch.setenv("SALESCLI_LOG_SYSLOG", "127.0.0.1:1")  # UDP: nothing need listen
+    result = invoke("prospects", "list")
+    assert result.exit_code == 0 and "SALESCLI_LOG_SYSLOG" not in result.stderr
+    monkeypatch.setenv("SALESCLI_IMPORT_MAX_FIELD", "1")
+    source = tmp_path / "people.csv"
+    source.write_text("email\na@b.example\n")
+    assert "is longer than 1 characters (SALESCLI_IMPORT_MAX_FIELD)" in fails(
+        invoke("prospects", "import", source))
