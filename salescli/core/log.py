@@ -135,7 +135,8 @@ def _file_handler(path: str) -> logging.Handler:
 
 
 def syslog_address(value: str) -> str | tuple[str, int]:
-    """``1`` → the local socket (/dev/log); ``/path`` → that socket; ``host:port`` → UDP."""
+    """``1`` → the local socket (/dev/log); ``/path`` → that socket; ``host:port`` or ``host``
+    (port 514) → UDP."""
     import logging.handlers
 
     if value.lower() in ("1", "true", "yes", "on"):
@@ -145,8 +146,10 @@ def syslog_address(value: str) -> str | tuple[str, int]:
         return ("localhost", logging.handlers.SYSLOG_UDP_PORT)
     if value.startswith("/"):
         return value
-    host, _, port = value.rpartition(":")
-    return (host or "localhost", int(port) if port.isdigit() else 514)
+    host, colon, port = value.rpartition(":")
+    if not colon:  # a host alone: syslog's own UDP port there
+        return (value, logging.handlers.SYSLOG_UDP_PORT)
+    return (host or "localhost", int(port) if port.isdigit() else logging.handlers.SYSLOG_UDP_PORT)
 
 
 def _syslog_handler(value: str) -> logging.Handler:
