@@ -197,3 +197,13 @@ def test_secrets_of_four_characters_are_redacted_shorter_ones_are_not(log_file, 
     setup_logging(job="scan")
     logging.getLogger("salescli.jobs").info("pw12 tk34 ab5")
     assert log_file.read_text().rstrip().endswith("INFO [scan] [redacted] [redacted] ab5")
+
+
+def test_each_line_is_redacted_once_even_when_a_secret_is_part_of_the_placeholder(
+        log_file, monkeypatch, capsys):
+    # redacting the file's copy again would turn "[redacted]" into "[[redacted]]"
+    monkeypatch.setenv("SALESCLI_SMTP_PASSWORD", "redacted")
+    setup_logging(job="notify")
+    logging.getLogger("salescli.jobs").info("login with redacted failed")
+    for text in (log_file.read_text(), capsys.readouterr().err):
+        assert "login with [redacted] failed" in text
