@@ -183,7 +183,8 @@ def setup_logging(verbose: int = 0, quiet: bool = False, job: str | None = None)
 
     stream = logging.StreamHandler(sys.stderr)
     stream.setLevel(logging.WARNING if quiet else level)
-    stream.setFormatter(logging.Formatter("%(message)s") if _isatty(sys.stderr)
+    # logging's default format is the bare message: plain lines on a terminal
+    stream.setFormatter(logging.Formatter() if _isatty(sys.stderr)
                         else UTCFormatter())
     handlers: list[logging.Handler] = [stream]
     problems = []
