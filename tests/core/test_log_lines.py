@@ -4,7 +4,9 @@ fragment. Each test pins a mutant that survived the older tests (docs/testing.md
 from __future__ import annotations
 
 import logging
+import re
 import socket
+import sys
 
 import pytest
 
@@ -207,3 +209,26 @@ def test_each_line_is_redacted_once_even_when_a_secret_is_part_of_the_placeholde
     logging.getLogger("salescli.jobs").info("login with redacted failed")
     for text in (log_file.read_text(), capsys.readouterr().err):
         assert "login with [redacted] failed" in text
+
+
+def test_a_stderr_that_cannot_tell_if_it_is_a_terminal_gets_stamped_lines(monkeypatch):
+    # an embedding program's stream with no isatty(): not a terminal, so cron's line format
+    class Sink:
+        def __init__(self):
+            self.text = ""
+
+        def write(self, s):
+            self.text += s
+
+        def flush(self):
+            pass
+
+    sink = Sink()
+    monkeypatch.setattr(sys, "stderr", sink)
+    try:
+        setup_logging(job="scan")
+        logging.getLogger("salescli.jobs").info("scan ok")
+    finally:
+        monkeypatch.undo()
+        setup_logging()
+    assert re.fullmatch(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ INFO \[scan\] scan ok\n", sink.text)
