@@ -135,3 +135,12 @@ def test_a_dry_run_prints_the_plan_before_the_owners_error(invoke, crm, tmp_path
     assert lines[-2:] == ["rows to reject: 1",
                           "  row 8: email '' is required (no address in any email column)"]
     assert result.stderr.startswith("Error: 3 owners in c.csv are no user: ")
+
+
+def test_an_owner_given_as_an_address_gets_the_address_as_username(invoke, crm, tmp_path):
+    f = write(tmp_path, "c.csv", PEOPLE_HEAD + row(1, "a@x.example", "Max@New.Example"))
+    out = ok(invoke("prospects", "import", f, "--mapping", PEOPLE, "--create-owners",
+                    "--dry-run"))
+    assert "  Max@New.Example → max@new.example (created) (1 row)" in out.splitlines()
+    ok(invoke("prospects", "import", f, "--mapping", PEOPLE, "--create-owners"))
+    assert owners(crm) == {"a@x.example": "max@new.example"}
