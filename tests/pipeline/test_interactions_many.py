@@ -3,6 +3,8 @@ each interaction and its activity row stamped with one time, whatever the batch 
 
 from __future__ import annotations
 
+import json
+
 from salescli.core import audit
 from salescli.pipeline import interactions, prospects
 from tests.support.cli import query
@@ -31,3 +33,15 @@ def test_a_batch_for_over_a_thousand_prospects_is_recorded_whole(conn, db_file):
     assert query(db_file, "SELECT count(*) AS n, count(DISTINCT prospect_id) AS p,"
                           " min(owner) AS o FROM interactions") == [
         {"n": count, "p": count, "o": "sam"}]
+
+
+def test_a_scanned_mails_activity_row_names_its_folder(conn, db_file):
+    p = prospects.add(conn, "setup", "ann@client.example")
+    iid = interactions.record(conn, "scan", p["id"], "email_in", "2025-03-01T10:00:00Z",
+                              subject="Re: hi", message_id="<m1@client.example>",
+                              account="sales", folder="INBOX/Clients", uid=7)
+    [act] = query(db_file, "SELECT after FROM activities WHERE entity = 'interaction'"
+                           " AND entity_id = ?", (iid,))
+    assert json.loads(act["after"]) == {"kind": "email_in", "occurred_at": "2025-03-01T10:00:00Z",
+                                        "subject": "Re: hi", "message_id": "<m1@client.example>",
+                                        "folder": "INBOX/Clients"}
