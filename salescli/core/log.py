@@ -62,7 +62,7 @@ class RedactingFilter(logging.Filter):
     """Rewrites each record's message, exception and stack text without secrets."""
 
     def filter(self, record: logging.LogRecord) -> bool:
-        if getattr(record, "_salescli_redacted", False):
+        if hasattr(record, "_salescli_redacted"):  # set below, once redacted
             return True
         try:
             message = record.getMessage()
