@@ -193,9 +193,9 @@ def explain(conn: sqlite3.Connection, key: str, *, as_of: str | date | None = No
             horizon: str = "90d", today: date | None = None) -> dict[str, Any]:
     """One prospect's probability and what moved it, factor by factor."""
     text = str(key).strip()
-    row = conn.execute("SELECT id FROM prospects WHERE id = ?" if text.isdigit() else
-                       "SELECT id FROM prospects WHERE email = ?",
-                       (int(text) if text.isdigit() else text.lower(),)).fetchone()
+    row = conn.execute("SELECT id FROM prospects WHERE " + (
+        "id = ?" if text.isdigit() else "email = ?"),
+        (int(text) if text.isdigit() else text.lower(),)).fetchone()
     if row is None:
         raise NotFound("prospect", key)
     result = forecast(conn, as_of=as_of, horizon=horizon, today=today)
