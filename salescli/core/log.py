@@ -146,10 +146,10 @@ def syslog_address(value: str) -> str | tuple[str, int]:
         return ("localhost", logging.handlers.SYSLOG_UDP_PORT)
     if value.startswith("/"):
         return value
-    host, colon, port = value.rpartition(":")
-    if not colon:  # a host alone: syslog's own UDP port there
+    if ":" not in value:  # a host alone: syslog's own UDP port there
         return (value, logging.handlers.SYSLOG_UDP_PORT)
-    return (host or "localhost", int(port) if port.isdigit() else logging.handlers.SYSLOG_UDP_PORT)
+    host, _, port = value.rpartition(":")
+    return (host or "localhost", int(port) if port.isdigit() else 514)
 
 
 def _syslog_handler(value: str) -> logging.Handler:
