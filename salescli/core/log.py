@@ -62,7 +62,7 @@ class RedactingFilter(logging.Filter):
     """Rewrites each record's message, exception and stack text without secrets."""
 
     def filter(self, record: logging.LogRecord) -> bool:
-        if getattr(record, "_salescli_redacted", False):
+        if hasattr(record, "_salescli_redacted"):  # set below, once redacted
             return True
         try:
             message = record.getMessage()
@@ -135,7 +135,8 @@ def _file_handler(path: str) -> logging.Handler:
 
 
 def syslog_address(value: str) -> str | tuple[str, int]:
-    """``1`` → the local socket (/dev/log); ``/path`` → that socket; ``host:port`` → UDP."""
+    """``1`` → the local socket (/dev/log); ``/path`` → that socket; ``host:port`` or ``host``
+    (port 514) → UDP."""
     import logging.handlers
 
     if value.lower() in ("1", "true", "yes", "on"):
@@ -145,6 +146,8 @@ def syslog_address(value: str) -> str | tuple[str, int]:
         return ("localhost", logging.handlers.SYSLOG_UDP_PORT)
     if value.startswith("/"):
         return value
+    if ":" not in value:  # a host alone: syslog's own UDP port there
+        return (value, logging.handlers.SYSLOG_UDP_PORT)
     host, _, port = value.rpartition(":")
     if port.isdigit() and not 0 < int(port) < 65536:
         raise ValueError(f"port {port} is not 1-65535")  # a warning: logging goes on
@@ -182,7 +185,8 @@ def setup_logging(verbose: int = 0, quiet: bool = False, job: str | None = None)
 
     stream = logging.StreamHandler(sys.stderr)
     stream.setLevel(logging.WARNING if quiet else level)
-    stream.setFormatter(logging.Formatter("%(message)s") if _isatty(sys.stderr)
+    # logging's default format is the bare message: plain lines on a terminal
+    stream.setFormatter(logging.Formatter() if _isatty(sys.stderr)
                         else UTCFormatter())
     handlers: list[logging.Handler] = [stream]
     problems = []

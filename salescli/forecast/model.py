@@ -160,7 +160,9 @@ def stage_rates(t: Training) -> tuple[dict[str, float], float]:
     (``fit`` calls it once some row was won, so there are rows)."""
     n: dict[str, int] = {}
     w: dict[str, int] = {}
-    for r, y in zip(t.rows, t.labels, strict=True):
+    for r, y in zip(t.rows, t.labels,
+                    strict=True,  # pragma: no mutate: training appends each row with its label
+                    ):
         n[r["stage"]] = n.get(r["stage"], 0) + 1
         w[r["stage"]] = w.get(r["stage"], 0) + y
     overall = sum(t.labels) / len(t.labels)

@@ -249,6 +249,31 @@ def test_the_first_write_creates_the_private_writers_turn_file(invoke, db_file):
     assert mode(turns) == 0o600
 
 
+def test_a_writers_turn_file_that_cannot_be_opened_does_not_stop_writes(invoke, db_file):
+    """Turns are a courtesy between writers: where the file cannot be opened (here a
+    directory sits in its place) writers go on without them."""
+    ok(invoke("init"))
+    turns = db_file.parent / (db_file.name + db.TURNS_SUFFIX)
+    turns.unlink(missing_ok=True)
+    turns.mkdir()
+    ok(invoke("prospects", "add", "ada@example.com"))
+    assert scalar(db_file, "SELECT count(*) FROM prospects") == 1
+
+
+def test_a_transaction_on_a_plain_connection_leaves_its_busy_timeout_alone(sales):
+    """A connection salescli did not open (a plugin host's own) keeps the busy timeout
+    its owner chose: only db.connect's connections poll with the timeout switched off."""
+    plain = sqlite3.connect(sales, isolation_level=None)
+    try:
+        plain.execute("PRAGMA busy_timeout = 1234")
+        with db.transaction(plain):
+            plain.execute("INSERT INTO users(username, role, created_at, updated_at)"
+                          " VALUES ('a', 'admin', 'x', 'x')")
+        assert plain.execute("PRAGMA busy_timeout").fetchone()[0] == 1234
+    finally:
+        plain.close()
+
+
 def test_a_long_job_letting_writers_in_with_none_waiting_goes_on(sales):
     """Between its transactions a long job (the scan) calls let_writers_in; with nobody
     waiting it returns, and the job's next transaction and other writers go on."""

@@ -24,3 +24,20 @@ def test_a_reorder_moves_the_furthest_stage_of_a_prospect_that_went_back(invoke,
         assert furthest == {1: 3, 2: 2}  # a reached contacted, now after meeting
     finally:
         conn.close()
+
+
+def test_forgetting_a_prospect_with_history_keeps_the_furthest_stages_in_step(invoke, db_file):
+    # its own `init` too: the delete trigger on stage_changes fires as the history goes
+    ok(invoke("init"))
+    ok(invoke("prospects", "add", "a@example.com"))
+    ok(invoke("prospects", "add", "b@example.com", "--stage", "meeting"))
+    ok(invoke("prospects", "move", "a@example.com", "replied"))
+    ok(invoke("prospects", "forget", "a@example.com", "--yes"))
+    conn = connect(db_file)
+    try:
+        assert conn.execute("SELECT count(*) FROM stage_changes WHERE prospect_id = 1"
+                            ).fetchone()[0] == 0
+        furthest = dict(conn.execute(funnel_schema.EFFECTIVE_SQL))
+        assert furthest == dict(conn.execute(funnel_schema.AGGREGATED_SQL)) == {2: 3}
+    finally:
+        conn.close()

@@ -4,7 +4,9 @@ fragment. Each test pins a mutant that survived the older tests (docs/testing.md
 from __future__ import annotations
 
 import logging
+import re
 import socket
+import sys
 
 import pytest
 
@@ -163,6 +165,18 @@ def test_syslog_to_a_host_without_a_port_goes_to_port_514(monkeypatch):
         "WARNING [notify] notify slow\x00")
 
 
+def test_syslog_to_a_named_host_without_a_port_goes_to_that_host(monkeypatch):
+    # 127.0.0.2 is loopback too, but not where "localhost" goes: the line must reach it
+    server = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    try:
+        server.bind(("127.0.0.2", 514))
+    except OSError as exc:
+        server.close()
+        pytest.skip(f"cannot listen on UDP 127.0.0.2:514 here: {exc}")
+    assert _syslog_line(monkeypatch, server, "127.0.0.2").endswith(
+        "WARNING [notify] notify slow\x00")
+
+
 def test_syslog_to_an_ipv6_host_and_port(monkeypatch):
     # the port is after the last colon: ::1:PORT is the IPv6 loopback at PORT
     try:
@@ -185,3 +199,36 @@ def test_secrets_of_four_characters_are_redacted_shorter_ones_are_not(log_file, 
     setup_logging(job="scan")
     logging.getLogger("salescli.jobs").info("pw12 tk34 ab5")
     assert log_file.read_text().rstrip().endswith("INFO [scan] [redacted] [redacted] ab5")
+
+
+def test_each_line_is_redacted_once_even_when_a_secret_is_part_of_the_placeholder(
+        log_file, monkeypatch, capsys):
+    # redacting the file's copy again would turn "[redacted]" into "[[redacted]]"
+    monkeypatch.setenv("SALESCLI_SMTP_PASSWORD", "redacted")
+    setup_logging(job="notify")
+    logging.getLogger("salescli.jobs").info("login with redacted failed")
+    for text in (log_file.read_text(), capsys.readouterr().err):
+        assert "login with [redacted] failed" in text
+
+
+def test_a_stderr_that_cannot_tell_if_it_is_a_terminal_gets_stamped_lines(monkeypatch):
+    # an embedding program's stream with no isatty(): not a terminal, so cron's line format
+    class Sink:
+        def __init__(self):
+            self.text = ""
+
+        def write(self, s):
+            self.text += s
+
+        def flush(self):
+            pass
+
+    sink = Sink()
+    monkeypatch.setattr(sys, "stderr", sink)
+    try:
+        setup_logging(job="scan")
+        logging.getLogger("salescli.jobs").info("scan ok")
+    finally:
+        monkeypatch.undo()
+        setup_logging()
+    assert re.fullmatch(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ INFO \[scan\] scan ok\n", sink.text)

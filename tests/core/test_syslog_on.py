@@ -13,7 +13,7 @@ import pytest
 from salescli.core.log import setup_logging
 
 
-@pytest.mark.parametrize("on", ["1", "on", "TRUE"])
+@pytest.mark.parametrize("on", ["1", "on", "TRUE", "yes", "Yes"])
 def test_syslog_on_without_a_local_socket_goes_to_udp_514_on_localhost(on, monkeypatch):
     if os.path.exists("/dev/log") or os.path.exists("/var/run/syslog"):
         pytest.skip("this machine has a local syslog socket: the line goes there")

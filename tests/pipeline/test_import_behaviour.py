@@ -63,3 +63,11 @@ def test_a_stage_column_move_is_dated_at_the_import(invoke, sales, tmp_path):
                            " ON s.id = c.to_stage_id WHERE s.name = 'contacted'")
     assert before <= moved["at"] <= after
     assert scalar(sales, "SELECT stage_entered_at FROM prospects") == moved["at"]
+
+
+def test_a_json_file_of_neither_an_array_nor_objects_is_one_exact_error(invoke, sales, tmp_path):
+    f = tmp_path / "people.json"
+    f.write_text('"ann@example.com"\n')
+    assert fails(invoke("prospects", "import", str(f))) == \
+        f"Error: file {str(f)!r} is not a JSON array of objects, nor NL-JSON"
+    assert scalar(sales, "SELECT count(*) FROM prospects") == 0

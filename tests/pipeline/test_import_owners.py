@@ -135,3 +135,31 @@ def test_a_dry_run_prints_the_plan_before_the_owners_error(invoke, crm, tmp_path
     assert lines[-2:] == ["rows to reject: 1",
                           "  row 8: email '' is required (no address in any email column)"]
     assert result.stderr.startswith("Error: 3 owners in c.csv are no user: ")
+
+
+def test_an_owner_given_as_an_address_gets_the_address_as_username(invoke, crm, tmp_path):
+    f = write(tmp_path, "c.csv", PEOPLE_HEAD + row(1, "a@x.example", "Max@New.Example"))
+    out = ok(invoke("prospects", "import", f, "--mapping", PEOPLE, "--create-owners",
+                    "--dry-run"))
+    assert "  Max@New.Example → max@new.example (created) (1 row)" in out.splitlines()
+    ok(invoke("prospects", "import", f, "--mapping", PEOPLE, "--create-owners"))
+    assert owners(crm) == {"a@x.example": "max@new.example"}
+
+
+def test_a_dry_run_naming_owners_to_create_runs_beside_a_writer(invoke, crm, tmp_path,
+                                                               monkeypatch):
+    """A dry run only reads: another process holding the write lock does not stop it."""
+    import sqlite3
+
+    f = write(tmp_path, "c.csv", FILE)
+    monkeypatch.setenv("SALESCLI_BUSY_TIMEOUT_MS", "200")
+    writer = sqlite3.connect(crm)
+    writer.execute("BEGIN IMMEDIATE")
+    try:
+        out = ok(invoke("prospects", "import", f, "--mapping", PEOPLE, "--create-owners",
+                        "--dry-run"))
+    finally:
+        writer.rollback()
+        writer.close()
+    assert "  Max Mustermann → max.mustermann (created) (1 row)" in out.splitlines()
+    assert out.splitlines()[-1].endswith("2 owners to create")

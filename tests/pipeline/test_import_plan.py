@@ -423,3 +423,11 @@ def test_a_written_mapping_comments_only_the_columns_it_leaves_out(invoke, crm, 
     assert '"Email" = "email"' in lines and '"Company Name" = "company"' in lines
     assert '"Record ID" = ""  # known to the profile, no field' in lines
     assert '"Favourite Colour" = ""  # no field for it' in lines
+
+
+def test_a_dry_run_shows_how_to_map_a_stage_value_with_no_stage(invoke, crm, tmp_path):
+    f = write(tmp_path, "contacts.csv", PEOPLE_HEAD + ROWS.replace("Customer", "Evangelist"))
+    result = invoke("prospects", "import", f, "--mapping", PEOPLE, "--dry-run")
+    assert result.exit_code == 1
+    assert "  Evangelist → no stage: map it with --stage-map 'Evangelist=STAGE' (1 row)" \
+        in result.stdout.splitlines()

@@ -120,3 +120,25 @@ def test_time_in_stage_is_computable_from_history(invoke, sales, conn):
         FROM stage_changes c JOIN stages t ON t.id = c.to_stage_id ORDER BY c.at""")
     assert [(r["stage"], r["days"]) for r in rows] == [("lead", 2.0), ("contacted", 7.5),
                                                       ("meeting", None)]
+
+
+# ---- found by a fresh mutation sample (--seed 91)
+
+
+def test_an_open_stage_added_when_none_is_left_goes_first(invoke, sales):
+    for name in ("lead", "contacted", "replied", "meeting", "proposal"):
+        ok(invoke("stages", "remove", name))
+    ok(invoke("stages", "add", "talking"))
+    assert names(invoke) == ["talking", "won", "lost"]
+
+
+def test_reordering_a_stage_twice_is_one_error_naming_the_list(invoke, sales):
+    assert fails(invoke("stages", "reorder", "won", "lead", "won")) == \
+        "Error: stages 'won lead won' names a stage twice"
+    assert names(invoke)[:2] == ["lead", "contacted"]
+
+
+def test_moving_a_stages_prospects_to_itself_is_one_exact_error(invoke, three):
+    assert fails(invoke("stages", "remove", "contacted", "--move-to", "contacted")) == \
+        "Error: --move-to 'contacted' is the stage being removed"
+    assert "contacted" in names(invoke)

@@ -23,3 +23,15 @@ def test_a_done_task_shows_when_it_was_done(invoke, three, db_file):
     (task,) = [e for e in shown["timeline"] if e["type"] == "task"]
     assert task["done_at"] == scalar(db_file, "SELECT done_at FROM tasks")
     assert task["done_at"].endswith("Z")
+
+
+def test_a_scanned_mail_shows_its_message_id_and_thread(invoke, three, conn):
+    from salescli.pipeline import interactions
+
+    pid = conn.execute("SELECT id FROM prospects WHERE email = 'cy@example.net'").fetchone()[0]
+    interactions.record(conn, "scan", pid, "email_in", "2025-03-01T10:00:00Z",
+                        subject="Re: hello", message_id="<m1@example.net>",
+                        thread_key="<t0@example.org>")
+    shown = json.loads(ok(invoke("prospects", "show", str(pid), "--format", "json")))
+    (mail,) = [e for e in shown["timeline"] if e["type"] == "interaction"]
+    assert (mail["message_id"], mail["thread_key"]) == ("<m1@example.net>", "<t0@example.org>")

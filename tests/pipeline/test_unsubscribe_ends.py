@@ -61,3 +61,20 @@ def test_an_unsubscribe_suppresses_and_ends_the_enrollment_audited(enrolled, db_
     again = unsubscribe(enrolled, "scanner", "ann@client.example", reason="again", at=AT)
     assert again == {"address": "ann@client.example", "suppressed": False, "ended": 0}
     assert len(query(db_file, "SELECT id FROM activities")) == n
+
+
+def test_a_one_click_token_names_its_enrollment_for_its_address_only(enrolled):
+    from salescli.pipeline.unsubscribe import key_from_secret, make_token, resolve
+
+    key = key_from_secret(b"k" * 32)
+    (ann, ann_pid), (ben, _) = (enrolled.execute(
+        "SELECT e.id, p.id FROM enrollments e JOIN prospects p ON p.id = e.prospect_id"
+        " WHERE p.email = ?", (email,)).fetchone()
+        for email in ("ann@client.example", "ben@client.example"))
+    token = make_token(key, ann, " Ann@Client.Example")
+    assert resolve(enrolled, key, token) == {"enrollment_id": ann, "prospect_id": ann_pid,
+                                             "email": "ann@client.example",
+                                             "sequence": "hello"}
+    assert resolve(enrolled, key, make_token(key, ann, "ben@client.example")) is None
+    assert resolve(enrolled, key, make_token(key, ben, "ann@client.example")) is None
+    assert resolve(enrolled, key_from_secret(b"j" * 32), token) is None
