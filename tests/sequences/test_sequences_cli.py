@@ -16,7 +16,9 @@ def test_load_list_show_and_reload_updates(invoke, team, tmp_path, db_file):
     assert ok(invoke("sequences", "load", path)).strip() == "created sequence intro (3 steps)"
     assert "unchanged" in ok(invoke("sequences", "load", path))
     rows = json.loads(ok(invoke("sequences", "list", "--format", "json")))
-    assert [(r["name"], r["steps"], r["active"]) for r in rows] == [("intro", 3, 0)]
+    assert rows == [{"name": "intro", "steps": 3, "window": "00:00-24:00", "days": "daily",
+                     "timezone": None, "paused_at": None, "active": 0, "finished": 0,
+                     "replied": 0, "bounced": 0, "unsubscribed": 0, "stopped": 0}]
     shown = json.loads(ok(invoke("sequences", "show", "INTRO", "--format", "json")))
     assert [s["wait"] for s in shown["steps"]] == ["0d", "3d", "2d"]
     assert "Quick question" in ok(invoke("sequences", "show", "intro"))
