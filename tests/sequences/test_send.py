@@ -285,7 +285,13 @@ def test_dry_run_sends_and_changes_nothing(invoke, conn, db_file, intro, team, s
     enroll.enroll(conn, "tester", "intro", ALL, now_=datetime.now(UTC) - timedelta(hours=1))
     before = db_state(db_file)
     out = ok(invoke("send", "--dry-run", "--format", "json"))
-    assert sorted(r["to"] for r in __import__("json").loads(out)) == ALL
+    ids = {r["email"]: r["id"] for r in query(
+        db_file, "SELECT e.id, p.email FROM enrollments e JOIN prospects p"
+                 " ON p.id = e.prospect_id")}
+    assert sorted(__import__("json").loads(out), key=lambda r: r["to"]) == [
+        {"enrollment": ids[to], "action": "send", "step": 1, "to": to,
+         "subject": f"Quick question, {first}"}
+        for to, first in zip(ALL, ("Ada", "Bob", "Cy"), strict=True)]
     assert db_state(db_file) == before and smtp_server.messages == []
 
 
