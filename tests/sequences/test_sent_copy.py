@@ -152,3 +152,36 @@ def test_an_unknown_imap_account_is_one_error_line(conn, intro, team, smtp_serve
     fails(invoke("send"), f"senders.{ME}.imap_account 'nobody'",
           "is not a configured IMAP account (accounts: maria)")
     assert smtp_server.messages == []
+
+
+def test_a_sender_with_a_gap_files_each_mail_dated_when_it_was_sent(
+        conn, db_file, intro, team, smtp_server, mailbox, t0, tmp_path, monkeypatch):
+    """With a minimum gap each mail goes out on its own, right after its exit rules are
+    read; each is still filed, and the copy is dated the moment the run sent it (not when
+    it was filed)."""
+    from datetime import UTC
+
+    from salescli.mail import sent_copy
+    from salescli.sequences import senders
+    from salescli.sequences.send import send_due
+
+    _config(tmp_path, monkeypatch, mailbox, smtp_server)
+    monkeypatch.setenv("SALESCLI_SEND_MIN_GAP", "60")
+    enroll.enroll(conn, "tester", "intro", ["ada@example.com", "bob@example.org"], now_=t0)
+    copies = sent_copy.from_environment(senders.sent_routes(senders.load()))
+    waits: list[float] = []
+    try:
+        assert send_due(conn, now=t0, sleep=waits.append, sent_copy=copies) == \
+            {"sent": 2, "filed": 2}
+    finally:
+        copies.close()
+    assert len(waits) == 1 and 55 < waits[0] <= 60  # Bob's mail waited out the gap
+    client = mailbox.client()
+    try:
+        client.normalise_times = False
+        client.select_folder("Sent", readonly=True)
+        dates = [d[b"INTERNALDATE"] for d in
+                 client.fetch(client.search(["ALL"]), [b"INTERNALDATE"]).values()]
+    finally:
+        client.logout()
+    assert [d.astimezone(UTC) for d in dates] == [t0, t0]
