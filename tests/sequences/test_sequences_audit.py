@@ -7,12 +7,15 @@ from __future__ import annotations
 import json
 from datetime import timedelta
 
+import pytest
+
+from salescli.core.errors import InvalidValue
 from salescli.core.timeutil import iso
 from salescli.pipeline import interactions
 from salescli.sequences import enroll, store
 from salescli.sequences.send import send_due
 from tests.sequences.conftest import ME, write_plan
-from tests.support.cli import activities, ok, query
+from tests.support.cli import activities, fails, ok, query
 
 TASK_THEN_MAIL = """
 name = "call-first"
@@ -105,3 +108,25 @@ def test_a_task_texts_last_newline_is_not_kept(conn, db_file, team, tmp_path, t0
     enroll.enroll(conn, "tester", "call-first", ["bob@example.org"], now_=t0)
     assert send_due(conn, now=t0) == {"tasks": 1}
     assert [r["text"] for r in query(db_file, "SELECT text FROM tasks")] == ["Call Bob"]
+
+
+def test_an_enrollment_ended_by_a_run_is_audited_at_the_runs_moment(conn, db_file, intro,
+                                                                    team, t0, invoke):
+    """The end of an enrollment is audited with the state it left and the one it took,
+    dated the moment the send run acted for (not the clock of the machine)."""
+    enroll.enroll(conn, "tester", "intro", ["ada@example.com"], now_=t0)
+    ok(invoke("prospects", "archive", "ada@example.com"))
+    assert send_due(conn, now=t0) == {"stopped": 1}
+    [row] = activities(db_file, entity="enrollment", action="end")
+    assert (row["at"], row["actor"], row["before"], row["after"]) == (
+        iso(t0), "send", {"state": "active"}, {"state": "stopped", "reason": "archived"})
+
+
+def test_unenrolling_nobody_is_refused_and_naming_a_prospect_with_a_filter_too(
+        conn, invoke, intro, team, db_file):
+    with pytest.raises(InvalidValue, match=r"^ID\|EMAIL '' name at least one prospect$"):
+        enroll.unenroll(conn, "tester", "intro", [])
+    line = fails(invoke("sequences", "enroll", "intro", "ada@example.com", "--tag", "vip"))
+    assert line == ("Error: ID|EMAIL 'ada@example.com' cannot be combined with --stage, "
+                    "--tag or --search")
+    assert query(db_file, "SELECT count(*) AS n FROM enrollments") == [{"n": 0}]
