@@ -1,6 +1,7 @@
 """What the audit trail and the ledger say about a sequence (issue 17's seed-31 survivors):
 the enrolment's first due time, a delay and its reason, the task a task step made, the
-step each sent mail records, and the reason a finished enrollment gives."""
+step each sent mail records, the reason a finished enrollment gives, and an ended
+enrollment's own row (its states and the run's moment)."""
 
 from __future__ import annotations
 
