@@ -131,3 +131,17 @@ def test_unenrolling_nobody_is_refused_and_naming_a_prospect_with_a_filter_too(
     assert line == ("Error: ID|EMAIL 'ada@example.com' cannot be combined with --stage, "
                     "--tag or --search")
     assert query(db_file, "SELECT count(*) AS n FROM enrollments") == [{"n": 0}]
+
+
+def test_a_sequence_ending_with_a_task_finishes_once_the_task_is_made(conn, db_file, team,
+                                                                     tmp_path, t0):
+    plan = TASK_THEN_MAIL.split("[[steps]]\nwait = \"1d\"")[0]  # the call alone
+    store.load(conn, "tester", write_plan(tmp_path, plan))
+    enroll.enroll(conn, "tester", "call-first", ["ada@example.com"], now_=t0)
+    assert send_due(conn, now=t0) == {"tasks": 1}
+    assert [r["text"] for r in query(db_file, "SELECT text FROM tasks")] == [
+        "call Ada Lovelace (call-first, step 1)"]
+    row = _enrollment(db_file, "ada@example.com")
+    assert (row["state"], row["reason"], row["step"], row["next_due_at"]) == (
+        "finished", "all steps done", 1, None)
+    assert send_due(conn, now=t0 + timedelta(days=1)) == {}
