@@ -131,7 +131,8 @@ def _idle_account(acc: Any, state: Watch, reidle: float) -> None:
     else:
         return
     threads = [threading.Thread(target=idle_folder, args=(acc, name, state, reidle),
-                                name=f"idle {acc.name}/{name}", daemon=True)
+                                name=f"idle {acc.name}/{name}",  # pragma: no mutate: a debug aid
+                                daemon=True)
                for name in folders]
     for t in threads:
         t.start()
