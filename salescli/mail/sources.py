@@ -193,7 +193,7 @@ class ImapSource(Source):
             _quiet_close(client)
             raise
         self.client = client
-        self.condstore = client.has_capability("CONDSTORE")
+        self.condstore = b"CONDSTORE" in client.capabilities()  # as the server spells it
         if self._selected:
             folder, uidvalidity = self._selected
             info = client.select_folder(folder, readonly=True)

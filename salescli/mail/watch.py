@@ -174,7 +174,7 @@ def idle_folder(acc: Any, folder: str, state: Watch, reidle: float) -> None:
         try:
             src.open()
             client = src.client
-            if not client.has_capability("IDLE"):
+            if b"IDLE" not in client.capabilities():  # exact: has_capability() upper-cases
                 log.warning("account %s: the server has no IDLE; polling every interval",
                             acc.name)
                 return
