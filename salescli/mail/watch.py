@@ -199,15 +199,19 @@ def idle_folder(acc: Any, folder: str, state: Watch, reidle: float) -> None:
                 failpoint(f"watch.reidle.{folder}")
                 client.idle()
                 state.wake.set()  # anything that arrived between DONE and IDLE
+            return  # stopped
         except Exception as exc:  # a drop, a restart, a refused login: try again later
             if state.stop.is_set():
                 break
-            log.warning("account %s: watching %s failed (%s); reconnecting in %.1fs",
-                        acc.name, folder, str(exc)[:200] or type(exc).__name__, delay)
+            # Jittered, so that the watchers of one server do not all come back at once;
+            # the warning says the wait itself.
+            pause = delay * (0.5 + random.random() / 2)
+            log.warning("account %s: watching %s failed (%s); reconnecting in %.2fs",
+                        acc.name, folder, str(exc)[:200] or type(exc).__name__, pause)
         finally:
             with state.lock:
                 state.idling.discard(where)
             src.close()
-        if state.stop.wait(delay * (0.5 + random.random() / 2)):
+        if state.stop.wait(pause):
             break
         delay = min(MAX_BACKOFF, delay * 2)
