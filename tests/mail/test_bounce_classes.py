@@ -100,6 +100,9 @@ CASES = {
         _dsn("Mail Gateway <mailgw@corp.example>", extra="Auto-Submitted: auto-generated\n"),
         HARD),
     "sendmail text bounce from a plain sender": (SENDMAIL.replace("{extra}", ""), HARD),
+    "text bounce from the null sender, no Return-Path, a plain subject": (
+        SENDMAIL.replace("{extra}", "").replace("Corp Mail Gateway <mailgw@corp.example>", "<>")
+        .replace("Returned mail: see transcript for details", "Your message"), HARD),
     "sendmail text bounce marked bulk": (
         SENDMAIL.replace("{extra}", "Precedence: bulk\nList-Id: <gw.corp.example>\n"), HARD),
     "failed with a 4.x.x status is final": (
