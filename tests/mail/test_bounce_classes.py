@@ -111,6 +111,11 @@ CASES = {
     "delayed with a 4.x.x status": (
         _dsn("MAILER-DAEMON@mx.example.net", action="delayed", status="4.4.1",
              diag="451 4.4.1 No answer from host"), SOFT),
+    "no Action, a text saying permanent: the 4.x.x status decides": (
+        _dsn("MAILER-DAEMON@mx.example.net", status="4.4.1", diag="451 4.4.1 No answer")
+        .replace("Action: failed\n", "")
+        .replace(f"<{ADDR}>: host mx.example.com said: 451 4.4.1 No answer",
+                 f"The following addresses had permanent fatal errors\n<{ADDR}>"), SOFT),
     "failed mailbox full stays soft": (
         _dsn("MAILER-DAEMON@mx.example.net", status="4.2.2", diag="452 4.2.2 Mailbox full"),
         SOFT),
