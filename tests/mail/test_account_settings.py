@@ -74,3 +74,11 @@ def test_a_token_from_the_token_command_is_kept_out_of_every_later_log_line():
     assert redact(f"login failed: Bearer {token}") == f"login failed: Bearer {token}"
     assert account.secret() == token
     assert redact(f"login failed: Bearer {token}") == "login failed: Bearer [redacted]"
+
+
+def test_no_account_at_all_is_one_line_saying_what_to_set(invoke, monkeypatch):
+    for name in ("SALESCLI_CONFIG", "SALESCLI_IMAP_HOST"):
+        monkeypatch.delenv(name, raising=False)
+    line = fails(invoke("scan"))
+    assert line == ("Error: SALESCLI_IMAP_HOST '' is not set (or name a TOML file with several"
+                    " accounts in SALESCLI_CONFIG; see docs/email-monitor.md)")
