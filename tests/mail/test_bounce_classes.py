@@ -83,6 +83,11 @@ The original message was received at {date}
 <<< 550 5.1.1 <{addr}>... User unknown
 """
 
+# The report's own recipient field is unreadable (no address); X-Failed-Recipients names it.
+UNREADABLE_RECIPIENT = _dsn("MAILER-DAEMON@mx.example.net", extra=f"X-Failed-Recipients: {ADDR}\n"
+                            ).replace(f"Final-Recipient: rfc822; {ADDR}",
+                                      "Final-Recipient: rfc822; zed-at-example")
+
 HARD = ("bounced_hard", "bounce")
 SOFT = ("bounced_soft", "bounce")
 CASES = {
@@ -116,6 +121,8 @@ CASES = {
         .replace("Action: failed\n", "")
         .replace(f"<{ADDR}>: host mx.example.com said: 451 4.4.1 No answer",
                  f"The following addresses had permanent fatal errors\n<{ADDR}>"), SOFT),
+    "an unreadable Final-Recipient, X-Failed-Recipients names the address": (
+        UNREADABLE_RECIPIENT, HARD),
     "failed mailbox full stays soft": (
         _dsn("MAILER-DAEMON@mx.example.net", status="4.2.2", diag="452 4.2.2 Mailbox full"),
         SOFT),
