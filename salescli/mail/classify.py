@@ -65,7 +65,7 @@ def is_own(addr: str | None, own: frozenset[str]) -> bool:
 
 
 def _localpart(addr: str | None) -> str:
-    return (addr or "").split("@", 1)[0]
+    return (addr or "").partition("@")[0]
 
 
 def is_noreply(addr: str | None) -> bool:

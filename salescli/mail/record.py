@@ -58,9 +58,14 @@ def record(run: ScanRun, envs: list[Envelope], state: FolderState, covered: int)
         try:
             try:
                 _batch(run, batch, own, advance, careful=False)
-            except _Careful:
+            except _Careful as redo:
                 # Something failed inside a message: the whole batch was rolled back.
                 # Do it again with a savepoint per message, quarantining the culprit.
+                # Said, because the slower path hides the error (a bug, not a message,
+                # would cost every batch its speed unseen).
+                log.warning("%s/%s: %d message(s) recorded one by one after an error in"
+                            " their batch (%s: %.300s)", state.account, state.plan.folder,
+                            len(batch), type(redo.__cause__).__name__, redo.__cause__)
                 run.counts.clear()
                 run.counts.update(counts)
                 state.done, state.newest = mark

@@ -170,13 +170,13 @@ def _baselines_many(conn: sqlite3.Connection, ids: list[int]) -> dict[int, Basel
 def _baseline(rows: list[sqlite3.Row]) -> Baseline:
     """One prospect's baseline from its people activities, newest first."""
     move_id, status_id, status, reason = 0, 0, EmailStatus.OK, None
-    for row in rows:
-        if not move_id and row["action"] == "move":
-            move_id = row["id"]
-        if not status_id and row["after"] and '"email_status"' in row["after"]:
-            after = json.loads(row["after"])
+    for _pid, aid, action, after_text in rows:  # _PEOPLE's columns, by position
+        if not move_id and action == "move":
+            move_id = aid
+        if not status_id and after_text and '"email_status"' in after_text:
+            after = json.loads(after_text)
             if "email_status" in after:
-                status_id, status = row["id"], after["email_status"]
+                status_id, status = aid, after["email_status"]
                 reason = after.get("bounce_reason")
         if move_id and status_id:
             break

@@ -103,8 +103,9 @@ class SentCopyFailed(Exception):
 
 def from_environment(routes: Mapping[str, str], env: Mapping[str, str] | None = None
                      ) -> SentCopies | None:
-    """The filer for the configured IMAP accounts, or None when no IMAP account is
-    configured (``SALESCLI_CONFIG`` or ``SALESCLI_IMAP_HOST``) or none matches a sender."""
+    """The filer for the configured IMAP accounts (a sender none of them matches is not
+    filed), or None when no IMAP account is configured (``SALESCLI_CONFIG`` or
+    ``SALESCLI_IMAP_HOST``)."""
     import os
 
     from salescli.mail.config import load_accounts
@@ -122,5 +123,4 @@ def from_environment(routes: Mapping[str, str], env: Mapping[str, str] | None = 
             pass
     elif not env.get("SALESCLI_IMAP_HOST"):
         return None
-    copies = SentCopies(load_accounts(env), routes)
-    return copies if any(copies.accounts.values()) else None
+    return SentCopies(load_accounts(env), routes)

@@ -193,7 +193,7 @@ class ImapSource(Source):
             _quiet_close(client)
             raise
         self.client = client
-        self.condstore = client.has_capability("CONDSTORE")
+        self.condstore = b"CONDSTORE" in client.capabilities()  # as the server spells it
         if self._selected:
             folder, uidvalidity = self._selected
             info = client.select_folder(folder, readonly=True)
@@ -296,9 +296,9 @@ class ImapSource(Source):
             return FolderPlan(folder, sent, [], Checkpoint(uidvalidity, cp.last_uid, hms),
                               cp.last_uid)
         last = cp.last_uid if same else 0
-        info = self.call(f"EXAMINE {folder}", lambda c: c.select_folder(folder, readonly=True))
-        uidvalidity = int(info[b"UIDVALIDITY"])
-        self._selected = (folder, uidvalidity)
+        self._selected = None  # examined afresh: the folder's UIDVALIDITY now, not STATUS's
+        self._select(folder)
+        uidvalidity = self._selected[1]
         handles: range | list[int]
         if since:
             handles = self._search_since(folder, last + 1, top, since)

@@ -131,7 +131,8 @@ def _idle_account(acc: Any, state: Watch, reidle: float) -> None:
     else:
         return
     threads = [threading.Thread(target=idle_folder, args=(acc, name, state, reidle),
-                                name=f"idle {acc.name}/{name}", daemon=True)
+                                name=f"idle {acc.name}/{name}",  # pragma: no mutate: a debug aid
+                                daemon=True)
                for name in folders]
     for t in threads:
         t.start()
@@ -173,7 +174,7 @@ def idle_folder(acc: Any, folder: str, state: Watch, reidle: float) -> None:
         try:
             src.open()
             client = src.client
-            if not client.has_capability("IDLE"):
+            if b"IDLE" not in client.capabilities():  # exact: has_capability() upper-cases
                 log.warning("account %s: the server has no IDLE; polling every interval",
                             acc.name)
                 return
@@ -198,15 +199,19 @@ def idle_folder(acc: Any, folder: str, state: Watch, reidle: float) -> None:
                 failpoint(f"watch.reidle.{folder}")
                 client.idle()
                 state.wake.set()  # anything that arrived between DONE and IDLE
+            return  # stopped
         except Exception as exc:  # a drop, a restart, a refused login: try again later
             if state.stop.is_set():
                 break
-            log.warning("account %s: watching %s failed (%s); reconnecting in %.1fs",
-                        acc.name, folder, str(exc)[:200] or type(exc).__name__, delay)
+            # Jittered, so that the watchers of one server do not all come back at once;
+            # the warning says the wait itself.
+            pause = delay * (0.5 + random.random() / 2)
+            log.warning("account %s: watching %s failed (%s); reconnecting in %.2fs",
+                        acc.name, folder, str(exc)[:200] or type(exc).__name__, pause)
         finally:
             with state.lock:
                 state.idling.discard(where)
             src.close()
-        if state.stop.wait(delay * (0.5 + random.random() / 2)):
+        if state.stop.wait(pause):
             break
         delay = min(MAX_BACKOFF, delay * 2)

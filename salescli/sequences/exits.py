@@ -95,13 +95,12 @@ PROSPECT = ("SELECT p.*, s.name AS stage, s.kind FROM prospects p"
 
 
 def verdict(conn: sqlite3.Connection, e: dict[str, Any], *, next_wait: str | None,
-            window: Window, moment: datetime, prospect: Any = None) -> Verdict:
+            window: Window, moment: datetime, prospect: Any) -> Verdict:
     """Decide, from recorded facts only, whether the due step of ``e`` may go out.
-    ``prospect`` is the row of ``PROSPECT`` when the caller has read it already."""
-    p = prospect if prospect is not None else conn.execute(
-        PROSPECT, (e["prospect_id"],)).fetchone()
-    if p is None:
+    ``prospect`` is the enrollment's row of ``PROSPECT`` (None: the prospect is gone)."""
+    if prospect is None:
         return Verdict("end", EnrollmentState.STOPPED, "prospect deleted")
+    p = dict(prospect)  # plain dicts here and below: a misspelt key fails, whatever its case
     if p["archived_at"]:
         return Verdict("end", EnrollmentState.STOPPED, "archived")
     if p["kind"] in (StageKind.WON, StageKind.LOST):
@@ -113,13 +112,13 @@ def verdict(conn: sqlite3.Connection, e: dict[str, Any], *, next_wait: str | Non
                        f"suppressed: {hit['address']} ({hit['source']})")
     if p["email_status"] == EmailStatus.BOUNCED_HARD:
         return Verdict("end", EnrollmentState.BOUNCED, "hard bounce")
-    rows = conn.execute(
+    rows = [dict(r) for r in conn.execute(
         "SELECT id, kind, occurred_at, subject, body, detail FROM interactions"
         " WHERE prospect_id = ? AND ((kind = ? AND occurred_at >= ?)"
         " OR (id > ? AND kind IN (?, ?))) ORDER BY id",
         (e["prospect_id"], InteractionKind.EMAIL_IN.value, e["enrolled_at"],
          e["seen_interaction_id"], InteractionKind.BOUNCE.value,
-         InteractionKind.AUTO_REPLY.value)).fetchall()
+         InteractionKind.AUTO_REPLY.value))]
     replies = sorted(r["occurred_at"] for r in rows if r["kind"] == InteractionKind.EMAIL_IN)
     if replies:
         return Verdict("end", EnrollmentState.REPLIED, f"replied {replies[0]}")

@@ -249,7 +249,7 @@ def render(source: str, scope: dict[str, Any], where: str) -> str:
     from jinja2.exceptions import SecurityError, TemplateSyntaxError
 
     try:
-        template = _COMPILED.get(source)
+        template = _COMPILED.get(source)  # pragma: no mutate: a cache; a miss compiles the same
         if template is None:
             template = _COMPILED[source] = environment().from_string(source)
         return template.render(scope)

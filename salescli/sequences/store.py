@@ -31,11 +31,14 @@ def get(conn: sqlite3.Connection, name: str) -> dict[str, Any]:
     return dict(row)
 
 
+# The columns in Step's order, read by position (a sqlite3.Row's keys ignore case).
+_STEPS = ("SELECT position, wait, subject, body, task, text FROM sequence_steps"
+          " WHERE sequence_id = ? ORDER BY position")
+
+
 def steps(conn: sqlite3.Connection, sequence_id: int) -> list[Step]:
     """The steps of a sequence in order."""
-    return [Step(position=r["position"], wait=r["wait"], subject=r["subject"], body=r["body"],
-                 task=r["task"], text=r["text"]) for r in conn.execute(
-        "SELECT * FROM sequence_steps WHERE sequence_id = ? ORDER BY position", (sequence_id,))]
+    return [Step(*r) for r in conn.execute(_STEPS, (sequence_id,))]
 
 
 def plan_of(conn: sqlite3.Connection, seq: dict[str, Any]) -> Plan:
@@ -89,19 +92,20 @@ def load(conn: sqlite3.Connection, actor: str, path: str | Path) -> dict[str, An
             "changed": before != after}
 
 
-_LIST = ("SELECT s.*, (SELECT count(*) FROM sequence_steps WHERE sequence_id = s.id) AS n"
-         " FROM sequences s ORDER BY s.name")
+# Read by position (a sqlite3.Row's keys ignore case: a misspelt key could not fail).
+_LIST = ("SELECT s.id, s.name, (SELECT count(*) FROM sequence_steps WHERE sequence_id = s.id),"
+         " s.window, s.days, s.timezone, s.paused_at FROM sequences s ORDER BY s.name")
 
 
 def list_sequences(conn: sqlite3.Connection) -> list[dict[str, Any]]:
     """Every sequence with its step count and enrollments by state."""
     out = []
-    for r in conn.execute(_LIST):
+    for sid, name, n, window, days, timezone, paused_at in conn.execute(_LIST):
         counts = dict(conn.execute("SELECT state, count(*) FROM enrollments"
-                                   " WHERE sequence_id = ? GROUP BY state", (r["id"],))
+                                   " WHERE sequence_id = ? GROUP BY state", (sid,))
                       .fetchall())
-        out.append({"name": r["name"], "steps": r["n"], "window": r["window"],
-                    "days": r["days"], "timezone": r["timezone"], "paused_at": r["paused_at"],
+        out.append({"name": name, "steps": n, "window": window, "days": days,
+                    "timezone": timezone, "paused_at": paused_at,
                     **{s.value: counts.get(s.value, 0) for s in EnrollmentState}})
     return out
 

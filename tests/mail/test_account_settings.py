@@ -57,3 +57,28 @@ def test_a_bad_number_in_a_variable_names_the_variable(invoke, monkeypatch, var,
                      ("SALESCLI_IMAP_PASSWORD", "pw"), (var, value)):
         monkeypatch.setenv(key, val)
     fails(invoke("scan"), *needles)
+
+
+def test_a_token_from_the_token_command_is_kept_out_of_every_later_log_line():
+    """An OAuth2 token exists only at run time (no variable holds it): once the command
+    has printed it, any log line or error text that would carry it says [redacted]."""
+    import uuid
+
+    from salescli.core.log import redact
+    from salescli.mail.config import load_accounts
+
+    token = f"ya29.{uuid.uuid4().hex}"
+    [account] = load_accounts({"SALESCLI_IMAP_HOST": "imap.example.org",
+                               "SALESCLI_IMAP_USER": "sales@ours.example",
+                               "SALESCLI_IMAP_TOKEN_CMD": f"echo {token}"})
+    assert redact(f"login failed: Bearer {token}") == f"login failed: Bearer {token}"
+    assert account.secret() == token
+    assert redact(f"login failed: Bearer {token}") == "login failed: Bearer [redacted]"
+
+
+def test_no_account_at_all_is_one_line_saying_what_to_set(invoke, monkeypatch):
+    for name in ("SALESCLI_CONFIG", "SALESCLI_IMAP_HOST"):
+        monkeypatch.delenv(name, raising=False)
+    line = fails(invoke("scan"))
+    assert line == ("Error: SALESCLI_IMAP_HOST '' is not set (or name a TOML file with several"
+                    " accounts in SALESCLI_CONFIG; see docs/email-monitor.md)")

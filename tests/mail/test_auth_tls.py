@@ -90,6 +90,11 @@ def test_xoauth2_rejected_token_and_failing_command(oauth_dovecot, monkeypatch, 
     result = invoke("scan")
     assert result.exit_code == 1
     assert "token command exited 3" in result.stderr
+    # A command that fails is not trusted for what it printed before failing.
+    _oauth_env(monkeypatch, oauth_dovecot, "echo good-token; exit 2")
+    result = invoke("scan")
+    assert result.exit_code == 1
+    assert "token command exited 2" in result.stderr
 
 
 @pytest.fixture(scope="module")

@@ -83,6 +83,11 @@ The original message was received at {date}
 <<< 550 5.1.1 <{addr}>... User unknown
 """
 
+# The report's own recipient field is unreadable (no address); X-Failed-Recipients names it.
+UNREADABLE_RECIPIENT = _dsn("MAILER-DAEMON@mx.example.net", extra=f"X-Failed-Recipients: {ADDR}\n"
+                            ).replace(f"Final-Recipient: rfc822; {ADDR}",
+                                      "Final-Recipient: rfc822; zed-at-example")
+
 HARD = ("bounced_hard", "bounce")
 SOFT = ("bounced_soft", "bounce")
 CASES = {
@@ -100,6 +105,9 @@ CASES = {
         _dsn("Mail Gateway <mailgw@corp.example>", extra="Auto-Submitted: auto-generated\n"),
         HARD),
     "sendmail text bounce from a plain sender": (SENDMAIL.replace("{extra}", ""), HARD),
+    "text bounce from the null sender, no Return-Path, a plain subject": (
+        SENDMAIL.replace("{extra}", "").replace("Corp Mail Gateway <mailgw@corp.example>", "<>")
+        .replace("Returned mail: see transcript for details", "Your message"), HARD),
     "sendmail text bounce marked bulk": (
         SENDMAIL.replace("{extra}", "Precedence: bulk\nList-Id: <gw.corp.example>\n"), HARD),
     "failed with a 4.x.x status is final": (
@@ -108,6 +116,13 @@ CASES = {
     "delayed with a 4.x.x status": (
         _dsn("MAILER-DAEMON@mx.example.net", action="delayed", status="4.4.1",
              diag="451 4.4.1 No answer from host"), SOFT),
+    "no Action, a text saying permanent: the 4.x.x status decides": (
+        _dsn("MAILER-DAEMON@mx.example.net", status="4.4.1", diag="451 4.4.1 No answer")
+        .replace("Action: failed\n", "")
+        .replace(f"<{ADDR}>: host mx.example.com said: 451 4.4.1 No answer",
+                 f"The following addresses had permanent fatal errors\n<{ADDR}>"), SOFT),
+    "an unreadable Final-Recipient, X-Failed-Recipients names the address": (
+        UNREADABLE_RECIPIENT, HARD),
     "failed mailbox full stays soft": (
         _dsn("MAILER-DAEMON@mx.example.net", status="4.2.2", diag="452 4.2.2 Mailbox full"),
         SOFT),

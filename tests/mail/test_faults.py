@@ -299,3 +299,50 @@ def test_rate_limit_paces_the_fetches(mailbox, people, conn, rate):
     assert counts["seen"] == 120
     assert len(waits) == 3  # three chunks of 50, 50 and 20
     assert sum(waits) > 0.5 * (120 / float(rate))
+
+
+def test_a_folder_made_anew_while_the_scan_was_cut_off_is_noticed_and_rescanned(
+        own_dovecot, monkeypatch, tmp_path, db_file):
+    """Paused after its second fetch of Sent, the scan loses its connection (Dovecot
+    restarted) while Sent is deleted and made again: a new UIDVALIDITY, its UIDs now name
+    other messages. On reconnecting, the scan says so and goes no further in that folder;
+    the next run rescans it, each message recorded once."""
+    box = new_mailbox(own_dovecot, monkeypatch)
+    _fill(box)
+    _make_db(db_file)
+    client = box.client()
+    try:
+        client.select_folder("Sent", readonly=True)
+        sent = client.fetch(client.search(["ALL"]), [b"RFC822", b"INTERNALDATE"])
+    finally:
+        client.logout()
+    env = cli_env(SALESCLI_IMAP_FOLDERS="Sent", SALESCLI_IMAP_FETCH_BATCH="4",
+                  SALESCLI_IMAP_RETRIES="12", SALESCLI_IMAP_BACKOFF="0.1")
+    flag = tmp_path / "paused"
+    scan = start_cli("scan", env={**env, "SALESCLI_FAILPOINT": f"scan.fetch:2:pause={flag}"})
+    try:
+        _wait_for(flag, scan)
+        client = box.client()
+        try:
+            client.delete_folder("Sent")
+            client.create_folder("Sent")
+        finally:
+            client.logout()
+        box.append_many("Sent", [(d[b"RFC822"], d[b"INTERNALDATE"]) for _uid, d in
+                                 sorted(sent.items(), reverse=True)])  # other UIDs now
+        own_dovecot.stop()
+        own_dovecot.start()
+        flag.unlink()
+        _out, err = scan.communicate(timeout=90)
+    finally:
+        if scan.poll() is None:
+            scan.kill()
+    assert "folder 'Sent' changed UIDVALIDITY during the scan; the next run rescans it" in err
+    again = run_cli("scan", env=env)
+    assert again.returncode == 0, again.stderr
+    c = db.connect(db_file)
+    assert c.execute("SELECT count(*) FROM mail_messages WHERE folder = 'Sent'"
+                     ).fetchone()[0] == len(sent)
+    assert c.execute("SELECT count(*) FROM interactions WHERE kind = 'email_out'"
+                     ).fetchone()[0] == len(sent)
+    c.close()

@@ -18,6 +18,10 @@ CASES = {
         f"From: undisclosed sender\nTo: {ME}\nSubject: x\nDate: {D}\n"
         "Message-ID: <m2@x.example>\n\nhi\n",
         ("quarantine", "no usable From address")),
+    "no From, a Sender without an address": (
+        f"Sender: undisclosed sender\nTo: {ME}\nSubject: x\nDate: {D}\n"
+        "Message-ID: <m2s@x.example>\n\nhi\n",
+        ("quarantine", "no usable From address")),
     "huge header": (
         f"From: ada@example.com\nTo: {ME}\nSubject: big\nDate: {D}\n"
         "Message-ID: <m3@x.example>\nReferences: "
@@ -69,14 +73,14 @@ def test_malformed_mail_is_quarantined_or_repaired_and_the_scan_goes_on(
         else:
             assert any(s and text in s for s in subjects), (name, subjects)
     assert "Re: Still here" in subjects  # the mail after the bad ones
-    assert len(quarantined) == 4
+    assert len(quarantined) == 5
     run = last_run(conn)
-    assert run["status"] == "ok" and run["counts"]["quarantined"] == 4
+    assert run["status"] == "ok" and run["counts"]["quarantined"] == 5
 
     # A rescan of the whole folder quarantines nothing twice and records nothing twice.
     conn.execute("DELETE FROM mail_checkpoints")
     ok(invoke("scan"))
-    assert conn.execute("SELECT count(*) FROM mail_quarantine").fetchone()[0] == 4
+    assert conn.execute("SELECT count(*) FROM mail_quarantine").fetchone()[0] == 5
     assert last_run(conn)["counts"]["duplicates"] == len(CASES) + 1
 
 

@@ -236,7 +236,9 @@ def test_scan_audits_every_interaction_in_its_batch(tmp_path, invoke, conn, monk
     raw, _ = sample.reply(people[5], ME, ago(hours=2), "Late", None)
     sample.write_maildir_message(path, raw, ago(hours=2))
     monkeypatch.setenv("SALESCLI_SCAN_BATCH", "5")
-    ok(invoke("scan", "--source", f"maildir:{path}"))
+    result = invoke("scan", "--source", f"maildir:{path}")
+    ok(result)
+    assert "recorded one by one" not in result.stderr  # every batch took the bulk path
     rows = conn.execute(
         "SELECT i.id, i.kind, i.occurred_at, i.subject, i.message_id, i.folder,"
         " i.prospect_id, a.actor, a.before, a.after, a.prospect_id AS apid"
@@ -273,7 +275,11 @@ def test_a_message_failing_in_a_bulk_batch_is_quarantined_alone(tmp_path, people
         when = t + timedelta(hours=i + 1)
         raw, _ = sample.reply(sender, ME, when, f"Re: Offer ({name})", mid)
         sample.write_maildir_message(path, raw, when)
-    ok(invoke("scan", "--source", f"maildir:{path}", "--create-unknown"))
+    result = invoke("scan", "--source", f"maildir:{path}", "--create-unknown")
+    ok(result)
+    [redone] = [ln for ln in result.stderr.splitlines() if "recorded one by one" in ln]
+    assert "INBOX: 3 message(s) recorded one by one after an error in their batch (" in redone
+    assert "-weird.example" in redone
 
     quarantined = conn.execute("SELECT reason, location FROM mail_quarantine").fetchall()
     assert len(quarantined) == 1

@@ -36,3 +36,8 @@ def test_a_person_who_wrote_first_and_got_an_answer_is_contacted(tmp_path, invok
     ok(invoke("scan", "--source", f"maildir:{box}"))
     assert kinds(conn, PERSON["email"]) == ["email_in", "email_out"]
     assert state(conn, PERSON["email"])["stage"] == "contacted"
+    # The move is dated by the mail that caused it (our answer), not by the scan.
+    assert [tuple(r) for r in conn.execute(
+        "SELECT s.name, c.at FROM stage_changes c JOIN stages s ON s.id = c.to_stage_id"
+        " JOIN prospects p ON p.id = c.prospect_id WHERE p.email = ? AND c.actor = 'monitor'",
+        (PERSON["email"],))] == [("contacted", ours.strftime("%Y-%m-%dT%H:%M:%SZ"))]

@@ -6,6 +6,7 @@ recorded within seconds. Waits are on database conditions and failpoint files.""
 from __future__ import annotations
 
 import os
+import re
 import signal
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -94,3 +95,6 @@ def test_a_server_killed_without_bye_is_noticed_and_logged(own_dovecot, tmp_path
     warning = next(ln for ln in lines if "watching INBOX failed" in ln)
     assert "watching INBOX failed (the server closed the connection); reconnecting" in warning, \
         warning
+    # The first retry after a working IDLE waits a jittered half to whole second, as it says.
+    pause = float(re.search(r"reconnecting in (\d+\.\d+)s", warning)[1])
+    assert 0.5 <= pause <= 1.0, warning

@@ -127,6 +127,9 @@ def test_a_prospect_without_enrollment_has_no_text_read(conn, db_file, intro, te
     mailbox.append("INBOX", quoted_printable("x@elsewhere.test", "Out of office", when,
                                              "Away.\n", "Auto-Submitted: auto-replied\r\n"),
                    when)                                               # UID 3: auto-reply
+    mailbox.append("INBOX", quoted_printable(ME, "Note to self", when, "unsubscribe\n",
+                                             "Auto-Submitted: auto-replied\r\n"),
+                   when)                                               # UID 4: our own
     mailbox.append("Sent", quoted_printable(ME, "To Ada", when, "unsubscribe\n")
                    .replace(b"To: me@ours.example", b"To: ada@example.com"), when)
     ok(invoke("scan"))

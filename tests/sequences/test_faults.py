@@ -139,3 +139,38 @@ def test_ten_thousand_enrollments_due_at_once(conn, db_file, intro, team, smtp_s
 def _no_stray_env():
     os.environ.pop("SALESCLI_FAILPOINT", None)
     yield
+
+
+def test_a_template_failing_at_send_time_fails_its_pending_mail_and_stops_only_it(
+        conn, db_file, team, smtp_server, tmp_path, invoke):
+    """Killed after the ledger rows were committed; before the rerun the sequence is
+    reloaded with a body that fails for Bob alone (the load's sample renders it fine).
+    Bob's pending mail is marked failed, never sent, his enrollment stopped; then a fresh
+    enrollment whose template fails is stopped the same way, with no ledger row at all."""
+    from tests.sequences.conftest import THREE_STEPS, write_plan
+    from tests.support.cli import ok
+
+    ok(invoke("sequences", "load", write_plan(tmp_path, THREE_STEPS)))
+    enroll.enroll(conn, "tester", "intro", ALL, now_=datetime.now(UTC) - timedelta(days=1))
+    code, _out, err = _run(db_file, {"SALESCLI_FAILPOINT": "send.pending.committed"})
+    assert code == -9, err
+    failing = THREE_STEPS.replace(
+        "{{ owner.name }}", "{% if prospect.first_name == 'Bob' %}{{ owner.phone }}{% endif %}")
+    ok(invoke("sequences", "load", write_plan(tmp_path, failing)))
+    code, _out, err = _run(db_file)
+    assert code == 0, err
+    assert sorted(m.rcpt_tos[0] for m in smtp_server.messages) == [
+        "ada@example.com", "cy@example.net"]
+    why = "sequence 'intro' step 1 body: undefined variable 'owner.phone'"
+    assert query(db_file, "SELECT state, smtp_reply FROM sends WHERE recipient = ?",
+                 ("bob@example.org",)) == [{"state": "failed", "smtp_reply": f"not sent: {why}"}]
+    assert query(db_file, "SELECT e.state, e.reason FROM enrollments e JOIN prospects p"
+                          " ON p.id = e.prospect_id WHERE p.email = ?",
+                 ("bob@example.org",)) == [{"state": "stopped",
+                                            "reason": f"template error: {why}"}]
+    ok(invoke("prospects", "add", "bo@example.org", "--name", "Bob Two", "--owner", "maria"))
+    enroll.enroll(conn, "tester", "intro", ["bo@example.org"],
+                  now_=datetime.now(UTC) - timedelta(days=1))
+    assert send_due(conn) == {"template_errors": 1}
+    assert query(db_file, "SELECT count(*) AS n FROM sends WHERE recipient = ?",
+                 ("bo@example.org",)) == [{"n": 0}]

@@ -12,7 +12,7 @@ from salescli.core.timeutil import iso
 from salescli.pipeline import interactions, prospects, stages, suppressions
 from salescli.sequences import enroll, store
 from salescli.sequences.send import send_due
-from tests.sequences.conftest import THREE_STEPS, write_plan
+from tests.sequences.conftest import ME, THREE_STEPS, write_plan
 from tests.support.cli import activities, ok, query
 
 ALL = ["ada@example.com", "bob@example.org", "cy@example.net"]
@@ -285,7 +285,13 @@ def test_dry_run_sends_and_changes_nothing(invoke, conn, db_file, intro, team, s
     enroll.enroll(conn, "tester", "intro", ALL, now_=datetime.now(UTC) - timedelta(hours=1))
     before = db_state(db_file)
     out = ok(invoke("send", "--dry-run", "--format", "json"))
-    assert sorted(r["to"] for r in __import__("json").loads(out)) == ALL
+    ids = {r["email"]: r["id"] for r in query(
+        db_file, "SELECT e.id, p.email FROM enrollments e JOIN prospects p"
+                 " ON p.id = e.prospect_id")}
+    assert sorted(__import__("json").loads(out), key=lambda r: r["to"]) == [
+        {"enrollment": ids[to], "action": "send", "step": 1, "to": to,
+         "subject": f"Quick question, {first}"}
+        for to, first in zip(ALL, ("Ada", "Bob", "Cy"), strict=True)]
     assert db_state(db_file) == before and smtp_server.messages == []
 
 
@@ -383,3 +389,31 @@ def test_default_daily_cap_is_200_per_sender_and_a_bad_limit_is_one_error(
     monkeypatch.setenv("SALESCLI_SEND_DAILY_CAP", "-1")
     fails(invoke("send"), "SALESCLI_SEND_DAILY_CAP", "-1")
     assert len(smtp_server.messages) == 200
+
+
+def test_an_smtp_bounce_keeps_its_reason_when_older_mail_is_found_later(
+        conn, db_file, intro, team, smtp_server, t0, tmp_path, invoke, monkeypatch):
+    """Bob's second mail is refused at SMTP (bounced, with the server's reply as the
+    reason); a later scan finds an older mail to him, so his mail history is replayed:
+    the bounce and its reason, set by the sender, stand."""
+    from salescli.mail import sample
+
+    enroll.enroll(conn, "tester", "intro", ["bob@example.org"], now_=t0)
+    assert send_due(conn, now=t0) == {"sent": 1}
+    smtp_server.refuse_rcpt("bob@example.org", 550)
+    assert send_due(conn, now=t0 + timedelta(days=3)) == {"bounced": 1}
+    bounced = query(db_file, "SELECT email_status, bounce_reason FROM prospects"
+                             " WHERE email = 'bob@example.org'")
+    assert bounced[0]["email_status"] == "bounced_hard" and "550" in bounced[0]["bounce_reason"]
+    old, _ = sample.outbound(ME, {"email": "bob@example.org", "name": "Bob Babbage"},
+                             t0 - timedelta(days=2), "Before the sequence")
+    for sub in ("cur", "new", "tmp"):
+        (tmp_path / "Maildir" / sub).mkdir(parents=True)
+    sample.write_maildir_message(tmp_path / "Maildir" / ".Sent", old, t0 - timedelta(days=2))
+    monkeypatch.setenv("SALESCLI_MY_ADDRESSES", ME)
+    ok(invoke("scan", "--source", f"maildir:{tmp_path / 'Maildir'}"))
+    assert [r["subject"] for r in query(
+        db_file, "SELECT subject FROM interactions WHERE kind = 'email_out' ORDER BY"
+                 " occurred_at")] == ["Before the sequence", "Quick question, Bob"]
+    assert query(db_file, "SELECT email_status, bounce_reason FROM prospects"
+                          " WHERE email = 'bob@example.org'") == bounced

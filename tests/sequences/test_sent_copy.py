@@ -5,6 +5,7 @@ then records each as the one ``email_out`` already written, not a second."""
 from __future__ import annotations
 
 import email
+import json
 
 from salescli.sequences import enroll
 from tests.mail.conftest import own_dovecot  # noqa: F401 (fixture)
@@ -152,3 +153,55 @@ def test_an_unknown_imap_account_is_one_error_line(conn, intro, team, smtp_serve
     fails(invoke("send"), f"senders.{ME}.imap_account 'nobody'",
           "is not a configured IMAP account (accounts: maria)")
     assert smtp_server.messages == []
+
+
+def test_a_sender_with_a_gap_files_each_mail_dated_when_it_was_sent(
+        conn, db_file, intro, team, smtp_server, mailbox, t0, tmp_path, monkeypatch):
+    """With a minimum gap each mail goes out on its own, right after its exit rules are
+    read; each is still filed, and the copy is dated the moment the run sent it (not when
+    it was filed)."""
+    from datetime import UTC
+
+    from salescli.mail import sent_copy
+    from salescli.sequences import senders
+    from salescli.sequences.send import send_due
+
+    _config(tmp_path, monkeypatch, mailbox, smtp_server)
+    monkeypatch.setenv("SALESCLI_SEND_MIN_GAP", "60")
+    enroll.enroll(conn, "tester", "intro", ["ada@example.com", "bob@example.org"], now_=t0)
+    copies = sent_copy.from_environment(senders.sent_routes(senders.load()))
+    waits: list[float] = []
+    try:
+        assert send_due(conn, now=t0, sleep=waits.append, sent_copy=copies) == \
+            {"sent": 2, "filed": 2}
+    finally:
+        copies.close()
+    assert len(waits) == 1 and 55 < waits[0] <= 60  # Bob's mail waited out the gap
+    client = mailbox.client()
+    try:
+        client.normalise_times = False
+        client.select_folder("Sent", readonly=True)
+        dates = [d[b"INTERNALDATE"] for d in
+                 client.fetch(client.search(["ALL"]), [b"INTERNALDATE"]).values()]
+    finally:
+        client.logout()
+    assert [d.astimezone(UTC) for d in dates] == [t0, t0]
+
+
+def test_a_sender_without_a_mailbox_sends_and_is_not_counted_as_filed(
+        conn, db_file, intro, team, smtp_server, mailbox, t0, invoke, tmp_path, monkeypatch):
+    """maria's mail is filed in her Sent folder; omar has no mailbox here: his mail goes
+    out all the same, and the run counts one copy filed, not two."""
+    from salescli.core import db
+    from salescli.pipeline import prospects
+    from salescli.web import users
+
+    _config(tmp_path, monkeypatch, mailbox, smtp_server)
+    users.add(conn, db.db_path(), "tester", "omar", "operator", email="omar@ours.example")
+    prospects.add(conn, "tester", "dee@example.com", name="Dee Dee", owner="omar")
+    enroll.enroll(conn, "tester", "intro", ["ada@example.com", "dee@example.com"], now_=t0)
+    ok(invoke("send"))
+    assert sorted(m.mail_from for m in smtp_server.messages) == [ME, "omar@ours.example"]
+    assert len(_sent_folder(mailbox)) == 1
+    run = query(db_file, "SELECT counts FROM job_runs WHERE job = 'send'")[-1]
+    assert json.loads(run["counts"]) == {"sent": 2, "filed": 1}

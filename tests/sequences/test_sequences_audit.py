@@ -1,18 +1,22 @@
 """What the audit trail and the ledger say about a sequence (issue 17's seed-31 survivors):
 the enrolment's first due time, a delay and its reason, the task a task step made, the
-step each sent mail records, and the reason a finished enrollment gives."""
+step each sent mail records, the reason a finished enrollment gives, and an ended
+enrollment's own row (its states and the run's moment)."""
 
 from __future__ import annotations
 
 import json
 from datetime import timedelta
 
+import pytest
+
+from salescli.core.errors import InvalidValue
 from salescli.core.timeutil import iso
 from salescli.pipeline import interactions
 from salescli.sequences import enroll, store
 from salescli.sequences.send import send_due
 from tests.sequences.conftest import ME, write_plan
-from tests.support.cli import activities, ok, query
+from tests.support.cli import activities, fails, ok, query
 
 TASK_THEN_MAIL = """
 name = "call-first"
@@ -105,3 +109,39 @@ def test_a_task_texts_last_newline_is_not_kept(conn, db_file, team, tmp_path, t0
     enroll.enroll(conn, "tester", "call-first", ["bob@example.org"], now_=t0)
     assert send_due(conn, now=t0) == {"tasks": 1}
     assert [r["text"] for r in query(db_file, "SELECT text FROM tasks")] == ["Call Bob"]
+
+
+def test_an_enrollment_ended_by_a_run_is_audited_at_the_runs_moment(conn, db_file, intro,
+                                                                    team, t0, invoke):
+    """The end of an enrollment is audited with the state it left and the one it took,
+    dated the moment the send run acted for (not the clock of the machine)."""
+    enroll.enroll(conn, "tester", "intro", ["ada@example.com"], now_=t0)
+    ok(invoke("prospects", "archive", "ada@example.com"))
+    assert send_due(conn, now=t0) == {"stopped": 1}
+    [row] = activities(db_file, entity="enrollment", action="end")
+    assert (row["at"], row["actor"], row["before"], row["after"]) == (
+        iso(t0), "send", {"state": "active"}, {"state": "stopped", "reason": "archived"})
+
+
+def test_unenrolling_nobody_is_refused_and_naming_a_prospect_with_a_filter_too(
+        conn, invoke, intro, team, db_file):
+    with pytest.raises(InvalidValue, match=r"^ID\|EMAIL '' name at least one prospect$"):
+        enroll.unenroll(conn, "tester", "intro", [])
+    line = fails(invoke("sequences", "enroll", "intro", "ada@example.com", "--tag", "vip"))
+    assert line == ("Error: ID|EMAIL 'ada@example.com' cannot be combined with --stage, "
+                    "--tag or --search")
+    assert query(db_file, "SELECT count(*) AS n FROM enrollments") == [{"n": 0}]
+
+
+def test_a_sequence_ending_with_a_task_finishes_once_the_task_is_made(conn, db_file, team,
+                                                                     tmp_path, t0):
+    plan = TASK_THEN_MAIL.split("[[steps]]\nwait = \"1d\"")[0]  # the call alone
+    store.load(conn, "tester", write_plan(tmp_path, plan))
+    enroll.enroll(conn, "tester", "call-first", ["ada@example.com"], now_=t0)
+    assert send_due(conn, now=t0) == {"tasks": 1}
+    assert [r["text"] for r in query(db_file, "SELECT text FROM tasks")] == [
+        "call Ada Lovelace (call-first, step 1)"]
+    row = _enrollment(db_file, "ada@example.com")
+    assert (row["state"], row["reason"], row["step"], row["next_due_at"]) == (
+        "finished", "all steps done", 1, None)
+    assert send_due(conn, now=t0 + timedelta(days=1)) == {}

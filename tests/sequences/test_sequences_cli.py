@@ -16,7 +16,9 @@ def test_load_list_show_and_reload_updates(invoke, team, tmp_path, db_file):
     assert ok(invoke("sequences", "load", path)).strip() == "created sequence intro (3 steps)"
     assert "unchanged" in ok(invoke("sequences", "load", path))
     rows = json.loads(ok(invoke("sequences", "list", "--format", "json")))
-    assert [(r["name"], r["steps"], r["active"]) for r in rows] == [("intro", 3, 0)]
+    assert rows == [{"name": "intro", "steps": 3, "window": "00:00-24:00", "days": "daily",
+                     "timezone": None, "paused_at": None, "active": 0, "finished": 0,
+                     "replied": 0, "bounced": 0, "unsubscribed": 0, "stopped": 0}]
     shown = json.loads(ok(invoke("sequences", "show", "INTRO", "--format", "json")))
     assert [s["wait"] for s in shown["steps"]] == ["0d", "3d", "2d"]
     assert "Quick question" in ok(invoke("sequences", "show", "intro"))
@@ -36,7 +38,8 @@ def test_load_list_show_and_reload_updates(invoke, team, tmp_path, db_file):
     (('days = "daily"', 'days = "mon-fry"'), ["days", "mon-fry"]),
     (('days = "daily"', 'days = "daily"\ntimezone = "Mars/Olympus"'),
      ["timezone 'Mars/Olympus' is not a known time zone (e.g. Europe/Berlin)"]),
-    (('name = "intro"', 'name = "intro"\ncolour = "red"'), ["colour"]),
+    (('name = "intro"', 'name = "intro"\ncolour = "red"'),
+     ["key 'colour' is not a sequence setting (days, name, steps, timezone, window)"]),
     (('wait = "3d"', 'wait = "3d"\ndelay = "1d"'),
      ["step 2 key 'delay' is not a step setting (body, subject, task, text, wait)"]),
     (('subject = "Quick question, {{ prospect.first_name }}"', ''),
@@ -136,3 +139,16 @@ def test_an_owner_without_a_user_account_is_still_named_in_the_mail(invoke, conn
     ok(invoke("sequences", "load", write_plan(tmp_path, plan)))
     out = ok(invoke("sequences", "preview", "intro", "ivy@example.com"))
     assert "\nzed (zed)" in out
+
+
+def test_a_variable_missing_only_for_one_prospect_is_named_with_its_scope(invoke, team,
+                                                                          tmp_path):
+    # The load renders each template for a sample prospect; a branch taken only for Bob
+    # reaches an undefined owner field when his mail is rendered: the error names it whole.
+    plan = THREE_STEPS.replace(
+        "{{ owner.name }}",
+        "{% if prospect.first_name == 'Bob' %}{{ owner.phone }}{% endif %}")
+    ok(invoke("sequences", "load", write_plan(tmp_path, plan)))
+    assert "Hi Ada," in ok(invoke("sequences", "preview", "intro", "ada@example.com"))
+    line = fails(invoke("sequences", "preview", "intro", "bob@example.org"))
+    assert line == "Error: sequence 'intro' step 1 body: undefined variable 'owner.phone'"
