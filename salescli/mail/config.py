@@ -72,9 +72,11 @@ class Account:
             except subprocess.TimeoutExpired:
                 raise MailError(f"account {self.name!r}: token command timed out") from None
             token = done.stdout.strip()
-            if done.returncode != 0 or not token:
+            if done.returncode != 0:  # what a failing command printed is not trusted
                 raise MailError(f"account {self.name!r}: token command exited "
-                                f"{done.returncode} without printing a token")
+                                f"{done.returncode}")
+            if not token:
+                raise MailError(f"account {self.name!r}: token command printed no token")
             token = token.splitlines()[0].strip()
             add_secret(token)
             return token

@@ -89,12 +89,19 @@ def test_xoauth2_rejected_token_and_failing_command(oauth_dovecot, monkeypatch, 
     _oauth_env(monkeypatch, oauth_dovecot, "exit 3")
     result = invoke("scan")
     assert result.exit_code == 1
-    assert "token command exited 3" in result.stderr
+    assert result.stderr.strip().splitlines()[-1] == (
+        "Error: account 'default': token command exited 3")
     # A command that fails is not trusted for what it printed before failing.
     _oauth_env(monkeypatch, oauth_dovecot, "echo good-token; exit 2")
     result = invoke("scan")
     assert result.exit_code == 1
-    assert "token command exited 2" in result.stderr
+    assert result.stderr.strip().splitlines()[-1] == (
+        "Error: account 'default': token command exited 2")
+    _oauth_env(monkeypatch, oauth_dovecot, "true")
+    result = invoke("scan")
+    assert result.exit_code == 1
+    assert result.stderr.strip().splitlines()[-1] == (
+        "Error: account 'default': token command printed no token")
 
 
 @pytest.fixture(scope="module")
