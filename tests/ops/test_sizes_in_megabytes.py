@@ -52,3 +52,25 @@ def test_a_vacuum_without_room_is_skipped_naming_both_sizes(invoke, ops_conn, db
     assert result.stdout.strip().endswith(
         f"; only 2 MB free, VACUUM needs about {size // MB} MB")
     assert db_file.stat().st_size >= size
+
+
+def test_a_backup_without_room_names_both_sizes_in_megabytes(invoke, ops_conn, db_file, tmp_path,
+                                                             monkeypatch):
+    ops_conn.execute("BEGIN")
+    for _ in range(60):
+        ops_conn.execute("INSERT INTO job_runs(job, started_at, status, error) VALUES"
+                         " ('import', '2024-01-01T00:00:00Z', 'failed', ?)", ("e" * 60000,))
+    ops_conn.execute("COMMIT")
+    ops_conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+    wal = db_file.with_name("sales.db-wal")
+    needed = db_file.stat().st_size + (wal.stat().st_size if wal.exists() else 0)
+    assert needed > 3 * MB
+    usage = namedtuple("usage", "total used free")
+    # A nearly full disk cannot be made for real in a test: the one mock of this file.
+    monkeypatch.setattr(shutil, "disk_usage", lambda p: usage(10**12, 10**12, 2 * MB + 1))
+    dest = tmp_path / "bk"
+    result = invoke("db", "backup", dest)
+    assert result.exit_code == 1
+    assert result.output.strip().splitlines()[-1] == (
+        f"Error: not enough space in {dest}: 2 MB free, the copies need about {needed // MB} MB")
+    assert list(dest.iterdir()) == []
