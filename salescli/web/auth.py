@@ -226,7 +226,8 @@ class WebAuth:
         if record["role"] != claims["role"]:  # pragma: no mutate: sqlite3.Row ignores case
             raise TokenRejected("role claim does not match the issued token")
         user = self._check_user(claims["sub"], claims["role"])
-        return {"id": user["username"], "role": user["role"], "auth": "token",
+        # The name as signed (the users row matched it exactly); sqlite3.Row keys ignore case.
+        return {"id": claims["sub"], "role": user["role"], "auth": "token",
                 "jti": claims["jti"]}
 
     def actor_for_session(self, session: Any) -> dict[str, Any]:
@@ -241,7 +242,7 @@ class WebAuth:
         stored = credentials.password_hash(self._conn("creds"), session["id"])
         if stored is None or not hmac.compare_digest(self._fingerprint(stored), session["pw"]):
             raise TokenRejected("password changed")
-        return {"id": user["username"], "role": user["role"], "auth": "session",
+        return {"id": session["id"], "role": user["role"], "auth": "session",
                 "sid": session["sid"]}
 
     def _fingerprint(self, stored_hash: str) -> str:
