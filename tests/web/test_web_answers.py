@@ -356,3 +356,5 @@ def test_a_refusal_is_sent_as_asgi_requires_header_names_in_lower_case(fresh):
     names = [name for name, _ in start["headers"]]
     assert names == [name.lower() for name in names]
     assert dict(start["headers"])[b"content-length"] == str(len(body["body"])).encode()
+    # Nothing between us and the user (a proxy, the browser's cache) keeps a refusal.
+    assert dict(start["headers"])[b"cache-control"] == b"no-store"
