@@ -105,6 +105,15 @@ def test_a_signed_cookie_without_an_expiry_is_logged_as_malformed(fresh):
                                           {"reason": "malformed session"})]
 
 
+def test_a_cookie_with_a_bad_signature_is_logged_so(fresh):
+    ds = fresh["ds"]
+    cookie = ds.sign({"a": {"id": "maria", "sid": "s-x", "pw": "x"}, "e": "zzzzzz"}, "actor")
+    response = run(ds.client.get("/sales.json", cookies={"ds_actor": cookie[:-2] + "xx"}))
+    assert response.status_code == 401
+    assert refusals(fresh["db_file"]) == [("session_refused", None,
+                                          {"reason": "bad cookie signature"})]
+
+
 def test_a_user_whose_role_was_changed_behind_our_back_loses_token_access(fresh):
     """A role edited in the database directly (a restored backup, an old salescli) leaves
     the token record as issued: the check of the user's current role still refuses it."""
