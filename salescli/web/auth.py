@@ -129,11 +129,12 @@ def landing_page(role: Role | None) -> str:
 # --- secrets ----------------------------------------------------------------------------
 
 
-def derived_secret(secret: bytes, purpose: str) -> str:
-    """A separate key for ``purpose`` (e.g. Datasette cookie signing), stable across restarts."""
-    # One purpose uses it today: any label gives a working key of its own, so dropping the
-    # label is not behaviour (it would sign everyone out once, at the upgrade): pragma.
-    return hmac.new(secret, f"salescli:{purpose}".encode(),  # pragma: no mutate
+def derived_secret(secret: bytes) -> str:
+    """Datasette's cookie-signing key: derived from the secret (not the secret itself),
+    stable across restarts."""
+    # Any label gives a working key of its own, so changing it is not behaviour a test can
+    # see (it would sign everyone out once, at the upgrade): pragma.
+    return hmac.new(secret, b"salescli:datasette-signing",  # pragma: no mutate
                     hashlib.sha256).hexdigest()
 
 
