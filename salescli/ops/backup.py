@@ -145,7 +145,7 @@ def copy_database(source: Path, target: Path, *, pages_per_step: int = PAGES_PER
         src.execute("BEGIN")
         src.execute("SELECT count(*) FROM sqlite_master").fetchone()
 
-        page_size = src.execute("PRAGMA page_size").fetchone()[0]
+        page_size = src.execute("SELECT page_size FROM pragma_page_size()").fetchone()[0]
         fd = os.open(target, os.O_RDWR)
         synced = [0]  # pragma: no mutate (where writeback starts: a hint to the kernel)
 

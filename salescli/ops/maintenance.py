@@ -117,10 +117,8 @@ def _cleanup_signins(db_file: Path, cutoff: str, dry_run: bool) -> int | None:
 
 
 def _stats(conn: sqlite3.Connection) -> tuple[int, int, int]:
-    page_size = conn.execute("PRAGMA page_size").fetchone()[0]
-    pages = conn.execute("PRAGMA page_count").fetchone()[0]
-    free = conn.execute("PRAGMA freelist_count").fetchone()[0]
-    return page_size, pages, free
+    sql = "SELECT * FROM pragma_page_size(), pragma_page_count(), pragma_freelist_count()"
+    return conn.execute(sql).fetchone()
 
 
 def vacuum_worthwhile(conn: sqlite3.Connection) -> bool:

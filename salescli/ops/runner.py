@@ -121,8 +121,7 @@ def _describe(exc: BaseException) -> str:
 
 
 def _finish(run: JobRun, status: JobStatus, error: str | None) -> None:
-    if run.conn.in_transaction:
-        run.conn.execute("ROLLBACK")
+    run.conn.rollback()  # what the job left open (a no-op when nothing is)
     with transaction(run.conn):
         run.conn.execute(
             "UPDATE job_runs SET finished_at = ?, status = ?, counts = ?, error = ? WHERE id = ?",

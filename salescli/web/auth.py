@@ -129,11 +129,12 @@ def landing_page(role: Role | None) -> str:
 # --- secrets ----------------------------------------------------------------------------
 
 
-def derived_secret(secret: bytes, purpose: str) -> str:
-    """A separate key for ``purpose`` (e.g. Datasette cookie signing), stable across restarts."""
-    # One purpose uses it today: any label gives a working key of its own, so dropping the
-    # label is not behaviour (it would sign everyone out once, at the upgrade): pragma.
-    return hmac.new(secret, f"salescli:{purpose}".encode(),  # pragma: no mutate
+def derived_secret(secret: bytes) -> str:
+    """Datasette's cookie-signing key: derived from the secret (not the secret itself),
+    stable across restarts."""
+    # Any label gives a working key of its own, so changing it is not behaviour a test can
+    # see (it would sign everyone out once, at the upgrade): pragma.
+    return hmac.new(secret, b"salescli:datasette-signing",  # pragma: no mutate
                     hashlib.sha256).hexdigest()
 
 
@@ -226,7 +227,8 @@ class WebAuth:
         if record["role"] != claims["role"]:  # pragma: no mutate: sqlite3.Row ignores case
             raise TokenRejected("role claim does not match the issued token")
         user = self._check_user(claims["sub"], claims["role"])
-        return {"id": user["username"], "role": user["role"], "auth": "token",
+        # The name as signed (the users row matched it exactly); sqlite3.Row keys ignore case.
+        return {"id": claims["sub"], "role": user["role"], "auth": "token",
                 "jti": claims["jti"]}
 
     def actor_for_session(self, session: Any) -> dict[str, Any]:
@@ -241,7 +243,7 @@ class WebAuth:
         stored = credentials.password_hash(self._conn("creds"), session["id"])
         if stored is None or not hmac.compare_digest(self._fingerprint(stored), session["pw"]):
             raise TokenRejected("password changed")
-        return {"id": user["username"], "role": user["role"], "auth": "session",
+        return {"id": session["id"], "role": user["role"], "auth": "session",
                 "sid": session["sid"]}
 
     def _fingerprint(self, stored_hash: str) -> str:

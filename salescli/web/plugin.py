@@ -85,7 +85,7 @@ def make_datasette(db_file: str | Path, *, metadata: dict, settings: dict, secre
     ``secret`` (so cookies survive a restart), with our authenticator attached."""
     path = Path(db_file).resolve()
     ds = sales_datasette()(files=[], metadata=metadata, settings=settings,
-                   secret=auth.derived_secret(secret, "datasette-signing"))
+                   secret=auth.derived_secret(secret))
     for name in [n for n in ds.databases if n != "_internal"]:
         ds.remove_database(name)
     ds.add_database(ReadOnlyDatabase(ds, path=str(path), is_mutable=True),

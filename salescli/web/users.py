@@ -114,7 +114,7 @@ def _change(conn: sqlite3.Connection, actor: str, username: str, action: str,
 def _end_credentials(conn: sqlite3.Connection, username: str, by: str) -> None:
     """Revoke the user's tokens and sessions in the credentials database, committed before
     the sales change (a crash between leaves them revoked: fail closed)."""
-    main = next(row[2] for row in conn.execute("PRAGMA database_list") if row[1] == "main")
+    main = conn.execute("SELECT file FROM pragma_database_list WHERE name = 'main'").fetchone()[0]
     creds = credentials.open_credentials(main)
     try:
         with transaction(creds):

@@ -39,6 +39,10 @@ def test_a_mailbox_never_scanned_is_named_without_an_age(invoke, ops_conn):
      "Error: SALESCLI_HEALTH_MAX_ERROR_RATE '1.5' must be between 0 and 1"),
     ("SALESCLI_HEALTH_MAIL_MAX_DELAY", "soon",
      "Error: SALESCLI_HEALTH_MAIL_MAX_DELAY 'soon' is not a duration like 30m, 12h, 7d or 2w"),
+    ("SALESCLI_HEALTH_MIN_FREE_DISK", "lots",
+     "Error: SALESCLI_HEALTH_MIN_FREE_DISK 'lots' is not a size like 500M or 2G"),
+    ("SALESCLI_HEALTH_MAX_WAL", "big",
+     "Error: SALESCLI_HEALTH_MAX_WAL 'big' is not a size like 500M or 2G"),
 ])
 def test_a_bad_threshold_is_one_error_line_naming_its_variable(invoke, ops_conn, monkeypatch,
                                                                name, value, error):
@@ -123,3 +127,36 @@ def test_an_error_rate_threshold_of_one_is_accepted(invoke, ops_conn, monkeypatc
     result = invoke("health", "--format", "json")
     assert result.exit_code == 0, result.output
     assert json.loads(result.output)["thresholds"]["max_error_rate"] == 1
+
+
+def test_a_backup_copy_has_no_wal_and_reports_zero_wal_bytes(invoke, tmp_path):
+    from tests.support.cli import ok
+
+    ok(invoke("init"))
+    ok(invoke("db", "backup", tmp_path / "bk"))
+    (copy,) = (tmp_path / "bk").glob("sales-*.db")
+    result = invoke("--db", copy, "health", "--format", "json")
+    # A backup copy is in rollback-journal mode: reading it makes no -wal file.
+    assert not copy.with_name(copy.name + "-wal").exists()
+    assert json.loads(result.output)["database"]["wal_bytes"] == 0
+
+
+def test_a_damaged_credentials_database_is_one_problem_line(invoke, ops_conn, db_file):
+    from salescli.web import credentials
+    from tests.ops.helpers import corrupt
+
+    creds = credentials.open_credentials(db_file)
+    with creds:
+        creds.executemany("INSERT INTO signin_log(at, username, event, remote, detail)"
+                          " VALUES ('2026-01-01T00:00:00Z', ?, 'login_failed', '10.0.0.1', ?)",
+                          [(f"user{i}", "d" * 300) for i in range(200)])
+    creds.close()
+    cred = db_file.with_name("credentials.db")
+    corrupt(cred, "signin_log")
+    result = invoke("health", "--format", "json")
+    assert result.exit_code == 1
+    rep = json.loads(result.output)
+    assert rep["database"]["integrity"] == "ok"
+    assert rep["database"]["credentials_integrity"] not in (None, "ok")
+    assert rep["problems"] == [
+        f"integrity check of {cred} failed: {rep['database']['credentials_integrity']}"]

@@ -175,6 +175,21 @@ def test_a_failure_is_recorded_with_its_type_named_once(db_file, ops_conn):
         "RuntimeError: disk on fire", "ValueError: boom"]
 
 
+def test_a_job_failing_inside_its_own_transaction_is_recorded_and_its_half_write_undone(
+        db_file, ops_conn):
+    from salescli.ops.runner import history, run_job
+
+    with pytest.raises(RuntimeError):
+        with run_job("rollup", db_file) as run:
+            run.conn.execute("BEGIN")
+            run.conn.execute("INSERT INTO job_runs(job, started_at, status)"
+                             " VALUES ('half', '2026-01-01T00:00:00Z', 'ok')")
+            raise RuntimeError("disk on fire")
+    [row] = history(ops_conn, "rollup")
+    assert (row["status"], row["error"]) == ("failed", "RuntimeError: disk on fire")
+    assert history(ops_conn, "half") == []
+
+
 def test_restore_shows_progress_for_the_copy_it_keeps(ops_conn, db_file, tmp_path):
     from salescli.ops import backup
 

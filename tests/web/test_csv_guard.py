@@ -151,6 +151,8 @@ def test_complete_records_stops_before_a_quoted_newline():
     assert csvguard.complete_records(text) == len('a,"b\nc"\n')
     assert csvguard.complete_records('x,"y""\n') == 0
     assert csvguard.complete_records('x,"y"""\n') == len('x,"y"""\n')
+    # An empty first record is whole even when the next one is cut inside quotes.
+    assert csvguard.complete_records('\n"a\nb') == 1
 
 
 def test_wants_raw_strips_the_argument():
@@ -160,6 +162,11 @@ def test_wants_raw_strips_the_argument():
     raw, cleaned = csvguard.wants_raw({"query_string": b"_raw=0&a=1"})
     assert not raw and cleaned["query_string"] == b"a=1"
     assert csvguard.wants_raw({"query_string": b"a=1"}) == (False, {"query_string": b"a=1"})
+    # A bare _raw (no value: not an opt-out) is taken out all the same, as is one whose
+    # value holds an "=".
+    assert csvguard.wants_raw({"query_string": b"a=1&_raw"}) == (False, {"query_string": b"a=1"})
+    assert csvguard.wants_raw({"query_string": b"_raw=1=1&a=1"}) == (
+        False, {"query_string": b"a=1"})
 
 
 def test_a_guarded_response_drops_a_content_length_the_guard_would_falsify():

@@ -69,3 +69,12 @@ def test_role_and_disabled_changes_are_audited_under_their_command_names(invoke,
     assert rows == [("boss", "set-role", {"role": "operator"}, {"role": "admin"}),
                     ("boss", "disable", {"disabled": False}, {"disabled": True}),
                     ("boss", "enable", {"disabled": True}, {"disabled": False})]
+
+
+def test_a_new_user_is_audited_under_their_id_and_a_bad_name_is_named(invoke, sales):
+    ok(invoke("users", "add", "bo", "--role", "analyst", "--no-password"))
+    (bo,) = [u for u in json.loads(ok(invoke("users", "list", "--format", "json")))
+             if u["username"] == "bo"]
+    assert [a["entity_id"] for a in activities(sales, entity="user")] == [bo["id"]]
+    assert fails(invoke("users", "add", "bad name!", "--role", "analyst", "--no-password")) == (
+        "Error: username 'bad name!' must be 1-64 letters, digits, '.', '_', '@' or '-'")
