@@ -154,27 +154,16 @@ def _syslog_line(monkeypatch, server: socket.socket, setting: str) -> str:
         setup_logging()
 
 
-def test_syslog_to_a_host_without_a_port_goes_to_port_514(monkeypatch):
+# 127.0.0.2 is loopback too, but not where "localhost" goes: the line must reach that host
+@pytest.mark.parametrize("host", ["127.0.0.1", "127.0.0.2"])
+def test_syslog_to_a_host_without_a_port_goes_to_port_514_there(monkeypatch, host):
     server = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
     try:
-        server.bind(("127.0.0.1", 514))
+        server.bind((host, 514))
     except OSError as exc:
         server.close()
-        pytest.skip(f"cannot listen on UDP 514 here: {exc}")
-    assert _syslog_line(monkeypatch, server, "127.0.0.1").endswith(
-        "WARNING [notify] notify slow\x00")
-
-
-def test_syslog_to_a_named_host_without_a_port_goes_to_that_host(monkeypatch):
-    # 127.0.0.2 is loopback too, but not where "localhost" goes: the line must reach it
-    server = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
-    try:
-        server.bind(("127.0.0.2", 514))
-    except OSError as exc:
-        server.close()
-        pytest.skip(f"cannot listen on UDP 127.0.0.2:514 here: {exc}")
-    assert _syslog_line(monkeypatch, server, "127.0.0.2").endswith(
-        "WARNING [notify] notify slow\x00")
+        pytest.skip(f"cannot listen on UDP {host}:514 here: {exc}")
+    assert _syslog_line(monkeypatch, server, host).endswith("WARNING [notify] notify slow\x00")
 
 
 def test_syslog_to_an_ipv6_host_and_port(monkeypatch):

@@ -34,14 +34,19 @@ def test_a_wal_over_its_threshold_is_reported_in_megabytes(invoke, ops_conn, db_
     assert report["database"]["wal_bytes"] // MB >= 2
 
 
-def test_a_vacuum_without_room_is_skipped_naming_both_sizes(invoke, ops_conn, db_file,
-                                                            monkeypatch):
+def _grow_past_three_megabytes(ops_conn) -> None:
+    """60 failed job runs with long errors, checkpointed: a database file over 3 MB."""
     ops_conn.execute("BEGIN")
     for _ in range(60):
         ops_conn.execute("INSERT INTO job_runs(job, started_at, status, error) VALUES"
                          " ('import', '2024-01-01T00:00:00Z', 'failed', ?)", ("e" * 60000,))
     ops_conn.execute("COMMIT")
     ops_conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+
+
+def test_a_vacuum_without_room_is_skipped_naming_both_sizes(invoke, ops_conn, db_file,
+                                                            monkeypatch):
+    _grow_past_three_megabytes(ops_conn)
     size = db_file.stat().st_size
     assert size > 3 * MB
     usage = namedtuple("usage", "total used free")
@@ -56,12 +61,7 @@ def test_a_vacuum_without_room_is_skipped_naming_both_sizes(invoke, ops_conn, db
 
 def test_a_backup_without_room_names_both_sizes_in_megabytes(invoke, ops_conn, db_file, tmp_path,
                                                              monkeypatch):
-    ops_conn.execute("BEGIN")
-    for _ in range(60):
-        ops_conn.execute("INSERT INTO job_runs(job, started_at, status, error) VALUES"
-                         " ('import', '2024-01-01T00:00:00Z', 'failed', ?)", ("e" * 60000,))
-    ops_conn.execute("COMMIT")
-    ops_conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+    _grow_past_three_megabytes(ops_conn)
     wal = db_file.with_name("sales.db-wal")
     needed = db_file.stat().st_size + (wal.stat().st_size if wal.exists() else 0)
     assert needed > 3 * MB
