@@ -8,13 +8,17 @@ from salescli.core import funnel_schema
 from tests.support.cli import connect, ok
 
 
-def test_a_reorder_moves_the_furthest_stage_of_a_prospect_that_went_back(invoke, db_file):
-    # its own `init`, not the suite's shared template: the triggers are built in this test
-    # (so that mutation testing links their SQL to it)
+def _a_went_to_replied(invoke) -> None:
+    """Its own `init`, not the suite's shared template: the triggers are built in the test
+    (so that mutation testing links their SQL to it). a: lead → replied; b: in meeting."""
     ok(invoke("init"))
     ok(invoke("prospects", "add", "a@example.com"))
     ok(invoke("prospects", "add", "b@example.com", "--stage", "meeting"))
     ok(invoke("prospects", "move", "a@example.com", "replied"))
+
+
+def test_a_reorder_moves_the_furthest_stage_of_a_prospect_that_went_back(invoke, db_file):
+    _a_went_to_replied(invoke)
     ok(invoke("prospects", "move", "a@example.com", "contacted"))
     ok(invoke("stages", "reorder", "lead", "replied", "meeting", "contacted"))
     conn = connect(db_file)
@@ -27,11 +31,7 @@ def test_a_reorder_moves_the_furthest_stage_of_a_prospect_that_went_back(invoke,
 
 
 def test_forgetting_a_prospect_with_history_keeps_the_furthest_stages_in_step(invoke, db_file):
-    # its own `init` too: the delete trigger on stage_changes fires as the history goes
-    ok(invoke("init"))
-    ok(invoke("prospects", "add", "a@example.com"))
-    ok(invoke("prospects", "add", "b@example.com", "--stage", "meeting"))
-    ok(invoke("prospects", "move", "a@example.com", "replied"))
+    _a_went_to_replied(invoke)  # the delete trigger on stage_changes fires as history goes
     ok(invoke("prospects", "forget", "a@example.com", "--yes"))
     conn = connect(db_file)
     try:
