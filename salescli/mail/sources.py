@@ -296,7 +296,9 @@ class ImapSource(Source):
             return FolderPlan(folder, sent, [], Checkpoint(uidvalidity, cp.last_uid, hms),
                               cp.last_uid)
         last = cp.last_uid if same else 0
-        uidvalidity = self._select(folder, afresh=True)  # its UIDVALIDITY now, not STATUS's
+        self._selected = None  # examined afresh: the folder's UIDVALIDITY now, not STATUS's
+        self._select(folder)
+        uidvalidity = self._selected[1]
         handles: range | list[int]
         if since:
             handles = self._search_since(folder, last + 1, top, since)
@@ -321,13 +323,10 @@ class ImapSource(Source):
                             if lo <= u <= hi)
         return found
 
-    def _select(self, folder: str, afresh: bool = False) -> int:
-        """EXAMINE ``folder`` unless it is the one examined last (or ``afresh``); its
-        UIDVALIDITY."""
-        if afresh or self._selected is None or self._selected[0] != folder:
+    def _select(self, folder: str) -> None:
+        if self._selected is None or self._selected[0] != folder:
             info = self.call(f"EXAMINE {folder}", lambda c: c.select_folder(folder, True))
             self._selected = (folder, int(info[b"UIDVALIDITY"]))
-        return self._selected[1]
 
     def headers(self, plan: FolderPlan) -> Iterator[Chunk]:
         from salescli.mail.parse import IMAP_HEADER_ITEM
