@@ -124,25 +124,10 @@ EFFECTIVE_SQL = """
 
 def kept_rows(where: str) -> str:
     """The rows to keep for the prospects ``p`` matching ``where``: their furthest position,
-    for those whose furthest is not their current stage's (the import uses it too)."""
+    for those whose furthest is not their current stage's."""
     return (f"SELECT id, furthest FROM (SELECT p.id, {FURTHEST} AS furthest,"
             f" {CURRENT} AS current FROM prospects p WHERE {where})"
             " WHERE furthest IS NOT current")
-
-
-def kept_rows_between(lo: str, hi: str) -> str:
-    """``kept_rows`` of the prospects with ids from ``lo`` to ``hi`` whose history ends in
-    the stage they are in (an import's batch): one range scan of ``stage_changes`` grouped
-    by prospect, where ``FURTHEST`` looks each stage up per prospect (100k imported
-    prospects with history: 0.11 s instead of 0.3 s, on the import's critical path)."""
-    # (the INSERT reads the select list by position, and SQLite the subquery's names
-    # whatever their case: upper or lower, these two lines are the same SQL)
-    return ("SELECT id, furthest FROM"  # pragma: no mutate
-            " (SELECT c.prospect_id AS id, max(s.position) AS furthest,"  # pragma: no mutate
-            f" {CURRENT} AS current FROM stage_changes c JOIN stages s"
-            " ON s.id = c.to_stage_id AND s.kind != 'lost' JOIN prospects p"
-            f" ON p.id = c.prospect_id WHERE c.prospect_id BETWEEN {lo} AND {hi}"
-            " GROUP BY c.prospect_id) WHERE furthest IS NOT current")
 
 
 def _sparse(pid: str) -> str:

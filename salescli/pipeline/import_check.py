@@ -24,9 +24,9 @@ from salescli.pipeline.import_read import LongNumber, Rejection
 from salescli.pipeline.prospects import normalise_email, parse_tags, parse_value
 
 # A staged row: number, the FIELDS (stage as its id), then created_at, stage_entered_at, the
-# history as JSON [[to_id, at], …] (see Validator.chain; None without history columns) and
-# the currency (None: the default).
-STAGED = ("row", *FIELDS, "created", "entered", "history", "currency")
+# history as JSON [[to_id, at], …] (see Validator.chain; None without history columns), the
+# currency (None: the default) and the furthest position the history reached (-1: none).
+STAGED = ("row", *FIELDS, "created", "entered", "history", "currency", "reached")
 _MEMO = ("stage", "value", "tags", "created_at")  # columns whose repeated cells are parsed once
 _MEMO_MAX = 50_000  # cells remembered per column: memory stays bounded whatever the file
 
@@ -50,6 +50,9 @@ class Validator:
             self.lost_ids = {s["id"] for s in self.stages.values()
                              if s["kind"] == StageKind.LOST}
             self.first = stages.first_stage(conn)["id"]
+            # every stage's position, lost ones left out (-1), for the funnel (see chain)
+            self.positions = {r[0]: -1 if r[2] == StageKind.LOST else r[1] for r in conn.execute(
+                "SELECT id, position, kind FROM stages")}
         for f in history:  # a recognised export's date columns bring their own parser
             convert[f] = _date_parser(f, date_format, ts, (parsers or {}).get(f))
         # (field, column, converter or None for text, memo or None)
@@ -122,9 +125,9 @@ class Validator:
                       enumerate(map(itemgetter(c), rows))] for c in self.parts]
             columns["name"] = [" ".join(p for p in names if p) or None
                                for names in zip(*parts, strict=True)]
-        extra = self.histories(numbers, columns, bad) if self.history else [repeat(None)] * 3
-        out = [numbers] + [columns.get(f, repeat(None)) for f in FIELDS] + extra \
-            + [columns.get("currency", repeat(None))]
+        extra = self.histories(numbers, columns, bad) if self.history else [repeat(None)] * 4
+        out = [numbers] + [columns.get(f, repeat(None)) for f in FIELDS] + extra[:3] \
+            + [columns.get("currency", repeat(None)), extra[3]]
         staged = list(zip(*out, strict=False))
         if bad:
             staged = [row for i, row in enumerate(staged) if i not in bad]
@@ -132,8 +135,9 @@ class Validator:
 
     def histories(self, numbers: list[int], columns: dict[str, Any],
                   bad: dict[int, list[Rejection]]) -> list[list]:
-        """created_at, stage_entered_at and history JSON of each row; rows whose dates
-        contradict each other are rejected. Sets the stage column to where history ends."""
+        """created_at, stage_entered_at, history JSON and furthest position reached of each
+        row; rows whose dates contradict each other are rejected. Sets the stage column to
+        where history ends."""
         n = len(numbers)
         created = columns.get("created_at") or [None] * n
         reasons = columns.get("lost_reason") or [None] * n
@@ -144,7 +148,7 @@ class Validator:
         dated = sorted(((columns[f], self.stages[f[:-len(STAGE_AT)]], f) for f in self.dated),
                        key=lambda d: (d[1]["position"], d[1]["id"]))
         dated = [(col, s["id"], s["kind"] != StageKind.OPEN, f) for col, s, f in dated]
-        out_created, entered, history = [None] * n, [None] * n, [None] * n
+        out_created, entered, history, reached = [None] * n, [None] * n, [None] * n, [None] * n
         chain = self.chain
         # each lost reason as JSON once a batch (json.dumps: ~1 µs a call), for chain
         self.texts = {r: json.dumps(r) for r in set(reasons) if r is not None}
@@ -155,20 +159,22 @@ class Validator:
             if not when and created[i] is None and reasons[i] is None:
                 continue
             try:
-                history[i], out_created[i], entered[i], stage_ids[i] = chain(
+                history[i], out_created[i], entered[i], stage_ids[i], reached[i] = chain(
                     created[i], when, stage_ids[i], reasons[i])
             except InvalidValue as exc:
                 bad.setdefault(i, []).append(Rejection(numbers[i], exc.field, exc.value,
                                                        exc.reason))
         columns["stage"] = stage_ids
-        return [out_created, entered, history]
+        return [out_created, entered, history, reached]
 
     def chain(self, created: str | None, when: list[tuple], stage_id: int | None,
-              reason: str | None) -> tuple[str, str, str, int]:
+              reason: str | None) -> tuple[str, str, str, int, int]:
         """The stage changes a row's dates describe, as JSON [[to, at], …] (each change is
         from the stage the one before went to; the first is the creation; a lost reason
         is a third item of the change into the lost stage); when the prospect was created,
-        entered its stage, and that stage.
+        entered its stage, that stage, and the highest position of a stage they entered,
+        lost ones left out (-1: none), which the funnel keeps when it is past that stage
+        (core/funnel_schema.py): found here, off the import's connection.
 
         ``when``: (at, stage id, closed?, field) of the dated stages in pipeline order,
         which must also be the order of their dates."""
@@ -180,9 +186,10 @@ class Validator:
             last = stage_id or self.first
         # JSON written by hand: ids are ints, times ISO text (json.dumps was a third of the
         # cost of a history import)
-        lost_ids = self.lost_ids
+        lost_ids, positions = self.lost_ids, self.positions
         lost = 0 if last in lost_ids else -1
         steps = [f'[{last},"{start}"]']
+        reached = positions[last]
         at, closed, before = start, None, None
         for item in when:
             at, sid, is_closed, field = item
@@ -198,6 +205,7 @@ class Validator:
                 steps.append(f'[{sid},"{at}"]')
                 if sid in lost_ids:
                     lost = len(steps) - 1
+                reached = max(reached, positions[sid])
                 last = sid
         if created is not None and when and when[0][0] < created:
             raise InvalidValue(when[0][3], when[0][0], f"is before created_at {created!r}")
@@ -206,13 +214,14 @@ class Validator:
             steps.append(f'[{stage_id},"{at}"]')
             if stage_id in lost_ids:
                 lost = len(steps) - 1
+            reached = max(reached, positions[stage_id])
             last = stage_id
         if reason is not None:
             if lost < 0:
                 raise InvalidValue("lost_reason", reason, "needs a lost stage (a lost_at date"
                                                           " or a lost stage)")
             steps[lost] = steps[lost][:-1] + "," + self.texts[reason] + "]"
-        return "[" + ",".join(steps) + "]", start, at, last
+        return "[" + ",".join(steps) + "]", start, at, last, reached
 
 
 def _date_parser(field: str, fmt: str | None, ts: str,

@@ -5,6 +5,7 @@ and whatever happens to the stages; and the funnels the dashboard shows count th
 
 from __future__ import annotations
 
+import collections
 import sqlite3
 from datetime import datetime
 from pathlib import Path
@@ -118,6 +119,23 @@ def test_kept_through_a_big_import_that_suspends_the_triggers(conn):
     assert len(figures) == 1201 and set(figures.values()) == {0, 1, 3}
     assert conn.execute("SELECT count(*) FROM sqlite_master WHERE type = 'trigger'"
                         " AND name LIKE 'prospect_furthest%'").fetchone()[0] == 7
+
+
+def test_kept_through_a_big_import_that_merges_later_rows_into_history(conn):
+    """A later row of the same person folds into the history staged before it: its stage
+    alone (moved back), a history of its own (lost only), or nothing."""
+    lines = ["email,stage,contacted_at,meeting_at,lost_at"]
+    lines += [f"a{i}@example.com,,2024-01-02,2024-01-05," for i in range(1200)]
+    lines += [f"a{i}@example.com," + ("contacted,,,", ",,,2024-01-09", ",,,")[i % 3]
+              for i in range(1200)]
+    lines += ["c@example.com,proposal,2024-01-02,,", "d@example.com,,,,2024-01-03",
+              "e@example.com,proposal,2024-01-02,,", "e@example.com,contacted,,,"]
+    importer.import_data(conn, ACTOR, "\n".join(lines), "merge.csv", on_duplicate="update")
+    figures = assert_kept(conn)
+    assert len(figures) == 1203
+    assert sorted(collections.Counter(figures.values()).items(), key=str) == [
+        (3, 800), (4, 2), (None, 401)]
+    assert conn.execute("SELECT count(*) FROM prospect_furthest").fetchone()[0] == 401
 
 
 def test_kept_through_a_big_import_without_history(conn):
