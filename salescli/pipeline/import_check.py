@@ -27,6 +27,9 @@ from salescli.pipeline.prospects import normalise_email, parse_tags, parse_value
 # history as JSON [[to_id, at], …] (see Validator.chain; None without history columns), the
 # currency (None: the default) and the furthest position the history reached (-1: none).
 STAGED = ("row", *FIELDS, "created", "entered", "history", "currency", "reached")
+# The furthest position of a history that entered only lost stages: below the first
+# position (0; stages.add and reorder number from there), like import_write's SQL.
+NO_POSITION = -1  # pragma: no mutate (any number below 0 says the same)
 _MEMO = ("stage", "value", "tags", "created_at")  # columns whose repeated cells are parsed once
 _MEMO_MAX = 50_000  # cells remembered per column: memory stays bounded whatever the file
 
@@ -50,9 +53,9 @@ class Validator:
             self.lost_ids = {s["id"] for s in self.stages.values()
                              if s["kind"] == StageKind.LOST}
             self.first = stages.first_stage(conn)["id"]
-            # every stage's position, lost ones left out (-1), for the funnel (see chain)
-            self.positions = {r[0]: -1 if r[2] == StageKind.LOST else r[1] for r in conn.execute(
-                "SELECT id, position, kind FROM stages")}
+            # every stage's position, lost ones left out (NO_POSITION), for chain
+            self.positions = {r[0]: NO_POSITION if r[2] == StageKind.LOST else r[1]
+                              for r in conn.execute("SELECT id, position, kind FROM stages")}
         for f in history:  # a recognised export's date columns bring their own parser
             convert[f] = _date_parser(f, date_format, ts, (parsers or {}).get(f))
         # (field, column, converter or None for text, memo or None)
@@ -125,9 +128,12 @@ class Validator:
                       enumerate(map(itemgetter(c), rows))] for c in self.parts]
             columns["name"] = [" ".join(p for p in names if p) or None
                                for names in zip(*parts, strict=True)]
-        extra = self.histories(numbers, columns, bad) if self.history else [repeat(None)] * 4
-        out = [numbers] + [columns.get(f, repeat(None)) for f in FIELDS] + extra[:3] \
-            + [columns.get("currency", repeat(None)), extra[3]]
+        created = entered = history = reached = repeat(None)
+        # (without history columns every row's history is empty: speed only)
+        if self.history:  # pragma: no mutate
+            created, entered, history, reached = self.histories(numbers, columns, bad)
+        out = [numbers, *(columns.get(f, repeat(None)) for f in FIELDS), created, entered,
+               history, columns.get("currency", repeat(None)), reached]
         staged = list(zip(*out, strict=False))
         if bad:
             staged = [row for i, row in enumerate(staged) if i not in bad]
@@ -173,7 +179,7 @@ class Validator:
         from the stage the one before went to; the first is the creation; a lost reason
         is a third item of the change into the lost stage); when the prospect was created,
         entered its stage, that stage, and the highest position of a stage they entered,
-        lost ones left out (-1: none), which the funnel keeps when it is past that stage
+        lost ones left out (NO_POSITION: none), which the funnel keeps when it is past that stage
         (core/funnel_schema.py): found here, off the import's connection.
 
         ``when``: (at, stage id, closed?, field) of the dated stages in pipeline order,
