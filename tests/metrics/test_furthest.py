@@ -138,6 +138,18 @@ def test_kept_through_a_big_import_that_merges_later_rows_into_history(conn):
     assert conn.execute("SELECT count(*) FROM prospect_furthest").fetchone()[0] == 401
 
 
+def test_kept_when_a_big_import_moves_people_already_there(conn):
+    """Updates of prospects already there run while a big import has the funnel's insert
+    triggers suspended: a move back still keeps how far they got."""
+    back, on = add(conn, "back@example.com"), add(conn, "on@example.com")
+    move(conn, back, "meeting")
+    lines = ["email,stage"] + [f"n{i}@example.com,contacted" for i in range(1200)]
+    lines += ["back@example.com,contacted", "on@example.com,proposal"]
+    importer.import_data(conn, ACTOR, "\n".join(lines), "moves.csv", on_duplicate="update")
+    figures = assert_kept(conn)
+    assert (figures[back], figures[on]) == (3, 4)
+
+
 def test_kept_through_a_big_import_without_history(conn):
     lines = ["email,stage"] + [f"p{i}@example.com,{('', 'contacted', 'lost')[i % 3]}"
                                for i in range(1200)]  # over the bulk threshold
