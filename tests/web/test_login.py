@@ -98,6 +98,14 @@ def test_browser_is_sent_to_login_and_back(fresh):
     assert response.headers["location"] == "/-/login?next=%2Fsales%2Fprospects%3F_sort%3Dname"
 
 
+def test_the_way_back_keeps_the_path_as_the_browser_sent_it(fresh):
+    """A table whose name holds a slash is reached as ``%2F``: after sign-in the browser goes
+    back to that table, not to the path the decoded slash would make."""
+    response = run(fresh["ds"].client.get("/sales/a%2Fb", headers={"Accept": "text/html"}))
+    assert response.status_code == 302
+    assert response.headers["location"] == "/-/login?next=%2Fsales%2Fa%252Fb"
+
+
 def test_disabling_a_user_ends_their_session(fresh):
     from salescli.web.users import set_disabled
 
