@@ -361,21 +361,18 @@ def restore(file: str | os.PathLike, db_file: str | os.PathLike | None = None, *
         _keep_current(target, saved, progress)
     started = time.monotonic()
     _copy_into(file, target, progress)
-    counts: dict[str, Any] = {}
     if info["kind"] == "sales":
         conn = open_write(target)  # migrates an older schema
         try:
             with transaction(conn):
-                cur = conn.execute(
+                conn.execute(
                     "UPDATE job_runs SET status = 'failed', finished_at = ?, error = 'unknown: "
                     "the database was restored from a backup taken while this run was going'"
                     " WHERE status = 'running'", (now(),))
-            counts["interrupted_runs"] = cur.rowcount
         finally:
             conn.close()
     return {"kind": info["kind"], "from": file, "to": target, "saved": saved,
-            "schema_version": info["schema_version"], "seconds": time.monotonic() - started,
-            **counts}
+            "schema_version": info["schema_version"], "seconds": time.monotonic() - started}
 
 
 def _readable(path: Path) -> bool:
