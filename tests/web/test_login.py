@@ -78,6 +78,11 @@ def test_login_without_the_csrf_pair_is_refused(fresh):
                                                     "csrftoken": "x" + csrf},
                                   cookies={"ds_csrftoken": csrf}))
     assert mismatch.status_code == 403 and "ds_actor" not in mismatch.cookies
+    # asgi-csrf also takes the token from an x-csrftoken header; the form wants its field.
+    no_field = run(ds.client.post("/-/login", data={"username": "maria", "password": PASSWORD},
+                                  headers={"x-csrftoken": csrf}, cookies={"ds_csrftoken": csrf}))
+    assert no_field.status_code == 403 and "ds_actor" not in no_field.cookies
+    assert "The form expired. Please try again." in no_field.text
     assert signin_events(fresh["db_file"]) == []
 
 
