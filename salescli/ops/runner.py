@@ -28,6 +28,10 @@ from salescli.core.timeutil import now
 
 log = logging.getLogger("salescli.jobs")
 _NAME_MAX = 255  # bytes in a file name (ext4, XFS, APFS)
+# A lock name too long is cut: it keeps this much of the database's name, and this many hex
+# digits of the whole name's hash tell apart names cut alike (any number that fits would do).
+_LOCK_NAME_KEPT = _NAME_MAX // 2
+_LOCK_DIGEST_CHARS = 16
 
 
 @dataclass
@@ -53,8 +57,8 @@ def lock_path(db_file: Path, job: str) -> Path:
     base = Path(os.environ.get("SALESCLI_LOCK_DIR") or db_file.resolve().parent)
     name = f".{db_file.name}.{job}.lock"
     if len(os.fsencode(name)) > _NAME_MAX:
-        digest = hashlib.sha256(os.fsencode(db_file.name)).hexdigest()[:16]
-        cut = os.fsdecode(os.fsencode(db_file.name)[:_NAME_MAX // 2])
+        digest = hashlib.sha256(os.fsencode(db_file.name)).hexdigest()[:_LOCK_DIGEST_CHARS]
+        cut = os.fsdecode(os.fsencode(db_file.name)[:_LOCK_NAME_KEPT])
         name = f".{cut}-{digest}.{job}.lock"
     return base / name
 
