@@ -287,7 +287,8 @@ def _notifications(conn: sqlite3.Connection, t: Thresholds, now: datetime,
                    problems: list[str]) -> dict[str, Any]:
     # States as salescli.notify defines them (no status column).
     pending, oldest_due = conn.execute(
-        "SELECT count(*), min(next_attempt_at) FROM notifications WHERE sent_at IS NULL"
+        "SELECT count(*), min(next_attempt_at)"  # pragma: no mutate: by position; SQL case
+        " FROM notifications WHERE sent_at IS NULL"
         " AND next_attempt_at IS NOT NULL"
         " AND coalesce(last_error, '') NOT LIKE 'suppressed:%'").fetchone()
     failed_24h = conn.execute(
