@@ -23,7 +23,7 @@ from typing import Any
 
 from salescli.core.db import db_path, make_private_dirs, open_write, transaction
 from salescli.core.enums import JobStatus
-from salescli.core.errors import InvalidValue, JobLocked
+from salescli.core.errors import InvalidValue, JobLocked, NotFound
 from salescli.core.timeutil import now
 
 log = logging.getLogger("salescli.jobs")
@@ -32,6 +32,9 @@ _NAME_MAX = 255  # bytes in a file name (ext4, XFS, APFS)
 # digits of the whole name's hash tell apart names cut alike (any number that fits would do).
 _LOCK_NAME_KEPT = _NAME_MAX // 2
 _LOCK_DIGEST_CHARS = 16
+# Jobs that only read the database: run on a path where there is none (a mistyped
+# SALESCLI_DB), they must say so, not create an empty database and work on that.
+READS_ONLY = frozenset({"backup"})
 
 
 @dataclass
@@ -89,8 +92,11 @@ def job_lock(db_file: Path, job: str) -> Iterator[None]:
 
 @contextmanager
 def run_job(job: str, db_file: str | os.PathLike | None = None) -> Iterator[JobRun]:
-    """Run ``job`` under its lock with a job_runs row; failures are recorded then re-raised."""
+    """Run ``job`` under its lock with a job_runs row; failures are recorded then re-raised.
+    A job in ``READS_ONLY`` refuses a database that is not there (NotFound)."""
     path = db_path(db_file)
+    if job in READS_ONLY and not path.exists():
+        raise NotFound("database", str(path))
     with job_lock(path, job):
         conn = open_write(path)
         try:
