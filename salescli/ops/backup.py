@@ -361,21 +361,18 @@ def restore(file: str | os.PathLike, db_file: str | os.PathLike | None = None, *
         _keep_current(target, saved, progress)
     started = time.monotonic()
     _copy_into(file, target, progress)
-    counts: dict[str, Any] = {}
     if info["kind"] == "sales":
         conn = open_write(target)  # migrates an older schema
         try:
             with transaction(conn):
-                cur = conn.execute(
+                conn.execute(
                     "UPDATE job_runs SET status = 'failed', finished_at = ?, error = 'unknown: "
                     "the database was restored from a backup taken while this run was going'"
                     " WHERE status = 'running'", (now(),))
-            counts["interrupted_runs"] = cur.rowcount
         finally:
             conn.close()
     return {"kind": info["kind"], "from": file, "to": target, "saved": saved,
-            "schema_version": info["schema_version"], "seconds": time.monotonic() - started,
-            **counts}
+            "schema_version": info["schema_version"], "seconds": time.monotonic() - started}
 
 
 def _readable(path: Path) -> bool:
@@ -424,7 +421,8 @@ def _copy_into(file: Path, target: Path, progress: Progress | None) -> None:
                 progress(file.name, total - remaining, total)
 
         try:
-            src.backup(dst, pages=PAGES_PER_STEP, progress=step, sleep=0.05)
+            # Pacing only (pages a step, the pause after a busy step), hence the pragma.
+            src.backup(dst, pages=PAGES_PER_STEP, progress=step, sleep=0.05)  # pragma: no mutate
         except sqlite3.OperationalError as exc:
             raise BackupError(f"cannot restore into {target}: {exc} (is another process "
                               "writing? try again, or stop the cron jobs first)") from None

@@ -51,16 +51,17 @@ def _check(path: Path, kind: str) -> dict[str, Any]:
     return info
 
 
-def _mark_interrupted(path: Path) -> int:
-    """Runs that were going when the replica was taken (the replicator itself among them)."""
+def _mark_interrupted(path: Path) -> None:
+    """Runs that were going when the replica was taken (the replicator itself among them)
+    are marked failed."""
     conn = sqlite3.connect(path, isolation_level=None)
     try:
         from salescli.core.timeutil import now
 
-        return conn.execute(
+        conn.execute(
             "UPDATE job_runs SET status = 'failed', finished_at = ?, error = 'unknown: the "
             "database was restored from a replica taken while this run was going'"
-            " WHERE status = 'running'", (now(),)).rowcount
+            " WHERE status = 'running'", (now(),))
     finally:
         conn.close()
 
@@ -111,7 +112,7 @@ def restore(url: str, output: str | os.PathLike, *, timestamp: str | None = None
             # Litestream exits non-zero when it has nothing to restore, so dest exists here.
             info = _check(dest, kind)
             if kind == "sales":
-                info["interrupted_runs"] = _mark_interrupted(dest)
+                _mark_interrupted(dest)
             staged[kind] = dest
             results.append({"kind": kind, "to": targets[kind], **info})
         for kind, src in staged.items():

@@ -23,11 +23,18 @@ from typing import Any
 
 from salescli.core.db import db_path, make_private_dirs, open_write, transaction
 from salescli.core.enums import JobStatus
-from salescli.core.errors import InvalidValue, JobLocked
+from salescli.core.errors import InvalidValue, JobLocked, NotFound
 from salescli.core.timeutil import now
 
 log = logging.getLogger("salescli.jobs")
 _NAME_MAX = 255  # bytes in a file name (ext4, XFS, APFS)
+# A lock name too long is cut: it keeps this much of the database's name, and this many hex
+# digits of the whole name's hash tell apart names cut alike (any number that fits would do).
+_LOCK_NAME_KEPT = _NAME_MAX // 2
+_LOCK_DIGEST_CHARS = 16
+# Jobs that only read the database: run on a path where there is none (a mistyped
+# SALESCLI_DB), they must say so, not create an empty database and work on that.
+READS_ONLY = frozenset({"backup"})
 
 
 @dataclass
@@ -53,8 +60,8 @@ def lock_path(db_file: Path, job: str) -> Path:
     base = Path(os.environ.get("SALESCLI_LOCK_DIR") or db_file.resolve().parent)
     name = f".{db_file.name}.{job}.lock"
     if len(os.fsencode(name)) > _NAME_MAX:
-        digest = hashlib.sha256(os.fsencode(db_file.name)).hexdigest()[:16]
-        cut = os.fsdecode(os.fsencode(db_file.name)[:_NAME_MAX // 2])
+        digest = hashlib.sha256(os.fsencode(db_file.name)).hexdigest()[:_LOCK_DIGEST_CHARS]
+        cut = os.fsdecode(os.fsencode(db_file.name)[:_LOCK_NAME_KEPT])
         name = f".{cut}-{digest}.{job}.lock"
     return base / name
 
@@ -85,8 +92,11 @@ def job_lock(db_file: Path, job: str) -> Iterator[None]:
 
 @contextmanager
 def run_job(job: str, db_file: str | os.PathLike | None = None) -> Iterator[JobRun]:
-    """Run ``job`` under its lock with a job_runs row; failures are recorded then re-raised."""
+    """Run ``job`` under its lock with a job_runs row; failures are recorded then re-raised.
+    A job in ``READS_ONLY`` refuses a database that is not there (NotFound)."""
     path = db_path(db_file)
+    if job in READS_ONLY and not path.exists():
+        raise NotFound("database", str(path))
     with job_lock(path, job):
         conn = open_write(path)
         try:

@@ -78,19 +78,19 @@ def open_credentials(sales_db: str | os.PathLike) -> sqlite3.Connection:
     return conn
 
 
-def revoke_stale_records(creds: sqlite3.Connection, sales_db: str | os.PathLike) -> int:
+def revoke_stale_records(creds: sqlite3.Connection, sales_db: str | os.PathLike) -> None:
     """Revoke the live records of users who are disabled, gone, or hold another role than
     the record was issued with: before version 2 they came back to life when the user was
-    re-enabled or given the old role again. Returns how many were revoked."""
+    re-enabled or given the old role again."""
     path = Path(sales_db).resolve()
     if not path.is_file():
-        return 0
+        return
     sales = sqlite3.connect(f"file:{urllib.parse.quote(str(path))}?mode=ro", uri=True)
     try:
         users = {name: (role, disabled) for name, role, disabled in sales.execute(
             "SELECT username, role, disabled FROM users")}
     except sqlite3.Error:
-        return 0
+        return
     finally:
         sales.close()
     stale = [(jti,) for jti, username, role in creds.execute(
@@ -98,7 +98,6 @@ def revoke_stale_records(creds: sqlite3.Connection, sales_db: str | os.PathLike)
         if username not in users or users[username][1] or users[username][0] != role]
     creds.executemany("UPDATE tokens SET revoked_at = ?, revoked_by = 'salescli upgrade'"
                       " WHERE jti = ?", [(now(), jti) for (jti,) in stale])
-    return len(stale)
 
 
 def revoke_user_records(creds: sqlite3.Connection, username: str, by: str) -> int:

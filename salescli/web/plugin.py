@@ -9,6 +9,7 @@ export, and adds security headers; ``actor_from_request`` hands its result on.
 from __future__ import annotations
 
 import asyncio
+import codecs
 import html
 import json
 import secrets
@@ -174,8 +175,20 @@ _pending: set = set()
 # --- request authentication -------------------------------------------------------------
 
 
+def _text(raw: bytes) -> str:
+    """Bytes of a request or response head as text, a character a byte (latin-1, as ASGI
+    servers read them). Through ``codecs``, not ``.decode("latin-1")``: a codec's name may be
+    spelt in any case, so that spelling's mutants would be equivalent."""
+    return codecs.latin_1_decode(raw)[0]
+
+
+def _raw(text: str) -> bytes:
+    """The inverse of ``_text``."""
+    return codecs.latin_1_encode(text)[0]
+
+
 def _headers(scope: dict) -> dict[str, str]:
-    return {k.decode("latin-1").lower(): v.decode("latin-1") for k, v in scope["headers"]}
+    return {_text(k).lower(): _text(v) for k, v in scope["headers"]}
 
 
 def _remote(scope: dict) -> str | None:
@@ -248,7 +261,7 @@ def authenticate(datasette: Any, scope: dict) -> tuple[dict | None, str | None]:
 
 def _route_path(scope: dict) -> str:
     raw = scope.get("raw_path")
-    path = raw.decode("latin-1") if raw else scope["path"]
+    path = _text(raw) if raw else scope["path"]
     return path.partition("?")[0]
 
 
@@ -257,7 +270,7 @@ def is_csv_request(scope: dict) -> bool:
     paths = (_route_path(scope), scope["path"])
     if any(p.rstrip("/").lower().endswith(".csv") for p in paths):
         return True
-    query = urllib.parse.parse_qs(scope.get("query_string", b"").decode("latin-1"),
+    query = urllib.parse.parse_qs(_text(scope.get("query_string", b"")),
                                   keep_blank_values=True)
     return any(k.lower() in ("_stream", "_format", "_dl") for k in query)
 
@@ -278,9 +291,9 @@ def _strip_cookie(scope: dict, name: str) -> dict:
     out = []
     for key, value in scope["headers"]:
         if key.lower() == b"cookie":
-            kept = [c for c in value.decode("latin-1").split(";")
+            kept = [c for c in _text(value).split(";")
                     if c.strip().partition("=")[0] != name]
-            value = ";".join(kept).encode("latin-1")
+            value = _raw(";".join(kept))
         out.append((key, value))
     return {**scope, "headers": out}
 
@@ -302,8 +315,7 @@ def _same_site_location(header: tuple[bytes, bytes]) -> tuple[bytes, bytes]:
     """A Location that a browser would read as ``//host`` (Datasette's trailing-slash
     redirect turns ``/\\evil.example/`` into ``/\\evil.example``) goes to ``/`` instead."""
     name, value = header
-    if name.lower() == b"location" and browser_normalised(
-            value.decode("latin-1")).startswith("//"):
+    if name.lower() == b"location" and browser_normalised(_text(value)).startswith("//"):
         return name, b"/"
     return header
 
@@ -348,11 +360,11 @@ def guard(datasette: Any, app: Any) -> Any:
         scope = {**scope, SCOPE_KEY: actor}
         if actor is None and not _is_public(path):
             if refused is None and _wants_html(scope, path):
-                target = path + ("?" + scope["query_string"].decode("latin-1")
+                target = path + ("?" + _text(scope["query_string"])
                                  if scope.get("query_string") else "")
                 location = "/-/login?" + urllib.parse.urlencode({"next": target})
                 return await _reply(send, 302, b"", "text/plain",
-                                    [(b"location", location.encode("latin-1"))])
+                                    [(b"location", _raw(location))])
             challenge = b'Bearer realm="salescli"'
             if refused:
                 challenge += b', error="invalid_token"'

@@ -60,3 +60,16 @@ def test_two_long_names_cut_alike_keep_their_own_locks(tmp_path):
         assert lock_path(first, "rollup") != lock_path(second, "rollup")
     fits = tmp_path / ("s" * 239 + ".db")  # "." + 242 + ".rollup.lock": 255 bytes
     assert lock_path(fits, "rollup").name == f".{fits.name}.rollup.lock"
+
+
+def test_a_cut_lock_name_still_says_which_database_it_locks(tmp_path, monkeypatch):
+    """In the lock directory an operator sees whose lock it is: a name cut to fit keeps the
+    start of the database's name (and the job's)."""
+    from salescli.ops.runner import job_lock
+    locks = tmp_path / "locks"
+    monkeypatch.setenv("SALESCLI_LOCK_DIR", str(locks))
+    source = tmp_path / ("pipeline-2024-" + "s" * 226 + ".db")
+    with job_lock(source, "rollup"):
+        (lock,) = [p.name for p in locks.iterdir()]
+    assert lock.startswith(".pipeline-2024-sss") and lock.endswith(".rollup.lock")
+    assert len(lock.encode()) <= 255

@@ -103,3 +103,23 @@ def test_options_that_do_not_go_together_are_a_usage_error(invoke, db_file, tmp_
     result = invoke(*(a.format(tmp=tmp_path) for a in args))
     assert fails(result, code=2) == "Error: " + line
     assert not (tmp_path / "out").exists()
+
+
+def test_a_backup_of_a_database_that_is_not_there_is_an_error_and_creates_nothing(
+        invoke, tmp_path):
+    """A mistyped SALESCLI_DB (or --db) in the backup cron job: one Error: line, exit 1; not
+    a new empty database at that path, backed up every night as if all were well."""
+    typo = tmp_path / "sales-typo.db"
+    assert fails(invoke("--db", typo, "db", "backup", tmp_path / "backups")) == \
+        f"Error: database {str(typo)!r} not found"
+    assert sorted(p.name for p in tmp_path.iterdir()) == []
+
+
+def test_the_library_backup_refuses_a_database_that_is_not_there(tmp_path):
+    from salescli.core.errors import NotFound
+    from salescli.ops import backup
+
+    with pytest.raises(NotFound) as err:
+        backup.backup(tmp_path / "gone.db", tmp_path / "backups")
+    assert str(err.value) == f"database {str(tmp_path / 'gone.db')!r} not found"
+    assert list(tmp_path.iterdir()) == []

@@ -124,3 +124,22 @@ def test_the_optimize_run_says_in_jobs_history_what_it_did(invoke, ops_conn):
     assert run["status"] == "ok"
     assert {k: run["counts"][k] for k in ("analyzed", "fts_optimized", "vacuumed")} == {
         "analyzed": True, "fts_optimized": True, "vacuumed": False}
+
+
+def test_a_small_file_is_not_vacuumed_however_much_of_it_is_free(invoke, ops_conn, db_file):
+    """VACUUM rewrites the whole file: worth it only when a fifth of it AND 4 MB are free.
+    Here most of a small file is free, but under 4 MB: optimize leaves it as it is."""
+    c = ops_conn
+    c.execute("BEGIN")
+    for i in range(1500):
+        c.execute("INSERT INTO job_runs(job, started_at, status, error) VALUES"
+                  " ('import', ?, 'failed', ?)", (ago(days=200, seconds=i), "e" * 1500))
+    c.execute("COMMIT")
+    assert invoke("db", "cleanup", "--older-than", "30").exit_code == 0
+    page_size, pages, free = c.execute(
+        "SELECT * FROM pragma_page_size(), pragma_page_count(), pragma_freelist_count()"
+    ).fetchone()
+    assert free / pages > 0.5 and free * page_size < 4 * 1024**2
+    result = invoke("db", "optimize")
+    assert result.exit_code == 0 and "vacuumed" not in result.stdout
+    assert c.execute("SELECT * FROM pragma_page_count()").fetchone()[0] >= pages  # no shrink

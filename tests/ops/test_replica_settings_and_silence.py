@@ -15,6 +15,7 @@ from tests.support.cli import fails
 @pytest.mark.parametrize("retention, snapshot_every, kept", [
     ("7d", 86400, 604800),   # a long retention still gets a full snapshot every day
     ("2h", 7200, 7200),      # a short one: a snapshot per retention period
+    ("1h", 3600, 3600),      # the shortest allowed
 ])
 def test_a_full_snapshot_at_least_daily_kept_for_the_retention(tmp_path, monkeypatch,
                                                                retention, snapshot_every, kept):

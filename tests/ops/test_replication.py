@@ -457,3 +457,10 @@ def test_restore_over_the_live_files_only_with_force_keeping_them(tmp_path, proc
                        ).fetchone()[0] == 1
     old.close()
     assert not list(tmp_path.glob(".restore-*"))
+    # Into another directory: the credentials come back there too, beside that sales.db.
+    elsewhere = tmp_path / "elsewhere"
+    out = ok(invoke("db", "restore", "--from-replica", url, "--output", elsewhere))
+    assert f"restored the credentials database {elsewhere / 'credentials.db'} from" in out
+    creds = sqlite3.connect(elsewhere / "credentials.db")
+    assert creds.execute("SELECT username FROM passwords").fetchall() == [("ada",)]
+    creds.close()

@@ -59,3 +59,11 @@ def test_the_refusal_says_the_page_is_for_admins(fresh, monkeypatch):
     assert response.status_code == 403
     assert json.loads(response.text) == {"ok": False, "error": "this page is for admins only",
                                          "status": 403}
+
+
+@pytest.mark.parametrize("path", ["/-/versionsX", "/-/databases.jsonX", "/-/plugins/X"])
+def test_a_page_merely_named_like_an_admin_page_is_no_admin_page(web_env, path):
+    """Only the trailing slash is dropped before the name is compared: a longer name is some
+    other (missing) page, a 404 for everyone, not a page "for admins only"."""
+    response = request_as(web_env, "analyst", "token", path)
+    assert response.status_code == 404, response.text[:200]

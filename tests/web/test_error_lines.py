@@ -74,6 +74,11 @@ def test_a_short_secret_is_refused_without_showing_it(invoke, db_file, maria, mo
         f"Error: SALESCLI_SECRET '{shown}' {SECRET_HINT}")
 
 
+def test_a_secret_of_exactly_32_bytes_is_enough(invoke, db_file, maria, monkeypatch):
+    monkeypatch.setenv("SALESCLI_SECRET", "s" * 32)
+    assert ok(invoke("tokens", "create", "maria")).count(".") == 2
+
+
 def test_revoking_a_token_twice_says_when_it_was_revoked(invoke, db_file, maria):
     ok(invoke("tokens", "create", "maria"))
     [token] = _tokens(db_file)

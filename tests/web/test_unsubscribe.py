@@ -127,7 +127,9 @@ def test_forged_unknown_or_malformed_tokens_get_404_and_change_nothing(mailed):
         for method in ("get", "post"):
             response = run(getattr(ds.client, method)(f"/unsubscribe/{bad}"))
             assert response.status_code == 404, (bad, method, response.status_code)
-    assert run(ds.client.put(ann)).status_code == 405
+    put = run(ds.client.put(ann))
+    assert put.status_code == 405 and put.headers["allow"] == "GET, HEAD, POST"
+    assert put.text.endswith("<h1>Method not allowed</h1></body></html>")  # and nothing more
     big = run(ds.client.post(ann, content=b"x" * 20_000))
     assert big.status_code == 413 and "Request too large" in big.text
     assert _state(db_file) == before

@@ -8,7 +8,7 @@ import stat
 
 from salescli.core import db
 from salescli.web import credentials
-from tests.support.cli import fails, ok, query
+from tests.support.cli import activities, fails, ok, query
 
 PASSWORD = "tr0ub4dor&3-staple"
 
@@ -82,6 +82,14 @@ def test_disable_enable_set_role_set_email(invoke, sales):
     ok(invoke("users", "set-email", "maria", " MARIA@example.com "))
     row = user_rows(invoke)[0]
     assert (row["role"], row["email"]) == ("admin", "maria@example.com")
+    # Each change is in the audit trail under its own action, with what it was before.
+    assert [(a["action"], a["before"], a["after"]) for a in activities(sales, entity="user")] \
+        == [("create", None, {"username": "maria", "email": None, "role": "operator",
+                              "disabled": False}),
+            ("disable", {"disabled": False}, {"disabled": True}),
+            ("enable", {"disabled": True}, {"disabled": False}),
+            ("set-role", {"role": "operator"}, {"role": "admin"}),
+            ("update", {"email": None}, {"email": "maria@example.com"})]
 
 
 def test_passwd_replaces_the_hash(invoke, sales):
@@ -94,6 +102,10 @@ def test_passwd_replaces_the_hash(invoke, sales):
     assert new != old
     assert credentials.verify_password("a brand new secret", new)
     assert not credentials.verify_password(PASSWORD, new)
+    # The audit trail says the password changed, and never what to.
+    last = activities(sales, entity="user")[-1]
+    assert (last["action"], last["before"], last["after"]) == \
+        ("passwd", None, {"password": "changed"})
 
 
 def test_passwd_for_unknown_user_does_not_prompt(invoke, sales):

@@ -368,3 +368,9 @@ def test_a_refusal_is_sent_as_asgi_requires_header_names_in_lower_case(fresh):
     assert dict(start["headers"])[b"content-length"] == str(len(body["body"])).encode()
     # Nothing between us and the user (a proxy, the browser's cache) keeps a refusal.
     assert dict(start["headers"])[b"cache-control"] == b"no-store"
+    # The 401 too, with its challenge under the name a client looks for.
+    start, _ = guarded(fresh, app, "GET", "/sales.json")
+    assert start["status"] == 401
+    names = [name for name, _ in start["headers"]]
+    assert names == [name.lower() for name in names]
+    assert dict(start["headers"])[b"www-authenticate"] == b'Bearer realm="salescli"'
