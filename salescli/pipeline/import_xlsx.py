@@ -65,14 +65,13 @@ def sheet(handle: IO[bytes], name: str, *, numbers: bool
 
     close = book.close  # the handle is the caller's (Source.close closes it)
     rows = enumerate(book.worksheets[0].iter_rows(values_only=True), 1)
-    headers: list[str] = []
     for _, values in rows:
         headers = [cell_text(v) for v in values]
         while headers and not headers[-1].strip():
             headers.pop()
         if headers:
             break
-    if not headers:
+    else:  # no row with a value
         close()
         raise InvalidValue("file", name, "has no header row (its first sheet is empty)")
     convert = cell_value if numbers else cell_text

@@ -94,12 +94,12 @@ def add_stage(conn: sqlite3.Connection, actor: str, name: str, kind: str = "open
         ).fetchall()
         if position is None:
             if kind == StageKind.OPEN:
-                opens = [i for i, r in enumerate(live) if r["kind"] == "open"]
+                opens = [i for i, (_, k) in enumerate(live) if k == "open"]
                 position = (opens[-1] + 1) if opens else 0
             else:
                 position = len(live)
         position = max(0, min(position, len(live)))
-        ids = [r["id"] for r in live]
+        ids = [i for i, _ in live]
         cur = conn.execute(
             "INSERT INTO stages(name, position, kind, created_at) VALUES (?, ?, ?, ?)",
             (name, position, kind.value, now()),

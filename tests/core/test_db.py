@@ -48,6 +48,18 @@ def test_connection_pragmas(conn):
     assert conn.isolation_level is None
 
 
+def test_an_up_to_date_file_in_rollback_journal_mode_is_switched_back_to_wal(invoke, db_file):
+    """A database of this version left in rollback-journal mode (a copy written by another
+    tool) is back in WAL, where readers never block the writer, after the next write."""
+    ok(invoke("init"))
+    gc.collect()  # in-process CLI runs leave connections for the collector to close
+    plain = sqlite3.connect(db_file)
+    assert plain.execute("PRAGMA journal_mode = DELETE").fetchone()[0] == "delete"
+    plain.close()
+    ok(invoke("prospects", "add", "a@example.com"))
+    assert scalar(db_file, "PRAGMA journal_mode") == "wal"
+
+
 def test_wal_and_shm_files_are_private_too(invoke, db_file):
     ok(invoke("init"))
     keep = sqlite3.connect(db_file)  # keeps -wal/-shm alive while we look

@@ -62,3 +62,17 @@ def test_an_export_to_a_file_keeps_formula_cells_only_when_raw(invoke, conn, tmp
         assert oct(target.stat().st_mode & 0o777) == "0o600"
         [row] = list(csv.DictReader(target.open(encoding="utf-8")))
         assert row["name"] == name
+
+
+def test_an_import_names_each_rejected_value_and_why(invoke, conn, db_file, tmp_path):
+    """The reason an InvalidValue carries reaches the user's rejection lines."""
+    path = tmp_path / "bad.csv"
+    path.write_text("email,value\nnope,10\nb@c.example,ten\n")
+    result = invoke("prospects", "import", path)
+    assert result.exit_code == 1
+    assert result.stderr.splitlines() == [
+        "row 2: email 'nope' is not a valid email address",
+        "row 3: value 'ten' is not a number",
+        "Error: 2 of 2 rows in bad.csv rejected; nothing imported (fix them, or use"
+        " --skip-invalid to import the other 0)"]
+    assert query(db_file, "SELECT count(*) AS n FROM prospects") == [{"n": 0}]

@@ -84,8 +84,9 @@ def test_stderr_off_a_terminal_gets_stamped_lines(log_file, capsys):
 
 
 @pytest.mark.parametrize("off", ["0", "false", "No", "OFF"])
-def test_syslog_switched_off_sends_nothing(monkeypatch, off):
-    """Any of 0/false/no/off (any case) means no syslog, not the default UDP port 514."""
+def test_syslog_switched_off_sends_nothing(monkeypatch, capsys, off):
+    """Any of 0/false/no/off (any case) means no syslog: not the default UDP port 514, and
+    not a host named like that (which would warn that it cannot be used)."""
     server = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
     try:
         server.bind(("127.0.0.1", 514))  # where an unrecognised value would send (localhost)
@@ -99,6 +100,8 @@ def test_syslog_switched_off_sends_nothing(monkeypatch, off):
         logging.getLogger("salescli.jobs").warning("not for syslog")
         server.sendto(b"sentinel", server.getsockname())  # after anything logging sent
         assert server.recv(4096) == b"sentinel"
+        (line,) = capsys.readouterr().err.splitlines()  # no "cannot be used" warning
+        assert line.endswith(" WARNING [notify] not for syslog")
         monkeypatch.setenv("SALESCLI_LOG_SYSLOG", "127.0.0.1:514")  # the receiver works
         setup_logging(quiet=True, job="notify")
         logging.getLogger("salescli.jobs").warning("for syslog")

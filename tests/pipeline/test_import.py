@@ -344,6 +344,14 @@ def test_duplicate_in_file_update_merges_non_empty_fields(invoke, sales, tmp_pat
     assert (ada["name"], ada["company"], ada["value"]) == ("Ada", "Analytical", 200.0)
 
 
+
+def test_each_duplicate_merged_is_counted(invoke, sales, tmp_path):
+    out = ok(invoke("prospects", "import", write(tmp_path, "d.csv", IN_FILE + (
+        "ada@example.com,,,300\nbob@example.com,Bob B,,\n")), "--on-duplicate", "update"))
+    assert out == "d.csv: 5 rows, 3 inserted, 0 updated, 2 merged into an earlier row\n"
+    assert people(sales)["ada@example.com"]["value"] == 300.0
+
+
 AGAINST_DB = ("email,name,company,stage,tags,value,notes\n"
               "ADA@example.com,,Babbage & Co,proposal,\"new,vip\",,\n"
               "new@example.com,New,,,,,\n")

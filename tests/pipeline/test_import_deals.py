@@ -126,3 +126,15 @@ def test_people_with_several_deals_get_ids_in_the_files_order(invoke, crm, tmp_p
     ok(invoke("prospects", "import", f, "--mapping", DEALS))
     assert [r["email"] for r in query(crm, "SELECT email FROM prospects ORDER BY id")] == \
         ["zed@ka.example", "amy@bo.example"]
+
+
+def test_the_import_activity_counts_the_deals_kept_as_notes(invoke, crm, tmp_path):
+    f = write(tmp_path, "deals.csv", DEALS_HEAD + DEALS_ROWS)
+    ok(invoke("prospects", "import", f, "--mapping", DEALS))
+    (after,) = [json.loads(r["after"]) for r in query(
+        crm, "SELECT after FROM activities WHERE action = 'import'")]
+    assert {k: after[k] for k in ("recognised", "rows", "inserted", "deal_notes",
+                                  "case_merged", "other_addresses", "owners_created")} == {
+        "recognised": "Test CRM (deals) export (mapping deals.toml)", "rows": 7,
+        "inserted": 3, "deal_notes": 4, "case_merged": 0, "other_addresses": 0,
+        "owners_created": []}

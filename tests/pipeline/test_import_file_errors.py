@@ -51,3 +51,15 @@ def test_a_file_that_is_not_what_it_says_is_refused_whole(invoke, conn, db_file,
         path.write_bytes(content)
     assert fails(invoke("prospects", "import", path)) == f"Error: file '{path}' {reason}"
     assert query(db_file, "SELECT count(*) AS n FROM prospects") == [{"n": 0}]
+
+
+@pytest.mark.parametrize("option", [("--stage-map", "Hot=lead"), ("--owner-map", "Ana=ana"),
+                                    ("--create-owners",)])
+def test_a_json_file_with_an_option_for_csv_exports_is_refused(invoke, conn, db_file, tmp_path,
+                                                               option):
+    path = tmp_path / "people.json"
+    path.write_text('[{"email": "ada@example.com"}]')
+    assert fails(invoke("prospects", "import", path, *option)) == (
+        f"Error: file '{path}' is JSON: --from, --mapping, --map, --stage-map, --owner-map,"
+        " --create-owners and --write-mapping are for CSV exports")
+    assert query(db_file, "SELECT count(*) AS n FROM prospects") == [{"n": 0}]

@@ -431,3 +431,59 @@ def test_a_dry_run_shows_how_to_map_a_stage_value_with_no_stage(invoke, crm, tmp
     assert result.exit_code == 1
     assert "  Evangelist → no stage: map it with --stage-map 'Evangelist=STAGE' (1 row)" \
         in result.stdout.splitlines()
+
+
+def test_a_currency_column_without_an_amount_column_is_still_read(invoke, crm, tmp_path):
+    """Currency is a field of its own: with the amount column mapped away, each row still
+    gets its currency, and a bad code is still refused (the row named)."""
+    rows = ROWS + '5,Eve,Ng,eve@ng.example,,,,Subscriber,,2024-01-16 08:00,,5,EURO,,,\n'
+    f = write(tmp_path, "contacts.csv", PEOPLE_HEAD + rows)
+    result = invoke("prospects", "import", f, "--mapping", PEOPLE, "--map", "Amount=")
+    assert "row 5: currency 'EURO' is not a 3-letter ISO 4217 code" in result.stderr
+    ok(invoke("prospects", "import", f, "--mapping", PEOPLE, "--map", "Amount=",
+              "--skip-invalid"))
+    got = {e: (p["value"], p["currency"]) for e, p in prospects(crm).items()}
+    assert got == {"lucia@andina.example": (None, "EUR"), "bob@stone.example": (None, None),
+                   "cy@young.example": (None, "USD")}
+
+
+@pytest.mark.parametrize("toml, problem", [
+    ('columns = "Email"\n[tool]\nname = "x"\ntitle = "X"\n', "[columns] must be a table"),
+    ('format = 3\n[tool]\nname = "x"\ntitle = "X"\n[columns]\nEmail = "email"\n',
+     "[format] must be a table"),
+    ('[tool]\nname = "x"\ntitle = "X"\n[columns]\nEmail = "email"\n[format]\ncolour = 1\n',
+     "format.colour is not a key of [format] (keys: encoding, delimiter, dates, numbers,"
+     " tags_separator, tags_drop)"),
+], ids=["columns", "format", "format-key"])
+def test_a_broken_mapping_file_is_one_error_line(invoke, crm, tmp_path, toml, problem):
+    f = write(tmp_path, "contacts.csv", PEOPLE_HEAD + ROWS)
+    mapping = write(tmp_path, "bad.toml", toml)
+    assert fails(invoke("prospects", "import", f, "--mapping", mapping)) == \
+        f"Error: profile {mapping}: {problem}"
+    assert prospects(crm) == {}
+
+
+def test_an_unfinished_plan_counts_every_row_without_an_address(invoke, crm, tmp_path):
+    """A dry run that stops at an unmapped stage still says how many rows have no address
+    (each counted, not just noticed)."""
+    rows = ROWS + NO_ADDRESS + NO_ADDRESS.replace("4,Dee", "5,Dee") \
+        + '6,Eve,Ng,eve@ng.example,,,,Evangelist,,,,,,,,\n'
+    f = write(tmp_path, "contacts.csv", PEOPLE_HEAD + rows)
+    result = invoke("prospects", "import", f, "--mapping", PEOPLE, "--dry-run")
+    assert result.exit_code == 1
+    lines = result.stdout.splitlines()
+    at = lines.index("rows to reject: 2")
+    assert lines[at + 1:] == [
+        "  row 5: email '' is required (no address in any email column)",
+        "  row 6: email '' is required (no address in any email column)"]
+    assert prospects(crm) == {}
+
+
+def test_rows_whose_address_comes_again_are_written_after_the_others(invoke, crm, tmp_path):
+    """The rows of an address that repeats are kept back and folded at the end: the others
+    are written batch by batch, in file order, and get the first ids."""
+    rows = ROWS + '5,Lucía,F.,lucia@andina.example,,,,Customer,,,,,,,,\n'
+    f = write(tmp_path, "contacts.csv", PEOPLE_HEAD + rows)
+    ok(invoke("prospects", "import", f, "--mapping", PEOPLE))
+    assert [r["email"] for r in query(crm, "SELECT email FROM prospects ORDER BY id")] == \
+        ["bob@stone.example", "cy@young.example", "lucia@andina.example"]

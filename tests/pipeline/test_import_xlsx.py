@@ -126,6 +126,20 @@ def test_an_empty_workbook_has_no_header(invoke, sales, tmp_path):
     fails(invoke("prospects", "import", tmp_path / "empty.xlsx"), "empty.xlsx", "no header row")
 
 
+def test_a_sheet_of_blank_rows_has_no_header(invoke, sales, tmp_path):
+    from openpyxl import Workbook
+
+    book = Workbook()
+    for row in ((None, "  "), (), ("", None, "")):
+        book.active.append(row)
+    book.save(tmp_path / "blank.xlsx")
+    before = db_state(sales)
+    assert fails(invoke("prospects", "import", tmp_path / "blank.xlsx")) == (
+        f"Error: file {str(tmp_path / 'blank.xlsx')!r} has no header row (its first sheet is"
+        " empty)")
+    assert db_state(sales) == before
+
+
 def test_a_workbook_forced_to_json_is_named_a_zip(invoke, sales, tmp_path):
     path = workbook(tmp_path / "export.xlsx", XLSX_ROWS)
     source = Source.open(path)

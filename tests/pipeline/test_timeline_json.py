@@ -35,3 +35,18 @@ def test_a_scanned_mail_shows_its_message_id_and_thread(invoke, three, conn):
     shown = json.loads(ok(invoke("prospects", "show", str(pid), "--format", "json")))
     (mail,) = [e for e in shown["timeline"] if e["type"] == "interaction"]
     assert (mail["message_id"], mail["thread_key"]) == ("<m1@example.net>", "<t0@example.org>")
+
+
+def test_mail_recorded_in_a_batch_shows_its_message_id_and_thread(invoke, three, conn):
+    """record_many (the scanner's batch) keeps every field ``record`` keeps."""
+    from salescli.pipeline import interactions
+
+    pid = conn.execute("SELECT id FROM prospects WHERE email = 'cy@example.net'").fetchone()[0]
+    interactions.record_many(conn, "scan", [dict(
+        prospect_id=pid, kind="email_in", occurred_at="2025-03-01T10:00:00Z",
+        subject="Re: hello", body="thanks", message_id="<m1@example.net>",
+        thread_key="<t0@example.org>", account="sales", folder="INBOX", uid=7)])
+    shown = json.loads(ok(invoke("prospects", "show", str(pid), "--format", "json")))
+    (mail,) = [e for e in shown["timeline"] if e["type"] == "interaction"]
+    assert (mail["subject"], mail["message_id"], mail["thread_key"]) == (
+        "Re: hello", "<m1@example.net>", "<t0@example.org>")
