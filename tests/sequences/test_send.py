@@ -182,6 +182,36 @@ def test_daily_cap_sends_follow_ups_first_and_min_gap_waits(conn, db_file, intro
     assert send_due(conn, now=t0 + timedelta(days=1), sleep=slept.append) == {"sent": 1}
 
 
+def test_send_inside_an_open_transaction_is_refused_and_sends_nothing(conn, db_file, intro,
+                                                                      team, smtp_server, t0):
+    """Each step commits on its own, so a caller holding a transaction is told so."""
+    from salescli.core.db import transaction
+    from salescli.core.errors import SalescliError
+
+    enroll.enroll(conn, "tester", "intro", ["ada@example.com"], now_=t0)
+    with transaction(conn):
+        with pytest.raises(SalescliError) as exc:
+            send_due(conn, now=t0)
+    assert str(exc.value) == ("send must run outside a transaction (each step is committed on"
+                              " its own)")
+    assert smtp_server.messages == []
+    assert _state(db_file, "ada@example.com")["step"] == 0
+
+
+def test_min_gap_holds_from_one_run_to_the_next(conn, db_file, intro, team, smtp_server, t0,
+                                                monkeypatch):
+    """A run that starts 10 s after the last mail of the sender waits out the rest of the
+    gap before its first mail (cron may start runs closer together than the gap)."""
+    monkeypatch.setenv("SALESCLI_SEND_MIN_GAP", "45")
+    enroll.enroll(conn, "tester", "intro", ["ada@example.com"], now_=t0)
+    slept: list[float] = []
+    assert send_due(conn, now=t0, sleep=slept.append) == {"sent": 1}
+    assert slept == []  # nothing sent by this sender before
+    enroll.enroll(conn, "tester", "intro", ["bob@example.org"], now_=t0 + timedelta(seconds=10))
+    assert send_due(conn, now=t0 + timedelta(seconds=10), sleep=slept.append) == {"sent": 1}
+    assert len(slept) == 1 and 34 < slept[0] <= 35
+
+
 def test_sending_window_days_and_zone(conn, db_file, team, smtp_server, tmp_path):
     plan = THREE_STEPS.replace('window = "00:00-24:00"', 'window = "09:00-17:00"').replace(
         'days = "daily"', 'days = "mon-fri"\ntimezone = "Europe/Berlin"')
