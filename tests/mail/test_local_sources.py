@@ -5,7 +5,10 @@ Date (its ``From_`` line says when it came)."""
 from __future__ import annotations
 
 import mailbox
+import time
 from datetime import timedelta
+
+import pytest
 
 from salescli.core.timeutil import iso
 from salescli.mail import sample
@@ -78,8 +81,18 @@ def test_an_mbox_message_without_a_date_is_dated_by_its_from_line(tmp_path, peop
     assert conn.execute("SELECT count(*) FROM mail_quarantine").fetchone()[0] == 0
 
 
+@pytest.fixture(params=["UTC", "Asia/Tokyo"])
+def machine_zone(request, monkeypatch):
+    """The machine's local time zone (the arrival time must not depend on it)."""
+    monkeypatch.setenv("TZ", request.param)
+    time.tzset()
+    yield request.param
+    monkeypatch.undo()
+    time.tzset()
+
+
 def test_a_message_with_an_unreadable_date_is_dated_by_its_arrival(tmp_path, people, invoke,
-                                                                   conn):
+                                                                   conn, machine_zone):
     box = tmp_path / "Maildir"
     when = ago(days=2)
     raw, _ = sample.reply(people["eve"], ME, when, "Hello", None)
