@@ -102,3 +102,18 @@ def test_a_message_with_an_unreadable_date_is_dated_by_its_arrival(tmp_path, peo
     ok(invoke("scan", "--source", f"maildir:{box}"))
     assert state(conn, "eve@example.org")["last_reply_at"] == iso(when)
     assert conn.execute("SELECT count(*) FROM mail_quarantine").fetchone()[0] == 0
+
+
+def test_a_mail_to_a_stranger_and_a_prospect_is_recorded_for_the_prospect(tmp_path, people,
+                                                                          invoke, conn):
+    """Our mail to someone we do not know (To) and to Ada (Cc): the stranger is no
+    prospect (no --create-unknown), Ada's contact is recorded all the same."""
+    t = ago(days=2)
+    raw, _ = sample.outbound(ME, {"email": "stranger@elsewhere.example", "name": "Stan"}, t,
+                             "Intro", cc="Ada <ada@example.com>")
+    sample.write_maildir_message(tmp_path / "mail" / "Sent", raw, t)
+    ok(invoke("scan", "--source", f"maildir:{tmp_path / 'mail'}"))
+    assert kinds(conn, "ada@example.com") == ["email_out"]
+    assert state(conn, "ada@example.com")["stage"] == "contacted"
+    assert conn.execute("SELECT count(*) FROM prospects WHERE email LIKE 'stranger@%'"
+                        ).fetchone()[0] == 0
