@@ -117,3 +117,19 @@ def test_a_mail_to_a_stranger_and_a_prospect_is_recorded_for_the_prospect(tmp_pa
     assert state(conn, "ada@example.com")["stage"] == "contacted"
     assert conn.execute("SELECT count(*) FROM prospects WHERE email LIKE 'stranger@%'"
                         ).fetchone()[0] == 0
+
+
+def test_internal_mail_saying_stop_suppresses_nobody(tmp_path, conn, invoke, monkeypatch):
+    """A colleague at our own domain who is also a prospect writes "Stop" to us: internal
+    mail is never an unsubscribe request."""
+    from salescli.pipeline import prospects
+
+    monkeypatch.setenv("SALESCLI_MY_ADDRESSES", f"{ME}, @ours.example")
+    prospects.add(conn, "tester", "colleague@ours.example", name="Col League")
+    t = ago(days=1)
+    sample.write_maildir_message(tmp_path / "Maildir", (
+        f"From: Col League <colleague@ours.example>\nTo: {ME}\nSubject: Stop\n"
+        f"Date: {sample._date(t)}\nMessage-ID: <stop.1@ours.example>\n\nlunch?\n").encode(), t)
+    ok(invoke("scan", "--source", f"maildir:{tmp_path / 'Maildir'}"))
+    assert last_run(conn)["counts"].get("unsubscribed", 0) == 0
+    assert conn.execute("SELECT count(*) FROM suppressions").fetchone()[0] == 0

@@ -140,3 +140,4 @@ def test_a_parser_failure_quarantines_each_message_it_hits_and_the_scan_goes_on(
     assert conn.execute("SELECT count(*) FROM interactions i JOIN prospects p ON"
                         " p.id = i.prospect_id WHERE p.email = 'ada@example.com'"
                         ).fetchone()[0] == 1
+
