@@ -133,3 +133,36 @@ def test_internal_mail_saying_stop_suppresses_nobody(tmp_path, conn, invoke, mon
     ok(invoke("scan", "--source", f"maildir:{tmp_path / 'Maildir'}"))
     assert last_run(conn)["counts"].get("unsubscribed", 0) == 0
     assert conn.execute("SELECT count(*) FROM suppressions").fetchone()[0] == 0
+
+
+def test_our_address_learned_from_sent_holds_for_the_inbox(tmp_path, people, invoke, conn,
+                                                           monkeypatch):
+    """With no SALESCLI_MY_ADDRESSES, the From of the Sent folder is ours: the Sent folder
+    is read first, so our copy of a mail to Bob in INBOX (a Bcc to ourselves) is our
+    mail to Bob, not mail from a stranger."""
+    monkeypatch.delenv("SALESCLI_MY_ADDRESSES", raising=False)
+    box = tmp_path / "Maildir"
+    t = ago(days=2)
+    raw, _ = sample.outbound(ME, people["ada"], t, "Hi")
+    sample.write_maildir_message(box / ".Sent", raw, t)
+    raw, _ = sample.outbound(ME, people["bob"], t + timedelta(hours=1), "Hi Bob")
+    sample.write_maildir_message(box, raw, t + timedelta(hours=1))
+    ok(invoke("scan", "--source", f"maildir:{box}"))
+    assert kinds(conn, "bob@example.org") == ["email_out"]
+    assert state(conn, "bob@example.org")["stage"] == "contacted"
+
+
+def test_an_auto_reply_whose_text_cannot_be_read_is_recorded_and_the_log_says_why(
+        tmp_path, people, invoke, conn):
+    """A charset Python knows but cannot decode with replacements (idna): the text is
+    skipped with a warning naming the message and the error; the auto-reply counts."""
+    box = tmp_path / "Maildir"
+    t = ago(days=1)
+    raw, _ = sample.auto_reply(people["ada"], ME, t, "Hello")
+    raw = raw.replace(b"charset=utf-8", b"charset=idna")
+    path = sample.write_maildir_message(box, raw, t)
+    result = invoke("scan", "--source", f"maildir:{box}")
+    ok(result)
+    [warning] = [ln for ln in result.stderr.splitlines() if "text not readable" in ln]
+    assert f"{path.name}: text not readable (UnicodeError: " in warning
+    assert kinds(conn, "ada@example.com") == ["auto_reply"]
