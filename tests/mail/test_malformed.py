@@ -141,3 +141,18 @@ def test_a_parser_failure_quarantines_each_message_it_hits_and_the_scan_goes_on(
                         " p.id = i.prospect_id WHERE p.email = 'ada@example.com'"
                         ).fetchone()[0] == 1
 
+
+
+def test_a_huge_header_in_a_maildir_is_quarantined_with_the_size_of_the_header(
+        tmp_path, people, invoke, conn):
+    """The reason states the header block's size: the header up to the first empty line,
+    not the paragraphs of the text after it."""
+    refs = " ".join(f"<ref{i}@x.example>" for i in range(40000))
+    raw = (f"From: ada@example.com\nTo: {ME}\nSubject: big\nDate: {D}\n"
+           f"Message-ID: <m3@x.example>\nReferences: {refs}\n\nfirst paragraph\n\n"
+           "second paragraph\n").encode()
+    size = raw.index(b"\n\n") + 2
+    sample.write_maildir_message(tmp_path / "Maildir", raw, ago(days=1))
+    ok(invoke("scan", "--source", f"maildir:{tmp_path / 'Maildir'}"))
+    assert [r[0] for r in conn.execute("SELECT reason FROM mail_quarantine")] == \
+        [f"header block too large ({size} bytes > {512 * 1024})"]
