@@ -166,3 +166,18 @@ def test_an_auto_reply_whose_text_cannot_be_read_is_recorded_and_the_log_says_wh
     [warning] = [ln for ln in result.stderr.splitlines() if "text not readable" in ln]
     assert f"{path.name}: text not readable (UnicodeError: " in warning
     assert kinds(conn, "ada@example.com") == ["auto_reply"]
+
+
+def test_mail_in_the_sent_folder_from_an_unlisted_alias_is_ours(tmp_path, people, invoke, conn,
+                                                                monkeypatch):
+    """Only me@ours.example is listed as ours, but the Sent folder holds a mail to Ada sent
+    as team@ours.example: whatever its From, mail in Sent is mail we sent."""
+    monkeypatch.setenv("SALESCLI_MY_ADDRESSES", ME)
+    box = tmp_path / "Maildir"
+    t = ago(days=2)
+    (box / "cur").mkdir(parents=True)  # an (empty) INBOX: a Maildir++ with .Sent
+    raw, _ = sample.outbound("team@ours.example", people["ada"], t, "Hi")
+    sample.write_maildir_message(box / ".Sent", raw, t)
+    ok(invoke("scan", "--source", f"maildir:{box}"))
+    assert kinds(conn, "ada@example.com") == ["email_out"]
+    assert state(conn, "ada@example.com")["stage"] == "contacted"
