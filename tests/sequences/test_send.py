@@ -242,6 +242,24 @@ def test_task_step_makes_a_task_for_the_owner(conn, db_file, team, smtp_server, 
     assert _state(db_file, "ada@example.com")["state"] == "finished"
 
 
+def test_a_mail_in_other_letters_arrives_as_written(conn, team, smtp_server, tmp_path, t0):
+    """A subject and body beyond ASCII (and a line longer than SMTP's 998) go out encoded
+    (encoded words, quoted-printable UTF-8) and read back exactly as written."""
+    long_line = "Zoë " * 300
+    plan = THREE_STEPS.replace("Quick question, {{ prospect.first_name }}",
+                               "Grüße, {{ prospect.first_name }}").replace(
+        "would {{ company.name }} like a demo?", "schöne Grüße an {{ company.name }}!\n"
+        + long_line)
+    store.load(conn, "t", write_plan(tmp_path, plan))
+    enroll.enroll(conn, "tester", "intro", ["ada@example.com"], now_=t0)
+    assert send_due(conn, now=t0) == {"sent": 1}
+    msg = smtp_server.messages[0].message
+    assert msg["Subject"] == "Grüße, Ada"
+    assert msg["Content-Transfer-Encoding"] == "quoted-printable"
+    assert msg.get_content().replace("\r\n", "\n") == \
+        f"Hi Ada,\nschöne Grüße an Lovelace Ltd!\n{long_line}\nmaria\n"
+
+
 def test_paused_sequence_sends_nothing_until_resumed(conn, intro, team, smtp_server, t0):
     enroll.enroll(conn, "tester", "intro", ["ada@example.com"], now_=t0)
     store.set_paused(conn, "t", "intro", True)
