@@ -228,6 +228,18 @@ def test_sending_window_days_and_zone(conn, db_file, team, smtp_server, tmp_path
     assert send_due(conn, now=datetime(2026, 12, 8, 8, 0, tzinfo=UTC)) == {"sent": 1}
 
 
+def test_enrolled_before_the_window_opens_the_first_mail_waits_for_it(conn, db_file, team,
+                                                                       smtp_server, tmp_path):
+    plan = THREE_STEPS.replace('window = "00:00-24:00"', 'window = "09:00-17:00"').replace(
+        'days = "daily"', 'days = "mon-fri"\ntimezone = "Europe/Berlin"')
+    store.load(conn, "t", write_plan(tmp_path, plan))
+    monday_7 = datetime(2026, 12, 7, 6, tzinfo=UTC)  # 07:00 in Berlin, a working day
+    enroll.enroll(conn, "tester", "intro", ["ada@example.com"], now_=monday_7)
+    assert _state(db_file, "ada@example.com")["next_due_at"] == "2026-12-07T08:00:00Z"
+    assert send_due(conn, now=monday_7) == {}
+    assert smtp_server.messages == []
+
+
 def test_task_step_makes_a_task_for_the_owner(conn, db_file, team, smtp_server, tmp_path, t0):
     plan = THREE_STEPS.replace('body = "Just bumping this up, {{ prospect.first_name }}."',
                                'task = "call"\ntext = "Call {{ prospect.name }}"')
