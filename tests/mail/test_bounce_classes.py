@@ -104,6 +104,9 @@ CASES = {
     "DSN with Auto-Submitted from a plain sender": (
         _dsn("Mail Gateway <mailgw@corp.example>", extra="Auto-Submitted: auto-generated\n"),
         HARD),
+    "DSN from a plain sender with a plain subject: its Content-Type says so": (
+        _dsn("Mail Gateway <mailgw@corp.example>").replace(
+            "Undelivered Mail Returned to Sender", "Your message"), HARD),
     "sendmail text bounce from a plain sender": (SENDMAIL.replace("{extra}", ""), HARD),
     "text bounce from the null sender, no Return-Path, a plain subject": (
         SENDMAIL.replace("{extra}", "").replace("Corp Mail Gateway <mailgw@corp.example>", "<>")

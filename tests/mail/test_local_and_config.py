@@ -40,6 +40,20 @@ def test_sample_maildir_for_the_demo(tmp_path, people, invoke, conn):
     assert state(conn, "bob@example.org")["stage"] == "replied"
 
 
+def test_a_larger_demo_maildir_has_its_two_bounces_only_once(tmp_path):
+    """Past the first six prospects the roles repeat without bounces: the hard-bounce role
+    becomes a reply, the soft-bounce role no answer at all."""
+    people = [{"email": f"p{i}@example.com", "name": f"P{i}"} for i in range(12)]
+    path = tmp_path / "Maildir"
+    n = sample.write_sample_maildir(path, people, ME)
+    inbox = sorted(p.read_bytes() for sub in ("cur", "new") for p in (path / sub).iterdir())
+    assert n == 12 + len(inbox) and len(inbox) == 5 + 4 + 1  # 4: reply, auto, reply, reply
+    assert sum(b"Content-Type: message/delivery-status" in raw for raw in inbox) == 2
+    senders = {line for raw in inbox for line in raw.split(b"\n") if line.startswith(b"From:")}
+    assert b'From: "P9" <p9@example.com>' not in senders  # the soft-bounce role, repeated
+    assert b'From: "P8" <p8@example.com>' in senders  # the hard-bounce role, repeated
+
+
 def test_mbsync_layout_maildir(tmp_path, people, invoke, conn):
     """mbsync's default layout: one directory per folder, the Sent one by its name."""
     t = ago(days=2)

@@ -5,7 +5,10 @@ Date (its ``From_`` line says when it came)."""
 from __future__ import annotations
 
 import mailbox
+import time
 from datetime import timedelta
+
+import pytest
 
 from salescli.core.timeutil import iso
 from salescli.mail import sample
@@ -78,8 +81,18 @@ def test_an_mbox_message_without_a_date_is_dated_by_its_from_line(tmp_path, peop
     assert conn.execute("SELECT count(*) FROM mail_quarantine").fetchone()[0] == 0
 
 
+@pytest.fixture(params=["UTC", "Asia/Tokyo"])
+def machine_zone(request, monkeypatch):
+    """The machine's local time zone (the arrival time must not depend on it)."""
+    monkeypatch.setenv("TZ", request.param)
+    time.tzset()
+    yield request.param
+    monkeypatch.undo()
+    time.tzset()
+
+
 def test_a_message_with_an_unreadable_date_is_dated_by_its_arrival(tmp_path, people, invoke,
-                                                                   conn):
+                                                                   conn, machine_zone):
     box = tmp_path / "Maildir"
     when = ago(days=2)
     raw, _ = sample.reply(people["eve"], ME, when, "Hello", None)
@@ -89,3 +102,82 @@ def test_a_message_with_an_unreadable_date_is_dated_by_its_arrival(tmp_path, peo
     ok(invoke("scan", "--source", f"maildir:{box}"))
     assert state(conn, "eve@example.org")["last_reply_at"] == iso(when)
     assert conn.execute("SELECT count(*) FROM mail_quarantine").fetchone()[0] == 0
+
+
+def test_a_mail_to_a_stranger_and_a_prospect_is_recorded_for_the_prospect(tmp_path, people,
+                                                                          invoke, conn):
+    """Our mail to someone we do not know (To) and to Ada (Cc): the stranger is no
+    prospect (no --create-unknown), Ada's contact is recorded all the same."""
+    t = ago(days=2)
+    raw, _ = sample.outbound(ME, {"email": "stranger@elsewhere.example", "name": "Stan"}, t,
+                             "Intro", cc="Ada <ada@example.com>")
+    sample.write_maildir_message(tmp_path / "mail" / "Sent", raw, t)
+    ok(invoke("scan", "--source", f"maildir:{tmp_path / 'mail'}"))
+    assert kinds(conn, "ada@example.com") == ["email_out"]
+    assert state(conn, "ada@example.com")["stage"] == "contacted"
+    assert conn.execute("SELECT count(*) FROM prospects WHERE email LIKE 'stranger@%'"
+                        ).fetchone()[0] == 0
+
+
+def test_internal_mail_saying_stop_suppresses_nobody(tmp_path, conn, invoke, monkeypatch):
+    """A colleague at our own domain who is also a prospect writes "Stop" to us: internal
+    mail is never an unsubscribe request."""
+    from salescli.pipeline import prospects
+
+    monkeypatch.setenv("SALESCLI_MY_ADDRESSES", f"{ME}, @ours.example")
+    prospects.add(conn, "tester", "colleague@ours.example", name="Col League")
+    t = ago(days=1)
+    sample.write_maildir_message(tmp_path / "Maildir", (
+        f"From: Col League <colleague@ours.example>\nTo: {ME}\nSubject: Stop\n"
+        f"Date: {sample._date(t)}\nMessage-ID: <stop.1@ours.example>\n\nlunch?\n").encode(), t)
+    ok(invoke("scan", "--source", f"maildir:{tmp_path / 'Maildir'}"))
+    assert last_run(conn)["counts"].get("unsubscribed", 0) == 0
+    assert conn.execute("SELECT count(*) FROM suppressions").fetchone()[0] == 0
+
+
+def test_our_address_learned_from_sent_holds_for_the_inbox(tmp_path, people, invoke, conn,
+                                                           monkeypatch):
+    """With no SALESCLI_MY_ADDRESSES, the From of the Sent folder is ours: the Sent folder
+    is read first, so our copy of a mail to Bob in INBOX (a Bcc to ourselves) is our
+    mail to Bob, not mail from a stranger."""
+    monkeypatch.delenv("SALESCLI_MY_ADDRESSES", raising=False)
+    box = tmp_path / "Maildir"
+    t = ago(days=2)
+    raw, _ = sample.outbound(ME, people["ada"], t, "Hi")
+    sample.write_maildir_message(box / ".Sent", raw, t)
+    raw, _ = sample.outbound(ME, people["bob"], t + timedelta(hours=1), "Hi Bob")
+    sample.write_maildir_message(box, raw, t + timedelta(hours=1))
+    ok(invoke("scan", "--source", f"maildir:{box}"))
+    assert kinds(conn, "bob@example.org") == ["email_out"]
+    assert state(conn, "bob@example.org")["stage"] == "contacted"
+
+
+def test_an_auto_reply_whose_text_cannot_be_read_is_recorded_and_the_log_says_why(
+        tmp_path, people, invoke, conn):
+    """A charset Python knows but cannot decode with replacements (idna): the text is
+    skipped with a warning naming the message and the error; the auto-reply counts."""
+    box = tmp_path / "Maildir"
+    t = ago(days=1)
+    raw, _ = sample.auto_reply(people["ada"], ME, t, "Hello")
+    raw = raw.replace(b"charset=utf-8", b"charset=idna")
+    path = sample.write_maildir_message(box, raw, t)
+    result = invoke("scan", "--source", f"maildir:{box}")
+    ok(result)
+    [warning] = [ln for ln in result.stderr.splitlines() if "text not readable" in ln]
+    assert f"{path.name}: text not readable (UnicodeError: " in warning
+    assert kinds(conn, "ada@example.com") == ["auto_reply"]
+
+
+def test_mail_in_the_sent_folder_from_an_unlisted_alias_is_ours(tmp_path, people, invoke, conn,
+                                                                monkeypatch):
+    """Only me@ours.example is listed as ours, but the Sent folder holds a mail to Ada sent
+    as team@ours.example: whatever its From, mail in Sent is mail we sent."""
+    monkeypatch.setenv("SALESCLI_MY_ADDRESSES", ME)
+    box = tmp_path / "Maildir"
+    t = ago(days=2)
+    (box / "cur").mkdir(parents=True)  # an (empty) INBOX: a Maildir++ with .Sent
+    raw, _ = sample.outbound("team@ours.example", people["ada"], t, "Hi")
+    sample.write_maildir_message(box / ".Sent", raw, t)
+    ok(invoke("scan", "--source", f"maildir:{box}"))
+    assert kinds(conn, "ada@example.com") == ["email_out"]
+    assert state(conn, "ada@example.com")["stage"] == "contacted"

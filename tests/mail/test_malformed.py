@@ -109,3 +109,50 @@ def test_a_message_that_fails_to_record_is_quarantined_alone(mailbox, people, in
         {"Re: fine", "Re: also fine"}
     counts = last_run(conn)["counts"]
     assert (counts["seen"], counts["replies"], counts["quarantined"]) == (3, 2, 1)
+
+
+def test_a_parser_failure_quarantines_each_message_it_hits_and_the_scan_goes_on(
+        tmp_path, people, invoke, conn, monkeypatch):
+    """No known input breaks the header parser, so a fault stands in for a parser bug on
+    hostile input: each message it hits is quarantined on its own (two of them, not one
+    taken for the other's duplicate) with the error, and the rest is recorded."""
+    from salescli.mail import parse
+
+    real = parse.header_items
+
+    def failing(raw: bytes):
+        if b"X-Poison" in raw:
+            raise RuntimeError("boom")
+        return real(raw)
+
+    monkeypatch.setattr(parse, "header_items", failing)
+    box = tmp_path / "Maildir"
+    when = ago(days=1)
+    for n in (1, 2):
+        sample.write_maildir_message(box, (
+            f"From: eve@example.org\nTo: {ME}\nSubject: poison {n}\nX-Poison: {n}\n"
+            f"Date: {D}\n\nhi\n").encode(), when)
+    good, _ = sample.reply(people["ada"], ME, when, "Hello", None)
+    sample.write_maildir_message(box, good, when)
+    ok(invoke("scan", "--source", f"maildir:{box}"))
+    assert [r[0] for r in conn.execute("SELECT reason FROM mail_quarantine ORDER BY id")] == \
+        ["headers could not be parsed (RuntimeError: boom)"] * 2
+    assert conn.execute("SELECT count(*) FROM interactions i JOIN prospects p ON"
+                        " p.id = i.prospect_id WHERE p.email = 'ada@example.com'"
+                        ).fetchone()[0] == 1
+
+
+
+def test_a_huge_header_in_a_maildir_is_quarantined_with_the_size_of_the_header(
+        tmp_path, people, invoke, conn):
+    """The reason states the header block's size: the header up to the first empty line,
+    not the paragraphs of the text after it."""
+    refs = " ".join(f"<ref{i}@x.example>" for i in range(40000))
+    raw = (f"From: ada@example.com\nTo: {ME}\nSubject: big\nDate: {D}\n"
+           f"Message-ID: <m3@x.example>\nReferences: {refs}\n\nfirst paragraph\n\n"
+           "second paragraph\n").encode()
+    size = raw.index(b"\n\n") + 2
+    sample.write_maildir_message(tmp_path / "Maildir", raw, ago(days=1))
+    ok(invoke("scan", "--source", f"maildir:{tmp_path / 'Maildir'}"))
+    assert [r[0] for r in conn.execute("SELECT reason FROM mail_quarantine")] == \
+        [f"header block too large ({size} bytes > {512 * 1024})"]

@@ -412,3 +412,25 @@ def test_replaying_a_few_prospects_does_not_read_everyone_elses_mail(tmp_path):
     after = _vm_steps(conn, ids)
     assert after <= before * 1.5 + 5, (before, after)
     conn.close()
+
+
+def test_a_lead_created_by_a_failed_message_is_created_again_by_the_next(tmp_path, people,
+                                                                         invoke, conn,
+                                                                         monkeypatch):
+    """With --create-unknown, our mail to a new lead (Nina) and to an address no prospect
+    can have fails after Nina was created; its rollback takes Nina away, so her reply
+    later in the same batch creates her again and is recorded (not pinned on the
+    rolled-back prospect)."""
+    monkeypatch.setenv("SALESCLI_MY_ADDRESSES", ME)  # both in one folder: one batch
+    path = tmp_path / "Maildir"
+    t = ago(days=3)
+    raw, mid = sample.outbound(ME, {"email": "nina@new.example", "name": "Nina"}, t, "Hello",
+                               cc="x@-weird.example")
+    sample.write_maildir_message(path, raw, t)
+    raw, _ = sample.reply({"email": "nina@new.example", "name": "Nina"}, ME,
+                          t + timedelta(hours=1), "Hello", mid)
+    sample.write_maildir_message(path, raw, t + timedelta(hours=1))
+    ok(invoke("scan", "--source", f"maildir:{path}", "--create-unknown"))
+    [reason] = [r[0] for r in conn.execute("SELECT reason FROM mail_quarantine")]
+    assert reason.startswith("processing failed") and "-weird.example" in reason
+    assert kinds(conn, "nina@new.example") == ["email_in"]

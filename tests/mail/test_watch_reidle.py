@@ -18,13 +18,14 @@ from tests.mail.test_watch import PEOPLE, _make_db, _outbound, _stage, _stop, _w
 
 
 @contextmanager
-def watching(server, db_file, retries: str) -> Iterator[tuple]:
+def watching(server, db_file, retries: str, timeout: str = "10") -> Iterator[tuple]:
     """A watcher (interval 900 s: only IDLE sees new mail) past its first cycle, with the
     mailbox and the lines of its log; stopped with SIGTERM at the end."""
     box = new_mailbox(server)
     _make_db(db_file)
     _outbound(box, PEOPLE[:1], ago(days=1))
-    env = cli_env(**box.env(SALESCLI_IMAP_RETRIES=retries), SALESCLI_DB=str(db_file))
+    env = cli_env(**box.env(SALESCLI_IMAP_RETRIES=retries, SALESCLI_IMAP_TIMEOUT=timeout),
+                  SALESCLI_DB=str(db_file))
     proc = start_cli("scan", "--watch", "--interval", "900", env=env)
     lines = _lines_of(proc.stderr)
     try:
@@ -98,3 +99,19 @@ def test_a_server_killed_without_bye_is_noticed_and_logged(own_dovecot, tmp_path
     # The first retry after a working IDLE waits a jittered half to whole second, as it says.
     pause = float(re.search(r"reconnecting in (\d+\.\d+)s", warning)[1])
     assert 0.5 <= pause <= 1.0, warning
+
+
+def test_sigterm_ends_the_watcher_while_the_server_hangs(own_dovecot, tmp_path, db_file):
+    """The server stops answering (SIGSTOP) while INBOX is held in IDLE: SIGTERM still ends
+    the watcher in seconds, not after the IMAP timeout (120 s here) of the IDLE's DONE."""
+    with watching(own_dovecot, db_file, retries="0", timeout="120") as (box, proc, lines):
+        box.append("INBOX", sample.reply(PEOPLE[0], ME, ago(hours=1), "Hello", None)[0])
+        _wait_until(lambda: _stage(db_file, PEOPLE[0]["email"]) == "replied", proc,
+                    "the reply via IDLE", timeout=60)
+        os.killpg(own_dovecot._proc.pid, signal.SIGSTOP)  # the master and its imap processes
+        try:
+            proc.send_signal(signal.SIGTERM)
+            proc.wait(timeout=60)
+        finally:
+            os.killpg(own_dovecot._proc.pid, signal.SIGCONT)
+    assert proc.returncode == 0

@@ -48,6 +48,8 @@ CASES = [
     (NAMED + 'days = "mon-wed-fri"\n' + MAIL,
      "days 'mon-wed-fri' is not days like mon-fri or mon,wed,fri"),
     (NAMED + 'days = ","\n' + MAIL, "days ',' names no day"),
+    (NAMED + '[[steps]]\nsubject = "Hi {{ nmae }}"\nbody = "b"\n',
+     "sequence 'x' step 1 subject: undefined variable 'nmae'"),
     (NAMED + 'timezone = "Mars/Base"\n' + MAIL,
      "timezone 'Mars/Base' is not a known time zone (e.g. Europe/Berlin)"),
 ]

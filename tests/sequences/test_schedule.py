@@ -77,6 +77,8 @@ RECEIVED = datetime(2026, 12, 1, 9, tzinfo=UTC)
     ("Automatic reply: back on December 14th", date(2026, 12, 14)),
     ("Back on December 14, 2026", date(2026, 12, 14)),         # month first, with its year
     ("Back on December 14, 2025", None),                      # a stated past year stays past
+    ("Out of office until 4 January 2027", date(2027, 1, 4)),   # day first, with its year
+    ("Back on 1 December", None),               # the day it came: not a date after it
     ("OOO until 2026-12-20", date(2026, 12, 20)),
     ("Abwesend bis 14.12.", date(2026, 12, 14)),
     ("I am back on Monday, 4 January", date(2027, 1, 4)),     # next year

@@ -182,6 +182,36 @@ def test_daily_cap_sends_follow_ups_first_and_min_gap_waits(conn, db_file, intro
     assert send_due(conn, now=t0 + timedelta(days=1), sleep=slept.append) == {"sent": 1}
 
 
+def test_send_inside_an_open_transaction_is_refused_and_sends_nothing(conn, db_file, intro,
+                                                                      team, smtp_server, t0):
+    """Each step commits on its own, so a caller holding a transaction is told so."""
+    from salescli.core.db import transaction
+    from salescli.core.errors import SalescliError
+
+    enroll.enroll(conn, "tester", "intro", ["ada@example.com"], now_=t0)
+    with transaction(conn):
+        with pytest.raises(SalescliError) as exc:
+            send_due(conn, now=t0)
+    assert str(exc.value) == ("send must run outside a transaction (each step is committed on"
+                              " its own)")
+    assert smtp_server.messages == []
+    assert _state(db_file, "ada@example.com")["step"] == 0
+
+
+def test_min_gap_holds_from_one_run_to_the_next(conn, db_file, intro, team, smtp_server, t0,
+                                                monkeypatch):
+    """A run that starts 10 s after the last mail of the sender waits out the rest of the
+    gap before its first mail (cron may start runs closer together than the gap)."""
+    monkeypatch.setenv("SALESCLI_SEND_MIN_GAP", "45")
+    enroll.enroll(conn, "tester", "intro", ["ada@example.com"], now_=t0)
+    slept: list[float] = []
+    assert send_due(conn, now=t0, sleep=slept.append) == {"sent": 1}
+    assert slept == []  # nothing sent by this sender before
+    enroll.enroll(conn, "tester", "intro", ["bob@example.org"], now_=t0 + timedelta(seconds=10))
+    assert send_due(conn, now=t0 + timedelta(seconds=10), sleep=slept.append) == {"sent": 1}
+    assert len(slept) == 1 and 34 < slept[0] <= 35
+
+
 def test_sending_window_days_and_zone(conn, db_file, team, smtp_server, tmp_path):
     plan = THREE_STEPS.replace('window = "00:00-24:00"', 'window = "09:00-17:00"').replace(
         'days = "daily"', 'days = "mon-fri"\ntimezone = "Europe/Berlin"')
@@ -198,6 +228,18 @@ def test_sending_window_days_and_zone(conn, db_file, team, smtp_server, tmp_path
     assert send_due(conn, now=datetime(2026, 12, 8, 8, 0, tzinfo=UTC)) == {"sent": 1}
 
 
+def test_enrolled_before_the_window_opens_the_first_mail_waits_for_it(conn, db_file, team,
+                                                                       smtp_server, tmp_path):
+    plan = THREE_STEPS.replace('window = "00:00-24:00"', 'window = "09:00-17:00"').replace(
+        'days = "daily"', 'days = "mon-fri"\ntimezone = "Europe/Berlin"')
+    store.load(conn, "t", write_plan(tmp_path, plan))
+    monday_7 = datetime(2026, 12, 7, 6, tzinfo=UTC)  # 07:00 in Berlin, a working day
+    enroll.enroll(conn, "tester", "intro", ["ada@example.com"], now_=monday_7)
+    assert _state(db_file, "ada@example.com")["next_due_at"] == "2026-12-07T08:00:00Z"
+    assert send_due(conn, now=monday_7) == {}
+    assert smtp_server.messages == []
+
+
 def test_task_step_makes_a_task_for_the_owner(conn, db_file, team, smtp_server, tmp_path, t0):
     plan = THREE_STEPS.replace('body = "Just bumping this up, {{ prospect.first_name }}."',
                                'task = "call"\ntext = "Call {{ prospect.name }}"')
@@ -210,6 +252,24 @@ def test_task_step_makes_a_task_for_the_owner(conn, db_file, team, smtp_server, 
                      "source": "sequence:intro:2"}]
     assert send_due(conn, now=t0 + timedelta(days=5)) == {"sent": 1}
     assert _state(db_file, "ada@example.com")["state"] == "finished"
+
+
+def test_a_mail_in_other_letters_arrives_as_written(conn, team, smtp_server, tmp_path, t0):
+    """A subject and body beyond ASCII (and a line longer than SMTP's 998) go out encoded
+    (encoded words, quoted-printable UTF-8) and read back exactly as written."""
+    long_line = "Zoë " * 300
+    plan = THREE_STEPS.replace("Quick question, {{ prospect.first_name }}",
+                               "Grüße, {{ prospect.first_name }}").replace(
+        "would {{ company.name }} like a demo?", "schöne Grüße an {{ company.name }}!\n"
+        + long_line)
+    store.load(conn, "t", write_plan(tmp_path, plan))
+    enroll.enroll(conn, "tester", "intro", ["ada@example.com"], now_=t0)
+    assert send_due(conn, now=t0) == {"sent": 1}
+    msg = smtp_server.messages[0].message
+    assert msg["Subject"] == "Grüße, Ada"
+    assert msg["Content-Transfer-Encoding"] == "quoted-printable"
+    assert msg.get_content().replace("\r\n", "\n") == \
+        f"Hi Ada,\nschöne Grüße an Lovelace Ltd!\n{long_line}\nmaria\n"
 
 
 def test_paused_sequence_sends_nothing_until_resumed(conn, intro, team, smtp_server, t0):

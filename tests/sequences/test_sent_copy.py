@@ -148,10 +148,13 @@ def test_an_unknown_imap_account_is_one_error_line(conn, intro, team, smtp_serve
                                                    invoke, tmp_path, monkeypatch):
     from tests.support.cli import fails
 
-    _config(tmp_path, monkeypatch, mailbox, smtp_server, imap_account='"nobody"')
+    archive = ('\n[[accounts]]\nname = "archive"\nhost = "127.0.0.1"\n'
+               'user = "archive@ours.example"\npassword_env = "MARIA_IMAP_PASSWORD"\n')
+    _config(tmp_path, monkeypatch, mailbox, smtp_server, imap_account='"nobody"',
+            extra=archive)
     # The line names the setting, the value and the accounts there are to choose from.
-    fails(invoke("send"), f"senders.{ME}.imap_account 'nobody'",
-          "is not a configured IMAP account (accounts: maria)")
+    assert fails(invoke("send")) == (f"Error: senders.{ME}.imap_account 'nobody' is not a"
+                                     " configured IMAP account (accounts: archive, maria)")
     assert smtp_server.messages == []
 
 

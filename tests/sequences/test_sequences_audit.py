@@ -47,7 +47,8 @@ def test_the_enrolment_is_audited_with_its_first_due_time(conn, db_file, intro, 
     assert row["after"]["next_due_at"] == iso(t0)
 
 
-def test_a_delay_is_audited_with_its_reason(conn, db_file, intro, team, smtp_server, t0):
+def test_a_delay_is_audited_with_its_reason(conn, db_file, intro, team, smtp_server, t0,
+                                            invoke):
     enroll.enroll(conn, "tester", "intro", ["ada@example.com"], now_=t0)
     send_due(conn, now=t0)
     ooo_at = t0 + timedelta(days=2)
@@ -59,6 +60,11 @@ def test_a_delay_is_audited_with_its_reason(conn, db_file, intro, team, smtp_ser
     assert row["before"] == {"next_due_at": iso(t0 + timedelta(days=3))}
     assert row["after"] == {"next_due_at": iso(ooo_at + timedelta(days=3)),
                             "reason": "out of office"}
+    # and it is in Ada's history
+    shown = json.loads(ok(invoke("activity", "--prospect", "ada@example.com", "--format",
+                                 "json")))
+    assert [(r["action"], r["entity"]) for r in shown if r["actor"] == "send"][-1] == \
+        ("delay", "enrollment")
 
 
 def test_each_sent_mail_records_its_step_and_the_last_one_finishes(conn, db_file, intro, team,
