@@ -149,9 +149,11 @@ def syslog_address(value: str) -> str | tuple[str, int]:
     if ":" not in value:  # a host alone: syslog's own UDP port there
         return (value, logging.handlers.SYSLOG_UDP_PORT)
     host, _, port = value.rpartition(":")
-    if port.isdigit() and not 0 < int(port) < 65536:
-        raise ValueError(f"port {port} is not 1-65535")  # a warning: logging goes on
-    return (host or "localhost", int(port) if port.isdigit() else 514)
+    if port and not port.isdigit():  # a typo must not mean port 514
+        raise ValueError(f"port {port!r} is not a number")  # a warning: logging goes on
+    if port and not 0 < int(port) < 65536:
+        raise ValueError(f"port {port} is not 1-65535")
+    return (host or "localhost", int(port) if port else 514)
 
 
 def _syslog_handler(value: str) -> logging.Handler:

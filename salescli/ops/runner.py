@@ -32,9 +32,9 @@ _NAME_MAX = 255  # bytes in a file name (ext4, XFS, APFS)
 # digits of the whole name's hash tell apart names cut alike (any number that fits would do).
 _LOCK_NAME_KEPT = _NAME_MAX // 2
 _LOCK_DIGEST_CHARS = 16
-# Jobs that only read the database: run on a path where there is none (a mistyped
-# SALESCLI_DB), they must say so, not create an empty database and work on that.
-READS_ONLY = frozenset({"backup"})
+# Jobs whose work is the database as it is (a backup copies it): run on a path where there
+# is none (a mistyped SALESCLI_DB), they must say so, not create an empty one and copy that.
+NEEDS_DATABASE = frozenset({"backup"})
 
 
 @dataclass
@@ -93,9 +93,9 @@ def job_lock(db_file: Path, job: str) -> Iterator[None]:
 @contextmanager
 def run_job(job: str, db_file: str | os.PathLike | None = None) -> Iterator[JobRun]:
     """Run ``job`` under its lock with a job_runs row; failures are recorded then re-raised.
-    A job in ``READS_ONLY`` refuses a database that is not there (NotFound)."""
+    A job in ``NEEDS_DATABASE`` refuses a database that is not there (NotFound)."""
     path = db_path(db_file)
-    if job in READS_ONLY and not path.exists():
+    if job in NEEDS_DATABASE and not path.exists():
         raise NotFound("database", str(path))
     with job_lock(path, job):
         conn = open_write(path)

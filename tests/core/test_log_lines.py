@@ -169,6 +169,17 @@ def test_syslog_to_a_host_without_a_port_goes_to_port_514_there(monkeypatch, hos
     assert _syslog_line(monkeypatch, server, host).endswith("WARNING [notify] notify slow\x00")
 
 
+def test_syslog_to_a_host_and_an_empty_port_goes_to_port_514_there(monkeypatch):
+    server = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    try:
+        server.bind(("127.0.0.2", 514))
+    except OSError as exc:
+        server.close()
+        pytest.skip(f"cannot listen on UDP 127.0.0.2:514 here: {exc}")
+    assert _syslog_line(monkeypatch, server, "127.0.0.2:").endswith(
+        "WARNING [notify] notify slow\x00")
+
+
 def test_syslog_to_an_ipv6_host_and_port(monkeypatch):
     # the port is after the last colon: ::1:PORT is the IPv6 loopback at PORT
     try:

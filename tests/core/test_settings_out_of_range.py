@@ -6,6 +6,8 @@ the system refuses (a 300-byte file name): now one line naming it, as cp(1) woul
 
 from __future__ import annotations
 
+import pytest
+
 from tests.support.cli import fails, ok, query
 
 HUGE = "99999999999999999999"
@@ -19,6 +21,34 @@ def test_a_syslog_port_out_of_range_is_a_warning_and_the_command_runs(invoke, co
         assert result.exit_code == 0, result.output
         assert (f"SALESCLI_LOG_SYSLOG '127.0.0.1:{port}' cannot be used: port {port} is not"
                 " 1-65535") in result.stderr
+
+
+def test_a_syslog_port_that_is_no_number_is_a_warning_not_port_514(invoke, conn, monkeypatch):
+    """A typo in the port (``:51x``) is said, as a port past 65535 is; it used to send the
+    log to port 514 without a word."""
+    import socket
+
+    server = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    try:
+        server.bind(("127.0.0.1", 514))  # where the typo went
+    except OSError as exc:
+        server.close()
+        pytest.skip(f"cannot listen on UDP 514 here: {exc}")
+    try:
+        monkeypatch.setenv("SALESCLI_LOG_SYSLOG", "127.0.0.1:51x")
+        result = invoke("prospects", "add", "a@b.example")
+        assert result.exit_code == 0, result.output
+        assert ("SALESCLI_LOG_SYSLOG '127.0.0.1:51x' cannot be used: port '51x' is not a"
+                " number") in result.stderr
+        server.sendto(b"sentinel", server.getsockname())  # after anything logging sent
+        server.settimeout(10)
+        assert server.recv(4096) == b"sentinel"
+    finally:
+        server.close()
+        monkeypatch.delenv("SALESCLI_LOG_SYSLOG")
+        from salescli.core.log import setup_logging
+
+        setup_logging()
 
 
 def test_a_lock_directory_that_is_a_file_is_named(invoke, conn, tmp_path, monkeypatch):

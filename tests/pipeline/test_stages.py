@@ -142,3 +142,10 @@ def test_moving_a_stages_prospects_to_itself_is_one_exact_error(invoke, three):
     assert fails(invoke("stages", "remove", "contacted", "--move-to", "contacted")) == \
         "Error: --move-to 'contacted' is the stage being removed"
     assert "contacted" in names(invoke)
+
+
+def test_an_open_stage_added_to_a_pipeline_of_open_stages_goes_last(invoke, sales):
+    for name in ("won", "lost"):
+        ok(invoke("stages", "remove", name))
+    ok(invoke("stages", "add", "extra"))
+    assert names(invoke) == ["lead", "contacted", "replied", "meeting", "proposal", "extra"]

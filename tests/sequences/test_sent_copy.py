@@ -15,7 +15,7 @@ from tests.support.cli import ok, query
 
 
 def _config(tmp_path, monkeypatch, box, smtp_server, imap_account: str = '"maria"',
-            retries: int = 3, extra: str = "") -> None:
+            retries: int = 3, extra: str = "", sent_folder: bool = True) -> None:
     """SALESCLI_CONFIG: maria's IMAP account and her sender table (SMTP to aiosmtpd)."""
     smtp = smtp_server.env()
     monkeypatch.setenv("MARIA_IMAP_PASSWORD", box.server.password(box.user))
@@ -40,6 +40,8 @@ smtp_ssl = "none"
 imap_account = {imap_account}
 """)
     monkeypatch.setenv("SALESCLI_CONFIG", str(path))
+    if not sent_folder:
+        return
     client = box.client()
     try:
         client.create_folder("Sent")  # every real mailbox has one
@@ -72,7 +74,9 @@ def test_sent_mail_is_appended_seen_and_scanned_once(conn, db_file, intro, team,
                                                      monkeypatch):
     _config(tmp_path, monkeypatch, mailbox, smtp_server)
     enroll.enroll(conn, "tester", "intro", ["ada@example.com", "bob@example.org"], now_=t0)
-    ok(invoke("send"))
+    result = invoke("send")
+    ok(result)
+    assert "has no Sent folder" not in result.stderr
     ledger = sorted(r["message_id"] for r in query(db_file, "SELECT message_id FROM sends"
                                                             " WHERE state = 'sent'"))
     assert len(ledger) == 2
@@ -189,6 +193,21 @@ def test_a_sender_with_a_gap_files_each_mail_dated_when_it_was_sent(
     finally:
         client.logout()
     assert [d.astimezone(UTC) for d in dates] == [t0, t0]
+
+
+def test_a_mailbox_without_a_sent_folder_gets_no_copy_and_says_so_once(
+        conn, db_file, intro, team, smtp_server, mailbox, t0, invoke, tmp_path, monkeypatch):
+    """maria's mailbox has no Sent folder: both mails go out, none is counted as filed, and
+    one warning says why (a mailbox with a Sent folder gets none: the test above)."""
+    _config(tmp_path, monkeypatch, mailbox, smtp_server, sent_folder=False)
+    enroll.enroll(conn, "tester", "intro", ["ada@example.com", "bob@example.org"], now_=t0)
+    result = invoke("send")
+    ok(result)
+    assert len(smtp_server.messages) == 2
+    assert [ln.split("] ", 1)[-1] for ln in result.stderr.splitlines() if "Sent" in ln] == \
+        ["account maria has no Sent folder: sequence mail is not filed"]
+    run = query(db_file, "SELECT counts FROM job_runs WHERE job = 'send'")[-1]
+    assert json.loads(run["counts"]) == {"sent": 2}
 
 
 def test_a_sender_without_a_mailbox_sends_and_is_not_counted_as_filed(
