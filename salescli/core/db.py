@@ -131,12 +131,18 @@ def busy_timeout_ms() -> int:
     return number("SALESCLI_BUSY_TIMEOUT_MS", DEFAULT_BUSY_TIMEOUT_MS)
 
 
+def must_exist(path: str | os.PathLike) -> None:
+    """Refuse a database file that is not there (SchemaError): what reads and jobs need."""
+    if not Path(path).exists():
+        raise SchemaError(f"database {str(path)!r} does not exist; run: salescli init")
+
+
 def connect(path: str | os.PathLike, *, create: bool = False) -> sqlite3.Connection:
     """Open a connection in autocommit mode with our pragmas; transactions are explicit."""
     path = Path(path)
-    if not path.exists():
-        if not create:
-            raise SchemaError(f"database {str(path)!r} does not exist; run: salescli init")
+    if not create:
+        must_exist(path)
+    elif not path.exists():
         create_private(path)
     conn = sqlite3.connect(path, isolation_level=None, check_same_thread=False,
                            factory=Connection)

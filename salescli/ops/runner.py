@@ -21,9 +21,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from salescli.core.db import db_path, make_private_dirs, open_write, transaction
+from salescli.core.db import db_path, make_private_dirs, must_exist, open_write, transaction
 from salescli.core.enums import JobStatus
-from salescli.core.errors import InvalidValue, JobLocked, NotFound
+from salescli.core.errors import InvalidValue, JobLocked
 from salescli.core.timeutil import now
 
 log = logging.getLogger("salescli.jobs")
@@ -32,9 +32,7 @@ _NAME_MAX = 255  # bytes in a file name (ext4, XFS, APFS)
 # digits of the whole name's hash tell apart names cut alike (any number that fits would do).
 _LOCK_NAME_KEPT = _NAME_MAX // 2
 _LOCK_DIGEST_CHARS = 16
-# Jobs whose work is the database as it is (a backup copies it): run on a path where there
-# is none (a mistyped SALESCLI_DB), they must say so, not create an empty one and copy that.
-NEEDS_DATABASE = frozenset({"backup"})
+_CREATES = frozenset({"scan"})  # jobs that may make the database (see run_job)
 
 
 @dataclass
@@ -93,10 +91,16 @@ def job_lock(db_file: Path, job: str) -> Iterator[None]:
 @contextmanager
 def run_job(job: str, db_file: str | os.PathLike | None = None) -> Iterator[JobRun]:
     """Run ``job`` under its lock with a job_runs row; failures are recorded then re-raised.
-    A job in ``NEEDS_DATABASE`` refuses a database that is not there (NotFound)."""
+
+    A job works on the data that is there: on a path where there is none (a mistyped
+    SALESCLI_DB in cron, a new disk before its restore) it fails (SchemaError) rather than
+    create an empty database, back it up or replicate it (the newest copy to restore from
+    would be empty) and log "ok" every night. ``scan`` brings data in, like ``prospects
+    add``: it creates the database on first use (on a wrong path it reads into a new one
+    and the right one's checkpoints are untouched)."""
     path = db_path(db_file)
-    if job in NEEDS_DATABASE and not path.exists():
-        raise NotFound("database", str(path))
+    if job not in _CREATES:
+        must_exist(path)
     with job_lock(path, job):
         conn = open_write(path)
         try:

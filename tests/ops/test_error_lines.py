@@ -105,14 +105,29 @@ def test_options_that_do_not_go_together_are_a_usage_error(invoke, db_file, tmp_
     assert not (tmp_path / "out").exists()
 
 
-def test_a_backup_of_a_database_that_is_not_there_is_an_error_and_creates_nothing(
-        invoke, tmp_path):
-    """A mistyped SALESCLI_DB (or --db) in the backup cron job: one Error: line, exit 1; not
-    a new empty database at that path, backed up every night as if all were well."""
+@pytest.mark.parametrize("args", [
+    ("db", "backup", "{tmp}/backups"), ("db", "cleanup"), ("db", "optimize"),
+    ("db", "replicate"), ("rollup",), ("forecast", "refresh"), ("notify",), ("send",),
+    ("report", "weekly", "-o", "{tmp}/r.html"),
+], ids=lambda args: " ".join(args[:2]))
+def test_a_job_on_a_database_that_is_not_there_is_an_error_and_creates_nothing(
+        invoke, tmp_path, monkeypatch, args):
+    """A mistyped SALESCLI_DB (or --db) in a cron job: one Error: line, exit 1; not a new
+    empty database at that path, scanned, backed up or replicated every night as if all
+    were well (a replica of the empty file would be the newest one to restore from)."""
+    monkeypatch.setenv("SALESCLI_REPLICA_URL", f"file://{tmp_path}/replica")
     typo = tmp_path / "sales-typo.db"
-    assert fails(invoke("--db", typo, "db", "backup", tmp_path / "backups")) == \
-        f"Error: database {str(typo)!r} not found"
-    assert sorted(p.name for p in tmp_path.iterdir()) == []
+    result = invoke("--db", typo, *(a.format(tmp=tmp_path) for a in args))
+    assert fails(result) == f"Error: database {str(typo)!r} does not exist; run: salescli init"
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_a_scan_makes_the_database_on_first_use(invoke, tmp_path):
+    """scan brings data in, as prospects add does: a new database, not an error."""
+    (tmp_path / "Maildir" / "cur").mkdir(parents=True)
+    new = tmp_path / "new.db"
+    assert invoke("--db", new, "scan", "--source", f"maildir:{tmp_path}/Maildir").exit_code == 0
+    assert sqlite3.connect(new).execute("SELECT count(*) FROM job_runs").fetchone()[0] == 1
 
 
 def test_the_library_backup_refuses_a_database_that_is_not_there(tmp_path):
