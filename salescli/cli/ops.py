@@ -302,9 +302,6 @@ def db_replicate(url: str | None) -> None:
     url = replication.replica_url(url)
     if url is None:
         raise click.UsageError("no replica: give --to URL or set SALESCLI_REPLICA_URL")
-    if not settings().db.exists():  # never create (and replicate) an empty database
-        raise click.ClickException(f"database {str(settings().db)!r} does not exist; "
-                                   "run: salescli init")
     replication.retention()  # a bad setting is the user's Error: line, before the job starts
 
     def started(rep: Any) -> None:
