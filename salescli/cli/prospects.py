@@ -266,6 +266,10 @@ def forget_cmd(email, yes) -> None:
     counts = forget(conn, settings().actor, email)
     click.echo(f"forgot {email}: {counts['interactions']} interactions deleted, "
                f"{counts['activities_redacted']} audit rows redacted")
+    if counts["wal_kept"]:
+        click.echo("note: another process is reading an older snapshot of the database (a"
+                   " replicator keeps one), so the erased pages leave its write-ahead log"
+                   " at the next checkpoint, not now", err=True)
 
 
 @prospects.command("export")

@@ -5,7 +5,8 @@ sequence enrollments (with their send ledger) are deleted; personal values insid
 audit JSON are redacted; one tombstone activity without personal data records that
 it happened. A do-not-contact entry stays (it is what keeps the person unmailed).
 Freed pages are zeroed (``secure_delete``) and the WAL is checkpointed so no copy
-lingers on disk.
+lingers on disk; a reader that keeps an old snapshot open (``db replicate``'s Litestream
+always does) defers that to the next checkpoint, and the caller is told.
 """
 
 from __future__ import annotations
@@ -16,11 +17,16 @@ from collections.abc import Iterator
 from typing import Any
 
 from salescli.core import audit
-from salescli.core.db import transaction
+from salescli.core.db import busy_timeout_ms, transaction
 from salescli.core.errors import NotFound
 from salescli.pipeline.prospects import normalise_email, resolve
 
 REDACTED = "[forgotten]"
+
+# How long forget waits for readers of an older snapshot before it empties the WAL.
+# Emptying it holds every writer back while it waits, and a replicator holds a snapshot
+# for as long as it runs: past this, the next checkpoint (Litestream's own) finishes it.
+CHECKPOINT_WAIT_MS = 2000
 
 
 def _redact(value: Any, needles: list[str]) -> Any:
@@ -62,8 +68,8 @@ def _mentions(addresses: list[str]) -> tuple[str, list[str]]:
 
 
 def forget(conn: sqlite3.Connection, actor: str, email: str) -> dict[str, int]:
-
-    """Erase the prospect with this address; returns counts of what was removed.
+    """Erase the prospect with this address; returns counts of what was removed, and
+    ``wal_kept`` 1 when a reader kept the WAL (and the erased pages in it) from emptying.
 
     Also works when the prospect itself is gone (hard-deleted, or merged into another)
     but audit rows still carry the address. Given one of a prospect's other addresses, it
@@ -133,6 +139,17 @@ def forget(conn: sqlite3.Connection, actor: str, email: str) -> dict[str, int]:
         counts = {"interactions": interactions, "activities_redacted": own + others}
         audit.record(conn, actor, "forget", "prospect", p["id"] if p else min(ids, default=None),
                      None, {"forgotten": True, **counts})
-    conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+    counts["wal_kept"] = 0 if _empty_wal(conn) else 1
     conn.execute("PRAGMA secure_delete = OFF")
     return counts
+
+
+def _empty_wal(conn: sqlite3.Connection) -> bool:
+    """Checkpoint the WAL and truncate it, waiting at most CHECKPOINT_WAIT_MS for readers;
+    False when one still reads an older snapshot (SQLite then copies what it can)."""
+    conn.execute(f"PRAGMA busy_timeout = {min(CHECKPOINT_WAIT_MS, busy_timeout_ms())}")
+    try:
+        busy = conn.execute("PRAGMA wal_checkpoint(TRUNCATE)").fetchone()[0]
+    finally:
+        conn.execute(f"PRAGMA busy_timeout = {busy_timeout_ms()}")
+    return not busy

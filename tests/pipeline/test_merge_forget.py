@@ -10,6 +10,8 @@ import pytest
 from tests.support.cli import (
     activities,
     assert_fts_in_sync,
+    cli_process,
+    connect,
     db_state,
     fails,
     ok,
@@ -226,3 +228,30 @@ def test_forget_redacts_only_the_mention_in_someone_elses_deleted_record(invoke,
     assert update["after"] == {"name": "Referrer Rex"}
     assert delete["before"]["email"] == "ref@example.com"
     assert delete["before"]["notes"] == "[forgotten]"
+
+
+def test_forget_beside_a_reader_of_an_old_snapshot_ends_at_once_and_says_so(twins):
+    # `db replicate`'s Litestream keeps a read transaction open for as long as it runs.
+    # forget used to wait the whole busy timeout (30 s by default) for it to end, holding
+    # every other writer back, before it gave up emptying the WAL without a word.
+    reader = connect(twins)
+    reader.execute("BEGIN")
+    reader.execute("SELECT count(*) FROM prospects").fetchone()
+    try:
+        proc = cli_process(twins, "prospects", "forget", "ada@example.com", "--yes",
+                           env={"SALESCLI_BUSY_TIMEOUT_MS": "600000"})
+        out, err = proc.communicate(timeout=60)
+        assert b"ada@example.com" in _all_bytes(twins)  # what the note is about
+    finally:
+        reader.close()
+    assert proc.returncode == 0, err
+    assert out.startswith("forgot ada@example.com: ")
+    assert err.startswith("note: another process is reading an older snapshot of the"
+                          " database (a replicator keeps one), so the erased pages leave"
+                          " its write-ahead log at the next checkpoint, not now")
+    assert scalar(twins, "SELECT count(*) FROM prospects WHERE email = 'ada@example.com'") == 0
+    # The reader gone, the next erasure empties the WAL and says nothing more.
+    proc = cli_process(twins, "prospects", "forget", "bob@example.org", "--yes")
+    out, err = proc.communicate(timeout=60)
+    assert (proc.returncode, err) == (0, "")
+    assert b"ada@example.com" not in _all_bytes(twins)
