@@ -28,6 +28,7 @@ sitecustomize.py makes the subprocesses write their calls, and those calls are a
 test's own before mutmut reads them.
 """
 
+import gc
 import itertools
 import os
 import shutil
@@ -83,8 +84,22 @@ def pytest_runtest_setup(item):
     os.environ["MUTMUT_SUBPROC_HITS"] = str(_dir / f"{{os.getpid()}}-{{next(_count)}}")
 
 
-@pytest.hookimpl(tryfirst=True)
+@pytest.hookimpl(hookwrapper=True)
 def pytest_runtest_teardown(item, nextitem):
+    """Before mutmut reads a test's calls: add its subprocesses' calls, and keep the garbage
+    collector off while mutmut iterates the calls. A collected object's __del__ (a
+    connection's) is itself a mutated function: recorded mid-iteration, it ended a stats
+    pass with "Set changed size during iteration", at the same test each time."""
+    _add_subprocess_hits()
+    gc.collect()
+    gc.disable()
+    try:
+        yield
+    finally:
+        gc.enable()
+
+
+def _add_subprocess_hits():
     path = os.environ.pop("MUTMUT_SUBPROC_HITS", None)
     if not path or not os.path.exists(path):
         return
