@@ -392,7 +392,8 @@ def _keep_current(target: Path, saved: Path, progress: Progress | None) -> None:
     try:
         copy_database(target, saved, label=f"{target.name} (current)", progress=progress)
     except sqlite3.DatabaseError:
-        saved.unlink(missing_ok=True)
+        # (copy_database made ``saved``, mode 0600, before SQLite refused the file: the
+        # bytes overwrite what it began)
         create_private(saved)
         shutil.copyfile(target, saved)
         wal = Path(f"{target}-wal")

@@ -160,3 +160,12 @@ def test_a_damaged_credentials_database_is_one_problem_line(invoke, ops_conn, db
     assert rep["database"]["credentials_integrity"] not in (None, "ok")
     assert rep["problems"] == [
         f"integrity check of {cred} failed: {rep['database']['credentials_integrity']}"]
+
+
+def test_a_replica_url_that_cannot_be_used_is_a_problem_line_naming_it(invoke, ops_conn,
+                                                                       monkeypatch):
+    monkeypatch.setenv("SALESCLI_REPLICA_URL", "backups/sales")
+    result = invoke("health", "--format", "json")
+    assert result.exit_code == 1
+    assert json.loads(result.output)["problems"] == [
+        "SALESCLI_REPLICA_URL 'backups/sales' is not a URL like s3://bucket/path or a path"]

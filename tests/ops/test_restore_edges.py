@@ -92,3 +92,21 @@ def test_any_non_empty_file_in_the_databases_place_is_replaced_only_with_force_a
     assert invoke("db", "restore", copy, "--force").exit_code == 0
     # kept beside (SQLite reads a one-byte file as an empty database, so a copy of that)
     assert len(list(tmp_path.glob("sales.db.before-restore-*"))) == 1
+
+
+def test_a_backup_from_the_first_schema_restores_and_is_brought_up_to_date(invoke, tmp_path):
+    from salescli.core import migrations
+    from tests.support.cli import database_before, ok, query
+
+    old = tmp_path / "sales-20200101T000000Z.db"
+    conn = database_before(old, migrations.m._migrations[1].name)  # schema version 1
+    conn.execute("INSERT INTO stages(name, position, created_at) VALUES ('lead', 0, '2020-01-01')")
+    conn.execute("INSERT INTO prospects(email, stage_id, stage_entered_at, created_at,"
+                 " updated_at) VALUES ('old@example.com', 1, '2020-01-01', '2020-01-01',"
+                 " '2020-01-01')")
+    conn.close()
+    live = tmp_path / "live" / "sales.db"
+    assert ok(invoke("--db", live, "db", "restore", old)) == (
+        f"restored the sales database {live} from {old} (schema version 1)\n")
+    assert "old@example.com" in ok(invoke("--db", live, "prospects", "list"))
+    assert query(live, "PRAGMA user_version")[0]["user_version"] > 1
