@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from datetime import date, timedelta
 
 from salescli.tasks import store
@@ -38,6 +39,8 @@ def test_morning_digest_lists_tasks_and_waiting_replies_once_a_day(
 
     ok(invoke("notify", "--morning"))  # the same day again: nothing new
     assert len(smtp_server.messages) == before + 1
+    runs = json.loads(ok(invoke("jobs", "history", "--job", "notify", "--format", "json")))
+    assert [r["counts"].get("morning_queued") for r in runs] == [0, 1]  # newest first
     assert query(db_file, "SELECT rule, recipient, sent_at IS NOT NULL AS sent FROM"
                           " notifications WHERE rule = 'morning'") == \
         [{"rule": "morning", "recipient": ME, "sent": 1}]

@@ -123,7 +123,9 @@ def test_smtp_5xx_for_the_recipient_is_a_hard_bounce(conn, db_file, intro, team,
     assert row["state"] == "bounced" and "550" in row["reason"]
     send = query(db_file, "SELECT state, smtp_reply FROM sends WHERE recipient = ?",
                  ("bob@example.org",))[0]
-    assert send["state"] == "failed" and "550" in send["smtp_reply"]
+    # The ledger keeps the server's own reply: the mail was tried, not left unsent.
+    assert send["state"] == "failed"
+    assert f"hard bounce at SMTP: {send['smtp_reply']}" == row["reason"]
     assert prospects.resolve(conn, "bob@example.org")["email_status"] == "bounced_hard"
     blocked = suppressions.match(conn, "bob@example.org")
     assert blocked["source"] == "bounce"
@@ -142,7 +144,8 @@ def test_smtp_5xx_for_the_mail_stops_the_enrollment_and_blames_no_address(
     assert row["state"] == "stopped"
     assert row["reason"].startswith("SMTP refused the mail: ") and "554" in row["reason"]
     send = query(db_file, "SELECT state, smtp_reply FROM sends")[0]
-    assert send["state"] == "failed" and "554" in send["smtp_reply"]
+    assert send["state"] == "failed"
+    assert f"SMTP refused the mail: {send['smtp_reply']}" == row["reason"]
     assert prospects.resolve(conn, "ada@example.com")["email_status"] != "bounced_hard"
     assert suppressions.match(conn, "ada@example.com") is None
     assert send_due(conn, now=t0 + timedelta(days=3)) == {}

@@ -151,3 +151,15 @@ def test_a_sequence_ending_with_a_task_finishes_once_the_task_is_made(conn, db_f
     assert (row["state"], row["reason"], row["step"], row["next_due_at"]) == (
         "finished", "all steps done", 1, None)
     assert send_due(conn, now=t0 + timedelta(days=1)) == {}
+
+
+def test_pause_and_resume_are_audited_with_the_moment_before_and_after(invoke, db_file,
+                                                                       intro):
+    ok(invoke("--as", "boss", "sequences", "pause", "intro"))
+    ok(invoke("--as", "boss", "sequences", "resume", "intro"))
+    paused, resumed = activities(db_file, entity="sequence", action="pause") + activities(
+        db_file, entity="sequence", action="resume")
+    at = paused["after"]["paused_at"]
+    assert at is not None and at == paused["at"]
+    assert (paused["actor"], paused["before"]) == ("boss", {"paused_at": None})
+    assert (resumed["before"], resumed["after"]) == ({"paused_at": at}, {"paused_at": None})

@@ -93,6 +93,9 @@ def test_a_mailbox_that_keeps_deferring_ends_the_enrollment_after_five_tries(
     assert e["state"] == "stopped" and e["reason"].startswith("gave up after 5 tries: SMTP server")
     assert "451 4.3.0" in e["reason"]
     assert smtp_server.messages == []
+    (send,) = query(db_file, "SELECT state, smtp_reply FROM sends")
+    assert send["state"] == "failed"
+    assert f"gave up after 5 tries: {send['smtp_reply']}" == e["reason"]  # tried, not unsent
 
 
 def test_the_digest_names_a_replier_without_a_name_by_address(conn, intro, team, smtp_server,
