@@ -100,7 +100,8 @@ def first_pass(conn: sqlite3.Connection, source: Source, fmt: str | None, profil
                 light = None
         if light is None:  # a workbook, or a file the plain csv module reads otherwise
             reopen(source)
-            _, _, pieces = open_text(source, fmt)
+            # (the format is known since the first read: only the text is used here)
+            _, _, pieces = open_text(source, fmt)  # pragma: no mutate
             _, light = read_csv(source, pieces)
             import_plan.survey(plan, light, NumberColumn, DateColumn, {})
             plan.encoding = getattr(source, "encoding", None) or plan.encoding
@@ -113,7 +114,7 @@ def first_pass(conn: sqlite3.Connection, source: Source, fmt: str | None, profil
         import_plan.write_mapping(plan, crm.write_mapping, source.name)
     plan.complete(create_owners=crm.create_owners)
     reopen(source)
-    _, _, pieces = open_text(source, fmt)
+    _, _, pieces = open_text(source, fmt)  # pragma: no mutate (as above)
     again, batches = read_csv(source, pieces)
     if list(again) != list(header_row):
         raise InvalidValue("file", source.name, "changed while it was read")

@@ -67,7 +67,8 @@ def first_stage(conn: sqlite3.Connection) -> sqlite3.Row:
 
 
 def _stage_snapshot(row: sqlite3.Row) -> dict[str, Any]:
-    return {"name": row["name"], "position": row["position"], "kind": row["kind"]}
+    # (keys named once: a sqlite3.Row reads "NAME" as "name", the audit JSON would not)
+    return {key: row[key] for key in ("name", "position", "kind")}
 
 
 def _check_name(name: str) -> str:

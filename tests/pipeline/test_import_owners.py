@@ -85,6 +85,9 @@ def test_create_owners_makes_audited_operators_without_a_password(invoke, crm, t
     assert [(a["actor"], a["entity_id"], json.loads(a["after"])["username"]) for a in audits] \
         == [("tester", users[0]["id"], "zoe.quinn"), ("tester", users[1]["id"],
                                                       "max.mustermann")]
+    assert json.loads(audits[0]["after"]) == {
+        "username": "zoe.quinn", "email": None, "role": "operator", "disabled": False,
+        "created_by": "import --create-owners", "full_name": "Zoë Quinn"}
     # and they can sign in to nothing: no password was stored anywhere
     ok(invoke("prospects", "import", f, "--mapping", PEOPLE, "--on-duplicate", "skip"))
 

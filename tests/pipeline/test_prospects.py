@@ -351,3 +351,15 @@ def test_log_interactions_appear_in_show_and_touch_the_prospect(invoke, three):
     ok(invoke("log", "2", "--kind", "call"))  # default time: now
     assert started <= scalar(three, "SELECT occurred_at FROM interactions WHERE id = 3") \
         <= timeutil.now()
+
+
+@pytest.mark.parametrize("limit, offset, shown", [(-1, 0, "-1"), (5, -2, "5")])
+def test_the_library_refuses_a_negative_limit_or_offset_naming_the_option(three, limit,
+                                                                         offset, shown):
+    from salescli.core.errors import InvalidValue
+
+    conn = db.connect(three)
+    with pytest.raises(InvalidValue) as refused:
+        list(prospects.list_prospects(conn, limit=limit, offset=offset))
+    conn.close()
+    assert str(refused.value) == f"--limit {shown} and --offset must be ≥ 0"

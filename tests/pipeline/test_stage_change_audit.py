@@ -15,7 +15,17 @@ def test_adding_a_stage_records_its_name_place_and_kind(invoke, sales):
     ok(invoke("stages", "add", "review"))
     (row,) = stage_activities(invoke)
     assert row["action"] == "create" and row["entity"] == "stage"
-    assert row["after"]["name"] == "review" and row["after"]["kind"] == "open"
+    (listed,) = [s for s in json.loads(ok(invoke("stages", "list", "--format", "json")))
+                 if s["name"] == "review"]
+    assert row["after"] == {"name": "review", "position": listed["position"], "kind": "open"}
+
+
+def test_renaming_a_stage_records_the_old_and_the_new_name(invoke, sales):
+    ok(invoke("stages", "add", "review"))
+    ok(invoke("stages", "rename", "review", "checked"))
+    renamed = [r for r in stage_activities(invoke) if r["action"] == "rename"]
+    assert [(r["before"], r["after"]) for r in renamed] == [({"name": "review"},
+                                                             {"name": "checked"})]
 
 
 def test_reordering_records_the_order_before_and_after(invoke, sales):

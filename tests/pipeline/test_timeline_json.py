@@ -50,3 +50,16 @@ def test_mail_recorded_in_a_batch_shows_its_message_id_and_thread(invoke, three,
     (mail,) = [e for e in shown["timeline"] if e["type"] == "interaction"]
     assert (mail["subject"], mail["message_id"], mail["thread_key"]) == (
         "Re: hello", "<m1@example.net>", "<t0@example.org>")
+
+
+def test_an_update_shows_its_fields_before_and_after(invoke, three, db_file):
+    ok(invoke("--as", "boss", "prospects", "update", "cy@example.net", "--company", "Initech"))
+    shown = json.loads(ok(invoke("prospects", "show", "cy@example.net", "--format", "json")))
+    (update,) = [e for e in shown["timeline"] if e["type"] == "activity"
+                 and e["action"] == "update"]
+    row_id = scalar(db_file, "SELECT max(id) FROM activities WHERE action = 'update'")
+    assert update == {"at": update["at"], "type": "activity", "id": row_id, "actor": "boss",
+                      "action": "update", "entity": "prospect",
+                      "before": {"company": update["before"]["company"]},
+                      "after": {"company": "Initech"}}
+    assert update["before"]["company"] != "Initech"
