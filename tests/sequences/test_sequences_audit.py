@@ -163,3 +163,19 @@ def test_pause_and_resume_are_audited_with_the_moment_before_and_after(invoke, d
     assert at is not None and at == paused["at"]
     assert (paused["actor"], paused["before"]) == ("boss", {"paused_at": None})
     assert (resumed["before"], resumed["after"]) == ({"paused_at": at}, {"paused_at": None})
+
+
+def test_a_naive_moment_from_a_library_caller_is_taken_as_utc(conn, db_file, intro, team,
+                                                              smtp_server, t0):
+    naive = t0.replace(tzinfo=None)
+    assert naive.tzinfo is None and t0.utcoffset() == timedelta(0)
+    enroll.enroll(conn, "tester", "intro", ["ada@example.com"], now_=naive)
+    assert _enrollment(db_file, "ada@example.com")["next_due_at"] == iso(t0)
+    assert send_due(conn, now=naive) == {"sent": 1}
+    assert query(db_file, "SELECT sent_at FROM sends")[0]["sent_at"] == iso(t0)
+    # A second run measures the gap since the sender's last mail against its moment.
+    later = naive + timedelta(hours=1)
+    enroll.enroll(conn, "tester", "intro", ["bob@example.org"], now_=later)
+    assert send_due(conn, now=later) == {"sent": 1}
+    assert [m.rcpt_tos for m in smtp_server.messages] == [["ada@example.com"],
+                                                          ["bob@example.org"]]
