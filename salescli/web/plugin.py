@@ -281,7 +281,7 @@ def _is_public(path: str) -> bool:
 
 def _wants_html(scope: dict, path: str) -> bool:
     last = path.rsplit("/", 1)[-1].lower()
-    if last.endswith((".json", ".csv")) or "." in last and not last.endswith(".html"):
+    if "." in last and not last.endswith(".html"):  # .json, .csv, any other extension
         return False
     return "text/html" in _headers(scope).get("accept", "")
 

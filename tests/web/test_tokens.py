@@ -202,6 +202,9 @@ def test_tokens_list_and_revoke(cli_db, invoke):
     listed = json.loads(invoke("tokens", "list", "--format", "json").stdout)
     assert [(t["jti"], t["username"], t["status"]) for t in listed] == [(jti, "anna", "active")]
     claims = tokens.decode_token(SECRET.encode(), token)
+    assert sorted(listed[0]) == ["expires_at", "issued_at", "jti", "revoked_at", "revoked_by",
+                                 "role", "status", "username"]
+    assert listed[0]["role"] == claims["role"]
     assert (listed[0]["issued_at"], listed[0]["expires_at"]) == (
         tokens.timestamp(claims["iat"]), tokens.timestamp(claims["exp"]))
     assert invoke("tokens", "revoke", jti).exit_code == 0
