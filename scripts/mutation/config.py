@@ -30,6 +30,7 @@ WORK = ROOT / "build" / "mutmut"        # build/ is git-ignored (and skipped by 
 MUTANTS = WORK / "mutants"              # mutmut's own directory inside WORK
 STATE = MUTANTS / "scripts-mutants.json"  # hashes of the .py files when the stats were saved
 GUARD_PLUGIN = "_mutmut_guard"          # pytest plugin written into WORK, loaded with -p
+MUTANT_TEST_TIMEOUT_S = 120              # pytest-timeout per test under a mutant (a hang fails)
 MARKER = b"from mutmut.mutation.trampoline import"  # first line mutmut adds to a mutated module
 
 # mutmut's verdicts (mutmut/stats.py status_by_exit_code) counted as killed. -9 ("segfault")

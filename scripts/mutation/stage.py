@@ -14,7 +14,14 @@ import subprocess
 from pathlib import Path
 
 from . import config
-from .config import DEFAULT_PATHS, GUARD_PLUGIN, IGNORED_TESTS, UsageError, git
+from .config import (
+    DEFAULT_PATHS,
+    GUARD_PLUGIN,
+    IGNORED_TESTS,
+    MUTANT_TEST_TIMEOUT_S,
+    UsageError,
+    git,
+)
 
 GUARD_SOURCE = f'''\
 """Loaded by scripts/mutants.py into mutmut's pytest runs (-p {GUARD_PLUGIN}); not project code.
@@ -282,7 +289,9 @@ def write_config(tops: list[str], entries: list[str], tests: list[str], debug: b
         # Everything else the tests read from the tree (README.md, docs/, jobs/, scripts/, ...).
         "also_copy": [e for e in entries if e not in tops and e not in
                       {"tests", "test", "setup.cfg", "pyproject.toml", "mutants"}],
-        "pytest_add_cli_args": ["-p", GUARD_PLUGIN],
+        # A mutant that makes a test wait forever (a watcher that never stops) sleeps, so
+        # mutmut's CPU-time limit never ends it: pytest-timeout fails that test instead.
+        "pytest_add_cli_args": ["-p", GUARD_PLUGIN, f"--timeout={MUTANT_TEST_TIMEOUT_S}"],
         "pytest_add_cli_args_test_selection": selection,
         # Named mutants are always re-run, so cached verdicts never stand: no need to watch
         # non-Python files (that only prints warnings, about the whole repository).
