@@ -206,3 +206,21 @@ def test_a_maildir_name_from_2001_dates_a_message_without_a_date(tmp_path, peopl
     ok(invoke("scan", "--source", f"maildir:{box}"))
     assert state(conn, "cy@example.net")["last_reply_at"] == iso(
         datetime.fromtimestamp(999999999, UTC))
+
+
+def test_an_unchanged_mbox_still_counts_as_scanned_for_health(tmp_path, people, invoke,
+                                                              conn, monkeypatch):
+    monkeypatch.setenv("SALESCLI_MY_ADDRESSES", ME)
+    path = tmp_path / "archive.mbox"
+    box = mailbox.mbox(path)
+    box.add(sample.outbound(ME, people["cy"], ago(days=3), "Hello")[0])
+    box.flush()
+    box.close()
+    ok(invoke("scan", "--source", f"mbox:{path}"))
+    conn.execute("UPDATE mail_checkpoints SET last_scan_at = ?", (iso(ago(hours=2)),))
+    stale = invoke("health")
+    assert stale.exit_code == 1 and "last scanned 2h ago" in stale.output
+    ok(invoke("scan", "--source", f"mbox:{path}"))     # nothing new: the scan still counts
+    assert last_run(conn)["counts"]["seen"] == 0
+    fresh = invoke("health")
+    assert fresh.exit_code == 0, fresh.output
