@@ -145,9 +145,10 @@ def _record_one(run: ScanRun, env: Envelope, own: frozenset[str],
         for pid, mail in mine.items():
             new.setdefault(pid, []).extend(mail)
     except Exception as exc:
-        for addr in created:  # rolled back with the savepoint
+        # Rolled back with the savepoint. ``run.primary`` may keep the address: it is read
+        # only for an address with an id, and creating the prospect again re-adds it.
+        for addr in created:
             run.ids.pop(addr, None)
-            run.primary.discard(addr)
         _quarantine(run, env, f"processing failed ({type(exc).__name__}: {exc})"[:500])
 
 

@@ -164,6 +164,11 @@ def write_maildir_message(folder: Path, raw: bytes, when: datetime, *,
     return final
 
 
+# How long after our mail the sample's prospects reply (plus up to 8 hours): sample data,
+# any delay reads the same (the demo's test checks that the reply comes after the mail).
+REPLY_AFTER = timedelta(hours=5)  # pragma: no mutate
+
+
 def write_sample_maildir(path: Path, prospects: list[dict], my_address: str) -> int:
     """A sample Maildir++ at ``path`` (INBOX and ``.Sent``) for the given prospects (dicts
     with email, name, company): outbound mail, replies, an auto-reply, a hard and a soft
@@ -182,7 +187,7 @@ def write_sample_maildir(path: Path, prospects: list[dict], my_address: str) -> 
         raw, mid = outbound(my_address, person, when, subject)
         write_maildir_message(sent, raw, when)
         count += 1
-        later = when + timedelta(hours=5 + i % 9)
+        later = when + REPLY_AFTER + timedelta(hours=i % 9)
         if role == "reply":
             raw, _ = reply(person, my_address, later, subject, mid)
         elif role == "auto_reply":

@@ -146,7 +146,9 @@ def _raise_if_dropped(client: Any, responses: list) -> None:
 
     bye = [r for r in responses if isinstance(r, tuple) and r[:1] == (b"BYE",)]
     if bye:
-        raise ConnectionError(f"server said BYE: {bye[0][1:]!r}"[:200])
+        words = " ".join(w.decode("utf-8", "replace") if isinstance(w, bytes) else str(w)
+                         for w in bye[0][1:])  # imapclient splits the text into atoms
+        raise ConnectionError(f"server said BYE: {words}"[:200])
     sock = client.socket()
     timeout = sock.gettimeout()
     try:
@@ -185,7 +187,11 @@ def idle_folder(acc: Any, folder: str, state: Watch, reidle: float) -> None:
             delay = 1.0
             while not state.stop.is_set():
                 started = time.monotonic()
-                while not state.stop.is_set() and time.monotonic() - started < reidle:
+                while not state.stop.is_set():
+                    waited = time.monotonic() - started
+                    # ">" would do the same: a float clock never reads exactly ``reidle``.
+                    if waited >= reidle:  # pragma: no mutate (see above)
+                        break
                     responses = client.idle_check(timeout=1.0)
                     if responses:
                         state.wake.set()

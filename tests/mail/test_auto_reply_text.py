@@ -80,3 +80,14 @@ def test_outlooks_suppress_header_alone_does_not_make_a_reply_automatic(tmp_path
     assert state(conn, "eve@example.org")["last_reply_at"] is not None
     assert kinds(conn, "ada@example.com") == ["auto_reply"]
     assert state(conn, "ada@example.com")["last_reply_at"] is None
+
+
+def test_an_html_auto_reply_keeps_its_paragraphs_apart(tmp_path, people, invoke, conn):
+    """HTML lets a paragraph run on without ``</p>``: each ``<p>`` still starts a line."""
+    box = tmp_path / "Maildir"
+    t = ago(days=1)
+    sample.write_maildir_message(box, _auto_reply(
+        people["ada"], t, "<html><body><p>I am out of the office<p>Back on 14 December."
+                          "</body></html>", "text/html"), t)
+    ok(invoke("scan", "--source", f"maildir:{box}"))
+    assert _bodies(conn, "ada@example.com") == ["I am out of the office Back on 14 December."]

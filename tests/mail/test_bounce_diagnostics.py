@@ -188,3 +188,25 @@ def test_the_encoding_of_another_part_does_not_decode_the_report(tmp_path, invok
     assert s["email_status"] == "bounced_hard"
     assert s["bounce_reason"] == (f"550 5.1.1 <{ADDR}>: Recipient address rejected: User"
                                   " unknown (code=42)")
+
+
+def test_a_text_bounce_with_bytes_invalid_in_its_charset_still_gives_the_error_line(
+        tmp_path, invoke, conn):
+    """A latin-1 name in a bounce that says utf-8: the bad byte reads as U+FFFD and the
+    SMTP error line after it is the reason."""
+    prospects.add(conn, "tester", ADDR, name="Zed", at=CREATED)
+    box = tmp_path / "Maildir"
+    t = ago(days=1)
+    raw, _ = sample.outbound(ME, {"email": ADDR, "name": "Zed"}, t, "Hello")
+    sample.write_maildir_message(box / ".Sent", raw, t)
+    when = t + timedelta(minutes=5)
+    text = EXIM.replace("{date}", sample._date(when)).replace("{words}", "user unknown")
+    text = text.replace("X-Failed-Recipients", "MIME-Version: 1.0\nContent-Type: text/plain;"
+                        " charset=utf-8\nX-Failed-Recipients")
+    data = text.replace("A message that you sent", "Dear Ren@e, a message that you sent")
+    sample.write_maildir_message(box, data.encode().replace(b"@e,", b"\xe9e,"), when)
+    ok(invoke("scan", "--source", f"maildir:{box}"))
+    assert kinds(conn, ADDR) == ["email_out", "bounce"]
+    s = state(conn, ADDR)
+    assert (s["email_status"], s["bounce_reason"]) == ("bounced_hard",
+                                                       "550 5.1.1 user unknown")

@@ -5,8 +5,9 @@ Date (its ``From_`` line says when it came)."""
 from __future__ import annotations
 
 import mailbox
+import os
 import time
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 
 import pytest
 
@@ -181,3 +182,45 @@ def test_mail_in_the_sent_folder_from_an_unlisted_alias_is_ours(tmp_path, people
     ok(invoke("scan", "--source", f"maildir:{box}"))
     assert kinds(conn, "ada@example.com") == ["email_out"]
     assert state(conn, "ada@example.com")["stage"] == "contacted"
+
+
+def test_an_unreadable_message_file_does_not_hide_the_ones_after_it(tmp_path, people,
+                                                                     invoke, conn):
+    box = tmp_path / "Maildir"
+    t = ago(days=2)
+    raw, _ = sample.reply(people["ada"], ME, t, "Hi", None)
+    sample.write_maildir_message(box, raw, t)
+    (box / "cur" / "0000000001.M1P1.gone:2,S").symlink_to(tmp_path / "unmounted" / "mail")
+    ok(invoke("scan", "--source", f"maildir:{box}"))
+    assert kinds(conn, "ada@example.com") == ["email_in"]
+
+
+def test_a_maildir_name_from_2001_dates_a_message_without_a_date(tmp_path, people, invoke,
+                                                                 conn):
+    box = tmp_path / "Maildir"
+    raw, _ = sample.reply(people["cy"], ME, ago(days=1), "Hello", None)
+    raw = b"\n".join(line for line in raw.split(b"\n") if not line.startswith(b"Date:"))
+    path = sample.write_maildir_message(box, raw, ago(days=1))
+    old = path.with_name("999999999" + path.name[path.name.index("."):])  # 9 digits
+    os.replace(path, old)                             # its mtime stays yesterday's
+    ok(invoke("scan", "--source", f"maildir:{box}"))
+    assert state(conn, "cy@example.net")["last_reply_at"] == iso(
+        datetime.fromtimestamp(999999999, UTC))
+
+
+def test_an_unchanged_mbox_still_counts_as_scanned_for_health(tmp_path, people, invoke,
+                                                              conn, monkeypatch):
+    monkeypatch.setenv("SALESCLI_MY_ADDRESSES", ME)
+    path = tmp_path / "archive.mbox"
+    box = mailbox.mbox(path)
+    box.add(sample.outbound(ME, people["cy"], ago(days=3), "Hello")[0])
+    box.flush()
+    box.close()
+    ok(invoke("scan", "--source", f"mbox:{path}"))
+    conn.execute("UPDATE mail_checkpoints SET last_scan_at = ?", (iso(ago(hours=2)),))
+    stale = invoke("health")
+    assert stale.exit_code == 1 and "last scanned 2h ago" in stale.output
+    ok(invoke("scan", "--source", f"mbox:{path}"))     # nothing new: the scan still counts
+    assert last_run(conn)["counts"]["seen"] == 0
+    fresh = invoke("health")
+    assert fresh.exit_code == 0, fresh.output

@@ -27,3 +27,20 @@ def test_a_message_moved_to_cur_after_listing_is_read_where_it_went(tmp_path, pe
     assert [(p, raw_head.split(b"\n", 1)[0]) for p, raw_head, _ in fetched] == [
         (moved, raw.split(b"\n", 1)[0])]
     assert list(src.bodies(plan, [odd])) == [(odd, moved.read_bytes())]
+
+
+def test_a_message_deleted_after_listing_is_skipped_and_the_later_ones_read(tmp_path,
+                                                                           people):
+    box = tmp_path / "Maildir"
+    paths = [sample.write_maildir_message(box, sample.reply(people[k], ME, ago(hours=n + 1),
+                                                            "Hello", None)[0],
+                                          ago(hours=n + 1))
+             for n, k in enumerate(("ada", "bob", "cy"))]
+    src = MaildirSource(box)
+    src.folders()
+    plan = src.plan("INBOX", False, None, None)
+    first = sorted(paths)[0]
+    first.unlink()                                    # the client deletes it meanwhile
+    [(covered, fetched)] = list(src.headers(plan))
+    assert covered == 3
+    assert [p for p, _raw, _when in fetched] == sorted(paths)[1:]
