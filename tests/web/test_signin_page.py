@@ -26,6 +26,8 @@ HS256 = {"alg": "HS256", "typ": "JWT"}
     ("/sales/prospects?q=caf\u00e9 x", "/sales/prospects?q=caf%C3%A9%20x"),
     ("  /sales  ", "/sales"),
     ("/sa\tles", "/sales"),
+    ("/sa\nles", "/sales"),
+    ("/sa\rles", "/sales"),
     # what browsers turn into another host
     ("/\t/evil.example", LANDING),
     ("/\n/evil.example", LANDING),

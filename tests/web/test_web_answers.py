@@ -374,3 +374,10 @@ def test_a_refusal_is_sent_as_asgi_requires_header_names_in_lower_case(fresh):
     names = [name for name, _ in start["headers"]]
     assert names == [name.lower() for name in names]
     assert dict(start["headers"])[b"www-authenticate"] == b'Bearer realm="salescli"'
+
+
+def test_the_auth_layer_refuses_a_short_secret_handed_to_it_directly(fresh):
+    with pytest.raises(InvalidValue) as err:
+        auth.WebAuth(fresh["db_file"], b"x" * 31)
+    assert str(err.value) == "SALESCLI_SECRET '…' must be at least 32 bytes"
+    assert auth.WebAuth(fresh["db_file"], b"x" * 32).secret == b"x" * 32
