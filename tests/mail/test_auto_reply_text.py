@@ -8,12 +8,13 @@ from tests.mail.helpers import ME, ago, kinds, state
 from tests.support.cli import ok
 
 
-def _auto_reply(person: dict, when, body: str, content_type: str = "text/plain") -> bytes:
+def _auto_reply(person: dict, when, body: str, content_type: str = "text/plain",
+                charset: str = "utf-8") -> bytes:
     return "\n".join([
         f"From: {person['name']} <{person['email']}>", f"To: {ME}",
         "Subject: Automatic reply: Hello", f"Date: {sample._date(when)}",
         f"Message-ID: <ooo.{when.timestamp():.0f}@{person['email'].split('@')[1]}>",
-        "Auto-Submitted: auto-replied", f"Content-Type: {content_type}; charset=utf-8", "",
+        "Auto-Submitted: auto-replied", f"Content-Type: {content_type}; charset={charset}", "",
         body]).encode()
 
 
@@ -91,3 +92,13 @@ def test_an_html_auto_reply_keeps_its_paragraphs_apart(tmp_path, people, invoke,
                           "</body></html>", "text/html"), t)
     ok(invoke("scan", "--source", f"maildir:{box}"))
     assert _bodies(conn, "ada@example.com") == ["I am out of the office Back on 14 December."]
+
+
+def test_an_auto_reply_in_a_charset_nobody_knows_is_read_as_utf8(tmp_path, people, invoke,
+                                                                 conn):
+    box = tmp_path / "Maildir"
+    t = ago(days=1)
+    sample.write_maildir_message(box, _auto_reply(
+        people["ada"], t, "Ich bin bis 14. Dezember außer Haus.", charset="x-klingon"), t)
+    ok(invoke("scan", "--source", f"maildir:{box}"))
+    assert _bodies(conn, "ada@example.com") == ["Ich bin bis 14. Dezember außer Haus."]
