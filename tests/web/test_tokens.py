@@ -143,6 +143,17 @@ def test_refusals_are_logged_with_their_reason(fresh):
                        ("ada", "bad signature")]
 
 
+def test_a_token_signed_with_another_algorithm_is_logged_as_such(fresh):
+    attacks = [forge({"alg": "none", "typ": "JWT"}, claims_for("ada", "admin"), None),
+               forge({"alg": "HS512"}, claims_for("bo", "admin"), SECRET.encode(),
+                     hashlib.sha512)]
+    for t in attacks:
+        assert run(fresh["ds"].client.get("/sales", headers=bearer(t))).status_code == 401
+    refused = [(user, json.loads(detail)["reason"]) for event, user, detail
+               in signin_events(fresh["db_file"]) if event == "token_refused"]
+    assert refused == [("ada", "algorithm not allowed"), ("bo", "algorithm not allowed")]
+
+
 def test_a_flood_of_junk_tokens_writes_a_bounded_log(fresh):
     async def flood():
         return [(await fresh["ds"].client.get("/sales", headers=bearer(f"junk{i}"))).status_code
