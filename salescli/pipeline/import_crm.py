@@ -86,7 +86,7 @@ def first_pass(conn: sqlite3.Connection, source: Source, fmt: str | None, profil
     plan.delimiter = getattr(source, "delimiter", None)
     reopen(source)
     needed = import_plan.needed(plan)
-    light = light_batches(source, header_row, needed, plan)
+    light = light_batches(source, header_row, needed)
     at = {c: j for j, c in enumerate(needed)}
     try:
         if light is not None:
@@ -130,13 +130,13 @@ class _Undecided(Exception):
 _LIGHT_BATCH = 10000
 
 
-def light_batches(source: Source, header_row: list[str], needed: list[int],
-                  plan: Plan | None = None) -> Iterator[Batch] | None:
+def light_batches(source: Source, header_row: list[str], needed: list[int]
+                  ) -> Iterator[Batch] | None:
     """The rows of a text source by the csv module alone (the first pass needs a few
     columns, and import_read's reader, with its checks per line, costs twice as much);
     None when that reading would differ from import_read's (not text, another header).
     Row numbers are import_read's: the header's line, then one per record. Each row holds
-    the ``needed`` columns only, in that order. Tells ``plan`` the delimiter."""
+    the ``needed`` columns only, in that order (the header's delimiter, the plan's too)."""
     if Path(source.name).suffix.lower() in (".xlsx", ".xls") or source.stream.seekable() \
             is False:
         return None
@@ -168,8 +168,6 @@ def light_batches(source: Source, header_row: list[str], needed: list[int],
         text.detach()  # the source's stream stays open for the next reading
         return None
     width, start = len(head), reader.line_num
-    if plan is not None:
-        plan.delimiter = delimiter
     pick = itemgetter(*needed) if len(needed) > 1 else lambda r: (r[needed[0]],)
 
     def batches() -> Iterator[Batch]:

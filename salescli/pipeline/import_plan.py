@@ -194,7 +194,7 @@ class Plan:
 
     def render(self, rejected: list[Rejection] | None = None, rejected_rows: int = 0) -> str:
         """The plan for people (``--dry-run``)."""
-        out = [f"file: {self.file} ({self.rows} rows; encoding {self.encoding}"
+        out = [f"file: {self.file} ({_rows(self.rows)}; encoding {self.encoding}"
                + (f", delimiter {self.delimiter!r}" if self.delimiter else "")
                + f"; one row per {'deal' if self.profile.rows == 'deals' else 'person'})",
                "columns:"]
@@ -375,7 +375,8 @@ class _Repeats:
 
     def add(self, emails: list[str]) -> None:
         batch = set(emails)
-        if len(batch) < len(emails):
+        # (speed only: a batch without a repeat of its own gives the scan below nothing)
+        if len(batch) < len(emails):  # pragma: no mutate
             once: set[str] = set()
             self.repeated.update(e for e in emails if e in once or once.add(e))
         if self.filter is None:

@@ -487,3 +487,17 @@ def test_rows_whose_address_comes_again_are_written_after_the_others(invoke, crm
     ok(invoke("prospects", "import", f, "--mapping", PEOPLE))
     assert [r["email"] for r in query(crm, "SELECT email FROM prospects ORDER BY id")] == \
         ["bob@stone.example", "cy@young.example", "lucia@andina.example"]
+
+
+def test_a_workbooks_plan_names_no_delimiter(invoke, crm, tmp_path):
+    from openpyxl import Workbook
+
+    book = Workbook()
+    head = PEOPLE_HEAD.rstrip("\n").split(",")
+    book.active.append(head)
+    book.active.append(["1", "Bob", "Stone", "bob@stone.example"] + [""] * (len(head) - 4))
+    book.save(tmp_path / "contacts.xlsx")
+    out = ok(invoke("prospects", "import", tmp_path / "contacts.xlsx", "--mapping", PEOPLE,
+                    "--dry-run"))
+    assert out.splitlines()[1] == "file: contacts.xlsx (1 row; encoding utf-8; one row per" \
+        " person)"

@@ -255,3 +255,11 @@ def test_forget_beside_a_reader_of_an_old_snapshot_ends_at_once_and_says_so(twin
     out, err = proc.communicate(timeout=60)
     assert (proc.returncode, err) == (0, "")
     assert b"ada@example.com" not in _all_bytes(twins)
+
+
+def test_forgetting_someone_never_recorded_names_the_address_and_changes_nothing(invoke,
+                                                                                twins):
+    before = db_state(twins)
+    assert fails(invoke("prospects", "forget", "Nobody@Example.com", "--yes")) == \
+        "Error: prospect 'Nobody@Example.com' not found"
+    assert db_state(twins) == before

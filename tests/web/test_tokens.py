@@ -154,6 +154,17 @@ def test_a_token_signed_with_another_algorithm_is_logged_as_such(fresh):
     assert refused == [("ada", "algorithm not allowed"), ("bo", "algorithm not allowed")]
 
 
+def test_a_token_whose_times_are_not_whole_numbers_is_logged_as_such(fresh):
+    claims = claims_for("ada", "admin")
+    for bent in ({**claims, "exp": str(claims["exp"])}, {**claims, "iat": claims["iat"] + 0.5},
+                 {**claims, "nbf": float(claims["iat"])}):
+        token = forge(HS256, bent, SECRET.encode())
+        assert run(fresh["ds"].client.get("/sales", headers=bearer(token))).status_code == 401
+    refused = [json.loads(detail)["reason"] for event, _, detail
+               in signin_events(fresh["db_file"]) if event == "token_refused"]
+    assert refused == ["malformed time claims"] * 3
+
+
 def test_a_flood_of_junk_tokens_writes_a_bounded_log(fresh):
     async def flood():
         return [(await fresh["ds"].client.get("/sales", headers=bearer(f"junk{i}"))).status_code
