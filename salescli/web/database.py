@@ -164,7 +164,9 @@ class ReadOnlyDatabase(Database):
                       ) -> Results:
         if sql == NAME_LOOKUP_SQL and params and len(params) == 1:
             name = (await self.catalog()).names.get(nocase(str(params[0])))
-            return Results([(name,)] if name else [], False, [("name",)])
+            # (Datasette reads only the rows of its name look-up, never "truncated")
+            return Results([(name,)] if name else [], False,  # pragma: no mutate
+                           [("name",)])
         return await super().execute(sql, params, *args, **kwargs)
 
     async def table_exists(self, table: str) -> bool:
