@@ -67,6 +67,19 @@ def choose_profile(crm: CrmOptions, header_row: list[str], headers: HeaderMap) -
     return Profile(name="generic", title="generic CSV", columns=columns)
 
 
+def read_as_given(source: Source, fmt: str | None, profile: Profile, header_row: list[str],
+                  batches: Any) -> tuple[list[str], Any]:
+    """The header row and batches again, read with the delimiter the profile's [format]
+    names when the header was read with another (the header decides it otherwise)."""
+    wanted = profile.format.get("delimiter", "auto")
+    if wanted == "auto" or source.kind == "xlsx" or wanted == source.delimiter:
+        return header_row, batches
+    source.delimiter = wanted
+    reopen(source)
+    _, _, pieces = open_text(source, fmt)
+    return read_csv(source, pieces)
+
+
 def first_pass(conn: sqlite3.Connection, source: Source, fmt: str | None, profile: Profile,
           header_row: list[str], batches: Any, crm: CrmOptions, date_format: str | None
           ) -> tuple[Plan, Any]:

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import pytest
 
-from tests.support.cli import fails, scalar
+from tests.support.cli import fails, ok, scalar
 
 TOOL = '[tool]\nname = "mine"\ntitle = "My CRM"\nsignature = ["Email"]\n'
 
@@ -35,3 +35,15 @@ def test_a_mapping_file_that_is_not_text_names_itself(invoke, sales, tmp_path):
     fails(invoke("prospects", "import", data, "--mapping", mapping),
           f"profile {mapping}: the file cannot be read: ")
     assert scalar(sales, "SELECT count(*) FROM prospects") == 0
+
+
+@pytest.mark.parametrize("delimiter", [",", ";", "\\t", "|"])
+def test_each_delimiter_a_mapping_may_name_reads_the_file(invoke, sales, tmp_path, delimiter):
+    mapping = tmp_path / "mine.toml"
+    mapping.write_text(TOOL + f'[format]\ndelimiter = "{delimiter}"\n[columns]\nEmail = "email"\n'
+                       'Name = "name"\n', encoding="utf-8")
+    sep = "\t" if delimiter == "\\t" else delimiter
+    data = tmp_path / "people.csv"
+    data.write_text(f"Email{sep}Name\nada@example.com{sep}Ada\n", encoding="utf-8")
+    ok(invoke("prospects", "import", data, "--mapping", mapping))
+    assert scalar(sales, "SELECT name FROM prospects WHERE email = 'ada@example.com'") == "Ada"

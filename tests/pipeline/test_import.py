@@ -548,3 +548,11 @@ def test_blank_rows_are_skipped_but_keep_their_row_numbers(invoke, sales, tmp_pa
     assert lines == ["row 6: email 'not-an-email' is not a valid email address"]
     out = ok(invoke("prospects", "import", write(tmp_path, "b.csv", text), "--skip-invalid"))
     assert out == "b.csv: 2 rows, 1 inserted, 0 updated, 1 rejected\n"
+
+
+def test_the_import_audit_lists_updated_ids_as_runs_with_their_gaps(invoke, three):
+    ok(invoke("prospects", "add", "dee@example.com"))  # #4; cy (#3) is left out
+    f = write(three.parent, "upd.csv", "email,company\nada@example.com,A1\n"
+              "dee@example.com,D1\nbob@example.org,B1\n")
+    ok(invoke("prospects", "import", f, "--on-duplicate", "update"))
+    assert activities(three)[-1]["after"]["updated_ids"] == [[1, 2], [4, 4]]
