@@ -69,12 +69,19 @@ def choose_profile(crm: CrmOptions, header_row: list[str], headers: HeaderMap) -
 
 def read_as_given(source: Source, fmt: str | None, profile: Profile, header_row: list[str],
                   batches: Any) -> tuple[list[str], Any]:
-    """The header row and batches again, read with the delimiter the profile's [format]
-    names when the header was read with another (the header decides it otherwise)."""
-    wanted = profile.format.get("delimiter", "auto")
-    if wanted == "auto" or source.kind == "xlsx" or wanted == source.delimiter:
+    """The header row and batches again, read with the encoding and delimiter the
+    profile's [format] names when the header was read otherwise (``auto``: the file
+    decides; an encoding the caller gave the source wins)."""
+    encoding = profile.format.get("encoding", "auto")
+    delimiter = profile.format.get("delimiter", "auto")
+    new_encoding = encoding != "auto" and not source.forced and encoding != source.encoding
+    new_delimiter = delimiter != "auto" and delimiter != source.delimiter
+    if source.kind == "xlsx" or not (new_encoding or new_delimiter):
         return header_row, batches
-    source.delimiter = wanted
+    if new_encoding:
+        source.encoding, source.forced = encoding, True
+    if new_delimiter:
+        source.delimiter = delimiter
     reopen(source)
     _, _, pieces = open_text(source, fmt)
     return read_csv(source, pieces)

@@ -47,3 +47,16 @@ def test_each_delimiter_a_mapping_may_name_reads_the_file(invoke, sales, tmp_pat
     data.write_text(f"Email{sep}Name\nada@example.com{sep}Ada\n", encoding="utf-8")
     ok(invoke("prospects", "import", data, "--mapping", mapping))
     assert scalar(sales, "SELECT name FROM prospects WHERE email = 'ada@example.com'") == "Ada"
+
+
+def test_a_mappings_encoding_is_used_to_read_the_file(invoke, sales, tmp_path):
+    mapping = tmp_path / "mine.toml"
+    mapping.write_text(TOOL + '[format]\nencoding = "cp1252"\n[columns]\nEmail = "email"\n'
+                       'Name = "name"\n', encoding="utf-8")
+    data = tmp_path / "people.csv"
+    data.write_bytes(b"Email,Name\nada@example.com,Caf\xc3\xa9\n")  # UTF-8 bytes, said cp1252
+    assert ok(invoke("prospects", "import", data, "--mapping", mapping, "--dry-run")
+              ).splitlines()[1] == ("file: people.csv (1 row; encoding cp1252, delimiter ',';"
+                                    " one row per person)")
+    ok(invoke("prospects", "import", data, "--mapping", mapping))
+    assert scalar(sales, "SELECT name FROM prospects") == "Caf\u00c3\u00a9"  # as it says
