@@ -67,23 +67,25 @@ def choose_profile(crm: CrmOptions, header_row: list[str], headers: HeaderMap) -
     return Profile(name="generic", title="generic CSV", columns=columns)
 
 
-def read_as_given(source: Source, fmt: str | None, profile: Profile, header_row: list[str],
-                  batches: Any) -> tuple[list[str], Any]:
+def read_as_given(source: Source, profile: Profile, header_row: list[str], batches: Any
+                  ) -> tuple[list[str], Any]:
     """The header row and batches again, read with the encoding and delimiter the
     profile's [format] names when the header was read otherwise (``auto``: the file
-    decides; an encoding the caller gave the source wins)."""
-    encoding = profile.format.get("encoding", "auto")
-    delimiter = profile.format.get("delimiter", "auto")
+    decides; an encoding the caller gave the source wins, and so does a byte-order mark)."""
+    encoding, delimiter = profile.format["encoding"], profile.format["delimiter"]
     new_encoding = encoding != "auto" and not source.forced and encoding != source.encoding
     new_delimiter = delimiter != "auto" and delimiter != source.delimiter
-    if source.kind == "xlsx" or not (new_encoding or new_delimiter):
+    # (speed only: a workbook has neither, and read again it gives the same rows)
+    if source.kind == "xlsx":  # pragma: no mutate
+        return header_row, batches
+    if not (new_encoding or new_delimiter):
         return header_row, batches
     if new_encoding:
-        source.encoding, source.forced = encoding, True
+        source.encoding = encoding
     if new_delimiter:
         source.delimiter = delimiter
     reopen(source)
-    _, _, pieces = open_text(source, fmt)
+    _, _, pieces = open_text(source, "csv")  # pragma: no mutate (as in first_pass below)
     return read_csv(source, pieces)
 
 

@@ -158,6 +158,12 @@ _BASE = ("SELECT max(coalesce((SELECT max(id) FROM prospects), 0), coalesce((SEL
          " FROM sqlite_sequence WHERE name = 'prospects'), 0))")
 
 
+def _bulk(name: str, sql: str) -> bool:
+    """Whether a trigger is one whose work a batch does in one statement (its SQL is ours).
+    Which triggers are suspended is speed only: one left alone fires, the same rows."""
+    return name in _BULK and " ".join(sql.split()) == _BULK[name][0]  # pragma: no mutate
+
+
 def _suspend(conn: sqlite3.Connection, rows: int) -> list[tuple[str, str | None]]:
     """Drop what a big insert is faster without; return (SQL to re-create, batch fill).
 
@@ -192,9 +198,7 @@ def _suspend(conn: sqlite3.Connection, rows: int) -> list[tuple[str, str | None]
             if appended or one_key:  # pragma: no mutate: speed only (see above)
                 continue  # pragma: no mutate: speed only (see above)
             dropped.append((sql, None))
-        # (which triggers are suspended is speed only: one left alone fires, the same rows)
-        elif kind == "trigger" and name in _BULK and " ".join(  # pragma: no mutate
-                sql.split()) == _BULK[name][0]:
+        elif kind == "trigger" and _bulk(name, sql):
             dropped.append((sql, _BULK[name][1]))
         # (kept, the triggers write the same rows as each batch's _kept_furthest, only slower)
         elif kind == "trigger" and name in funnel_schema.BULK_TRIGGERS:  # pragma: no mutate

@@ -206,7 +206,7 @@ def import_source(conn: sqlite3.Connection, actor: str, source: Source, *,
             headers.extend(header_row)
             headers.require_email()
         else:
-            header_row, batches = import_crm.read_as_given(source, fmt, profile, header_row,
+            header_row, batches = import_crm.read_as_given(source, profile, header_row,
                                                            batches)
             plan, batches = import_crm.first_pass(conn, source, fmt, profile, header_row,
                                                   batches, crm, date_format)
