@@ -67,30 +67,29 @@ def choose_profile(crm: CrmOptions, header_row: list[str], headers: HeaderMap) -
     return Profile(name="generic", title="generic CSV", columns=columns)
 
 
-def read_as_given(source: Source, profile: Profile, header_row: list[str], batches: Any
-                  ) -> tuple[list[str], Any]:
-    """The header row and batches again, read with the encoding and delimiter the
-    profile's [format] names when the header was read otherwise (``auto``: the file
-    decides; an encoding the caller gave the source wins, and so does a byte-order mark)."""
+def read_as_given(source: Source, profile: Profile, header_row: list[str]) -> list[str]:
+    """The header row, read again with the encoding and delimiter the profile's [format]
+    names when it was read otherwise (``auto``: the file decides; an encoding the caller
+    gave the source wins, and so does a byte-order mark). The passes read with them too."""
     encoding, delimiter = profile.format["encoding"], profile.format["delimiter"]
     new_encoding = encoding != "auto" and not source.forced and encoding != source.encoding
     new_delimiter = delimiter != "auto" and delimiter != source.delimiter
     # (speed only: a workbook has neither, and read again it gives the same rows)
     if source.kind == "xlsx":  # pragma: no mutate
-        return header_row, batches
+        return header_row
     if not (new_encoding or new_delimiter):
-        return header_row, batches
+        return header_row
     if new_encoding:
         source.encoding = encoding
     if new_delimiter:
         source.delimiter = delimiter
     reopen(source)
     _, _, pieces = open_text(source, "csv")  # pragma: no mutate (as in first_pass below)
-    return read_csv(source, pieces)
+    return read_csv(source, pieces)[0]
 
 
 def first_pass(conn: sqlite3.Connection, source: Source, fmt: str | None, profile: Profile,
-          header_row: list[str], batches: Any, crm: CrmOptions, date_format: str | None
+          header_row: list[str], crm: CrmOptions, date_format: str | None
           ) -> tuple[Plan, Any]:
     """The first pass: the plan decided, written with --write-mapping, complete or an
     error; the batches of the second pass."""
@@ -108,7 +107,8 @@ def first_pass(conn: sqlite3.Connection, source: Source, fmt: str | None, profil
     plan.delimiter = getattr(source, "delimiter", None)
     reopen(source)
     needed = import_plan.needed(plan)
-    light = light_batches(source, header_row, needed)
+    # (speed only: without it, the full reader below surveys the same rows)
+    light = light_batches(source, header_row, needed)  # pragma: no mutate
     at = {c: j for j, c in enumerate(needed)}
     try:
         if light is not None:

@@ -206,10 +206,9 @@ def import_source(conn: sqlite3.Connection, actor: str, source: Source, *,
             headers.extend(header_row)
             headers.require_email()
         else:
-            header_row, batches = import_crm.read_as_given(source, profile, header_row,
-                                                           batches)
+            header_row = import_crm.read_as_given(source, profile, header_row)
             plan, batches = import_crm.first_pass(conn, source, fmt, profile, header_row,
-                                                  batches, crm, date_format)
+                                                  crm, date_format)
             rows_plan = Rows(plan, stage_info(conn))
     elif crm.tool or crm.mapping or crm.planned:
         raise InvalidValue("file", source.name, "is JSON: --from, --mapping, --map, "
