@@ -25,18 +25,16 @@ _BATCH = 1000
 def sources(conn: sqlite3.Connection) -> list[dict[str, str]]:
     """Every table and view that can be exported (SQLite's own tables excluded)."""
     return [dict(r) for r in conn.execute(
+        # GLOB is case-sensitive, and SQLite reserves "sqlite_" in any case for its own tables
         "SELECT name, type FROM sqlite_master"
-        " WHERE type IN ('table', 'view') AND name NOT LIKE"
-        " 'sqlite\\_%'"  # pragma: no mutate: LIKE ignores ASCII case ('SQLITE\\_%' matches)
-        " ESCAPE '\\' ORDER BY type, name")]
+        " WHERE type IN ('table', 'view') AND name NOT GLOB 'sqlite_*' ORDER BY type, name")]
 
 
 def resolve_source(conn: sqlite3.Connection, name: str) -> str:
     """The table or view's exact name as stored in sqlite_master, or NotFound."""
     row = conn.execute(
         "SELECT name FROM sqlite_master"
-        " WHERE type IN ('table', 'view') AND name = ? COLLATE NOCASE AND name NOT LIKE"
-        " 'sqlite\\_%' ESCAPE '\\'",  # pragma: no mutate: LIKE ignores ASCII case, ESCAPE too
+        " WHERE type IN ('table', 'view') AND name = ? COLLATE NOCASE AND name NOT GLOB 'sqlite_*'",
         (name,)).fetchone()
     if row is None:
         names = [s["name"] for s in sources(conn) if not _internal(s["name"])]
