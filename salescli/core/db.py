@@ -149,12 +149,12 @@ def connect(path: str | os.PathLike, *, create: bool = False) -> sqlite3.Connect
     conn.db_file = path
     conn.row_factory = sqlite3.Row
     conn.execute(f"PRAGMA busy_timeout = {busy_timeout_ms()}")  # the one place it is set
-    conn.execute("PRAGMA foreign_keys = ON")  # pragma: no mutate (SQL ignores case)
+    conn.execute("PRAGMA foreign_keys = ON")
     # Switching to WAL rewrites the file header: never do it to a file from a newer
     # salescli, which the version check refuses untouched.
     if create and schema_version(conn) <= SCHEMA_VERSION:
         _switch_to_wal(conn)
-        conn.execute("PRAGMA synchronous = NORMAL")  # pragma: no mutate (SQL ignores case)
+        conn.execute("PRAGMA synchronous = NORMAL")
     return conn
 
 

@@ -24,19 +24,17 @@ _BATCH = 1000
 
 def sources(conn: sqlite3.Connection) -> list[dict[str, str]]:
     """Every table and view that can be exported (SQLite's own tables excluded)."""
-    # no mutate: the case of SQL keywords and names never matters
     return [dict(r) for r in conn.execute(
-        "SELECT name, type FROM sqlite_master WHERE type IN ('table', 'view')"  # pragma: no mutate
-        " AND name NOT LIKE 'sqlite\\_%' ESCAPE '\\' ORDER BY type, name")]  # pragma: no mutate
+        # GLOB is case-sensitive, and SQLite reserves "sqlite_" in any case for its own tables
+        "SELECT name, type FROM sqlite_master"
+        " WHERE type IN ('table', 'view') AND name NOT GLOB 'sqlite_*' ORDER BY type, name")]
 
 
 def resolve_source(conn: sqlite3.Connection, name: str) -> str:
     """The table or view's exact name as stored in sqlite_master, or NotFound."""
-    # no mutate: the case of SQL keywords and names never matters
     row = conn.execute(
-        "SELECT name FROM sqlite_master"  # pragma: no mutate
-        " WHERE type IN ('table', 'view') AND name = ?"  # pragma: no mutate
-        " COLLATE NOCASE AND name NOT LIKE 'sqlite\\_%' ESCAPE '\\'",  # pragma: no mutate
+        "SELECT name FROM sqlite_master"
+        " WHERE type IN ('table', 'view') AND name = ? COLLATE NOCASE AND name NOT GLOB 'sqlite_*'",
         (name,)).fetchone()
     if row is None:
         names = [s["name"] for s in sources(conn) if not _internal(s["name"])]

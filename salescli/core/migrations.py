@@ -327,6 +327,6 @@ def migrate(conn: sqlite3.Connection, path: str | os.PathLike) -> int:
         conn.execute("COMMIT")
     except BaseException:
         if conn.in_transaction:
-            conn.execute("ROLLBACK")  # pragma: no mutate (SQL keywords ignore case)
+            conn.execute("ROLLBACK")
         raise
     return SCHEMA_VERSION

@@ -92,9 +92,9 @@ def summary(conn: sqlite3.Connection, *, days: int = 30, owner: str | None = Non
         raise InvalidValue("--stale-days", stale_days, "must be a whole number ≥ 1")
     r = {"r0": p.start_utc, "r1": p.end_utc}
     co, po = owner_cond("owner", owner)
-    cout, pout = owner_cond("prev_owner", owner)  # pragma: no mutate: SQL ignores case
+    cout, pout = owner_cond("prev_owner", owner)  # pragma: no mutate: a column name's case
     q = conn.execute
-    q("DROP TABLE IF EXISTS temp.mx_moves")  # pragma: no mutate: SQL ignores case
+    q("DROP TABLE IF EXISTS temp.mx_moves")  # pragma: no mutate: SQL case (DROP: not for the rule)
     q(_MOVES, r)
     exits = "SELECT prev_stage AS k, prev_days AS v FROM mx_moves WHERE prev_stage IS NOT NULL"
     funnel = [dict(row) for row in q(f"""
@@ -144,7 +144,7 @@ def summary(conn: sqlite3.Connection, *, days: int = 30, owner: str | None = Non
         "SELECT 1 AS k, julianday(m.at) - julianday((SELECT min(c.at) FROM stage_changes c"
         f" WHERE c.prospect_id = m.prospect_id)) AS v FROM mx_moves m"
         f" WHERE m.kind = 'won'{cm}"), pm).fetchone()
-    q("DROP TABLE temp.mx_moves")  # pragma: no mutate: SQL ignores case
+    q("DROP TABLE temp.mx_moves")  # pragma: no mutate: SQL case (DROP: not for the rule)
     kinds = ", ".join(f"'{k.value}'" for k in InteractionKind)
     act = dict(q(f"SELECT kind, count(*) FROM interactions WHERE kind IN ({kinds})"
                  f" AND occurred_at >= ? AND occurred_at < ?{co} GROUP BY kind",

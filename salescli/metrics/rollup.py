@@ -48,7 +48,7 @@ _CENTS = "CAST(round(coalesce({0}, 0) * 100) AS INTEGER)"
 def rollup_status(conn: sqlite3.Connection) -> dict[str, Any] | None:
     """The rollup's state: time zone, first and last day rolled up, when it last ran."""
     row = conn.execute(
-        "SELECT * FROM metrics_state WHERE id = 1"  # pragma: no mutate: SQL ignores case
+        "SELECT * FROM metrics_state WHERE id = 1"
     ).fetchone()
     return dict(row) if row else None
 
@@ -98,9 +98,10 @@ def _compute(conn: sqlite3.Connection, tzinfo: ZoneInfo, today: date, since_day:
     started = db_now()
     state = rollup_status(conn)
     marks = conn.execute(
+        # no mutate: unnamed select-list items, read by place (the SQL-case rule refuses them)
         "SELECT (SELECT coalesce(max(id), 0) FROM stage_changes),"  # pragma: no mutate
-        " (SELECT coalesce(max(id), 0) FROM interactions),"  # pragma: no mutate: SQL case
-        " (SELECT coalesce(max(id), 0) FROM activities)"  # pragma: no mutate: SQL case
+        " (SELECT coalesce(max(id), 0) FROM interactions),"  # pragma: no mutate: as above
+        " (SELECT coalesce(max(id), 0) FROM activities)"  # pragma: no mutate: as above
     ).fetchone()
     first_event = _first_event_day(conn, tzinfo) or today
     if state is None or state["tz"] != tzinfo.key:
@@ -155,8 +156,9 @@ def _write(conn: sqlite3.Connection, plan: dict[str, Any]) -> dict[str, int]:
 
 def _first_event_day(conn: sqlite3.Connection, tz: ZoneInfo) -> date | None:
     row = conn.execute(
+        # no mutate: min(t) read by place, an inner alias (the SQL-case rule refuses both)
         "SELECT min(t) FROM (SELECT min(at) AS t FROM stage_changes"  # pragma: no mutate
-        " UNION ALL SELECT min(occurred_at) FROM interactions)"  # pragma: no mutate: SQL case
+        " UNION ALL SELECT min(occurred_at) FROM interactions)"  # pragma: no mutate: as above
     ).fetchone()
     return local_day(row[0], tz) if row[0] else None
 

@@ -100,9 +100,9 @@ def _owner_email(conn: sqlite3.Connection, owner: str | None) -> str | None:
     """The owner's address: their user's email, else the owner itself if it is an address."""
     if owner:
         row = conn.execute(
-            "SELECT email FROM users"  # pragma: no mutate: SQL ignores case
-            " WHERE (username = ? OR email = lower(?)) AND disabled = 0"  # pragma: no mutate
-            " AND email IS NOT NULL ORDER BY username = ? DESC LIMIT 1",  # pragma: no mutate
+            "SELECT email FROM users"
+            " WHERE (username = ? OR email = lower(?)) AND disabled = 0"
+            " AND email IS NOT NULL ORDER BY username = ? DESC LIMIT 1",
             (owner, owner, owner)).fetchone()
         if row:
             return row[0]
@@ -170,8 +170,8 @@ def enqueue(conn: sqlite3.Connection, *, rule: str, prospect_id: int, event_key:
         cap = max_per_hour()
         for channel, recipient in targets:
             recent = conn.execute(
-                "SELECT count(*) FROM notifications"  # pragma: no mutate: SQL ignores case
-                " WHERE prospect_id = ? AND channel = ?"  # pragma: no mutate: SQL ignores case
+                "SELECT count(*) FROM notifications"  # pragma: no mutate: count(*) read by place
+                " WHERE prospect_id = ? AND channel = ?"
                 " AND created_at > ? AND (last_error IS NULL OR last_error NOT LIKE ?)",
                 (prospect_id, channel.value, since, SUPPRESSED + "%")).fetchone()[0]
             if recent >= cap:
@@ -182,7 +182,7 @@ def enqueue(conn: sqlite3.Connection, *, rule: str, prospect_id: int, event_key:
             conn.execute(
                 "INSERT INTO notifications(event_key, rule, prospect_id, recipient, channel,"
                 " subject, payload, created_at, next_attempt_at, last_error)"
-                " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",  # pragma: no mutate: SQL ignores case
+                " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
                 (keys[channel], str(rule), prospect_id, recipient, channel.value, subject,
                  json.dumps(body, default=str, sort_keys=True), ts, *state))
     return len(targets)
@@ -202,8 +202,7 @@ def enqueue_mail(conn: sqlite3.Connection, *, rule: str, event_key: str, recipie
         ts = iso(datetime.now(UTC))
         conn.execute(
             "INSERT INTO notifications(event_key, rule, prospect_id, recipient, channel,"
-            " subject, payload, created_at, next_attempt_at)"  # pragma: no mutate: SQL case
-            " VALUES (?, ?, NULL, ?, ?, ?, ?, ?, ?)",
+            " subject, payload, created_at, next_attempt_at) VALUES (?, ?, NULL, ?, ?, ?, ?, ?, ?)",
             (key, str(rule), recipient, Channel.EMAIL.value, subject[:200],
              json.dumps({"text": text}), ts, ts))
     return True
@@ -236,7 +235,7 @@ def stale_candidates(conn: sqlite3.Connection, *, days: int,
     cutoff = iso(datetime.fromisoformat(today) - timedelta(days=days))  # iso: naive is UTC
     return [dict(r) for r in conn.execute(
         "SELECT p.id, p.email, p.owner, coalesce(p.last_interaction_at, p.created_at) AS last"
-        " FROM prospects p JOIN stages s ON s.id = p.stage_id"  # pragma: no mutate: SQL case
+        " FROM prospects p JOIN stages s ON s.id = p.stage_id"
         " WHERE s.kind = 'open' AND p.archived_at IS NULL"
         " AND coalesce(p.last_interaction_at, p.created_at) < ? ORDER BY p.id", (cutoff,))]
 
@@ -274,11 +273,10 @@ def list_notifications(conn: sqlite3.Connection, *, states: tuple[str, ...] = ("
                        "failed")) -> Iterator[dict[str, Any]]:
     """Outbox rows in the given states, oldest first."""
     # (sqlite3 names a result column as the table declares it, whatever the case here)
-    sql = ("SELECT id, event_key, rule, prospect_id, channel, recipient,"  # pragma: no mutate
-           " subject, created_at,"  # pragma: no mutate: SQL ignores case
-           " sent_at, attempts, next_attempt_at, last_error FROM notifications"
+    sql = ("SELECT id, event_key, rule, prospect_id, channel, recipient, subject,"
+           " created_at, sent_at, attempts, next_attempt_at, last_error FROM notifications"
            + ("" if "sent" in states else " WHERE sent_at IS NULL")
-           + " ORDER BY created_at, id"  # pragma: no mutate: SQL ignores case
+           + " ORDER BY created_at, id"
            )
     for r in conn.execute(sql):
         row = {**dict(r), "state": state_of(r).value}
@@ -295,7 +293,7 @@ def due_rows(conn: sqlite3.Connection, *, now: datetime | str | None = None
     a dict refuses a column name in the wrong case)."""
     return [dict(r) for r in conn.execute(
         "SELECT * FROM notifications WHERE sent_at IS NULL AND next_attempt_at <= ?"
-        " ORDER BY created_at, id",  # pragma: no mutate: SQL ignores case
+        " ORDER BY created_at, id",
         (iso(_utc(now)),))]
 
 
@@ -346,8 +344,8 @@ def deliver(conn: sqlite3.Connection, *, now: datetime | str | None = None) -> d
         "SELECT count(*) FROM notifications WHERE sent_at IS NULL AND last_error LIKE ?"
         " AND created_at > ?", (SUPPRESSED + "%", window)).fetchone()[0]
     result["pending"] = conn.execute(
-        "SELECT count(*) FROM notifications WHERE sent_at IS NULL"  # pragma: no mutate: SQL case
-        " AND next_attempt_at IS NOT NULL"  # pragma: no mutate: SQL ignores case
+        "SELECT count(*) FROM notifications"  # pragma: no mutate: count(*) read by place
+        " WHERE sent_at IS NULL AND next_attempt_at IS NOT NULL"
     ).fetchone()[0]
     return result
 
@@ -388,7 +386,7 @@ def _mark_failed(conn: sqlite3.Connection, rows: list[dict[str, Any]], moment: d
             if permanent or attempts >= limit:
                 conn.execute(
                     "UPDATE notifications SET attempts = ?, next_attempt_at = NULL,"
-                    " last_error = ? WHERE id = ? AND sent_at IS NULL",  # pragma: no mutate
+                    " last_error = ? WHERE id = ? AND sent_at IS NULL",
                     (attempts, f"gave up after {attempts} attempt(s): {error}"[:1000], row["id"]))
                 result["gave_up"] += 1
                 log.error("notification %s to %s given up: %s", row["id"], row["recipient"],

@@ -79,6 +79,18 @@ def test_unknown_or_injected_names_are_refused(invoke, pipeline_db, tmp_path):
     assert invoke("export", "users").exit_code == 0
 
 
+def test_sqlites_own_statistics_table_is_neither_listed_nor_exported(invoke, pipeline_db):
+    conn = db.open_write()
+    try:
+        conn.execute("ANALYZE")               # creates sqlite_stat1, SQLite's own table
+    finally:
+        conn.close()
+    assert "sqlite_stat1" not in invoke("export").stdout
+    result = invoke("export", "sqlite_stat1")
+    assert result.exit_code == 1
+    assert result.stderr.startswith("Error: TABLE_OR_VIEW 'sqlite_stat1' is not a table or view")
+
+
 @pytest.mark.parametrize("where", ["missing/x.csv", "adir", "afile/x.csv"])
 def test_unwritable_output_is_one_line(invoke, pipeline_db, tmp_path, where):
     (tmp_path / "adir").mkdir()
