@@ -56,7 +56,13 @@ EQUIVALENT = [
     ("PRAGMA table_info(prospects)", "PRAGMA TABLE_INFO(PROSPECTS)"),
     ("ROLLBACK", "rollback"),
     ("BEGIN IMMEDIATE", "begin immediate"),
+    # keywords alone that join other pieces (FRAGMENTS runs them in a query)
+    (" WHERE ", " where "),
+    (" AND ", " and "),
+    (" ORDER BY ", " Order By "),
 ]
+FRAGMENTS = {" WHERE ": "SELECT id FROM t{}id = 1", " AND ": "SELECT id FROM t WHERE id = 1{}x = 1",
+             " ORDER BY ": "SELECT id FROM t{}id"}
 
 NOT_EQUIVALENT = [
     # a value in quotes is compared by case
@@ -86,6 +92,8 @@ NOT_EQUIVALENT = [
     # prose, not SQL
     ("Mail from Bob", "mail from bob"),
     ("FROM", "from"),
+    (" and ", " AND "),
+    (" AND ", " AND more than "),
     ("Delete the prospect", "delete the prospect"),
     ("Commit", "commit"),
     ("COMMIT the changes", "commit the changes"),
@@ -133,7 +141,8 @@ def test_sqlite_itself_tells_the_refused_cases_apart(old, new):
 @pytest.mark.parametrize(("old", "new"), [pair for pair in EQUIVALENT if "{" not in pair[0]
                                           and "?" not in pair[0] and "CAST" not in pair[0]
                                           and "JOIN" not in pair[0]
-                                          and pair[0] not in ("ROLLBACK", "BEGIN IMMEDIATE")])
+                                          and pair[0] not in ("ROLLBACK", "BEGIN IMMEDIATE")
+                                          and pair[0] not in FRAGMENTS])
 def test_sqlite_answers_the_equivalent_cases_alike(old, new):
     db = sqlite3.connect(":memory:")
     for name in ("prospects", "sends", "t"):
@@ -221,3 +230,12 @@ def test_equivalents_do_not_lower_a_package_under_fail_under(capsys):
     assert report.report(ms, {}, crashed=False, fail_under=100.0) is False
     assert report.report([*ms, _mutant(3, "survived")], {}, crashed=False,
                           fail_under=100.0) is True
+
+
+@pytest.mark.parametrize(("old", "new"), [pair for pair in EQUIVALENT if pair[0] in FRAGMENTS])
+def test_sqlite_answers_alike_with_a_joining_piece_in_either_case(old, new):
+    db = sqlite3.connect(":memory:")
+    db.execute("CREATE TABLE t (id INTEGER PRIMARY KEY, x)")
+    db.executemany("INSERT INTO t (id, x) VALUES (?, ?)", [(2, 1), (1, 1), (3, 0)])
+    query = FRAGMENTS[old]
+    assert db.execute(query.format(old)).fetchall() == db.execute(query.format(new)).fetchall()

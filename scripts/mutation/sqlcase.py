@@ -71,7 +71,9 @@ def looks_like_sql(text: str) -> bool:
 
     Strict on purpose: a strong keyword in upper case (SELECT, FROM, WHERE, ...), and the text
     starts with a keyword or continues another literal (leading space, '(' or ','), and it has
-    a second keyword or a comparison, a parameter or a quoted value.
+    a second keyword or a comparison, a parameter or a quoted value. A piece that only joins
+    others, upper-case keywords after a leading space (" WHERE ", " AND ", " ORDER BY "), is
+    SQL too: prose is not written so.
     """
     tokens = _sql_tokens(text)
     if not tokens:
@@ -80,6 +82,8 @@ def looks_like_sql(text: str) -> bool:
     if not sig:
         return False
     upper = {t for k, t in sig if k == "word" and t.isupper() and t in SQL_KEYWORDS}
+    if text[0] in " \t\n" and all(k == "word" and t in upper for k, t in sig):
+        return True
     if not upper & SQL_STRONG:
         return False
     first_kind, first = sig[0]
