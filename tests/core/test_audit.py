@@ -151,6 +151,9 @@ def test_activity_command_filters(invoke, three):
     assert json.loads(ok(invoke("activity", "--prospect", "1", "--format", "json"))) == ada
     stages = json.loads(ok(invoke("activity", "--entity", "stage", "--format", "json")))
     assert [r["after"]["name"] for r in stages] == ["trial"]
+    both = json.loads(ok(invoke("activity", "--actor", "maria", "--entity", "stage",
+                                "--format", "json")))  # filters combine: both must hold
+    assert [(r["action"], r["after"]["name"]) for r in both] == [("create", "trial")]
     newest = json.loads(ok(invoke("activity", "--limit", "2", "--format", "json")))
     assert [r["id"] for r in newest] == [rows[-2]["id"], rows[-1]["id"]]
     assert json.loads(ok(invoke("activity", "--since", "2999-01-01", "--format", "json"))) == []
