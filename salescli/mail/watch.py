@@ -183,6 +183,7 @@ def idle_folder(acc: Any, folder: str, state: Watch, reidle: float) -> None:
             client.idle()
             with state.lock:
                 state.idling.add(where)
+            failpoint(f"watch.idling.{folder}")  # lets a test wait until the IDLE is up
             state.wake.set()  # mail that came while no IDLE was active
             delay = 1.0
             while not state.stop.is_set():

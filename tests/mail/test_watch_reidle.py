@@ -19,18 +19,23 @@ from tests.mail.test_watch import PEOPLE, _make_db, _outbound, _stage, _stop, _w
 
 @contextmanager
 def watching(server, db_file, retries: str, timeout: str = "10") -> Iterator[tuple]:
-    """A watcher (interval 900 s: only IDLE sees new mail) past its first cycle, with the
-    mailbox and the lines of its log; stopped with SIGTERM at the end."""
+    """A watcher (interval 900 s: only IDLE sees new mail) past its first cycle and with
+    its IDLE up, with the mailbox and the lines of its log; stopped with SIGTERM at the
+    end. Waiting for the IDLE matters: a server stopped while the IDLE's connection still
+    logs in refuses the LOGIN, and the warning then names that, not a dropped IDLE."""
     box = new_mailbox(server)
     _make_db(db_file)
     _outbound(box, PEOPLE[:1], ago(days=1))
+    idling = db_file.parent / "idling"
     env = cli_env(**box.env(SALESCLI_IMAP_RETRIES=retries, SALESCLI_IMAP_TIMEOUT=timeout),
-                  SALESCLI_DB=str(db_file))
+                  SALESCLI_DB=str(db_file),
+                  SALESCLI_FAILPOINT=f"watch.idling.INBOX:1:touch={idling}")
     proc = start_cli("scan", "--watch", "--interval", "900", env=env)
     lines = _lines_of(proc.stderr)
     try:
         _wait_until(lambda: _stage(db_file, PEOPLE[0]["email"]) == "contacted", proc,
                     "the first cycle")
+        _wait_until(idling.exists, proc, "the IDLE")
         yield box, proc, lines
     finally:
         if proc.poll() is None:
