@@ -27,3 +27,15 @@ def test_a_seed_draws_the_same_sample_whatever_order_the_mutants_come_in():
     assert [m.name for m in sel.draw(shuffled, 12, seed=81)] == first
     assert len(set(first)) == 12
     assert [m.name for m in sel.draw(mutants, 12, seed=82)] != first  # the seed matters
+
+
+def test_a_package_leaves_out_its_sample_content_unless_it_is_named():
+    """`./dev mutants salescli/mail` does not mutate the sample mail (the tests' input);
+    `./dev mutants salescli/mail/sample.py` still does."""
+    sel = selection()
+    mapping, tops = importlib.import_module("mutation.stage").read_layout()
+    package = sel.resolve_paths(["salescli/mail"], mapping, tops)
+    assert "salescli/mail/scan.py" in package
+    assert "salescli/mail/sample.py" not in package
+    assert sel.resolve_paths(["salescli/mail/sample.py"], mapping, tops) == [
+        "salescli/mail/sample.py"]

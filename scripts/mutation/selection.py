@@ -21,6 +21,14 @@ from .sqlcase import sql_case_mutant
 from .stage import to_staged
 
 
+def _repo_path(f: Path) -> str:
+    """f as a path relative to the repository, or f itself when it is outside."""
+    try:
+        return f.relative_to(config.ROOT).as_posix()
+    except ValueError:
+        return f.as_posix()
+
+
 def resolve_paths(args: list[str], mapping: dict[str, str], tops: list[str]) -> list[str]:
     """PATH arguments -> the staged paths of their modules."""
     files: set[str] = set()
@@ -30,7 +38,8 @@ def resolve_paths(args: list[str], mapping: dict[str, str], tops: list[str]) -> 
             p = config.ROOT / arg
         p = p.resolve()
         if p.is_dir():
-            found = [f for f in p.rglob("*.py") if "__pycache__" not in f.parts]
+            found = [f for f in p.rglob("*.py") if "__pycache__" not in f.parts
+                     and _repo_path(f) not in config.NOT_MUTATED]
         elif p.is_file() and p.suffix == ".py":
             found = [p]
         else:
