@@ -11,6 +11,7 @@ import sys
 import pytest
 
 from salescli.core.log import setup_logging
+from tests.support.syslog import syslog_listener
 
 
 @pytest.fixture
@@ -87,28 +88,23 @@ def test_stderr_off_a_terminal_gets_stamped_lines(log_file, capsys):
 def test_syslog_switched_off_sends_nothing(monkeypatch, capsys, off):
     """Any of 0/false/no/off (any case) means no syslog: not the default UDP port 514, and
     not a host named like that (which would warn that it cannot be used)."""
-    server = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
-    try:
-        server.bind(("127.0.0.1", 514))  # where an unrecognised value would send (localhost)
-    except OSError as exc:
-        server.close()
-        pytest.skip(f"cannot listen on UDP 514 here: {exc}")
-    server.settimeout(10)
-    try:
-        monkeypatch.setenv("SALESCLI_LOG_SYSLOG", off)
-        setup_logging(quiet=True, job="notify")
-        logging.getLogger("salescli.jobs").warning("not for syslog")
-        server.sendto(b"sentinel", server.getsockname())  # after anything logging sent
-        assert server.recv(4096) == b"sentinel"
-        (line,) = capsys.readouterr().err.splitlines()  # no "cannot be used" warning
-        assert line.endswith(" WARNING [notify] not for syslog")
-        monkeypatch.setenv("SALESCLI_LOG_SYSLOG", "127.0.0.1:514")  # the receiver works
-        setup_logging(quiet=True, job="notify")
-        logging.getLogger("salescli.jobs").warning("for syslog")
-        assert server.recv(4096).decode().endswith("WARNING [notify] for syslog\x00")
-    finally:
-        server.close()
-        setup_logging()
+    # 127.0.0.1:514 is where an unrecognised value would send (localhost)
+    with syslog_listener() as server:
+        server.settimeout(10)
+        try:
+            monkeypatch.setenv("SALESCLI_LOG_SYSLOG", off)
+            setup_logging(quiet=True, job="notify")
+            logging.getLogger("salescli.jobs").warning("not for syslog")
+            server.sendto(b"sentinel", server.getsockname())  # after anything logging sent
+            assert server.recv(4096) == b"sentinel"
+            (line,) = capsys.readouterr().err.splitlines()  # no "cannot be used" warning
+            assert line.endswith(" WARNING [notify] not for syslog")
+            monkeypatch.setenv("SALESCLI_LOG_SYSLOG", "127.0.0.1:514")  # the receiver works
+            setup_logging(quiet=True, job="notify")
+            logging.getLogger("salescli.jobs").warning("for syslog")
+            assert server.recv(4096).decode().endswith("WARNING [notify] for syslog\x00")
+        finally:
+            setup_logging()
 
 
 def test_a_stack_in_the_log_is_kept_with_its_secrets_redacted(log_file, monkeypatch):
@@ -160,24 +156,15 @@ def _syslog_line(monkeypatch, server: socket.socket, setting: str) -> str:
 # 127.0.0.2 is loopback too, but not where "localhost" goes: the line must reach that host
 @pytest.mark.parametrize("host", ["127.0.0.1", "127.0.0.2"])
 def test_syslog_to_a_host_without_a_port_goes_to_port_514_there(monkeypatch, host):
-    server = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
-    try:
-        server.bind((host, 514))
-    except OSError as exc:
-        server.close()
-        pytest.skip(f"cannot listen on UDP {host}:514 here: {exc}")
-    assert _syslog_line(monkeypatch, server, host).endswith("WARNING [notify] notify slow\x00")
+    with syslog_listener(host) as server:
+        line = _syslog_line(monkeypatch, server, host)
+    assert line.endswith("WARNING [notify] notify slow\x00")
 
 
 def test_syslog_to_a_host_and_an_empty_port_goes_to_port_514_there(monkeypatch):
-    server = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
-    try:
-        server.bind(("127.0.0.2", 514))
-    except OSError as exc:
-        server.close()
-        pytest.skip(f"cannot listen on UDP 127.0.0.2:514 here: {exc}")
-    assert _syslog_line(monkeypatch, server, "127.0.0.2:").endswith(
-        "WARNING [notify] notify slow\x00")
+    with syslog_listener("127.0.0.2") as server:
+        line = _syslog_line(monkeypatch, server, "127.0.0.2:")
+    assert line.endswith("WARNING [notify] notify slow\x00")
 
 
 def test_syslog_to_an_ipv6_host_and_port(monkeypatch):

@@ -6,9 +6,9 @@ the system refuses (a 300-byte file name): now one line naming it, as cp(1) woul
 
 from __future__ import annotations
 
-import pytest
-
+from salescli.core.log import setup_logging
 from tests.support.cli import fails, ok, query
+from tests.support.syslog import syslog_listener
 
 HUGE = "99999999999999999999"
 
@@ -26,14 +26,12 @@ def test_a_syslog_port_out_of_range_is_a_warning_and_the_command_runs(invoke, co
 def test_a_syslog_port_that_is_no_number_is_a_warning_not_port_514(invoke, conn, monkeypatch):
     """A typo in the port (``:51x``) is said, as a port past 65535 is; it used to send the
     log to port 514 without a word."""
-    import socket
+    with syslog_listener() as server:  # 127.0.0.1:514, where the typo went
+        _typo_is_said_and_not_sent(invoke, server, monkeypatch)
 
-    server = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
-    try:
-        server.bind(("127.0.0.1", 514))  # where the typo went
-    except OSError as exc:
-        server.close()
-        pytest.skip(f"cannot listen on UDP 514 here: {exc}")
+
+def _typo_is_said_and_not_sent(invoke, server, monkeypatch) -> None:
+    """The warning names the setting; nothing reaches ``server``."""
     try:
         monkeypatch.setenv("SALESCLI_LOG_SYSLOG", "127.0.0.1:51x")
         result = invoke("prospects", "add", "a@b.example")
@@ -44,10 +42,7 @@ def test_a_syslog_port_that_is_no_number_is_a_warning_not_port_514(invoke, conn,
         server.settimeout(10)
         assert server.recv(4096) == b"sentinel"
     finally:
-        server.close()
         monkeypatch.delenv("SALESCLI_LOG_SYSLOG")
-        from salescli.core.log import setup_logging
-
         setup_logging()
 
 

@@ -6,23 +6,26 @@ from __future__ import annotations
 
 import logging
 import os
-import socket
 
 import pytest
 
 from salescli.core.log import setup_logging
+from tests.support.syslog import syslog_listener
 
 
 @pytest.mark.parametrize("on", ["1", "on", "TRUE", "yes", "Yes"])
 def test_syslog_on_without_a_local_socket_goes_to_udp_514_on_localhost(on, monkeypatch):
     if os.path.exists("/dev/log") or os.path.exists("/var/run/syslog"):
         pytest.skip("this machine has a local syslog socket: the line goes there")
-    server = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
-    try:
-        server.bind(("127.0.0.1", 514))
-    except OSError as exc:  # not root, or a syslog daemon listening
-        server.close()
-        pytest.skip(f"cannot listen on udp 127.0.0.1:514: {exc}")
+    with syslog_listener() as server:  # skips when not root, or a syslog daemon listens
+        got = _unset_then_on(server, on, monkeypatch)
+    assert got.startswith("<12>salescli[")  # facility user, level warning
+    assert got.endswith("WARNING [scan] scan slow\x00")
+
+
+def _unset_then_on(server, on: str, monkeypatch) -> str:
+    """Nothing reaches ``server`` with the variable unset; with it ``on``, the line that
+    did (with the variable cleared again after)."""
     try:
         # unset: nothing is sent (a datagram on loopback is queued before sendto returns)
         monkeypatch.delenv("SALESCLI_LOG_SYSLOG", raising=False)
@@ -35,10 +38,7 @@ def test_syslog_on_without_a_local_socket_goes_to_udp_514_on_localhost(on, monke
         monkeypatch.setenv("SALESCLI_LOG_SYSLOG", on)
         setup_logging(quiet=True, job="scan")
         logging.getLogger("salescli.jobs").warning("scan slow")
-        got = server.recv(4096).decode()
+        return server.recv(4096).decode()
     finally:
-        server.close()
         monkeypatch.delenv("SALESCLI_LOG_SYSLOG", raising=False)
         setup_logging()
-    assert got.startswith("<12>salescli[")  # facility user, level warning
-    assert got.endswith("WARNING [scan] scan slow\x00")
