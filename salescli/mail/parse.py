@@ -122,7 +122,9 @@ def decode_words(value: str | None) -> str | None:
             out.append(chunk)
             continue
         try:
-            out.append(chunk.decode(charset or "ascii", "replace"))
+            # Text outside encoded words comes back as ``raw-unicode-escape`` bytes: its
+            # 8-bit characters (already repaired by fix_text) decode back to themselves.
+            out.append(chunk.decode(charset or "raw-unicode-escape", "replace"))
         except LookupError:
             out.append(chunk.decode("utf-8", "replace"))
     return " ".join("".join(out).split())
