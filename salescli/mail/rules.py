@@ -146,6 +146,8 @@ def _histories(conn: sqlite3.Connection, ids: list[int],
         for _pid, kind, occurred_at, _mid, detail, aid in rows:
             if detail:
                 detail = json.loads(detail)
+                if detail.get("other_address"):
+                    continue  # a bounce of an other address: history only, as when folded
                 event = event_of(kind, detail)
             else:
                 detail = {}

@@ -18,9 +18,11 @@ EMAIL = "ada@example.com"
 DETAIL = {"hard": {"bounce": "hard", "diagnostic": "550 5.1.1 unknown"},
           "soft": {"bounce": "soft", "diagnostic": "452 4.2.2 full"},
           "soft2": {"bounce": "soft", "diagnostic": "421 try later"},
-          "bare": None}
+          "bare": None,
+          "other": {"bounce": "hard", "diagnostic": "550 gone", "other_address": "ada@old.example"}}
 KINDS = {"out": "email_out", "in": "email_in", "auto": "auto_reply", "hard": "bounce",
-         "soft": "bounce", "soft2": "bounce", "bare": "bounce"}
+         "soft": "bounce", "soft2": "bounce", "bare": "bounce",
+         "other": "bounce"}
 
 
 def _at(day: int, hour: int = 9) -> str:
@@ -47,7 +49,8 @@ def _mail(conn, pid: int, batch: list[tuple], fold: bool) -> dict[str, int]:
             detail = DETAIL.get(name)
             rows.append({"prospect_id": pid, "kind": KINDS[name], "occurred_at": at,
                          "message_id": mid, "detail": detail})
-            new.append((at, KINDS[name], mid, detail))
+            if not (detail and detail.get("other_address")):  # history only, as a scan does
+                new.append((at, KINDS[name], mid, detail))
         interactions.record_many(conn, "monitor", rows)
         if fold:
             return rules.apply_new(conn, {pid: new}, before, {})
@@ -185,6 +188,11 @@ CASES = {
          [OUT1, IN2]],
         ("replied", "bounced_hard", "told by phone", _at(2), _at(2)), [FIRST, REPLY],
         (2, 1)),
+    "a hard bounce of an other address changes nothing": (
+        [[OUT1, ("other", _at(2))]], ("contacted", "ok", None, None, _at(1)), [FIRST], (1, 0)),
+    "... nor when older mail is found after it": (
+        [[OUT1, ("other", _at(2))], [("auto", _at(1, 12))]],
+        ("contacted", "ok", None, None, _at(1)), [FIRST], (1, 0)),
     "a removed stage is not moved to": (
         [("remove", "replied"), [OUT1, IN2]],
         ("contacted", "ok", None, _at(2), _at(1)), [FIRST], (1, 1)),
