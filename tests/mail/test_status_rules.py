@@ -18,11 +18,11 @@ EMAIL = "ada@example.com"
 DETAIL = {"hard": {"bounce": "hard", "diagnostic": "550 5.1.1 unknown"},
           "soft": {"bounce": "soft", "diagnostic": "452 4.2.2 full"},
           "soft2": {"bounce": "soft", "diagnostic": "421 try later"},
-          "bare": None,
+          "bare": None, "seq": {"sequence": "intro", "step": 1},
           "other": {"bounce": "hard", "diagnostic": "550 gone", "other_address": "ada@old.example"}}
 KINDS = {"out": "email_out", "in": "email_in", "auto": "auto_reply", "hard": "bounce",
          "soft": "bounce", "soft2": "bounce", "bare": "bounce",
-         "other": "bounce"}
+         "other": "bounce", "seq": "email_out"}
 
 
 def _at(day: int, hour: int = 9) -> str:
@@ -71,6 +71,8 @@ def _run(template, path, steps, fold: bool) -> dict:
             prospects.set_fields(conn, "tester", pid, step[1])
         elif step[0] == "remove":  # a person removes a stage
             stages.remove_stage(conn, "tester", step[1])
+        elif step[0] == "add":  # a person adds a stage of a kind
+            stages.add_stage(conn, "tester", step[1], kind=step[2])
         else:
             for key, n in _mail(conn, pid, step, fold).items():
                 counts[key] += n
@@ -163,8 +165,13 @@ CASES = {
         ("contacted", "ok", None, None, _at(5)),
         [("lead", "contacted", _at(5), "first email sent")], (1, 0)),
     "two soft bounces in the same second: the first by message id": (
-        [[OUT1, ("soft", _at(2), "<b@x>"), ("soft2", _at(2), "<a@x>")]],
-        ("contacted", "bounced_soft", "421 try later", None, _at(1)), [FIRST], (1, 1)),
+        [[OUT1, ("soft2", _at(2), "<b@x>"), ("soft", _at(2), "<a@x>")]],
+        ("contacted", "bounced_soft", "452 4.2.2 full", None, _at(1)), [FIRST], (1, 1)),
+    "an email sent by a sequence (with detail) is an email": (
+        [[("seq", _at(1))]], ("contacted", "ok", None, None, _at(1)), [FIRST], (1, 0)),
+    "a stage of the rules' name that is a won one is moved to without a reason": (
+        [("remove", "replied"), ("add", "replied", "won"), [OUT1, IN2]],
+        ("replied", "ok", None, _at(2), _at(2)), [FIRST, REPLY], (2, 1)),
     "a hard bounce, then an auto-reply: the reason stays": (
         [[OUT1, ("hard", _at(2))], [("auto", _at(3))]],
         ("contacted", "bounced_hard", "550 5.1.1 unknown", None, _at(1)), [FIRST], (1, 1)),
@@ -232,11 +239,42 @@ def test_new_mail_of_several_prospects_folds_each_one(template, tmp_path):
     interactions.record_many(conn, "monitor", [
         {"prospect_id": b, "kind": "email_out", "occurred_at": _at(1), "message_id": "<o>"},
         {"prospect_id": a, "kind": "email_out", "occurred_at": _at(1), "message_id": "<p>"}])
+    hard = DETAIL["hard"]
+    interactions.record_many(conn, "monitor", [
+        {"prospect_id": b, "kind": "bounce", "occurred_at": _at(2), "message_id": "<h>",
+         "detail": hard},
+        {"prospect_id": a, "kind": "bounce", "occurred_at": _at(2), "message_id": "<i>",
+         "detail": hard}])
     with db.transaction(conn):
-        got = rules.apply_new(conn, {a: [], b: [(_at(1), "email_out", "<o>", None)]}, {}, {})
-    assert got == {"moves": 1, "status_changes": 0}
-    assert rules.apply_many(conn, [a, b, b]) == {"moves": 1, "status_changes": 0}
+        got = rules.apply_new(conn, {a: [], b: [(_at(1), "email_out", "<o>", None),
+                                                (_at(2), "bounce", "<h>", hard)]}, {}, {})
+    assert got == {"moves": 1, "status_changes": 1}
+    assert rules.apply_many(conn, [a, b, b]) == {"moves": 1, "status_changes": 1}
+    prospects.update(conn, "tester", a, {"email_status": "ok"})
+    prospects.update(conn, "tester", b, {"email_status": "ok"})
+    interactions.record_many(conn, "monitor", [
+        {"prospect_id": pid, "kind": "bounce", "occurred_at": _at(3),
+         "message_id": f"<s{pid}>", "detail": DETAIL["soft"]} for pid in (a, b)])
+    assert rules.apply_many(conn, [b, a]) == {"moves": 0, "status_changes": 2}
     assert not conn.in_transaction
-    assert [r[0] for r in conn.execute("SELECT s.name FROM prospects p JOIN stages s"
-                                       " ON s.id = p.stage_id ORDER BY p.id")] == \
-        ["contacted", "contacted"]
+    assert [tuple(r) for r in conn.execute(
+        "SELECT s.name, p.email_status, p.bounce_reason FROM prospects p JOIN stages s"
+        " ON s.id = p.stage_id ORDER BY p.id")] == \
+        [("contacted", "bounced_soft", "452 4.2.2 full")] * 2
+
+
+def test_a_status_change_is_audited_with_its_fields_before_and_after(template, tmp_path):
+    import json
+
+    _run(template, tmp_path / "r.db", [[OUT1, ("hard", _at(2))], [("in", _at(3))]], False)
+    conn = db.open_write(tmp_path / "r.db")
+    rows = [(r[0], json.loads(r[1]), json.loads(r[2])) for r in conn.execute(
+        "SELECT action, before, after FROM activities WHERE actor = 'monitor'"
+        " AND entity = 'prospect' ORDER BY id")]
+    conn.close()
+    assert rows == [
+        ("move", {"stage": "lead"}, {"stage": "contacted", "note": "first email sent"}),
+        ("update", {"email_status": "ok", "bounce_reason": None},
+         {"email_status": "bounced_hard", "bounce_reason": "550 5.1.1 unknown"}),
+        ("move", {"stage": "contacted"}, {"stage": "replied", "note": "reply received"}),
+        ("update", {"last_reply_at": None}, {"last_reply_at": _at(3)})]
