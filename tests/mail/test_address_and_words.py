@@ -12,6 +12,8 @@ LONGEST = "a" * 64 + "@" + "b" * 61 + "." + "b" * 61 + "." + "b" * 57 + ".exampl
 
 @pytest.mark.parametrize(("raw", "want"), [
     (" <Ada@Example.COM> ", "ada@example.com"),
+    ("<Xavier@Example.COM>X", None),
+    ("XX@Example.COM", "xx@example.com"),
     ("MAILTO:Ada@example.com", "ada@example.com"),
     ("<mailto:ada@example.com>", "ada@example.com"),
     ("mailto:", None),
@@ -48,6 +50,7 @@ def test_an_address_is_normalised_or_refused(raw, want):
     ("=?utf-8?b?Q?=   broken  base64", "=?utf-8?b?Q?= broken base64"),  # kept as it is
     ("\u00c3\u00a9 =?utf-8?q?x?=", "\u00c3\u00a9 x"),  # text beside encoded words stays
     ("\u20ac  =?utf-8?q?x?=", "\u20ac x"),
+    ("price =? not  a word ?=", "price =? not a word ?="),  # no valid encoded word
 ])
 def test_encoded_words_decode_to_this_text(raw, want):
     assert decode_words(raw) == want

@@ -4,6 +4,10 @@ one row a message, so that a changed rule of reading shows as a changed row."""
 
 from __future__ import annotations
 
+import hashlib
+import os
+import time
+from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta, timezone
 
 import pytest
@@ -13,11 +17,28 @@ from salescli.mail.parse import (
     MAX_RECIPIENTS,
     Envelope,
     addresses,
+    parse_date,
     parse_envelope,
     parse_many,
 )
 
 ARRIVED = datetime(2026, 8, 5, 10, 0, tzinfo=UTC)
+
+
+@contextmanager
+def in_zone(name: str):
+    """Run with the process's local time zone set to ``name``."""
+    old = os.environ.get("TZ")
+    os.environ["TZ"] = name
+    time.tzset()
+    try:
+        yield
+    finally:
+        if old is None:
+            del os.environ["TZ"]
+        else:
+            os.environ["TZ"] = old
+        time.tzset()
 DATE = "Date: Tue, 04 Aug 2026 09:30:00 +0200\r\n"
 
 
@@ -159,8 +180,6 @@ def _padded(size: int) -> bytes:
 
 
 def test_a_header_block_of_the_largest_size_is_read_and_one_byte_more_is_quarantined():
-    import hashlib
-
     at_limit = _read(_padded(MAX_HEADER_BYTES))
     assert (at_limit.error, at_limit.key, at_limit.from_addr) == (None, "<big@x>",
                                                                   "a@x.example")
@@ -204,7 +223,12 @@ def test_a_date_up_to_a_day_ahead_stands_and_one_further_ahead_is_the_arrival_ti
      "2026-08-05T15:00:00Z"),
 ])
 def test_the_arrival_time_in_any_form_is_read_as_utc(arrived, want):
-    for date in (b"", b"Date: 1 Jan 9999 23:00:00 -0200\r\n"):  # none, or past year 9999 in UTC
+    with in_zone("Asia/Tokyo"):  # the machine's zone must not matter
+        _read_arrival(arrived, want)
+
+
+def _read_arrival(arrived, want):
+    for date in (b"", b"Date: 31 Dec 9999 23:00:00 -0200\r\n"):  # none, or past 9999 in UTC
         env = _read(b"From: a@x.example\r\nMessage-ID: <a@x>\r\n" + date, arrived)
         assert (env.error, env.sent_at) == (None, want)
 
@@ -226,3 +250,57 @@ def test_recipients_stop_at_the_limit_without_counting_repeats_or_junk():
         f"Name {i} <a{i}@x.example>" for i in range(1, MAX_RECIPIENTS + 5)]
     got = addresses(values)
     assert got == tuple(f"a{i}@x.example" for i in range(MAX_RECIPIENTS))
+
+
+def test_the_key_without_a_message_id_is_of_from_to_cc_date_subject_even_in_8bit():
+    head = b"From: a@x.example\r\nTo: b@x.example\r\n" + DATE.encode()
+    plain = _read(head + b"Subject: Caf\xc3\xa9\r\n")
+    latin = _read(head + b"Subject: Caf\xe9\r\n")
+    copied = _read(head + b"Subject: Caf\xc3\xa9\r\nCc: c@x.example\r\n")
+    assert (plain.error, plain.subject, latin.error, latin.subject) == \
+        (None, "Café", None, "Café")
+    want = "\0".join(["a@x.example", "b@x.example", "", DATE[6:-2], "Caf\udcc3\udca9"])
+    assert plain.key == "sha1:" + hashlib.sha1(want.encode("utf-8", "surrogateescape")).hexdigest()
+    assert len({plain.key, latin.key, copied.key}) == 3
+
+
+def test_the_fields_kept_are_the_wanted_ones_by_lower_case_name_the_first_of_each():
+    env = _read(b"From: a@x.example\r\nSUBJECT: one\r\nSubject: two\r\nX-Other: no\r\n"
+                b"List-Id: <news.x.example>\r\nAuto-Submitted: auto-replied\r\n" + DATE.encode())
+    assert env.headers == {"from": "a@x.example", "subject": "one",
+                           "list-id": "<news.x.example>", "auto-submitted": "auto-replied",
+                           "date": DATE[6:-2]}
+
+
+@pytest.mark.parametrize(("value", "fallback", "want"), [
+    ("Tue, 04 Aug 2026 09:30:00 +0200", None, datetime(2026, 8, 4, 7, 30)),
+    ("4 Aug 2026 09:30:00 -0000", None, datetime(2026, 8, 4, 9, 30)),  # naive: UTC
+    ("4 Aug 2026 09:30:00", None, datetime(2026, 8, 4, 9, 30)),
+    ("garbage", datetime(2026, 8, 5, 10, 0), datetime(2026, 8, 5, 10, 0)),  # naive: UTC
+    (None, b" 5-Aug-2026 10:00:00 +0200", datetime(2026, 8, 5, 8, 0)),
+    ("", datetime(2026, 8, 5, 12, 0, tzinfo=timezone(timedelta(hours=2))),
+     datetime(2026, 8, 5, 10, 0)),
+])
+def test_a_date_is_read_as_aware_utc_whatever_the_machines_zone(value, fallback, want):
+    with in_zone("Asia/Tokyo"):
+        got = parse_date(value, fallback)
+    assert (got, got.tzinfo) == (want.replace(tzinfo=UTC), UTC)
+
+
+def test_neither_a_date_nor_a_fallback_is_none():
+    assert parse_date("garbage", None) is None
+    assert parse_date(None, None) is None
+
+
+def test_a_parser_failure_is_the_messages_error_cut_to_500_characters(monkeypatch):
+    """No known input breaks the parser: a fault stands in for a bug on hostile input."""
+    from salescli.mail import parse
+
+    def failing(raw: bytes):
+        raise RuntimeError("x" * 600)
+
+    monkeypatch.setattr(parse, "header_items", failing)
+    raw = b"From: a@x.example\r\nMessage-ID: <f@x>\r\n"
+    env = _read(raw)
+    want = "headers could not be parsed (RuntimeError: " + "x" * 600
+    assert (env.error, env.key) == (want[:500], "sha1:" + hashlib.sha1(raw).hexdigest())
