@@ -153,7 +153,7 @@ def address_pairs(values: list[str]) -> list[tuple[str, str]]:
     take a fast path, anything else goes through the stdlib's full parser."""
     out: list[tuple[str, str]] = []
     for value in values:
-        value = fix_text(value) or ""
+        value = fix_text(value)  # a str, as every header value is
         m = _SIMPLE_ADDRESS.match(value)  # pragma: no mutate (a fast path to the same pairs)
         if m:
             out.append((m.group("name") or "", m.group("addr") or m.group("bare")))
@@ -198,7 +198,7 @@ def date_header(text: str) -> datetime:
     offset = int(m[8]) * 3600 + int(m[9]) * 60
     sign = -1 if m[7] == "-" else 1
     # "-0000": the zone is unknown, so the stdlib answers a naive time
-    tz = None if sign < 0 and not offset else timezone(timedelta(seconds=sign * offset))
+    tz = None if m[7] == "-" and not offset else timezone(timedelta(seconds=sign * offset))
     return datetime(int(m[3]), month, int(m[1]), int(m[4]), int(m[5]), int(m[6]), tzinfo=tz)
 
 
@@ -236,8 +236,9 @@ def content_key(headers: dict[str, str]) -> str:
     """A stable key for a message without a Message-ID: hash of its identifying fields."""
     parts = [" ".join((headers.get(f) or "").split()) for f in
              ("from", "to", "cc", "date", "subject")]
-    return "sha1:" + hashlib.sha1("\0".join(parts).encode("utf-8", "surrogateescape"))\
-        .hexdigest()
+    text = "\0".join(parts)
+    return "sha1:" + hashlib.sha1(text.encode("utf-8",  # pragma: no mutate (codec case)
+                                              "surrogateescape")).hexdigest()
 
 
 def header_items(raw: bytes) -> list[tuple[str, str]]:
