@@ -133,7 +133,7 @@ def _histories(conn: sqlite3.Connection, ids: list[int],
     by_pid: dict[int, list] = {}
     if not ids:
         return {}
-    sql = _PLAIN_HISTORY if plain else _HISTORY
+    sql = _PLAIN_HISTORY if plain else _HISTORY  # pragma: no mutate (speed only: the same events)
     cur = conn.cursor()
     cur.row_factory = None  # plain tuples: a replay reads every mail of its prospects
     for r in cur.execute(sql.format(",".join("?" * len(ids))), (*ids, ACTOR, *MAIL_KINDS)):

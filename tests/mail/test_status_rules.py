@@ -197,9 +197,9 @@ CASES = {
         (2, 1)),
     "a hard bounce of an other address changes nothing": (
         [[OUT1, ("other", _at(2))]], ("contacted", "ok", None, None, _at(1)), [FIRST], (1, 0)),
-    "... nor when older mail is found after it": (
-        [[OUT1, ("other", _at(2))], [("auto", _at(1, 12))]],
-        ("contacted", "ok", None, None, _at(1)), [FIRST], (1, 0)),
+    "... nor when older mail is found after it; the bounce after it counts": (
+        [[OUT1, ("other", _at(2)), ("soft", _at(3))], [("auto", _at(1, 12))]],
+        ("contacted", "bounced_soft", "452 4.2.2 full", None, _at(1)), [FIRST], (1, 1)),
     "a removed stage is not moved to": (
         [("remove", "replied"), [OUT1, IN2]],
         ("contacted", "ok", None, _at(2), _at(1)), [FIRST], (1, 1)),
@@ -278,3 +278,21 @@ def test_a_status_change_is_audited_with_its_fields_before_and_after(template, t
          {"email_status": "bounced_hard", "bounce_reason": "550 5.1.1 unknown"}),
         ("move", {"stage": "contacted"}, {"stage": "replied", "note": "reply received"}),
         ("update", {"last_reply_at": None}, {"last_reply_at": _at(3)})]
+
+
+def test_the_callers_stage_cache_is_filled_and_trusted(template, tmp_path):
+    """``stages`` caches stage rows by name for a batch: filled on the first lookup, and
+    what it holds is used (here: no "contacted" stage, so no move)."""
+    shutil.copy(template, tmp_path / "r.db")
+    conn = db.open_write(tmp_path / "r.db")
+    pid = prospects.find_by_email(conn, EMAIL)["id"]
+    interactions.record_many(conn, "monitor", [
+        {"prospect_id": pid, "kind": "email_out", "occurred_at": _at(1), "message_id": "<o>"},
+        {"prospect_id": pid, "kind": "email_in", "occurred_at": _at(2), "message_id": "<i>"}])
+    with db.transaction(conn):
+        assert rules.apply(conn, pid, {"contacted": None}) == {"moves": 0, "status_changes": 1}
+    cache: dict = {}
+    assert rules.apply_many(conn, [pid], cache) == {"moves": 2, "status_changes": 0}
+    assert {name: (row["name"], row["kind"]) for name, row in cache.items()} == \
+        {"contacted": ("contacted", "open"), "replied": ("replied", "open")}
+    conn.close()
