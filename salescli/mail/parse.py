@@ -97,11 +97,11 @@ def fix_text(value: str | None) -> str | None:
     if value is None:
         return None
     if _SURROGATES.search(value):
-        raw = value.encode("ascii", "surrogateescape")  # pragma: no mutate (codec case)
+        raw = value.encode("ascii", "surrogateescape")
         try:
-            return raw.decode("utf-8")  # pragma: no mutate (codec names ignore case)
+            return raw.decode("utf-8")
         except UnicodeDecodeError:
-            return raw.decode("latin-1")  # pragma: no mutate (codec names ignore case)
+            return raw.decode("latin-1")
     return value
 
 
@@ -124,11 +124,9 @@ def decode_words(value: str | None) -> str | None:
             # Text outside encoded words comes back as ``raw-unicode-escape`` bytes: its
             # 8-bit characters (already repaired by fix_text) decode back to themselves.
             try:
-                out.append(chunk.decode(charset or "raw-unicode-escape",  # pragma: no mutate
-                                        "replace"))  # (above: the case of a codec name)
+                out.append(chunk.decode(charset or "raw-unicode-escape", "replace"))
             except LookupError:
-                out.append(chunk.decode("utf-8",  # pragma: no mutate (codec case)
-                                        "replace"))
+                out.append(chunk.decode("utf-8", "replace"))
     return " ".join("".join(out).split())
 
 
@@ -237,8 +235,7 @@ def content_key(headers: dict[str, str]) -> str:
     parts = [" ".join((headers.get(f) or "").split()) for f in
              ("from", "to", "cc", "date", "subject")]
     text = "\0".join(parts)
-    return "sha1:" + hashlib.sha1(text.encode("utf-8",  # pragma: no mutate (codec case)
-                                              "surrogateescape")).hexdigest()
+    return "sha1:" + hashlib.sha1(text.encode("utf-8", "surrogateescape")).hexdigest()
 
 
 def header_items(raw: bytes) -> list[tuple[str, str]]:
