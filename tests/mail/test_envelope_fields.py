@@ -304,3 +304,15 @@ def test_a_parser_failure_is_the_messages_error_cut_to_500_characters(monkeypatc
     env = _read(raw)
     want = "headers could not be parsed (RuntimeError: " + "x" * 600
     assert (env.error, env.key) == (want[:500], "sha1:" + hashlib.sha1(raw).hexdigest())
+
+
+@pytest.mark.parametrize("text", ["Thu, 06 Aug 2026 05:11:22 -0000",  # unknown zone: naive
+                                  "6 Aug 2026 05:11:22 +0000", "6 Aug 2026 05:11:22 -0130"])
+def test_the_usual_date_reads_as_the_stdlib_reads_it_zone_and_all(text):
+    from email.utils import parsedate_to_datetime
+
+    from salescli.mail.parse import date_header
+
+    got, want = date_header(text), parsedate_to_datetime(text)
+    assert (got, got.tzinfo is None, got.utcoffset()) == \
+        (want, want.tzinfo is None, want.utcoffset())
