@@ -217,7 +217,7 @@ def apply_many(conn: sqlite3.Connection, prospect_ids: Iterable[int],
                                     plain=True,  # pragma: no mutate
                                     ))
         marks = ",".join("?" * len(part))
-        rows = {r["id"]: r for r in conn.execute(_PROSPECTS.format(marks), part)}
+        rows = {r["id"]: r for r in map(dict, conn.execute(_PROSPECTS.format(marks), part))}
         starts = {r[0]: (r[1].lower(), r[2], r[3])
                   for r in conn.execute(_STARTS.format(marks), (*part, ACTOR))}
         for pid in part:

@@ -105,6 +105,10 @@ CASES = {
         [FIRST, ("contacted", "replied", _at(2), "reply received")], (2, 2)),
     "a reply found before the email it answers": (
         [[IN2], [OUT1]], ("replied", "ok", None, _at(2), _at(2)), [FIRST, REPLY], (2, 1)),
+    "our answer recorded first, their older mail found later: contacted": (
+        [[("out", _at(2))], [("in", _at(1))]],
+        ("contacted", "ok", None, _at(1), _at(2)),
+        [("lead", "contacted", _at(2), "first email sent")], (1, 1)),
     "mail from them first, our answer after: contacted": (
         [[("in", _at(1))], [("out", _at(2))]],
         ("contacted", "ok", None, _at(1), _at(2)),
@@ -249,7 +253,8 @@ def test_new_mail_of_several_prospects_folds_each_one(template, tmp_path):
         got = rules.apply_new(conn, {a: [], b: [(_at(1), "email_out", "<o>", None),
                                                 (_at(2), "bounce", "<h>", hard)]}, {}, {})
     assert got == {"moves": 1, "status_changes": 1}
-    assert rules.apply_many(conn, [a, b, b]) == {"moves": 1, "status_changes": 1}
+    c = prospects.add(conn, "tester", "cy@example.net", at=CREATED)["id"]  # no mail
+    assert rules.apply_many(conn, [a, b, b, c]) == {"moves": 1, "status_changes": 1}
     prospects.update(conn, "tester", a, {"email_status": "ok"})
     prospects.update(conn, "tester", b, {"email_status": "ok"})
     interactions.record_many(conn, "monitor", [
@@ -260,7 +265,7 @@ def test_new_mail_of_several_prospects_folds_each_one(template, tmp_path):
     assert [tuple(r) for r in conn.execute(
         "SELECT s.name, p.email_status, p.bounce_reason FROM prospects p JOIN stages s"
         " ON s.id = p.stage_id ORDER BY p.id")] == \
-        [("contacted", "bounced_soft", "452 4.2.2 full")] * 2
+        [("contacted", "bounced_soft", "452 4.2.2 full")] * 2 + [("lead", "ok", None)]
 
 
 def test_a_status_change_is_audited_with_its_fields_before_and_after(template, tmp_path):
@@ -295,4 +300,16 @@ def test_the_callers_stage_cache_is_filled_and_trusted(template, tmp_path):
     assert rules.apply_many(conn, [pid], cache) == {"moves": 2, "status_changes": 0}
     assert {name: (row["name"], row["kind"]) for name, row in cache.items()} == \
         {"contacted": ("contacted", "open"), "replied": ("replied", "open")}
+    # New mail folds with the caller's cache too, or a cache of its own.
+    stages.move(conn, "tester", pid, "lead", at=_at(3))
+    interactions.record_many(conn, "monitor", [
+        {"prospect_id": pid, "kind": "email_out", "occurred_at": _at(4), "message_id": "<o2>"}])
+    new = {pid: [(_at(4), "email_out", "<o2>", None)]}
+    with db.transaction(conn):
+        cache = {}
+        assert rules.apply_new(conn, new, {pid: _at(2)}, cache) == \
+            {"moves": 1, "status_changes": 0}
+        assert list(cache) == ["contacted"]
+        stages.move(conn, "tester", pid, "lead", at=_at(5))
+        assert rules.apply_new(conn, new, {pid: _at(2)}) == {"moves": 1, "status_changes": 0}
     conn.close()
