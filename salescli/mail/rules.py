@@ -257,7 +257,7 @@ def apply_new(conn: sqlite3.Connection, new: dict[int, NewMail], before: dict[in
     for i in range(0, len(ids), _CHUNK):
         part = ids[i:i + _CHUNK]
         rows = conn.execute(_PROSPECTS.format(",".join("?" * len(part))), part)
-        for p in rows:
+        for p in map(dict, rows):
             baseline = (0, 0, p["email_status"], p["bounce_reason"])
             _derive(conn, p, fold[p["id"]], baseline, stages, counts)
     for key, n in apply_many(conn, replay, stages).items():

@@ -313,3 +313,39 @@ def test_the_callers_stage_cache_is_filled_and_trusted(template, tmp_path):
         stages.move(conn, "tester", pid, "lead", at=_at(5))
         assert rules.apply_new(conn, new, {pid: _at(2)}) == {"moves": 1, "status_changes": 0}
     conn.close()
+
+
+def test_one_batch_folds_some_prospects_and_replays_others(template, tmp_path):
+    """Mail older than a prospect's latest is replayed (through the caller's stage cache),
+    the rest folded: every prospect of the batch, whichever comes first."""
+    shutil.copy(template, tmp_path / "r.db")
+    conn = db.open_write(tmp_path / "r.db")
+    ids = [prospects.find_by_email(conn, EMAIL)["id"]] + [
+        prospects.add(conn, "tester", f"p{i}@example.net", at=CREATED)["id"] for i in range(3)]
+    late, a, b, c = ids
+    interactions.record_many(conn, "monitor", [
+        {"prospect_id": late, "kind": "email_out", "occurred_at": _at(3), "message_id": "<o>"},
+        {"prospect_id": late, "kind": "email_in", "occurred_at": _at(2), "message_id": "<i>"}])
+    interactions.record_many(conn, "monitor", [
+        {"prospect_id": pid, "kind": "email_out", "occurred_at": _at(1),
+         "message_id": f"<o{pid}>"} for pid in (a, b, c)])
+    new = {late: [(_at(2), "email_in", "<i>", None)]}
+    new.update({pid: [(_at(1), "email_out", f"<o{pid}>", None)] for pid in (a, b, c)})
+    cache: dict = {}
+    with db.transaction(conn):
+        got = rules.apply_new(conn, new, {late: _at(3)}, cache)
+    assert got == {"moves": 4, "status_changes": 1}
+    assert list(cache) == ["contacted"]
+    assert [tuple(r) for r in conn.execute(
+        "SELECT s.name, p.last_reply_at FROM prospects p JOIN stages s ON s.id = p.stage_id"
+        " ORDER BY p.id")] == [("contacted", _at(2))] + [("contacted", None)] * 3
+    d = prospects.add(conn, "tester", "dee@example.com", at=CREATED)["id"]
+    interactions.record_many(conn, "monitor", [
+        {"prospect_id": d, "kind": "email_out", "occurred_at": _at(5), "message_id": "<q1>"},
+        {"prospect_id": d, "kind": "email_in", "occurred_at": _at(4), "message_id": "<q2>"}])
+    cache = {}
+    with db.transaction(conn):
+        got = rules.apply_new(conn, {d: [(_at(4), "email_in", "<q2>", None)]}, {d: _at(5)},
+                              cache)
+    assert (got, list(cache)) == ({"moves": 1, "status_changes": 1}, ["contacted"])
+    conn.close()
