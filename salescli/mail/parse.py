@@ -118,19 +118,23 @@ def decode_words(value: str | None) -> str | None:
         return " ".join(value.split())
     out = []
     for chunk, charset in parts:
-        if isinstance(chunk, str):
+        if isinstance(chunk, str):  # no valid encoded word: the value, as one chunk
             out.append(chunk)
-            continue
-        try:
-            out.append(chunk.decode(charset or "ascii", "replace"))
-        except LookupError:
-            out.append(chunk.decode("utf-8", "replace"))
+        else:
+            # Text outside encoded words comes back as ``raw-unicode-escape`` bytes: its
+            # 8-bit characters (already repaired by fix_text) decode back to themselves.
+            try:
+                out.append(chunk.decode(charset or "raw-unicode-escape", "replace"))
+            except LookupError:
+                out.append(chunk.decode("utf-8", "replace"))
     return " ".join("".join(out).split())
 
 
 def normalise_address(addr: str) -> str | None:
     """Lower-case, trimmed, ``mailto:`` dropped; None when it is not an address."""
-    addr = (addr or "").strip().strip("<>").lower()
+    if not addr:
+        return None
+    addr = addr.strip().strip("<>").lower()
     if addr.startswith("mailto:"):
         addr = addr[7:]
     if not addr or len(addr) > 254:
@@ -147,8 +151,8 @@ def address_pairs(values: list[str]) -> list[tuple[str, str]]:
     take a fast path, anything else goes through the stdlib's full parser."""
     out: list[tuple[str, str]] = []
     for value in values:
-        value = fix_text(value) or ""
-        m = _SIMPLE_ADDRESS.match(value)
+        value = fix_text(value)  # a str, as every header value is
+        m = _SIMPLE_ADDRESS.match(value)  # pragma: no mutate (a fast path to the same pairs)
         if m:
             out.append((m.group("name") or "", m.group("addr") or m.group("bare")))
         else:
@@ -170,7 +174,7 @@ def addresses(values: list[str]) -> tuple[str, ...]:
 
 def message_ids(value: str | None) -> list[str]:
     """Every ``<id>`` in a Message-ID / In-Reply-To / References value."""
-    return [f"<{m}>" for m in _MSGID.findall(value or "")]
+    return [f"<{m}>" for m in _MSGID.findall(value)] if value else []
 
 
 # The Date most mail has, "Thu, 06 Aug 2026 05:11:22 +0000", read without the stdlib's
@@ -192,7 +196,7 @@ def date_header(text: str) -> datetime:
     offset = int(m[8]) * 3600 + int(m[9]) * 60
     sign = -1 if m[7] == "-" else 1
     # "-0000": the zone is unknown, so the stdlib answers a naive time
-    tz = None if sign < 0 and not offset else timezone(timedelta(seconds=sign * offset))
+    tz = None if m[7] == "-" and not offset else timezone(timedelta(seconds=sign * offset))
     return datetime(int(m[3]), month, int(m[1]), int(m[4]), int(m[5]), int(m[6]), tzinfo=tz)
 
 
@@ -230,8 +234,8 @@ def content_key(headers: dict[str, str]) -> str:
     """A stable key for a message without a Message-ID: hash of its identifying fields."""
     parts = [" ".join((headers.get(f) or "").split()) for f in
              ("from", "to", "cc", "date", "subject")]
-    return "sha1:" + hashlib.sha1("\0".join(parts).encode("utf-8", "surrogateescape"))\
-        .hexdigest()
+    text = "\0".join(parts)
+    return "sha1:" + hashlib.sha1(text.encode("utf-8", "surrogateescape")).hexdigest()
 
 
 def header_items(raw: bytes) -> list[tuple[str, str]]:
