@@ -185,10 +185,10 @@ class ImapSource(Source):
                 client.oauth2_login(a.user, a.secret())
             else:
                 client.login(a.user, a.secret())
-        except LoginError as exc:
+        except LoginError as exc:  # raised from the server's reply: that, not its repr
             _quiet_close(client)
             raise MailError(f"account {a.name!r}: login as {a.user!r} ({a.auth}) failed: "
-                            f"{_text(exc)}") from None
+                            f"{_text(exc.__context__ or exc)}") from None
         except BaseException:
             _quiet_close(client)
             raise
@@ -439,5 +439,8 @@ def _quiet_close(client: Any) -> None:
 
 
 def _text(exc: BaseException) -> str:
-    text = str(exc) or type(exc).__name__
+    """One line of an exception's text; a server's reply (bytes) as its text, not a repr."""
+    reply = exc.args[0] if len(exc.args) == 1 else None
+    text = reply.decode(errors="replace") if isinstance(reply, bytes) else \
+        str(exc) or type(exc).__name__
     return text.replace("\r", " ").replace("\n", " ")[:300]
