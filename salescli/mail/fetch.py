@@ -202,6 +202,5 @@ def _read_bounces(source: Source, plan: FolderPlan, candidates: list[Envelope]) 
                 f"bounce could not be parsed ({type(exc).__name__}: {exc})"[:500]
         if not env.failures and not env.error and env.from_error:
             env.error = env.from_error  # not a bounce after all, and no sender
-    for env in by_handle.values():  # vanished before its body was read
-        if env.from_error and not env.error:
-            env.error = env.from_error
+    for env in by_handle.values():  # vanished before its body was read (no error yet)
+        env.error = env.from_error

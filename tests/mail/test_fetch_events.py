@@ -11,7 +11,7 @@ from datetime import UTC, datetime
 import pytest
 
 from salescli.mail import sample
-from salescli.mail.fetch import ChunkEvent, FolderEvent, Stopped, fetch_account
+from salescli.mail.fetch import ChunkEvent, FolderEvent, Stopped, fetch_account, read_chunk
 from salescli.mail.local import MaildirSource
 from salescli.mail.run import ScanOptions
 
@@ -41,12 +41,20 @@ def _maildir(tmp_path):
         _msg(f"From: {ME}", "To: Ada <ada@example.com>", "Subject: Own auto-reply",
              "Date: Mon, 2 Nov 2026 09:33:00 +0000", "Message-ID: <a1@ours.example>",
              "Auto-Submitted: auto-replied"),
+        _msg("From: Cy <cy@example.net>", f"To: {ME}", "Subject: Just in time",
+             "Date: Mon, 2 Nov 2026 00:00:00 +0000", "Message-ID: <c1@example.net>"),
     ]
+    inbox.append(b"X-Pad: " + b"a" * 600_000 + b"\n\nhi\n")  # quarantined, whatever --since says
     for n, raw in enumerate(inbox):
         sample.write_maildir_message(box, raw, DAY.replace(minute=n))
     sample.write_maildir_message(box / ".Sent", _msg(
         "From: Sales <sales@ours.example>", "To: Ada <ada@example.com>", "Subject: Offer",
         "Date: Mon, 2 Nov 2026 08:00:00 +0000", "Message-ID: <s1@ours.example>"), DAY)
+    # an auto-reply of ours from an address not configured: learned, its text never read
+    sample.write_maildir_message(box / ".Sent", _msg(
+        "From: Desk <desk@ours.example>", "To: Ada <ada@example.com>", "Subject: Got it",
+        "Auto-Submitted: auto-replied", "Date: Mon, 2 Nov 2026 08:10:00 +0000",
+        "Message-ID: <s2@ours.example>"), DAY)
     return box
 
 
@@ -57,30 +65,36 @@ def _summary(event) -> tuple:
     if isinstance(event, ChunkEvent):
         return ("chunk", event.state.plan.folder, event.covered, event.seen,
                 event.duplicates, sorted(event.learned),
-                sorted((e.subject, sorted(e.flags), e.error, e.text,
+                sorted((e.subject or "", sorted(e.flags), e.error, e.text,
                         [(f.address, f.hard) for f in e.failures]) for e in event.envs))
     return ("done", event.account, event.error, event.crash)
 
 
-SENT_CHUNK = ("chunk", "Sent", 1, 1, 0, ["sales@ours.example"],
-              [("Offer", [], None, None, [])])
+SENT_CHUNK = ("chunk", "Sent", 2, 2, 0, ["desk@ours.example", "sales@ours.example"],
+              [("Got it", ["auto_reply", "automated"], None, None, []),
+               ("Offer", [], None, None, [])])
 
 
+HUGE = ("", [], "header block too large (600009 bytes > 524288)", None, [])
 OOO = "I am out of the office until Monday with limited access to email.\n"
 AUTO = ["auto_reply", "automated"]
 
 
 @pytest.mark.parametrize("since, text_from, inbox", [
     (None, frozenset(), [
+        HUGE,
         ("Automatic reply: Offer", AUTO, None, OOO, []),
+        ("Just in time", [], None, None, []),
         ("Old news", [], None, None, []),
         ("Own auto-reply", AUTO, None, None, []),
         ("Re: Offer", [], None, None, []),
         ("Undelivered Mail Returned to Sender", AUTO, None, None, [("bob@example.org", True)]),
         ("no sender", [], "no From header", None, []),
     ]),
-    ("2026-11-02T00:00:00Z", frozenset({"ada@example.com", ME}), [
+    ("2026-11-02T00:00:00Z", frozenset({"ada@example.com", "desk@ours.example", ME}), [
+        HUGE,
         ("Automatic reply: Offer", AUTO, None, OOO, []),
+        ("Just in time", [], None, None, []),
         ("Own auto-reply", AUTO, None, None, []),
         ("Re: Offer", [], None, "Hello there.\n", []),
         ("Undelivered Mail Returned to Sender", AUTO, None, None, [("bob@example.org", True)]),
@@ -93,8 +107,8 @@ def test_one_account_sends_sent_first_then_inbox_then_done(tmp_path, since, text
     fetch_account(MaildirSource(_maildir(tmp_path), frozenset({ME})), {},
                   ScanOptions(since=since, deliver=False), events.append, text_from)
     assert [_summary(e) for e in events] == [
-        ("folder", "Sent", True, 1), SENT_CHUNK, ("folder", "INBOX", False, 7),
-        ("chunk", "INBOX", 7, 7, 1, ["desk@ours.example"], inbox), ("done", None, None, None)]
+        ("folder", "Sent", True, 2), SENT_CHUNK, ("folder", "INBOX", False, 9),
+        ("chunk", "INBOX", 9, 9, 1, ["desk@ours.example"], inbox), ("done", None, None, None)]
 
 
 def test_a_second_fetch_from_its_own_checkpoints_sends_empty_folders(tmp_path):
@@ -112,7 +126,7 @@ def test_a_second_fetch_from_its_own_checkpoints_sends_empty_folders(tmp_path):
     fetch_account(MaildirSource(box), {("other", f): cp for (_a, f), cp in saved.items()},
                   options, elsewhere.append)
     assert [_summary(e)[:4] for e in elsewhere if isinstance(e, FolderEvent)] == [
-        ("folder", "Sent", True, 1), ("folder", "INBOX", False, 7)]
+        ("folder", "Sent", True, 2), ("folder", "INBOX", False, 9)]
 
 
 class Refuse:
@@ -134,8 +148,8 @@ CRASH = RuntimeError("writer bug")
 @pytest.mark.parametrize("folders, exc, ending", [
     (False, None, [("done", "maildir:{box}",
                     "--source maildir:{box}: no Maildir folders (cur/new) found", None)]),
-    (True, Stopped(), [("folder", "Sent", True, 1)]),
-    (True, CRASH, [("folder", "Sent", True, 1), ("done", None, None, CRASH)]),
+    (True, Stopped(), [("folder", "Sent", True, 2)]),
+    (True, CRASH, [("folder", "Sent", True, 2), ("done", None, None, CRASH)]),
 ])
 def test_a_fetch_ends_with_the_mailbox_error_a_crash_or_quietly(tmp_path, folders, exc,
                                                                  ending):
@@ -145,3 +159,37 @@ def test_a_fetch_ends_with_the_mailbox_error_a_crash_or_quietly(tmp_path, folder
     assert [_summary(e) for e in put.events] == [
         tuple(v.format(box=box.resolve()) if isinstance(v, str) else v for v in e)
         for e in ending]
+
+
+REPORT = ("Content-Type: multipart/report; report-type=delivery-status; boundary=b\n\n"
+          "--b\nContent-Type: text/plain\n\nNot delivered.\n--b--\n")
+
+
+@pytest.mark.parametrize("head, vanish, outcome", [
+    # a null sender that is no bounce after all: the missing sender is its error
+    ("From: <>\nSubject: Hello\n\n", False, ("no usable From address", [])),
+    # the same, gone before its body was read
+    ("From: <>\nSubject: Hello\n\n", True, ("no usable From address", [])),
+    # a delivery report naming no recipient, with a null sender or not
+    (f"From: <>\nSubject: Failure\nMIME-Version: 1.0\n{REPORT}", False,
+     ("delivery report (RFC 3464) without a readable recipient", [])),
+    (f"From: MAILER-DAEMON@mx.example\nSubject: Failure\nMIME-Version: 1.0\n{REPORT}", False,
+     ("delivery report (RFC 3464) without a readable recipient", [])),
+    # a report gone before its body was read: nothing to say against it
+    (f"From: MAILER-DAEMON@mx.example\nSubject: Failure\nMIME-Version: 1.0\n{REPORT}", True,
+     (None, [])),
+])
+def test_a_bounce_candidate_is_decided_by_its_whole_body(tmp_path, head, vanish, outcome):
+    box = tmp_path / "Maildir"
+    raw = (f"To: {ME}\nDate: Mon, 2 Nov 2026 09:30:00 +0000\nMessage-ID: <b1@mx.example>\n"
+           + head + "body\n").encode()
+    path = sample.write_maildir_message(box, raw, DAY)
+    src = MaildirSource(box)
+    src.folders()
+    plan = src.plan("INBOX", False, None, None)
+    [(_covered, chunk)] = list(src.headers(plan))
+    if vanish:
+        path.unlink()
+    [env], learned, dups = read_chunk(src, plan, chunk, None)
+    assert (env.error, [(f.address, f.hard) for f in env.failures]) == outcome
+    assert (learned, dups) == (set(), 0)
