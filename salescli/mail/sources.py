@@ -304,9 +304,10 @@ class ImapSource(Source):
             handles = self._search_since(folder, last + 1, top, since)
         else:
             # Every UID that may exist up to UIDNEXT - 1, fetched as ranges; the
-            # server skips the gaps.
-            handles = range(last + 1, max(top, last) + 1)
-        final = Checkpoint(uidvalidity, max([top, last, *handles[-1:]]), hms)
+            # server skips the gaps. (Here top > last: the same UIDVALIDITY with
+            # nothing new returned above, and a new one starts from 0.)
+            handles = range(last + 1, top + 1)
+        final = Checkpoint(uidvalidity, top, hms)
         return FolderPlan(folder, sent, handles, final, last, True,
                           reset=cp is not None and not same)
 
