@@ -238,12 +238,69 @@ def test_a_folder_recreated_while_the_connection_was_down_stops_the_scan(mailbox
 
 def test_the_status_learned_before_is_used_once_then_asked_again(mailbox):
     _fill(mailbox, "INBOX", [1, 2])
-    src = _source(mailbox)
+    gone = "G" * 300  # (a long name: the server's error, with its timing, is cut at 300)
+    src = _source(mailbox, retries=0)
     try:
-        src.prefetch(["Gone", "INBOX"])
+        src.prefetch([gone, "INBOX"])
         mailbox.append("INBOX", _mail(3), WHEN)
         first = src.plan("INBOX", False, None, None)
         second = src.plan("INBOX", False, None, None)
+        with pytest.raises(MailError) as err:
+            src.plan(gone, False, None, None)
     finally:
         src.close()
     assert (first.handles, second.handles) == (range(1, 3), range(1, 4))
+    why = "status failed: Mailbox doesn't exist: " + gone
+    assert str(err.value) == f"account 'acme': STATUS {gone} failed: {why[:300]}"
+
+
+def _recreate(mailbox, folder: str) -> int:
+    """Delete and create ``folder`` again (empty): its new UIDVALIDITY."""
+    client = mailbox.client()
+    try:
+        client.delete_folder(folder)
+        client.create_folder(folder)
+        return int(client.folder_status(folder, ["UIDVALIDITY"])[b"UIDVALIDITY"])
+    finally:
+        client.logout()
+
+
+def test_a_plan_takes_the_uidvalidity_the_folder_has_when_examined(mailbox):
+    _fill(mailbox, "Box", [1, 2])
+    src = _source(mailbox)
+    try:
+        src.open()
+        src.prefetch(["Box"])                       # the STATUS of the old folder
+        src.plan("Box", False, None, None)          # and the old folder examined
+        new = _recreate(mailbox, "Box")
+        planned = src.plan("Box", False, None, None)  # from the prefetched STATUS
+        again = src.plan("Box", False, None, None)
+    finally:
+        src.close()
+    assert planned.final.uidvalidity == again.final.uidvalidity == new
+
+
+def test_headers_of_a_since_plan_that_lost_a_message_keep_the_others_and_their_dates(
+        mailbox):
+    _fill(mailbox, "Box", [1, 2, 3])
+    _fill(mailbox, "INBOX", [1])
+    src = _source(mailbox)
+    try:
+        src.open()
+        plan = src.plan("Box", False, None, "2026-11-01T00:00:00Z")
+        src.plan("INBOX", False, None, None)  # another folder examined meanwhile
+        client = mailbox.client()
+        try:
+            client.select_folder("Box")
+            client.delete_messages([2])
+            client.expunge()
+        finally:
+            client.logout()
+        chunks = list(src.headers(plan))
+    finally:
+        src.close()
+    assert plan.handles == [1, 2, 3]
+    assert [(covered, [(uid, head.split(b"\r\n")[2], date) for uid, head, date in got])
+            for covered, got in chunks] == [
+        (3, [(1, b"Subject: Hello 1", WHEN.replace(day=1)),
+             (3, b"Subject: Hello 3", WHEN.replace(day=3))])]
