@@ -129,11 +129,9 @@ def _unfold(head: bytes) -> list[bytes]:
 
 
 def _retryable(exc: BaseException) -> bool:
+    """A dropped or refused connection (a refused certificate is a MailError already)."""
     import imaplib
-    import ssl
 
-    if isinstance(exc, ssl.SSLCertVerificationError):
-        return False
     return isinstance(exc, OSError | imaplib.IMAP4.abort | EOFError)
 
 

@@ -7,6 +7,8 @@ from __future__ import annotations
 
 import logging
 import random
+import socket
+import threading
 from datetime import UTC, datetime
 
 import pytest
@@ -65,6 +67,24 @@ def test_a_refused_connection_is_retried_with_growing_jittered_delays(
                           f" retry {n}/3 in {delay:.1f}s"]
     assert [r.getMessage() for r in caplog.records] == lines + plain
     assert src.client is None
+
+
+def test_a_server_that_never_greets_times_out_after_the_accounts_timeout():
+    listener = socket.create_server(("127.0.0.1", 0))  # accepts (backlog), never answers
+    src = ImapSource(_account("127.0.0.1", listener.getsockname()[1], retries=0,
+                              timeout=0.2))
+    errors: list[str] = []
+
+    def connect() -> None:
+        with pytest.raises(MailError) as err:
+            src.open()
+        errors.append(str(err.value))
+
+    thread = threading.Thread(target=connect, daemon=True)
+    thread.start()
+    thread.join(10)
+    listener.close()
+    assert errors == ["account 'acme': connect failed after 1 attempts: timed out"]
 
 
 @pytest.mark.parametrize("settings, error", [
