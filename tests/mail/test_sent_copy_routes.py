@@ -86,3 +86,33 @@ def test_a_failed_filing_is_one_warning_line_and_a_sender_without_mailbox_is_not
     assert [r.getMessage() for r in caplog.records] == [
         "sent mail of Maria@ours.example not filed in account maria (no more tries this run):"
         " account 'maria': LIST failed after 1 attempts: [Errno 111] Connection refused"]
+
+
+def test_the_copy_goes_to_the_first_folder_flagged_sent_seen_and_dated(mailbox):
+    client = mailbox.client()
+    try:
+        for name in ("Sent Items", "Sent", "Gesendet"):  # listed in the reverse order
+            client.create_folder(name)
+    finally:
+        client.logout()
+    server = mailbox.server
+    account = Account(name="acme", host=server.host, port=server.port, user=mailbox.user,
+                      ssl="none", password_env="PW", env={"PW": server.password(mailbox.user)})
+    copies = SentCopies([account], {"me@ours.example": "acme"})
+    when = datetime(2026, 12, 1, 9, tzinfo=UTC)
+    try:
+        assert copies("me@ours.example", b"Subject: hi\r\n\r\nhello\r\n", when) is True
+    finally:
+        copies.close()
+    client = mailbox.client()
+    client.normalise_times = False  # as the server has it, with its offset
+    try:
+        filed = {}
+        for name in ("Gesendet", "Sent", "Sent Items"):
+            client.select_folder(name, readonly=True)
+            found = client.fetch(client.search(), ["FLAGS", "INTERNALDATE"]).values()
+            filed[name] = [(set(d[b"FLAGS"]) - {b"\\Recent"}, d[b"INTERNALDATE"])
+                           for d in found]
+    finally:
+        client.logout()
+    assert filed == {"Gesendet": [], "Sent": [({b"\\Seen"}, when)], "Sent Items": []}
