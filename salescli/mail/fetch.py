@@ -83,7 +83,7 @@ def fetch_account(source: Source, checkpoints: dict[tuple[str, str], Checkpoint]
             if not plan.handles:
                 continue
             apart = None
-            if len(plan.handles) >= WORKER_MIN:  # a large import: parse apart
+            if len(plan.handles) >= WORKER_MIN:  # pragma: no mutate (same envelopes either way)
                 from salescli.mail.parse_worker import ParseWorker
 
                 worker = apart = worker or ParseWorker()
