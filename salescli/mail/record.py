@@ -102,17 +102,17 @@ def _batch(run: ScanRun, batch: list[Envelope], own: frozenset[str],
                 else:
                     _record_one(run, env, own, new)
         else:
-            good = []
-            for env in batch:
-                if env.error:
-                    _quarantine(run, env, env.error)
-                else:
-                    good.append(env)
+            good = [env for env in batch if not env.error]
             try:
                 outcomes = _apply(run, good, own, new, [])
                 _processed_many(run, good, outcomes)
             except Exception as exc:
                 raise _Careful from exc
+            # After the bulk insert: a failed one is redone message by message, and a
+            # quarantine logged before it would be logged twice.
+            for env in batch:
+                if env.error:
+                    _quarantine(run, env, env.error)
         for key, n in rules.apply_new(run.conn, new, run.before, {}).items():
             run.counts[key] = run.counts.get(key, 0) + n
         if unsubscribed := unsubscribe.apply(run.conn, batch):
