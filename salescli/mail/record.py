@@ -169,16 +169,15 @@ def _processed(run: ScanRun, env: Envelope, outcome: str) -> None:
         "INSERT OR IGNORE INTO mail_messages(message_key, sent_at, account, folder, uid, kind,"
         " outcome, processed_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
         (env.key, env.sent_at or None, env.account, env.folder, env.uid, str(env.kind),
-         outcome, run.batch_time or now()))
+         outcome, run.batch_time))
 
 
 def _processed_many(run: ScanRun, envs: list[Envelope], outcomes: list[str]) -> None:
-    ts = run.batch_time or now()
     run.conn.executemany(
         "INSERT OR IGNORE INTO mail_messages(message_key, sent_at, account, folder, uid, kind,"
         " outcome, processed_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
         [(env.key, env.sent_at or None, env.account, env.folder, env.uid, str(env.kind),
-          outcome, ts) for env, outcome in zip(envs, outcomes, strict=True)])
+          outcome, run.batch_time) for env, outcome in zip(envs, outcomes, strict=True)])
 
 
 def _targets(env: Envelope, own: frozenset[str]) -> list[str]:

@@ -89,15 +89,19 @@ class ScanRun:
     """State of one scan: folders, counts, our own addresses. Holds no message beyond the
     batch being recorded, so memory stays flat whatever the mailbox's size."""
 
+    # Set by each batch before it records (``record``): the prospect ids of the addresses
+    # it is about, their latest interaction before it, its bounced addresses that are
+    # primary, and the time its rows are processed at.
+    ids: dict[str, int]
+    before: dict[int, str | None]
+    primary: set[str]
+    batch_time: str
+
     def __init__(self, conn: sqlite3.Connection, counts: dict, options: ScanOptions):
         self.conn = conn
         self.counts = counts
         self.options = options
         self.folders: dict[tuple[str, str], FolderState] = {}
-        self.ids: dict[str, int] = {}
-        self.before: dict[int, str | None] = {}
-        self.primary: set[str] = set()  # the batch's bounced addresses that are primary
-        self.batch_time: str | None = None
         self.own: set[str] = set()
         self.progress = options.progress or (lambda label, total: _NoProgress())
         self.notify_after = iso(datetime.now(UTC) - NOTIFY_MAX_AGE)
