@@ -7,6 +7,7 @@ delivery summary, and an account that fails while the others are recorded."""
 from __future__ import annotations
 
 import logging
+import re
 import shutil
 from datetime import timedelta
 
@@ -73,7 +74,7 @@ def _zero(**counts):
 
 
 def test_a_scan_tunes_its_connection_and_draws_a_bar_per_folder(tmp_path, people, conn,
-                                                                 monkeypatch):
+                                                                 monkeypatch, caplog):
     monkeypatch.setenv("SALESCLI_MY_ADDRESSES", ME)
     box = tmp_path / "Maildir"
     _box(box, people, ago(days=2))
@@ -90,14 +91,31 @@ def test_a_scan_tunes_its_connection_and_draws_a_bar_per_folder(tmp_path, people
         def close(self):
             drawn.append(("close", self.label))
 
-    scan(conn, sources_for(f"maildir:{box}"), ScanOptions(progress=Bar, jobs=1,
-                                                          deliver=False))
+    caplog.set_level(logging.DEBUG, "salescli.mail")
+    scan(conn, sources_for(f"maildir:{box}"), ScanOptions(progress=Bar, deliver=False))
     acct = f"maildir:{box.resolve()}"
+    [took] = [r.getMessage() for r in caplog.records if r.getMessage().startswith("scanned")]
+    seconds = re.fullmatch(r"scanned in (\d+\.\d\d)s \(CPU (\d+\.\d\d)s\)", took).groups()
+    assert all(0 < float(s) < 60 for s in seconds), took
     assert drawn == [("open", f"{acct} Sent", 1), ("update", f"{acct} Sent", 1),
                      ("close", f"{acct} Sent"), ("open", f"{acct} INBOX", 2),
                      ("update", f"{acct} INBOX", 2), ("close", f"{acct} INBOX")]
     assert [conn.execute(f"PRAGMA {p}").fetchone()[0]
             for p in ("cache_size", "temp_store", "wal_autocheckpoint")] == [-16000, 2, 10000]
+    drawn.clear()
+    raw, _ = sample.reply(people["cy"], ME, ago(days=1), "Hi", None)
+    sample.write_maildir_message(box, raw, ago(days=1))
+    other = tmp_path / "Other"
+    _box(other, people, ago(days=1))
+    # Nothing new in Sent: no bar; two accounts fetched at once: no bars at all.
+    scan(conn, sources_for(f"maildir:{box}"), ScanOptions(progress=Bar, deliver=False))
+    assert [d[:2] for d in drawn] == [("open", f"{acct} INBOX"), ("update", f"{acct} INBOX"),
+                                      ("close", f"{acct} INBOX")]
+    assert drawn[0][2] == drawn[1][2] >= 1  # (files changed near the last pass are re-read)
+    drawn.clear()
+    scan(conn, sources_for(f"maildir:{other}") + sources_for(f"maildir:{box}"),
+         ScanOptions(progress=Bar, deliver=False))
+    assert drawn == []
 
 
 def test_a_rescan_counts_nothing_new_and_a_copied_message_as_a_duplicate(
