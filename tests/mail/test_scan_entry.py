@@ -134,6 +134,9 @@ def test_a_rescan_counts_nothing_new_and_a_copied_message_as_a_duplicate(
     assert copied == {"accounts": {acct: _zero(seen=1, duplicates=1)},
                       **_zero(seen=1, duplicates=1), "moves": 0, "status_changes": 0}
     assert conn.execute("SELECT count(*) FROM interactions").fetchone()[0] == 3
+    # A chunk of known mail alone still moves its folder's checkpoint past it.
+    assert [r[0] for r in conn.execute("SELECT folder FROM mail_checkpoints ORDER BY folder")
+            ] == ["Archive", "INBOX", "Sent"]
 
 
 def test_a_scan_delivers_what_it_queued_and_says_how_it_went(tmp_path, people, conn,
