@@ -128,9 +128,8 @@ def _advance(run: ScanRun, batch: list[Envelope], state: FolderState, covered: i
     """Move the folder's checkpoint past the chunk, in the batch's transaction (``record``
     moves it back in memory if the transaction fails)."""
     state.done += covered
-    for env in batch:
-        if env.sent_at and (state.newest is None or env.sent_at > state.newest):
-            state.newest = env.sent_at
+    state.newest = max(filter(None, (state.newest, *(env.sent_at for env in batch))),
+                       default=None)
     save_checkpoints(run)
 
 
