@@ -267,15 +267,12 @@ def _apply(run: ScanRun, envs: list[Envelope], own: frozenset[str],
             run.add(env.account, "ignored")
             outcomes.append("ignored")
             continue
-        recorded = 0
-        ikind = _KIND_TO_INTERACTION.get(kind)
-        for addr, pid, detail in found:
-            if next(ids) is None:
-                continue
-            recorded += 1
+        ikind = _KIND_TO_INTERACTION[kind]
+        recorded = [target for target in found if next(ids) is not None]  # None: known
+        for addr, pid, detail in recorded:
             if not (detail and detail.get("other_address")):
                 new.setdefault(pid, []).append((env.sent_at, ikind, env.key, detail))
-            _maybe_notify(run, env, pid, _KIND_TO_INTERACTION[kind], detail, addr)
+            _maybe_notify(run, env, pid, ikind, detail, addr)
         if not recorded:
             run.add(env.account, "unmatched")
             outcomes.append("unmatched")

@@ -18,7 +18,7 @@ from salescli.core.timeutil import iso
 from salescli.mail import sample
 from salescli.mail.run import ScanOptions
 from salescli.mail.scan import scan, sources_for
-from salescli.pipeline import addresses, prospects
+from salescli.pipeline import addresses, interactions, prospects
 from tests.mail.helpers import ME, ago
 
 HOOK = "https://hooks.example/salescli"
@@ -220,3 +220,18 @@ def test_a_scan_records_each_kind_of_mail_whole(mail, people, conn, caplog, batc
                    "duplicates": 0, "quarantined": 2 if weird else 1, "created": 2}
     assert counts == {"accounts": {acct: per_account}, **per_account, "moves": 3,
                       "status_changes": 5}
+
+
+def test_mail_its_prospect_has_already_is_not_recorded_again(mail, people, conn):
+    """Ada's reply was logged by hand with its Message-ID before any scan: the scan
+    records nothing for it (no second row, no notification) and calls it unmatched."""
+    t = ago(days=1)
+    raw, mid = sample.reply(people["ada"], ME, t, "Offer", None)
+    sample.write_maildir_message(mail, raw, t)
+    interactions.record(conn, "tester", people["ada"]["id"], "email_in", iso(t),
+                        message_id=mid)
+    counts = scan(conn, sources_for(f"maildir:{mail}"), ScanOptions(deliver=False))
+    assert (counts["matched"], counts["replies"], counts["unmatched"]) == (0, 0, 1)
+    assert _rows(conn, "SELECT outcome FROM mail_messages") == [("unmatched",)]
+    assert _rows(conn, "SELECT actor FROM interactions") == [("tester",)]
+    assert _rows(conn, "SELECT rule FROM notifications") == []
