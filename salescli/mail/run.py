@@ -110,9 +110,10 @@ class ScanRun:
             counts.setdefault(key, 0)
 
     def add(self, account: str, key: str, n: int = 1) -> None:
-        acc = self.counts["accounts"].setdefault(account, dict.fromkeys(COUNT_KEYS, 0))
-        acc[key] = acc.get(key, 0) + n
-        self.counts[key] = self.counts.get(key, 0) + n
+        """Count ``n`` more of ``key`` (one of COUNT_KEYS) for ``account``, one of the
+        scan's sources (``scan`` gives each its counts first), and in all."""
+        self.counts["accounts"][account][key] += n
+        self.counts[key] += n
 
 
 def save_checkpoints(run: ScanRun, *, final: bool = False) -> None:

@@ -69,6 +69,14 @@ def _box(path, people, t):
     return raw
 
 
+class _Quiet:
+    def update(self, n):
+        pass
+
+    def close(self):
+        pass
+
+
 def _zero(**counts):
     return {**dict.fromkeys(COUNT_KEYS, 0), **counts}
 
@@ -126,7 +134,11 @@ def test_a_rescan_counts_nothing_new_and_a_copied_message_as_a_duplicate(
     acct = f"maildir:{box.resolve()}"
     first = scan(conn, sources_for(f"maildir:{box}"), ScanOptions(deliver=False))
     assert first["accounts"] == {acct: _zero(seen=3, matched=3, outbound=1, replies=2)}
+    conn.execute("UPDATE mail_checkpoints SET last_scan_at = 'then'")
     again = scan(conn, sources_for(f"maildir:{box}"), ScanOptions(deliver=False))
+    # Nothing new, yet the end of the scan stamps every folder it looked at.
+    assert [r[0] for r in conn.execute("SELECT last_scan_at FROM mail_checkpoints")
+            if r[0] == "then"] == []
     assert again == {"accounts": {acct: _zero()}, **_zero(), "moves": 0,
                      "status_changes": 0}
     sample.write_maildir_message(box / ".Archive", bob, t + timedelta(hours=2))
@@ -159,9 +171,14 @@ def test_an_account_that_fails_is_named_after_the_others_are_recorded(tmp_path, 
     (gone / "cur").mkdir(parents=True)
     sources = sources_for(f"maildir:{good}") + sources_for(f"maildir:{gone}")
     shutil.rmtree(gone)
-    counts = {}
+    counts, opened = {}, []
     with pytest.raises(MailError) as err:
-        scan(conn, sources, ScanOptions(jobs=1, deliver=False), counts=counts)
+        scan(conn, sources, ScanOptions(jobs=1, deliver=False,
+                                        progress=lambda label, total: opened.append(
+                                            (label, total)) or _Quiet()), counts=counts)
+    # One account at a time: bars are drawn, though there are two accounts.
+    assert opened == [(f"maildir:{good.resolve()} Sent", 1),
+                      (f"maildir:{good.resolve()} INBOX", 2)]
     assert str(err.value) == f"--source maildir:{gone}: no Maildir folders (cur/new) found"
     assert counts["accounts"][f"maildir:{gone.resolve()}"]["error"] == str(err.value)
     assert [r.getMessage() for r in caplog.records if r.levelno == logging.ERROR] == \
