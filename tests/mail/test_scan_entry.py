@@ -57,6 +57,9 @@ def test_the_sources_of_a_spec_and_their_own_addresses(tmp_path):
     assert [s.account for s in sources_for(env=env)] == [i.account]
     with pytest.raises(InvalidValue):
         sources_for("imap", account="nobody", env=env)
+    with pytest.raises(InvalidValue) as err:
+        sources_for(f"maildir:{tmp_path}", env=env, my_addresses=["me at home"])
+    assert str(err.value) == "my_addresses 'me at home' is not an email address or @domain"
 
 
 def _box(path, people, t):
