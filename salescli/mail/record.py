@@ -128,8 +128,8 @@ def _advance(run: ScanRun, batch: list[Envelope], state: FolderState, covered: i
     """Move the folder's checkpoint past the chunk, in the batch's transaction (``record``
     moves it back in memory if the transaction fails)."""
     state.done += covered
-    state.newest = max(filter(None, (state.newest, *(env.sent_at for env in batch))),
-                       default=None)
+    # The chunk's newest date (it is sorted: its last batch's); saving keeps the newest.
+    state.newest = max((env.sent_at for env in batch if env.sent_at), default=None)
     save_checkpoints(run)
 
 

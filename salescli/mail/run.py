@@ -130,8 +130,8 @@ def save_checkpoints(run: ScanRun, *, final: bool = False) -> None:
             " newest_message_at, last_scan_at) VALUES (?, ?, ?, ?, ?, ?, ?)"
             " ON CONFLICT(account, folder) DO UPDATE SET uidvalidity = excluded.uidvalidity,"
             " last_uid = excluded.last_uid, highestmodseq = excluded.highestmodseq,"
-            " newest_message_at = max(coalesce(newest_message_at, ''),"
-            " coalesce(excluded.newest_message_at, '')),"
+            " newest_message_at = nullif(max(coalesce(newest_message_at, ''),"
+            " coalesce(excluded.newest_message_at, '')), ''),"  # a folder without mail: NULL
             " last_scan_at = excluded.last_scan_at",
             (account, folder, *values[:3], state.newest, ts))
         state.saved = values

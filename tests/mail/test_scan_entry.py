@@ -14,6 +14,7 @@ from datetime import timedelta
 import pytest
 
 from salescli.core.errors import InvalidValue
+from salescli.core.timeutil import iso
 from salescli.mail import sample
 from salescli.mail.config import MailError
 from salescli.mail.local import MaildirSource, MboxSource
@@ -150,8 +151,9 @@ def test_a_rescan_counts_nothing_new_and_a_copied_message_as_a_duplicate(
                       **_zero(seen=1, duplicates=1), "moves": 0, "status_changes": 0}
     assert conn.execute("SELECT count(*) FROM interactions").fetchone()[0] == 3
     # A chunk of known mail alone still moves its folder's checkpoint past it.
-    assert [r[0] for r in conn.execute("SELECT folder FROM mail_checkpoints ORDER BY folder")
-            ] == ["Archive", "INBOX", "Sent"]
+    assert [tuple(r) for r in conn.execute(
+        "SELECT folder, newest_message_at FROM mail_checkpoints ORDER BY folder")] == [
+        ("Archive", None), ("INBOX", iso(t + timedelta(hours=2))), ("Sent", iso(t))]
 
 
 def test_a_scan_delivers_what_it_queued_and_says_how_it_went(tmp_path, people, conn,
