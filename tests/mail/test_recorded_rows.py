@@ -235,3 +235,15 @@ def test_mail_its_prospect_has_already_is_not_recorded_again(mail, people, conn)
     assert _rows(conn, "SELECT outcome FROM mail_messages") == [("unmatched",)]
     assert _rows(conn, "SELECT actor FROM interactions") == [("tester",)]
     assert _rows(conn, "SELECT rule FROM notifications") == []
+
+
+def test_our_mail_to_a_robot_makes_no_lead(mail, conn):
+    """With --create-unknown, our mail to a no-reply address is nobody's: no lead."""
+    t = ago(days=1)
+    sample.write_maildir_message(mail / ".Sent", _raw(
+        f"Sales <{ME}>", "Robot <no-reply@vendor.example>", t, "Re: your ticket",
+        "<robot.1@ours.example>"), t)
+    counts = scan(conn, sources_for(f"maildir:{mail}"),
+                  ScanOptions(create_unknown=True, deliver=False))
+    assert (counts["created"], counts["unmatched"], counts["outbound"]) == (0, 1, 0)
+    assert _rows(conn, "SELECT email FROM prospects WHERE email LIKE '%vendor%'") == []
