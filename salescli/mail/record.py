@@ -102,17 +102,17 @@ def _batch(run: ScanRun, batch: list[Envelope], own: frozenset[str],
                 else:
                     _record_one(run, env, own, new)
         else:
-            good = []
-            for env in batch:
-                if env.error:
-                    _quarantine(run, env, env.error)
-                else:
-                    good.append(env)
+            good = [env for env in batch if not env.error]
             try:
                 outcomes = _apply(run, good, own, new, [])
                 _processed_many(run, good, outcomes)
             except Exception as exc:
                 raise _Careful from exc
+            # After the bulk insert: a failed one is redone message by message, and a
+            # quarantine logged before it would be logged twice.
+            for env in batch:
+                if env.error:
+                    _quarantine(run, env, env.error)
         for key, n in rules.apply_new(run.conn, new, run.before, {}).items():
             run.counts[key] = run.counts.get(key, 0) + n
         if unsubscribed := unsubscribe.apply(run.conn, batch):
@@ -128,9 +128,8 @@ def _advance(run: ScanRun, batch: list[Envelope], state: FolderState, covered: i
     """Move the folder's checkpoint past the chunk, in the batch's transaction (``record``
     moves it back in memory if the transaction fails)."""
     state.done += covered
-    for env in batch:
-        if env.sent_at and (state.newest is None or env.sent_at > state.newest):
-            state.newest = env.sent_at
+    # The chunk's newest date (it is sorted: its last batch's); saving keeps the newest.
+    state.newest = max((env.sent_at for env in batch if env.sent_at), default=None)
     save_checkpoints(run)
 
 
@@ -169,16 +168,15 @@ def _processed(run: ScanRun, env: Envelope, outcome: str) -> None:
         "INSERT OR IGNORE INTO mail_messages(message_key, sent_at, account, folder, uid, kind,"
         " outcome, processed_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
         (env.key, env.sent_at or None, env.account, env.folder, env.uid, str(env.kind),
-         outcome, run.batch_time or now()))
+         outcome, run.batch_time))
 
 
 def _processed_many(run: ScanRun, envs: list[Envelope], outcomes: list[str]) -> None:
-    ts = run.batch_time or now()
     run.conn.executemany(
         "INSERT OR IGNORE INTO mail_messages(message_key, sent_at, account, folder, uid, kind,"
         " outcome, processed_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
         [(env.key, env.sent_at or None, env.account, env.folder, env.uid, str(env.kind),
-          outcome, ts) for env, outcome in zip(envs, outcomes, strict=True)])
+          outcome, run.batch_time) for env, outcome in zip(envs, outcomes, strict=True)])
 
 
 def _targets(env: Envelope, own: frozenset[str]) -> list[str]:
@@ -269,15 +267,12 @@ def _apply(run: ScanRun, envs: list[Envelope], own: frozenset[str],
             run.add(env.account, "ignored")
             outcomes.append("ignored")
             continue
-        recorded = 0
-        ikind = _KIND_TO_INTERACTION.get(kind)
-        for addr, pid, detail in found:
-            if next(ids) is None:
-                continue
-            recorded += 1
+        ikind = _KIND_TO_INTERACTION[kind]
+        recorded = [target for target in found if next(ids) is not None]  # None: known
+        for addr, pid, detail in recorded:
             if not (detail and detail.get("other_address")):
                 new.setdefault(pid, []).append((env.sent_at, ikind, env.key, detail))
-            _maybe_notify(run, env, pid, _KIND_TO_INTERACTION[kind], detail, addr)
+            _maybe_notify(run, env, pid, ikind, detail, addr)
         if not recorded:
             run.add(env.account, "unmatched")
             outcomes.append("unmatched")

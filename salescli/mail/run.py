@@ -89,15 +89,19 @@ class ScanRun:
     """State of one scan: folders, counts, our own addresses. Holds no message beyond the
     batch being recorded, so memory stays flat whatever the mailbox's size."""
 
+    # Set by each batch before it records (``record``): the prospect ids of the addresses
+    # it is about, their latest interaction before it, its bounced addresses that are
+    # primary, and the time its rows are processed at.
+    ids: dict[str, int]
+    before: dict[int, str | None]
+    primary: set[str]
+    batch_time: str
+
     def __init__(self, conn: sqlite3.Connection, counts: dict, options: ScanOptions):
         self.conn = conn
         self.counts = counts
         self.options = options
         self.folders: dict[tuple[str, str], FolderState] = {}
-        self.ids: dict[str, int] = {}
-        self.before: dict[int, str | None] = {}
-        self.primary: set[str] = set()  # the batch's bounced addresses that are primary
-        self.batch_time: str | None = None
         self.own: set[str] = set()
         self.progress = options.progress or (lambda label, total: _NoProgress())
         self.notify_after = iso(datetime.now(UTC) - NOTIFY_MAX_AGE)
@@ -106,9 +110,10 @@ class ScanRun:
             counts.setdefault(key, 0)
 
     def add(self, account: str, key: str, n: int = 1) -> None:
-        acc = self.counts["accounts"].setdefault(account, dict.fromkeys(COUNT_KEYS, 0))
-        acc[key] = acc.get(key, 0) + n
-        self.counts[key] = self.counts.get(key, 0) + n
+        """Count ``n`` more of ``key`` (one of COUNT_KEYS) for ``account``, one of the
+        scan's sources (``scan`` gives each its counts first), and in all."""
+        self.counts["accounts"][account][key] += n
+        self.counts[key] += n
 
 
 def save_checkpoints(run: ScanRun, *, final: bool = False) -> None:
@@ -125,8 +130,8 @@ def save_checkpoints(run: ScanRun, *, final: bool = False) -> None:
             " newest_message_at, last_scan_at) VALUES (?, ?, ?, ?, ?, ?, ?)"
             " ON CONFLICT(account, folder) DO UPDATE SET uidvalidity = excluded.uidvalidity,"
             " last_uid = excluded.last_uid, highestmodseq = excluded.highestmodseq,"
-            " newest_message_at = max(coalesce(newest_message_at, ''),"
-            " coalesce(excluded.newest_message_at, '')),"
+            " newest_message_at = nullif(max(coalesce(newest_message_at, ''),"
+            " coalesce(excluded.newest_message_at, '')), ''),"  # a folder without mail: NULL
             " last_scan_at = excluded.last_scan_at",
             (account, folder, *values[:3], state.newest, ts))
         state.saved = values
