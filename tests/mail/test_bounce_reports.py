@@ -142,6 +142,31 @@ def test_the_next_part_is_not_read_as_part_of_the_report():
         Failure("ada@example.com", True, "550 5.1.1 <ada@example.com>: User unknown")]
 
 
+FATAL = "The following addresses had permanent fatal errors\n<ada@example.com>\n"
+
+
+@pytest.mark.parametrize(("block", "text", "expected"), [
+    (_block(A, None, "5.1.1", "smtp; 550 5.1.1 =?utf-8?q?caf=C3=A9?= \n  unknown"), FATAL,
+     Failure("ada@example.com", True, "550 5.1.1 café unknown")),
+    (_block(A, None, "5.1.1", "smtp; " + "y " * 200), FATAL,
+     Failure("ada@example.com", True, ("y " * 150)[:300])),
+    (_block(A, None, "4.4.1 (no answer)"), FATAL,
+     Failure("ada@example.com", False, "status 4.4.1")),
+    (_block(A, None, "5.2.2", "smtp; 552 Mailbox full"), FATAL,
+     Failure("ada@example.com", False, "552 Mailbox full")),
+    (_block(A, None, None), FATAL,
+     Failure("ada@example.com", True, "Undelivered Mail Returned to Sender")),
+    (_block(A, None, None), FATAL + "Reason:  550  5.1.1   no such user\n",
+     Failure("ada@example.com", True, "550 5.1.1 no such user")),
+    (_block("rfc822; someone-else@example.org", None, "4.4.1"), FATAL,
+     Failure("ada@example.com", True, "Undelivered Mail Returned to Sender")),
+], ids=["decoded-diagnostic", "long-diagnostic", "status-only", "mailbox-full", "subject",
+        "text-line", "other-recipient"])
+def test_a_report_without_an_action_is_read_by_the_full_parse(block, text, expected):
+    raw = _report(block).replace(b"Your message could not be delivered.", text.encode())
+    assert bounce_failures(raw) == [expected]
+
+
 SENDMAIL = b"""From: Mail Delivery Subsystem <MAILER-DAEMON@mx.example.net>
 To: me@ours.example
 Subject: Returned mail: see transcript for details
