@@ -23,6 +23,12 @@ TEXT_CASES = {
     "an unknown charset: utf-8": (b"Content-Type: text/plain; charset=x-nope",
                                   b"caf\xc3\xa9", "café"),
     "bad bytes replaced": (PLAIN, b"caf\xe9!", "caf\ufffd!"),
+    "bad bytes in ascii": (b"Content-Type: text/plain; charset=us-ascii", b"caf\xc3\xa9",
+                           "caf\ufffd\ufffd"),
+    "bad bytes, no charset": (b"Content-Type: text/plain", b"caf\xe9!", "caf\ufffd!"),
+    "bad bytes, unknown charset": (b"Content-Type: text/plain; charset=x-nope", b"caf\xe9!",
+                                   "caf\ufffd!"),
+    "an empty part": (PLAIN, b"", ""),
     "quoted-printable, cut": (PLAIN + b"\r\nContent-Transfer-Encoding: quoted-printable",
                               b"caf=C3=A9 au l=\r\nait =C3", "café au lait \ufffd"),
     "base64": (PLAIN + b"\r\nContent-Transfer-Encoding: base64", b"Y2Fmw6k=\r\n", "café"),
@@ -32,12 +38,13 @@ TEXT_CASES = {
                           b"<table><tr><td>c1</td><td>c2</td></tr><tr><td>d</td></tr></table>"
                           b"<blockquote>q</blockquote>after</body>",
                     "one\ntwo\nthree\nx\ny\nc1c2\nd\n> q\nafter"),
-    "html hidden parts": (HTML, b"<html><head><title>T</title><style>p {}</style></head>"
+    "html hidden parts": (HTML, b"<html><head><style>p {}</style><title>T</title></head>"
                                 b"<body><script>var x = 1;</script>shown<style>b {}</style>"
                                 b"<SCRIPT>y()</SCRIPT> too</body></html>", "shown too"),
     "html stray end tags": (HTML, b"</style></head></script>still shown</p>",
                             "still shown\n"),
     "html entities": (HTML, b"caf&eacute; &amp; &#233;", "café & é"),
+    "html the parser gives up on": (HTML, b"<p>mine</p><![foo[ bar ]]>", ""),
     "plain first, html second": (ALT, b"--b\r\nContent-Type: text/html\r\n\r\n<p>html</p>\r\n"
                                       b"--b\r\nContent-Type: text/plain\r\n\r\nplain\r\n--b--",
                                  "plain"),
