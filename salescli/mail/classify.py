@@ -61,16 +61,23 @@ def is_own(addr: str | None, own: frozenset[str]) -> bool:
     """One of our addresses: listed, or at a domain listed as ``@domain``."""
     if not addr:
         return False
-    return addr in own or addr[addr.find("@"):] in own
+    # (the last "@": a quoted local part may hold one)
+    return addr in own or addr[addr.rfind("@"):] in own
 
 
-def _localpart(addr: str | None) -> str:
-    return (addr or "").partition("@")[0]
+def _localpart(addr: str) -> str:
+    """The local part of a normalised address, unquoted."""
+    return addr.rpartition("@")[0].replace('"', "")
+
+
+def _field(h: dict[str, str], name: str) -> str:
+    """A header's value, trimmed and in lower case; "" when it is absent."""
+    return (h.get(name) or "").strip().lower()
 
 
 def is_noreply(addr: str | None) -> bool:
     """A sender nobody answers: no-reply, mailer-daemon, notifications and the like."""
-    return bool(_NOREPLY.match(_localpart(addr)))
+    return bool(addr) and bool(_NOREPLY.match(_localpart(addr)))
 
 
 def is_bounce_candidate(env: Envelope) -> bool:
@@ -79,31 +86,27 @@ def is_bounce_candidate(env: Envelope) -> bool:
     null, missing, mailer-daemon or postmaster sender, X-Failed-Recipients, or a known
     bounce subject."""
     h = env.headers
-    ctype = (h.get("content-type") or "").lower()
+    ctype = _field(h, "content-type")
     if _DSN_TYPE.search(ctype) or "multipart/report" in ctype or h.get("x-failed-recipients"):
         return True
-    if (h.get("return-path") or "").strip() == "<>" or (
-            env.from_error and (h.get("from") or "").strip().endswith("<>")):
+    if _field(h, "return-path") == "<>" or (
+            env.from_error and _field(h, "from").endswith("<>")):
         return True  # the null reverse path: only delivery reports are sent from it
-    if _DAEMONS.match(_localpart(env.from_addr).strip('"')):
+    if env.from_addr and _DAEMONS.match(_localpart(env.from_addr)):
         return True
-    return bool(_BOUNCE_SUBJECT.search(env.subject or ""))
+    return bool(env.subject) and bool(_BOUNCE_SUBJECT.search(env.subject))
 
 
 def is_auto_reply(env: Envelope) -> bool:
     """Out-of-office and other auto-responders (RFC 3834 and the common non-standard marks)."""
     h = env.headers
-    auto = (h.get("auto-submitted") or "").strip().lower()
-    if auto.startswith("auto-replied"):
+    if _field(h, "auto-submitted").startswith("auto-replied"):
         return True
     if "x-autoreply" in h or "x-autorespond" in h:
         return True
-    if (h.get("precedence") or "").strip().lower() == "auto_reply":
+    if _field(h, "precedence") == "auto_reply":
         return True
-    if (h.get("x-auto-response-suppress") or "").strip() and _AUTO_SUBJECT.search(
-            env.subject or ""):
-        return True
-    return bool(_AUTO_SUBJECT.search(env.subject or ""))
+    return bool(env.subject) and bool(_AUTO_SUBJECT.search(env.subject))
 
 
 def is_list(env: Envelope) -> bool:
@@ -111,12 +114,12 @@ def is_list(env: Envelope) -> bool:
     h = env.headers
     if "list-id" in h or "list-unsubscribe" in h:
         return True
-    return (h.get("precedence") or "").strip().lower() in ("bulk", "list", "junk")
+    return _field(h, "precedence") in ("bulk", "list", "junk")
 
 
 def is_automated(env: Envelope) -> bool:
     """Machine-sent mail that is not an auto-reply: Auto-Submitted or a no-reply sender."""
-    auto = (env.headers.get("auto-submitted") or "").strip().lower()
+    auto = _field(env.headers, "auto-submitted")
     return (bool(auto) and auto != "no") or is_noreply(env.from_addr)
 
 

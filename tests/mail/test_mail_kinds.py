@@ -149,9 +149,25 @@ CASES = {
     "a return path": ((PERSON, TO_ME, "Subject: Hi", "Return-Path: <ada@example.com>"),
                       (False, False, False, False, "inbound")),
     "quoted mailer-daemon": (('From: "MAILER-DAEMON"@example.com', TO_ME, "Subject: Hi"),
-                             (True, False, False, False, "inbound")),
+                             (True, False, False, True, "automated")),
     "mdaemon": (("From: MDaemon@example.com", TO_ME, "Subject: Hi"),
                 (True, False, False, False, "inbound")),
+    "a quoted local part with an @ is not the daemon": (
+        ('From: "mailer-daemon@mx"@example.com', TO_ME, "Subject: Hi"),
+        (False, False, False, False, "inbound")),
+    "a quoted no-reply sender": (('From: "no-reply"@example.com', TO_ME, "Subject: Hi"),
+                                 (False, False, False, True, "automated")),
+    "the null path as From": (("From: Mail Delivery System <>", TO_ME, "Subject: Hi"),
+                              (True, False, False, False, "inbound")),
+    "the null path, spaced": (("From:  <> ", TO_ME, "Subject: Hi"),
+                              (True, False, False, False, "inbound")),
+    "an unusable From": (("From: Mail Delivery System", TO_ME, "Subject: Hi"),
+                         (False, False, False, False, "inbound")),
+    "a person and the null path": (("From: ada@example.com, <>", TO_ME, "Subject: Hi"),
+                                   (False, False, False, False, "inbound")),
+    "no From": ((TO_ME, "Subject: Hi"), (False, False, False, False, "inbound")),
+    "no Subject": ((PERSON, TO_ME), (False, False, False, False, "inbound")),
+    "an empty Subject": ((PERSON, TO_ME, "Subject: "), (False, False, False, False, "inbound")),
     "auto-submitted auto-replied": ((PERSON, TO_ME, "Subject: Hi",
                                      "Auto-Submitted:  Auto-Replied (vacation)"),
                                     (False, True, False, True, "auto_reply")),
@@ -244,6 +260,7 @@ def test_mark_keeps_the_flags_and_drops_the_headers():
 
 @pytest.mark.parametrize(("addr", "own"), [
     (ME, True), ("bo@team.ours.example", True), ("ada@example.com", False),
+    ('"bo@home"@team.ours.example', True), ('"me@ours.example"@example.com', False),
     ("me@ours.example.org", False), ("team.ours.example", False), (None, False), ("", False),
 ])
 def test_our_own_addresses_are_listed_or_at_a_listed_domain(addr, own):
