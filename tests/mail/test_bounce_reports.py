@@ -160,11 +160,24 @@ FATAL = "The following addresses had permanent fatal errors\n<ada@example.com>\n
      Failure("ada@example.com", True, "550 5.1.1 no such user")),
     (_block("rfc822; someone-else@example.org", None, "4.4.1"), FATAL,
      Failure("ada@example.com", True, "Undelivered Mail Returned to Sender")),
+    (_block(A, "relayed", None), FATAL,
+     Failure("ada@example.com", True, "Undelivered Mail Returned to Sender")),
 ], ids=["decoded-diagnostic", "long-diagnostic", "status-only", "mailbox-full", "subject",
-        "text-line", "other-recipient"])
+        "text-line", "other-recipient", "undecided-action"])
 def test_a_report_without_an_action_is_read_by_the_full_parse(block, text, expected):
     raw = _report(block).replace(b"Your message could not be delivered.", text.encode())
     assert bounce_failures(raw) == [expected]
+
+
+def test_a_recipient_named_with_a_display_name_is_read_by_the_full_parse():
+    # (our field reader takes a bare address only; flufl.bounce reads the name-addr form)
+    delayed = _block("rfc822; Ada <ada@example.com>", "delayed", "4.4.1")
+    assert bounce_failures(_report(delayed)) == [
+        Failure("ada@example.com", False, "Undelivered Mail Returned to Sender")]
+    both = (_block("rfc822; not-an-address", "delayed", "4.4.1"),
+            _block("rfc822; Bo <bo@example.org>", "failed", "5.1.1"))
+    assert bounce_failures(_report(*both)) == [
+        Failure("bo@example.org", True, "Undelivered Mail Returned to Sender")]
 
 
 SENDMAIL = b"""From: Mail Delivery Subsystem <MAILER-DAEMON@mx.example.net>
