@@ -182,19 +182,19 @@ def bounce_failures(raw: bytes) -> list[Failure]:
         norm = normalise_address(str(addr))
         if not norm:
             continue
-        action, status, diag = dsn.get(norm, (None, None, None))
+        action, status, diag = dsn.get(norm, _NO_BLOCK)
         if action or status:
-            hard = is_hard(action or "", status or "", hard)
+            hard = is_hard(action, status, hard)
         if not diag:
             diag = _diagnostic_from_text(msg)
         if norm not in found or hard:
             found[norm] = Failure(norm, hard, diag)
-    if not found and msg.get("x-failed-recipients"):
-        diag = _diagnostic_from_text(msg)
-        for part in _str(msg.get("x-failed-recipients")).split(","):
-            norm = normalise_address(part)
-            if norm:
-                found[norm] = Failure(norm, True, diag)
+    # Exim's list, for whom the readers above did not name (flufl.bounce stops at its first
+    # reader that finds someone)
+    for part in _str(msg.get("x-failed-recipients")).split(","):
+        norm = normalise_address(part)
+        if norm and norm not in found:
+            found[norm] = Failure(norm, True, _diagnostic_from_text(msg))
     if not found and not dsn and msg.get_content_type() == "multipart/report" and \
             "delivery-status" in _str(msg.get_param("report-type", "")).lower():
         raise UnreadableBounce("delivery report (RFC 3464) without a readable recipient")
@@ -278,6 +278,10 @@ def is_hard(action: str, status: str, default: bool) -> bool:
     return default
 
 
+_NO_BLOCK = ("", "", None)  # (Action, Status, Diagnostic-Code) of a recipient the report
+#                             does not name
+
+
 class UnreadableBounce(Exception):
     """A delivery report we cannot read: quarantined for a person to look at."""
 
@@ -289,9 +293,10 @@ def _str(value: object) -> str:
     return fix_text(value if isinstance(value, str) else str(value)) or ""
 
 
-def _dsn_blocks(msg) -> dict[str, tuple[str | None, str | None, str | None]]:
-    """Per recipient of an RFC 3464 report: (Action, Status, Diagnostic-Code)."""
-    out: dict[str, tuple[str | None, str | None, str | None]] = {}
+def _dsn_blocks(msg) -> dict[str, tuple[str, str, str | None]]:
+    """Per recipient of an RFC 3464 report: (Action, Status, Diagnostic-Code), "" for an
+    absent Action or Status."""
+    out: dict[str, tuple[str, str, str | None]] = {}
     for part in msg.walk():
         if part.get_content_type() != "message/delivery-status" or not part.is_multipart():
             continue
@@ -300,13 +305,13 @@ def _dsn_blocks(msg) -> dict[str, tuple[str | None, str | None, str | None]]:
             addr = normalise_address(rcpt.split(";", 1)[-1])
             if not addr:
                 continue
-            status = _str(block.get("status")).strip().split(" ")[0] or None
+            status = _str(block.get("status")).strip().split(" ")[0]
             diag = _str(block.get("diagnostic-code"))
             if diag:
                 diag = decode_words(" ".join(diag.split(";", 1)[-1].split()))[:300]
             if not diag and status:
                 diag = f"status {status}"
-            out[addr] = (_str(block.get("action")).strip() or None, status, diag)
+            out[addr] = (_str(block.get("action")).strip(), status, diag)
     return out
 
 

@@ -180,6 +180,24 @@ def test_a_recipient_named_with_a_display_name_is_read_by_the_full_parse():
         Failure("bo@example.org", True, "Undelivered Mail Returned to Sender")]
 
 
+def test_x_failed_recipients_adds_the_recipients_the_report_did_not_name():
+    # (flufl.bounce stops at its first reader that finds someone: here the report's)
+    raw = _report(_block("rfc822; Bo <bo@example.org>", "delayed", "4.4.1")).replace(
+        b"MIME-Version", b"X-Failed-Recipients: cy@example.net, bo@example.org\nMIME-Version")
+    assert bounce_failures(raw) == [
+        Failure("bo@example.org", False, "Undelivered Mail Returned to Sender"),
+        Failure("cy@example.net", True, "Undelivered Mail Returned to Sender")]
+
+
+def test_a_report_part_with_a_folded_content_type_is_read_by_the_full_parse():
+    folded = "Content-Type:\n message/delivery-status\n"
+    blocks = (_block(A, "failed", "4.4.7", "smtp; 450 4.4.7  expired"),
+              _block(B, "delayed", "5.1.1"))
+    assert bounce_failures(_report(*blocks, part_head=folded)) == [
+        Failure("bo@example.org", False, "status 5.1.1"),
+        Failure("ada@example.com", True, "450 4.4.7 expired")]
+
+
 SENDMAIL = b"""From: Mail Delivery Subsystem <MAILER-DAEMON@mx.example.net>
 To: me@ours.example
 Subject: Returned mail: see transcript for details
