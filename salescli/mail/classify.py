@@ -196,7 +196,7 @@ def bounce_failures(raw: bytes) -> list[Failure]:
         if norm and norm not in found:
             found[norm] = Failure(norm, True, _diagnostic_from_text(msg))
     if not found and not dsn and msg.get_content_type() == "multipart/report" and \
-            "delivery-status" in _str(msg.get_param("report-type", "")).lower():
+            "delivery-status" in _str(msg.get_param("report-type")).lower():
         raise UnreadableBounce("delivery report (RFC 3464) without a readable recipient")
     return list(found.values())
 
@@ -217,8 +217,8 @@ def _fast_dsn(raw: bytes) -> list[Failure] | None:
     sep = _BLANK.search(raw, m.start())
     if not sep:
         return None
-    start = raw.rfind(b"\n--", 0, m.start())  # the part's headers, in any order
-    head = raw[raw.find(b"\n", start + 1) if start >= 0 else 0:sep.start()]
+    start = raw[:m.start()].rfind(b"\n--")  # the part's boundary line, then its headers
+    head = raw[max(start, 0):sep.start()]  # (in any order)
     cte = _CTE.search(head)
     # (an encoding this reader does not name sends the report to the full parse, which
     # reads an unencoded one to the same failures: the plain names are speed only)

@@ -134,6 +134,19 @@ def test_a_report_alone_not_in_a_multipart_is_read():
     assert bounce_failures(raw) == TWO_FAILURES
 
 
+def test_a_report_alone_encoded_is_decoded():
+    raw = (b"Content-Transfer-Encoding: quoted-printable\nFrom: MAILER-DAEMON@mx.example.net\n"
+           b"Content-Type: message/delivery-status\n\n" + _qp("\n".join(TWO).encode()))
+    assert bounce_failures(raw) == TWO_FAILURES
+
+
+def test_the_encoding_of_an_earlier_part_is_not_the_reports():
+    raw = _report(*TWO, part_head=DS + QP, encode=_qp).replace(
+        b"Content-Type: text/plain\n",
+        b"Content-Type: text/plain\nContent-Transfer-Encoding: 8bit\n")
+    assert bounce_failures(raw) == TWO_FAILURES
+
+
 def test_the_next_part_is_not_read_as_part_of_the_report():
     raw = _report(_block(A, "failed", "5.1.1", UNKNOWN)).replace(
         b"--B--\n", b"--B\nContent-Type: text/plain\n\nFinal-Recipient: rfc822; x@example.com"
