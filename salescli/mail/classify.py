@@ -235,7 +235,7 @@ def _fast_dsn(raw: bytes) -> list[Failure] | None:
             return None
     elif encoding not in (b"7bit", b"8bit", b"binary"):  # pragma: no mutate (as above)
         return None
-    text = body.decode("utf-8", "replace")
+    text = body.decode(errors="replace")  # (UTF-8)
     failures: dict[str, Failure] = {}
     for block in re.split(r"\r?\n[ \t]*\r?\n", text):
         fields: dict[str, str] = {}

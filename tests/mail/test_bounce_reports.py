@@ -21,9 +21,10 @@ HEAD = ("From: MAILER-DAEMON@mx.example.net\nTo: me@ours.example\n"
 
 def _report(*blocks: str, part_head: str = "Content-Type: message/delivery-status\n",
             encode=None, nl: str = "\n") -> bytes:
-    """A multipart/report whose delivery-status part holds these recipient blocks."""
+    """A multipart/report whose delivery-status part holds these recipient blocks (the
+    part's text in Latin-1, as an MTA quoting a server's 8-bit words sends it)."""
     status = "Reporting-MTA: dns; mx.example.net\n\n" + "\n".join(blocks)
-    body = encode(status.encode()) if encode else status.encode()
+    body = encode(status.encode("latin-1")) if encode else status.encode("latin-1")
     raw = (HEAD + "--B\n" + part_head + "\n").encode() + body + b"\n--B--\n"
     return raw.replace(b"\n", nl.encode())
 
@@ -66,6 +67,9 @@ DSN_CASES = {
         [Failure("cy@example.net", True, "status 5.0.0")]),
     "no status, no diagnostic": (
         [_block(A, "failed", None)], [Failure("ada@example.com", True, None)]),
+    "a diagnostic in Latin-1": (
+        [_block(A, "failed", "5.1.1", "smtp; 550 caf\xe9 closed")],
+        [Failure("ada@example.com", True, "550 caf\ufffd closed")]),
     "a diagnostic without a type": (
         [_block(A, "failed", "5.1.1", "550 no such user")],
         [Failure("ada@example.com", True, "550 no such user")]),
