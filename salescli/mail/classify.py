@@ -239,7 +239,7 @@ def _fast_dsn(raw: bytes) -> list[Failure] | None:
     failures: dict[str, Failure] = {}
     for block in re.split(r"\r?\n[ \t]*\r?\n", text):
         fields: dict[str, str] = {}
-        key = None
+        key = ""
         for line in block.splitlines():
             if line[:1] in (" ", "\t") and key:
                 fields[key] += " " + line.strip()

@@ -78,6 +78,9 @@ DSN_CASES = {
                                       "\n tried to reach   does not exist")],
         [Failure("ada@example.com", True,
                  "550 5.1.1 The email account that you tried to reach does not exist")]),
+    "a stray continuation line before the fields": (
+        ["  (continued)\n" + _block(A, "failed", "5.1.1", UNKNOWN)],
+        [Failure("ada@example.com", True, "550 5.1.1 <ada@example.com>: User unknown")]),
     "a long diagnostic is cut at 300 characters": (
         [_block(A, "failed", "5.7.1", LONG)],
         [Failure("ada@example.com", True, " ".join(LONG[6:].split())[:300])]),
