@@ -247,11 +247,11 @@ def _fast_dsn(raw: bytes) -> list[Failure] | None:
                 key, value = line.split(":", 1)
                 key = key.strip().lower()
                 fields[key] = value.strip()
-        action = fields.get("action", "").lower()
-        if not action.startswith(("delayed", "fail", "error")):
+        action = fields.get("action")
+        if not action or not action.lower().startswith(("delayed", "fail", "error")):
             continue
-        rcpt = fields.get("original-recipient") or fields.get("final-recipient") or ""
-        addr = normalise_address(rcpt.split(";", 1)[-1])
+        rcpt = fields.get("original-recipient") or fields.get("final-recipient")
+        addr = normalise_address(rcpt.split(";", 1)[-1]) if rcpt else None
         if not addr:
             continue
         status = (fields.get("status") or "").split(" ")[0]

@@ -56,6 +56,20 @@ DSN_CASES = {
         [_block("rfc822; ada@relay.example.com", "Failed", "5.1.1", UNKNOWN,
                 original="rfc822;Ada@Example.com")],
         [Failure("ada@example.com", True, "550 5.1.1 <ada@example.com>: User unknown")]),
+    "no address type": ([_block("ada@example.com", "failed", "5.1.1")],
+                        [Failure("ada@example.com", True, "status 5.1.1")]),
+    "a quoted local part with a semicolon": (
+        [_block('rfc822; "a;b"@example.com', "failed", "5.1.1")],
+        [Failure('"a;b"@example.com', True, "status 5.1.1")]),
+    "an unreadable recipient, then a readable one": (
+        [_block("rfc822; nobody", "failed", "5.1.1"), _block(B, "failed", "5.1.1")],
+        [Failure("bo@example.org", True, "status 5.1.1")]),
+    "no recipient field": (
+        ["Action: failed\nStatus: 5.1.1\n", _block(B, "failed", "5.1.1")],
+        [Failure("bo@example.org", True, "status 5.1.1")]),
+    "no action, then a failure": (
+        [_block(A, None, "5.1.1"), _block(B, "Failed (permanent)", "5.1.1")],
+        [Failure("bo@example.org", True, "status 5.1.1")]),
     "error is hard, even with a 4.x.x status": (
         [_block(A, "error", "4.4.7")], [Failure("ada@example.com", True, "status 4.4.7")]),
     "failed with a full mailbox is soft": (
@@ -96,10 +110,13 @@ DSN_CASES = {
 }
 
 
+@pytest.mark.parametrize("encoded", [False, True], ids=["plain", "base64"])
 @pytest.mark.parametrize("name", list(DSN_CASES))
-def test_each_recipient_block_of_a_delivery_report_gives_its_failure(name):
+def test_each_recipient_block_of_a_delivery_report_gives_its_failure(name, encoded):
+    # (base64: only the report reader reads it; the full parse reads a plain one too)
     blocks, expected = DSN_CASES[name]
-    assert bounce_failures(_report(*blocks)) == expected
+    raw = _report(*blocks, part_head=DS + B64, encode=_b64) if encoded else _report(*blocks)
+    assert bounce_failures(raw) == expected
 
 
 TWO = [_block(A, "failed", "5.1.1", UNKNOWN), _block(B, "delayed", "4.4.1")]
