@@ -42,7 +42,7 @@ _BOUNCE_SUBJECT = re.compile(
     r"returned mail|failure notice|non[- ]?deliver|message not delivered|"
     r"warning: (message|could not send)|could not send message|delivery delayed|"
     r"nicht zustellbar|unzustellbar|non remis|mail system error)", re.I)
-_SMTP_LINE = re.compile(r"\b([45]\d\d[ -][45]\.\d{1,3}\.\d{1,3}\b.*|[45]\.\d\.\d{1,3} .*|"
+_SMTP_LINE = re.compile(r"\b(?:[45]\d\d[ -][45]\.\d{1,3}\.\d{1,3}\b.*|[45]\.\d\.\d{1,3} .*|"
                         r"\b55[0-4] .*|\b45[0-2] .*)")
 _MAILBOX_FULL = ("5.2.2", "4.2.2")  # x.2.2: the mailbox exists, it is full: soft
 _DSN_TYPE = re.compile(r"report-type\s*=\s*\"?delivery-status")
@@ -255,7 +255,7 @@ def _fast_dsn(raw: bytes) -> list[Failure] | None:
         if not addr:
             continue
         status = (fields.get("status") or "").split(" ")[0]
-        hard = is_hard(action, status, True)
+        hard = is_hard(action, status, True)  # pragma: no mutate (the action decides)
         diag = fields.get("diagnostic-code")
         diag = " ".join(diag.split(";", 1)[-1].split())[:300] if diag else \
             (f"status {status}" if status else None)
@@ -290,7 +290,7 @@ def _str(value: object) -> str:
     """A header value as text, whatever the compat32 parser made of it."""
     if value is None:
         return ""
-    return fix_text(value if isinstance(value, str) else str(value)) or ""
+    return fix_text(str(value)) or ""
 
 
 def _dsn_blocks(msg) -> dict[str, tuple[str, str, str | None]]:
@@ -320,13 +320,11 @@ def _diagnostic_from_text(msg) -> str | None:
     for part in msg.walk():
         if part.get_content_maintype() != "text":
             continue
-        try:
-            payload = part.get_payload(decode=True) or b""
-        except Exception:
-            continue
-        text = payload[:65536].decode(part.get_content_charset() or "utf-8", "replace") \
-            if _known_charset(part.get_content_charset()) else payload[:65536].decode(
-                "utf-8", "replace")
+        # (the stdlib decodes a text part as far as it can, never raising)
+        payload = part.get_payload(decode=True)[:65536]
+        charset = part.get_content_charset()
+        text = payload.decode(charset, "replace") if _known_charset(charset) else \
+            payload.decode(errors="replace")
         match = _SMTP_LINE.search(text)
         if match:
             return " ".join(match.group(0).split())[:300]

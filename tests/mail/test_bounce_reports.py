@@ -81,6 +81,9 @@ DSN_CASES = {
         [Failure("cy@example.net", True, "status 5.0.0")]),
     "no status, no diagnostic": (
         [_block(A, "failed", None)], [Failure("ada@example.com", True, None)]),
+    "a diagnostic with semicolons": (
+        [_block(A, "failed", "5.1.1", "smtp; 550 unknown; see https://x.example/?a;b")],
+        [Failure("ada@example.com", True, "550 unknown; see https://x.example/?a;b")]),
     "a diagnostic in Latin-1": (
         [_block(A, "failed", "5.1.1", "smtp; 550 caf\xe9 closed")],
         [Failure("ada@example.com", True, "550 caf\ufffd closed")]),
@@ -228,11 +231,20 @@ def test_x_failed_recipients_adds_the_recipients_the_report_did_not_name():
 
 def test_a_report_part_with_a_folded_content_type_is_read_by_the_full_parse():
     folded = "Content-Type:\n message/delivery-status\n"
-    blocks = (_block(A, "failed", "4.4.7", "smtp; 450 4.4.7  expired"),
-              _block(B, "delayed", "5.1.1"))
-    assert bounce_failures(_report(*blocks, part_head=folded)) == [
+    blocks = (_block(A, "failed", "4.4.7", "smtp; 450 4.4.7  expired; try later"),
+              _block(B, "delayed", "5.1.1"),
+              _block("rfc822; cy@relay.example.net", "failed", "5.1.1", "smtp;550 no",
+                     original="rfc822; cy@example.net"),
+              _block('rfc822; "d;e"@example.com', "failed", "5.1.1", "550 unknown"),
+              "Final-Recipient: rfc822; eve@example.com\nAction: failed\nStatus: \n")
+    # (flufl.bounce returns sets: the order is not the report's)
+    found = bounce_failures(_report(*blocks, part_head=folded))
+    assert sorted(found, key=lambda f: f.address) == [
+        Failure('"d;e"@example.com', True, "550 unknown"),
+        Failure("ada@example.com", True, "450 4.4.7 expired; try later"),
         Failure("bo@example.org", False, "status 5.1.1"),
-        Failure("ada@example.com", True, "450 4.4.7 expired")]
+        Failure("cy@example.net", True, "550 no"),
+        Failure("eve@example.com", True, "Undelivered Mail Returned to Sender")]
 
 
 SENDMAIL = b"""From: Mail Delivery Subsystem <MAILER-DAEMON@mx.example.net>
@@ -269,6 +281,14 @@ This message was created automatically by mail delivery software.
      [Failure("ada@example.com", True, "550 5.1.1 User unknown)")]),
     (SENDMAIL % b"x-unknown-charset",
      [Failure("ada@example.com", True, "550 5.1.1 User unknown)")]),
+    (SENDMAIL.replace(b"unknown)", b"unknown \xe9)") % b"us-ascii",
+     [Failure("ada@example.com", True, "550 5.1.1 User unknown \ufffd)")]),
+    (SENDMAIL.replace(b"unknown)", b"unknown \xe9)") % b"x-unknown-charset",
+     [Failure("ada@example.com", True, "550 5.1.1 User unknown \ufffd)")]),
+    (SENDMAIL.replace(b"unknown)", b"unknown \xe9)") % b"iso-8859-1",
+     [Failure("ada@example.com", True, "550 5.1.1 User unknown \xe9)")]),
+    (SENDMAIL.replace(b"(reason: 550 5.1.1 User unknown)", b"(reason: 550 " + b"y" * 400 + b")")
+     % b"us-ascii", [Failure("ada@example.com", True, "550 " + "y" * 296)]),
     (SENDMAIL.replace(b"(reason: 550 5.1.1 User unknown)", b"(reason: unknown)"),
      [Failure("ada@example.com", True, "550 5.1.1 <ada@example.com>... User unknown")]),
     (EXIM % b"A message could not be delivered:\n  Ada@Example.com\n    "
@@ -284,7 +304,8 @@ This message was created automatically by mail delivery software.
     (EXIM % b"Reason: 4.4.7 message expired",
      [Failure("ada@example.com", True, "4.4.7 message expired"),
       Failure("bo@example.org", True, "4.4.7 message expired")]),
-], ids=["sendmail", "unknown-charset", "transcript-line", "exim-smtp-line", "exim-subject",
+], ids=["sendmail", "unknown-charset", "ascii-bad-byte", "unknown-bad-byte", "latin-1",
+        "long-line", "transcript-line", "exim-smtp-line", "exim-subject",
         "exim-452", "exim-bare-status"])
 def test_a_non_standard_bounce_gives_its_recipients_and_the_servers_first_error_line(
         raw, expected):
