@@ -304,9 +304,15 @@ This message was created automatically by mail delivery software.
     (EXIM % b"Reason: 4.4.7 message expired",
      [Failure("ada@example.com", True, "4.4.7 message expired"),
       Failure("bo@example.org", True, "4.4.7 message expired")]),
+    (EXIM.replace(b"Subject: Mail delivery failed: returning message to sender\n", b"")
+     % b"It could not be delivered.",
+     [Failure("ada@example.com", True, None), Failure("bo@example.org", True, None)]),
+    (EXIM.replace(b"returning message to sender", b"z" * 400) % b"It could not be delivered.",
+     [Failure("ada@example.com", True, ("Mail delivery failed: " + "z" * 400)[:300]),
+      Failure("bo@example.org", True, ("Mail delivery failed: " + "z" * 400)[:300])]),
 ], ids=["sendmail", "unknown-charset", "ascii-bad-byte", "unknown-bad-byte", "latin-1",
         "long-line", "transcript-line", "exim-smtp-line", "exim-subject",
-        "exim-452", "exim-bare-status"])
+        "exim-452", "exim-bare-status", "exim-no-subject", "exim-long-subject"])
 def test_a_non_standard_bounce_gives_its_recipients_and_the_servers_first_error_line(
         raw, expected):
     assert sorted(bounce_failures(raw), key=lambda f: f.address) == expected
