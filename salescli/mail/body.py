@@ -51,15 +51,16 @@ class _Text(HTMLParser):
 
 
 def _decode(part) -> str:
-    try:
-        payload = part.get_payload(decode=True) or b""
-    except Exception:  # a cut base64 or uuencode block: nothing readable
-        return ""
-    charset = part.get_content_charset() or "utf-8"
-    try:
-        return payload.decode(charset, "replace")
-    except LookupError:
-        return payload.decode("utf-8", "replace")
+    # (the stdlib decodes a cut base64 or uuencode block as far as it can, never raising;
+    # were it to raise, the scan records the message without its text, with a warning)
+    payload = part.get_payload(decode=True)
+    charset = part.get_content_charset()
+    if charset:
+        try:
+            return payload.decode(charset, "replace")
+        except LookupError:  # an unknown charset: read as UTF-8
+            pass
+    return payload.decode(errors="replace")
 
 
 def text_of(content_headers: bytes, body: bytes) -> str:
@@ -67,7 +68,7 @@ def text_of(content_headers: bytes, body: bytes) -> str:
     else its first text/html part as text; "" when there is none."""
     import email
 
-    head = content_headers.rstrip(b"\r\n") + b"\r\n\r\n" if content_headers.strip() else b""
+    head = content_headers.rstrip() + b"\r\n\r\n" if content_headers.strip() else b""
     msg = email.message_from_bytes(head + body)
     html = None
     for part in msg.walk():
@@ -102,7 +103,7 @@ def _own_lines(text: str) -> Iterator[str]:
         if not line or line.startswith(">"):
             continue
         if raw.rstrip() == "--" or _ATTRIBUTION.match(line):
-            break
+            return
         yield line
 
 

@@ -42,7 +42,7 @@ _BOUNCE_SUBJECT = re.compile(
     r"returned mail|failure notice|non[- ]?deliver|message not delivered|"
     r"warning: (message|could not send)|could not send message|delivery delayed|"
     r"nicht zustellbar|unzustellbar|non remis|mail system error)", re.I)
-_SMTP_LINE = re.compile(r"\b([45]\d\d[ -][45]\.\d{1,3}\.\d{1,3}\b.*|[45]\.\d\.\d{1,3} .*|"
+_SMTP_LINE = re.compile(r"\b(?:[45]\d\d[ -][45]\.\d{1,3}\.\d{1,3}\b.*|[45]\.\d\.\d{1,3} .*|"
                         r"\b55[0-4] .*|\b45[0-2] .*)")
 _MAILBOX_FULL = ("5.2.2", "4.2.2")  # x.2.2: the mailbox exists, it is full: soft
 _DSN_TYPE = re.compile(r"report-type\s*=\s*\"?delivery-status")
@@ -61,16 +61,23 @@ def is_own(addr: str | None, own: frozenset[str]) -> bool:
     """One of our addresses: listed, or at a domain listed as ``@domain``."""
     if not addr:
         return False
-    return addr in own or addr[addr.find("@"):] in own
+    # (the last "@": a quoted local part may hold one)
+    return addr in own or addr[addr.rfind("@"):] in own
 
 
-def _localpart(addr: str | None) -> str:
-    return (addr or "").partition("@")[0]
+def _localpart(addr: str) -> str:
+    """The local part of a normalised address, unquoted."""
+    return addr.rpartition("@")[0].replace('"', "")
+
+
+def _field(h: dict[str, str], name: str) -> str:
+    """A header's value, trimmed and in lower case; "" when it is absent."""
+    return (h.get(name) or "").strip().lower()
 
 
 def is_noreply(addr: str | None) -> bool:
     """A sender nobody answers: no-reply, mailer-daemon, notifications and the like."""
-    return bool(_NOREPLY.match(_localpart(addr)))
+    return bool(addr) and bool(_NOREPLY.match(_localpart(addr)))
 
 
 def is_bounce_candidate(env: Envelope) -> bool:
@@ -79,31 +86,27 @@ def is_bounce_candidate(env: Envelope) -> bool:
     null, missing, mailer-daemon or postmaster sender, X-Failed-Recipients, or a known
     bounce subject."""
     h = env.headers
-    ctype = (h.get("content-type") or "").lower()
+    ctype = _field(h, "content-type")
     if _DSN_TYPE.search(ctype) or "multipart/report" in ctype or h.get("x-failed-recipients"):
         return True
-    if (h.get("return-path") or "").strip() == "<>" or (
-            env.from_error and (h.get("from") or "").strip().endswith("<>")):
+    if _field(h, "return-path") == "<>" or (
+            env.from_error and _field(h, "from").endswith("<>")):
         return True  # the null reverse path: only delivery reports are sent from it
-    if _DAEMONS.match(_localpart(env.from_addr).strip('"')):
+    if env.from_addr and _DAEMONS.match(_localpart(env.from_addr)):
         return True
-    return bool(_BOUNCE_SUBJECT.search(env.subject or ""))
+    return bool(env.subject) and bool(_BOUNCE_SUBJECT.search(env.subject))
 
 
 def is_auto_reply(env: Envelope) -> bool:
     """Out-of-office and other auto-responders (RFC 3834 and the common non-standard marks)."""
     h = env.headers
-    auto = (h.get("auto-submitted") or "").strip().lower()
-    if auto.startswith("auto-replied"):
+    if _field(h, "auto-submitted").startswith("auto-replied"):
         return True
     if "x-autoreply" in h or "x-autorespond" in h:
         return True
-    if (h.get("precedence") or "").strip().lower() == "auto_reply":
+    if _field(h, "precedence") == "auto_reply":
         return True
-    if (h.get("x-auto-response-suppress") or "").strip() and _AUTO_SUBJECT.search(
-            env.subject or ""):
-        return True
-    return bool(_AUTO_SUBJECT.search(env.subject or ""))
+    return bool(env.subject) and bool(_AUTO_SUBJECT.search(env.subject))
 
 
 def is_list(env: Envelope) -> bool:
@@ -111,12 +114,12 @@ def is_list(env: Envelope) -> bool:
     h = env.headers
     if "list-id" in h or "list-unsubscribe" in h:
         return True
-    return (h.get("precedence") or "").strip().lower() in ("bulk", "list", "junk")
+    return _field(h, "precedence") in ("bulk", "list", "junk")
 
 
 def is_automated(env: Envelope) -> bool:
     """Machine-sent mail that is not an auto-reply: Auto-Submitted or a no-reply sender."""
-    auto = (env.headers.get("auto-submitted") or "").strip().lower()
+    auto = _field(env.headers, "auto-submitted")
     return (bool(auto) and auto != "no") or is_noreply(env.from_addr)
 
 
@@ -179,21 +182,21 @@ def bounce_failures(raw: bytes) -> list[Failure]:
         norm = normalise_address(str(addr))
         if not norm:
             continue
-        action, status, diag = dsn.get(norm, (None, None, None))
+        action, status, diag = dsn.get(norm, _NO_BLOCK)
         if action or status:
-            hard = is_hard(action or "", status or "", hard)
+            hard = is_hard(action, status, hard)
         if not diag:
             diag = _diagnostic_from_text(msg)
         if norm not in found or hard:
             found[norm] = Failure(norm, hard, diag)
-    if not found and msg.get("x-failed-recipients"):
-        diag = _diagnostic_from_text(msg)
-        for part in _str(msg.get("x-failed-recipients")).split(","):
-            norm = normalise_address(part)
-            if norm:
-                found[norm] = Failure(norm, True, diag)
+    # Exim's list, for whom the readers above did not name (flufl.bounce stops at its first
+    # reader that finds someone)
+    for part in _str(msg.get("x-failed-recipients")).split(","):
+        norm = normalise_address(part)
+        if norm and norm not in found:
+            found[norm] = Failure(norm, True, _diagnostic_from_text(msg))
     if not found and not dsn and msg.get_content_type() == "multipart/report" and \
-            "delivery-status" in _str(msg.get_param("report-type", "")).lower():
+            "delivery-status" in _str(msg.get_param("report-type")).lower():
         raise UnreadableBounce("delivery report (RFC 3464) without a readable recipient")
     return list(found.values())
 
@@ -214,8 +217,8 @@ def _fast_dsn(raw: bytes) -> list[Failure] | None:
     sep = _BLANK.search(raw, m.start())
     if not sep:
         return None
-    start = raw.rfind(b"\n--", 0, m.start())  # the part's headers, in any order
-    head = raw[raw.find(b"\n", start + 1) if start >= 0 else 0:sep.start()]
+    start = raw[:m.start()].rfind(b"\n--")  # the part's boundary line, then its headers
+    head = raw[max(start, 0):sep.start()]  # (in any order)
     cte = _CTE.search(head)
     # (an encoding this reader does not name sends the report to the full parse, which
     # reads an unencoded one to the same failures: the plain names are speed only)
@@ -232,11 +235,11 @@ def _fast_dsn(raw: bytes) -> list[Failure] | None:
             return None
     elif encoding not in (b"7bit", b"8bit", b"binary"):  # pragma: no mutate (as above)
         return None
-    text = body.decode("utf-8", "replace")
+    text = body.decode(errors="replace")  # (UTF-8)
     failures: dict[str, Failure] = {}
     for block in re.split(r"\r?\n[ \t]*\r?\n", text):
         fields: dict[str, str] = {}
-        key = None
+        key = ""
         for line in block.splitlines():
             if line[:1] in (" ", "\t") and key:
                 fields[key] += " " + line.strip()
@@ -244,15 +247,15 @@ def _fast_dsn(raw: bytes) -> list[Failure] | None:
                 key, value = line.split(":", 1)
                 key = key.strip().lower()
                 fields[key] = value.strip()
-        action = fields.get("action", "").lower()
-        if not action.startswith(("delayed", "fail", "error")):
+        action = fields.get("action")
+        if not action or not action.lower().startswith(("delayed", "fail", "error")):
             continue
-        rcpt = fields.get("original-recipient") or fields.get("final-recipient") or ""
-        addr = normalise_address(rcpt.split(";", 1)[-1])
+        rcpt = fields.get("original-recipient") or fields.get("final-recipient")
+        addr = normalise_address(rcpt.split(";", 1)[-1]) if rcpt else None
         if not addr:
             continue
         status = (fields.get("status") or "").split(" ")[0]
-        hard = is_hard(action, status, True)
+        hard = is_hard(action, status, True)  # pragma: no mutate (the action decides)
         diag = fields.get("diagnostic-code")
         diag = " ".join(diag.split(";", 1)[-1].split())[:300] if diag else \
             (f"status {status}" if status else None)
@@ -275,6 +278,10 @@ def is_hard(action: str, status: str, default: bool) -> bool:
     return default
 
 
+_NO_BLOCK = ("", "", None)  # (Action, Status, Diagnostic-Code) of a recipient the report
+#                             does not name
+
+
 class UnreadableBounce(Exception):
     """A delivery report we cannot read: quarantined for a person to look at."""
 
@@ -283,12 +290,13 @@ def _str(value: object) -> str:
     """A header value as text, whatever the compat32 parser made of it."""
     if value is None:
         return ""
-    return fix_text(value if isinstance(value, str) else str(value)) or ""
+    return fix_text(str(value)) or ""
 
 
-def _dsn_blocks(msg) -> dict[str, tuple[str | None, str | None, str | None]]:
-    """Per recipient of an RFC 3464 report: (Action, Status, Diagnostic-Code)."""
-    out: dict[str, tuple[str | None, str | None, str | None]] = {}
+def _dsn_blocks(msg) -> dict[str, tuple[str, str, str | None]]:
+    """Per recipient of an RFC 3464 report: (Action, Status, Diagnostic-Code), "" for an
+    absent Action or Status."""
+    out: dict[str, tuple[str, str, str | None]] = {}
     for part in msg.walk():
         if part.get_content_type() != "message/delivery-status" or not part.is_multipart():
             continue
@@ -297,13 +305,13 @@ def _dsn_blocks(msg) -> dict[str, tuple[str | None, str | None, str | None]]:
             addr = normalise_address(rcpt.split(";", 1)[-1])
             if not addr:
                 continue
-            status = _str(block.get("status")).strip().split(" ")[0] or None
+            status = _str(block.get("status")).strip().split(" ")[0]
             diag = _str(block.get("diagnostic-code"))
             if diag:
                 diag = decode_words(" ".join(diag.split(";", 1)[-1].split()))[:300]
             if not diag and status:
                 diag = f"status {status}"
-            out[addr] = (_str(block.get("action")).strip() or None, status, diag)
+            out[addr] = (_str(block.get("action")).strip(), status, diag)
     return out
 
 
@@ -312,13 +320,11 @@ def _diagnostic_from_text(msg) -> str | None:
     for part in msg.walk():
         if part.get_content_maintype() != "text":
             continue
-        try:
-            payload = part.get_payload(decode=True) or b""
-        except Exception:
-            continue
-        text = payload[:65536].decode(part.get_content_charset() or "utf-8", "replace") \
-            if _known_charset(part.get_content_charset()) else payload[:65536].decode(
-                "utf-8", "replace")
+        # (the stdlib decodes a text part as far as it can, never raising)
+        payload = part.get_payload(decode=True)[:65536]
+        charset = part.get_content_charset()
+        text = payload.decode(charset, "replace") if _known_charset(charset) else \
+            payload.decode(errors="replace")
         match = _SMTP_LINE.search(text)
         if match:
             return " ".join(match.group(0).split())[:300]

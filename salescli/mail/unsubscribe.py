@@ -41,14 +41,14 @@ def asks_to_unsubscribe(line: str | None) -> bool:
 
 def address_of(conn: sqlite3.Connection, env: Envelope) -> tuple[str, str] | None:
     """(address, reason) an unsubscribe mail asks us to suppress, or None."""
-    subject = env.subject or ""
-    match = _TOKEN.match(subject)
+    subject = env.subject
+    match = _TOKEN.match(subject) if subject else None
     if match:
         row = conn.execute("SELECT p.email FROM enrollments e JOIN prospects p ON"
                            " p.id = e.prospect_id WHERE e.token = ?",
                            (match.group(1),)).fetchone()
         if row:
-            return row["email"], "unsubscribe link"
+            return row[0], "unsubscribe link"
     if match or asks_to_unsubscribe(subject):
         why = "unsubscribe mail"
     elif str(env.kind) == "inbound" and asks_to_unsubscribe(first_line(env.text)):
