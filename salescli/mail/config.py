@@ -134,7 +134,10 @@ def build_account(raw: dict[str, Any], *, where: str, env: Mapping[str, str],
     ssl = str(raw.get("ssl") or "ssl").strip().lower()
     if ssl not in SSL_MODES:
         raise InvalidValue(f"{where}ssl", ssl, "must be one of " + ", ".join(SSL_MODES))
-    port = _number(raw.get("port") or (993 if ssl == "ssl" else 143), f"{where}port", int, 1)
+    port = raw.get("port")  # None: not set (port = 0 in the file is refused, not ignored)
+    if port is None:
+        port = 993 if ssl == "ssl" else 143
+    port = _number(port, f"{where}port", int, 1)
     ca = raw.get("ca") or None
     if ca and not Path(ca).is_file():
         raise InvalidValue(f"{where}ca", ca, "is not a readable file")
