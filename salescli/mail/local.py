@@ -181,7 +181,7 @@ class MboxSource(Source):
 
     def folders(self) -> list[tuple[str, bool]]:
         if self.root.is_file():
-            files = {self.root.stem or "INBOX": self.root}
+            files = {self.root.stem: self.root}  # a file always has a stem (".mbox" is one)
         else:
             files = {p.name: p for p in sorted(self.root.iterdir())
                      if p.is_file() and not p.name.startswith(".")

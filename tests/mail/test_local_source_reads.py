@@ -109,6 +109,22 @@ def test_a_maildir_plan_lists_every_file_then_only_what_changed(tmp_path):
     assert latest.handles == sorted([files[0], flagged, files[2], newer])
 
 
+def test_each_state_of_the_folder_directories_has_its_own_signature(tmp_path):
+    """The signature of cur/ and new/ (their times) tells 40 states apart, each one the
+    same every time it is taken, and fits the SQLite integer the checkpoint is kept in."""
+    source, _ = _inbox(tmp_path)
+    seen = {}
+    for n in range(20):
+        for sub, other in (("cur", "new"), ("new", "cur")):
+            os.utime(source.root / sub, ns=(OLD * 10 ** 9, OLD * 10 ** 9 + n + 1))
+            os.utime(source.root / other, ns=(OLD * 10 ** 9, OLD * 10 ** 9))
+            sig = source.plan("INBOX", False, None, None).final.highestmodseq
+            assert sig == source.plan("INBOX", False, None, None).final.highestmodseq
+            seen[(sub, n)] = sig
+    assert len(set(seen.values())) == 40
+    assert all(0 <= sig < 2 ** 63 for sig in seen.values())
+
+
 def test_a_checkpoint_with_another_file_count_reads_the_folder_again(tmp_path):
     source, files = _inbox(tmp_path)
     sig = source.plan("INBOX", False, None, None).final.highestmodseq
