@@ -226,7 +226,7 @@ def _from_toml(path: Path, env: Mapping[str, str], shared: frozenset[str]) -> li
     for i, raw in enumerate(tables):
         if not isinstance(raw, dict):
             raise InvalidValue(f"accounts[{i}]", raw, "must be a table")
-        raw.setdefault("name", raw.get("user") or f"account{i + 1}")
+        raw.setdefault("name", raw.get("user"))  # (no user: refused below, whatever the name)
         account = build_account(raw, where=f"accounts[{i}].", env=env, shared_addresses=shared)
         if account.name in names:
             raise InvalidValue(f"accounts[{i}].name", account.name, "is used twice")
