@@ -131,7 +131,7 @@ def build_account(raw: dict[str, Any], *, where: str, env: Mapping[str, str],
     user = str(raw.get("user") or "").strip()
     if not user:
         raise InvalidValue(f"{where}user", user, "must be set")
-    ssl = str(raw.get("ssl") or "ssl").strip().lower()
+    ssl = str(raw.get("ssl") or SSL_MODES[0]).strip().lower()  # the first mode is the default
     if ssl not in SSL_MODES:
         raise InvalidValue(f"{where}ssl", ssl, "must be one of " + ", ".join(SSL_MODES))
     port = raw.get("port")  # None: not set (port = 0 in the file is refused, not ignored)
@@ -186,7 +186,7 @@ def load_accounts(env: Mapping[str, str] | None = None) -> list[Account]:
         "host": env.get("SALESCLI_IMAP_HOST"),
         "port": env.get("SALESCLI_IMAP_PORT") or None,
         "user": env.get("SALESCLI_IMAP_USER"),
-        "ssl": env.get("SALESCLI_IMAP_SSL") or "ssl",
+        "ssl": env.get("SALESCLI_IMAP_SSL"),
         "ca": env.get("SALESCLI_IMAP_CA") or None,
         "folders": env.get("SALESCLI_IMAP_FOLDERS") or None,
         "token_cmd": env.get("SALESCLI_IMAP_TOKEN_CMD") or None,
