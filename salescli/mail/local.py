@@ -148,7 +148,7 @@ def _existing(path: Path) -> Path | None:
     """The file, or where a mail client moved it (new → cur, flags changed)."""
     if path.exists():
         return path
-    base = path.name.split(":", 1)[0]
+    base = path.name.split(":")[0]
     for sub in ("cur", "new"):
         for candidate in (path.parent.parent / sub).glob(glob_escape(base) + "*"):
             return candidate
@@ -160,7 +160,7 @@ def glob_escape(text: str) -> str:
 
 
 def _maildir_time(path: Path) -> datetime:
-    head = path.name.split(".", 1)[0]
+    head = path.name.split(".")[0]
     if head.isdigit() and 9 <= len(head) <= 11:
         return datetime.fromtimestamp(int(head), UTC)
     return datetime.fromtimestamp(path.stat().st_mtime, UTC)
@@ -239,7 +239,7 @@ class MboxSource(Source):
 
 def _from_line_time(box: mailbox.mbox, key: int) -> datetime | None:
     try:
-        line = box.get_file(key, from_=True).readline().decode("ascii", "replace")
+        line = box.get_file(key, from_=True).readline().decode(errors="replace")
         return datetime.strptime(" ".join(line.split()[-5:]), "%a %b %d %H:%M:%S %Y")\
             .replace(tzinfo=UTC)
     except (ValueError, KeyError, OSError):

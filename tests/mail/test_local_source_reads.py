@@ -142,6 +142,16 @@ def test_only_files_changed_since_two_seconds_before_the_last_listing_are_read(t
     assert plan.handles == []
 
 
+def test_a_file_gone_between_the_listing_and_its_check_is_kept_to_be_read(tmp_path):
+    """A message file that vanished after the listing (here: a link to nowhere) cannot
+    say when it changed; it is read (where it went) rather than skipped."""
+    source, files = _inbox(tmp_path)
+    gone = source.root / "cur" / "1700000004.M5.host:2,S"
+    gone.symlink_to(tmp_path / "elsewhere")
+    plan = source.plan("INBOX", False, Checkpoint(int(time.time()) + 100, 3, None), None)
+    assert plan.handles == [gone]
+
+
 def test_maildir_headers_arrival_times_and_bodies(tmp_path, monkeypatch):
     monkeypatch.setattr(local, "HEADER_CHUNK", 2)
     root = _maildir(tmp_path / "Maildir")
@@ -154,12 +164,13 @@ def test_maildir_headers_arrival_times_and_bodies(tmp_path, monkeypatch):
         _put(root / "cur" / "123456789012.M3.host:2,S", b"Subject: no body", mtime),
         _put(root / "new" / "12345678.M4.host", b"Subject: 8 digits\n\n", mtime),
         _put(root / "new" / "1700000000", b"Subject: a bare name\n\nx\n"),
+        _put(root / "new" / "1700000001.M5.host", b"\n\nno header at all\n"),
     ]
     (root / "cur" / "1700000009.M9.host:2,S").mkdir()  # not a file: skipped, but covered
     source = MaildirSource(root)
     source.folders()
     plan = source.plan("INBOX", False, None, None)
-    assert len(plan.handles) == 7
+    assert len(plan.handles) == 8
     at = datetime.fromtimestamp
     assert list(source.headers(plan)) == [
         (2, [(files[0], b"Subject: 8 digits\n\n", at(mtime, UTC)),
@@ -168,6 +179,7 @@ def test_maildir_headers_arrival_times_and_bodies(tmp_path, monkeypatch):
              (files[3], b"Subject: no body", at(mtime, UTC))]),
         (3, [(files[4], b"Subject: 8 digits\n\n", at(mtime, UTC)),
              (files[5], b"Subject: a bare name\n\n", at(1700000000, UTC))]),
+        (1, [(files[6], b"\n\n", at(1700000001, UTC))]),
     ]
     assert list(source.bodies(plan, files[1:2])) == [
         (files[1], b"Subject: crlf\r\n\r\nbody\r\n\r\nmore")]
@@ -212,8 +224,8 @@ def test_glob_escape_makes_wildcards_literal():
 
 
 def _mbox(path: Path, *messages: tuple[str, bytes]) -> Path:
-    """An mbox file of (From_ line, message) written as is."""
-    return _put(path, b"".join(f"From {line}\n".encode() + raw + b"\n"
+    """An mbox file of (From_ line, message) written as is (the line in Latin-1)."""
+    return _put(path, b"".join(f"From {line}\n".encode("latin-1") + raw + b"\n"
                                for line, raw in messages))
 
 
@@ -273,17 +285,20 @@ def test_an_mbox_plan_numbers_messages_and_notices_appends_and_rewrites(tmp_path
 
 
 def test_mbox_headers_arrival_times_and_bodies(tmp_path, monkeypatch):
+    """The From_ line dates a message, whatever bytes its sender holds (not UTF-8 here)."""
     monkeypatch.setattr(local, "HEADER_CHUNK", 2)
     path = _mbox(tmp_path / "in", (FROM, b"Subject: lf\n\nbody\n\nmore\n"),
                  ("MAILER-DAEMON", b"Subject: crlf\r\n\r\nbody\r\n"),
-                 ("x@y Sat Feb 29 23:59:59 2020", b"Subject: no body"))
+                 ("x@y Sat Feb 29 23:59:59 2020", b"Subject: no body"),
+                 ("j\xf6rg@example.de Mon Mar  4 01:02:03 2024", b"Subject: latin-1\n\n"))
     source = MboxSource(path)
     source.folders()
     plan = source.plan("in", False, None, None)
     assert list(source.headers(plan)) == [
         (2, [(1, b"Subject: lf\n\n", datetime(2024, 1, 4, 12, 30, 5, tzinfo=UTC)),
              (2, b"Subject: crlf\r\n", None)]),
-        (1, [(3, b"Subject: no body\n", datetime(2020, 2, 29, 23, 59, 59, tzinfo=UTC))]),
+        (2, [(3, b"Subject: no body\n", datetime(2020, 2, 29, 23, 59, 59, tzinfo=UTC)),
+             (4, b"Subject: latin-1\n\n", datetime(2024, 3, 4, 1, 2, 3, tzinfo=UTC))]),
     ]
     assert list(source.bodies(plan, [3, 1])) == [
         (3, b"Subject: no body\n"), (1, b"Subject: lf\n\nbody\n\nmore\n")]
