@@ -49,7 +49,7 @@ def _read_header(path: Path, limit: int = 1_048_576) -> bytes:
 
 def _sig(*values: int) -> int:
     digest = hashlib.sha1(repr(values).encode()).digest()
-    return int.from_bytes(digest[:8], "big") & (2 ** 63 - 1)
+    return int.from_bytes(digest[:8]) & (2 ** 63 - 1)  # (big-endian: the default)
 
 
 class MaildirSource(Source):
@@ -89,7 +89,7 @@ class MaildirSource(Source):
         # the cur/ and new/ directory times. Files unchanged since that pass are skipped.
         d = self._dirs[folder]
         started = int(time.time())
-        sig = _sig(*((d / s).stat().st_mtime_ns if (d / s).is_dir() else 0
+        sig = _sig(*((d / s).stat().st_mtime_ns if (d / s).is_dir() else None
                      for s in ("cur", "new")))
         files = sorted(p for s in ("new", "cur") if (d / s).is_dir()
                        for p in (d / s).iterdir() if not p.name.startswith("."))
@@ -198,7 +198,7 @@ class MboxSource(Source):
             return FolderPlan(folder, sent, [], cp, cp.last_uid)
         import mailbox
 
-        box = mailbox.mbox(path, create=False)
+        box = mailbox.mbox(path, create=False)  # pragma: no mutate: stat() above fails first
         self._boxes[folder] = box
         keys = sorted(box.keys())
         # The first message identifies the file: rewritten from the start, it is rescanned.

@@ -217,6 +217,9 @@ def test_a_message_moved_after_the_plan_is_read_where_it_went(tmp_path):
         3, [(moved[1], b"Subject: b\n\n"), (moved[0], b"Subject: a\n\n")])
     assert list(source.bodies(plan, plan.handles)) == [
         (files[1], b"Subject: b\n\n"), (files[0], b"Subject: a\n\n")]
+    for path in moved:
+        path.unlink()
+    assert list(source.headers(plan)) == [(3, [])]  # all gone: still covered
 
 
 def test_glob_escape_makes_wildcards_literal():
@@ -288,9 +291,10 @@ def test_mbox_headers_arrival_times_and_bodies(tmp_path, monkeypatch):
     """The From_ line dates a message, whatever bytes its sender holds (not UTF-8 here)."""
     monkeypatch.setattr(local, "HEADER_CHUNK", 2)
     path = _mbox(tmp_path / "in", (FROM, b"Subject: lf\n\nbody\n\nmore\n"),
-                 ("MAILER-DAEMON", b"Subject: crlf\r\n\r\nbody\r\n"),
+                 ("MAILER-DAEMON", b"Subject: crlf\r\n\r\nbody\r\n\r\nmore\r\n"),
                  ("x@y Sat Feb 29 23:59:59 2020", b"Subject: no body"),
-                 ("j\xf6rg@example.de Mon Mar  4 01:02:03 2024", b"Subject: latin-1\n\n"))
+                 ("j\xf6rg@example.de Mon Mar  4 01:02:03 2024", b"Subject: latin-1\n\n"),
+                 (FROM, b"\n\nno header at all\n"))
     source = MboxSource(path)
     source.folders()
     plan = source.plan("in", False, None, None)
@@ -299,6 +303,7 @@ def test_mbox_headers_arrival_times_and_bodies(tmp_path, monkeypatch):
              (2, b"Subject: crlf\r\n", None)]),
         (2, [(3, b"Subject: no body\n", datetime(2020, 2, 29, 23, 59, 59, tzinfo=UTC)),
              (4, b"Subject: latin-1\n\n", datetime(2024, 3, 4, 1, 2, 3, tzinfo=UTC))]),
+        (1, [(5, b"\n\n", datetime(2024, 1, 4, 12, 30, 5, tzinfo=UTC))]),
     ]
     assert list(source.bodies(plan, [3, 1])) == [
         (3, b"Subject: no body\n"), (1, b"Subject: lf\n\nbody\n\nmore\n")]
