@@ -207,7 +207,7 @@ class MboxSource(Source):
         last = cp.last_uid if same else 0
         handles = [k + 1 for k in keys if k + 1 > last]
         return FolderPlan(folder, sent, handles, Checkpoint(uidvalidity, len(keys), sig), last,
-                          True, reset=cp is not None and not same)
+                          reset=cp is not None and not same)
 
     def headers(self, plan: FolderPlan) -> Iterator[Chunk]:
         box = self._boxes[plan.folder]

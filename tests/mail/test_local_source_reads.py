@@ -259,11 +259,19 @@ def test_an_mbox_plan_numbers_messages_and_notices_appends_and_rewrites(tmp_path
     assert source.folders() == [("archive", False)]
     first = source.plan("archive", False, None, None)
     uidvalidity = first.final.uidvalidity
-    assert 0 < uidvalidity < 2 ** 31
+    assert 0 < uidvalidity < 2 ** 31 and 0 <= first.final.highestmodseq < 2 ** 63
     assert first == FolderPlan("archive", False, [1, 2], Checkpoint(uidvalidity, 2,
                                                                     first.final.highestmodseq))
     assert source.plan("archive", True, first.final, None) == FolderPlan(
         "archive", True, [], first.final, 2)
+    source.close()
+    # Rewritten to another size within the same nanosecond: read again (nothing is new).
+    stamp = path.stat().st_mtime_ns
+    _mbox(path, (FROM, b"Subject: one\n\n1\n"), (FROM, b"Subject: two!\n\n2\n"))
+    os.utime(path, ns=(stamp, stamp))
+    resized = source.plan("archive", False, first.final, None)
+    assert (resized.handles, resized.final.last_uid) == ([], 2)
+    assert resized.final.highestmodseq != first.final.highestmodseq
     source.close()
     # A message appended: only it is new.
     _mbox(path, (FROM, b"Subject: one\n\n1\n"), (FROM, b"Subject: two\n\n2\n"),
