@@ -299,3 +299,21 @@ def test_a_token_command_that_fails_says_how(command, text):
 ])
 def test_which_hosts_are_loopback(host, loopback):
     assert _office(host=host).loopback is loopback
+
+
+@pytest.mark.parametrize("timeout, limit", [(5.0, 30), (45.0, 45.0)])
+def test_a_token_command_that_hangs_is_stopped_and_named(monkeypatch, timeout, limit):
+    """A hanging command is stopped after the account's timeout, but never under 30 s.
+    (The hang is the one fault faked here: waiting 30 s for a real one is too slow.)"""
+    import subprocess
+
+    given = []
+
+    def hang(*args, **kwargs):
+        given.append(kwargs["timeout"])
+        raise subprocess.TimeoutExpired(args[0], kwargs["timeout"])
+
+    monkeypatch.setattr(subprocess, "run", hang)
+    with pytest.raises(MailError) as caught:
+        _office(token_cmd="get-token", timeout=timeout, env={}).secret()
+    assert (str(caught.value), given) == ("account 'office': token command timed out", [limit])
