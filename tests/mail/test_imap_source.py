@@ -157,13 +157,29 @@ def test_the_plan_of_a_folder_follows_its_checkpoint_and_since(three, known, sin
     assert src.client is None
 
 
-def test_folders_are_inbox_and_the_sent_one_or_those_configured(mailbox):
+def create_folders(mailbox, names: tuple[str, ...]) -> None:
+    """Create ``names`` in the mailbox, in that order, over a client of their own."""
     client = mailbox.client()
     try:
-        for name in ("Sent Items", "Gesendet", "Archive"):  # listed in the reverse order
+        for name in names:
             client.create_folder(name)
     finally:
         client.logout()
+
+
+def _expunge(mailbox, folder: str, uids: list[int]) -> None:
+    """Delete ``uids`` from ``folder`` for good, as another mail client would."""
+    client = mailbox.client()
+    try:
+        client.select_folder(folder)
+        client.delete_messages(uids)
+        client.expunge()
+    finally:
+        client.logout()
+
+
+def test_folders_are_inbox_and_the_sent_one_or_those_configured(mailbox):
+    create_folders(mailbox, ("Sent Items", "Gesendet", "Archive"))  # in reverse order
     src = _source(mailbox, retries=0)
     configured = _source(mailbox, folders=["archive", "gesendet", "inbox", "SENT ITEMS"])
     try:
@@ -180,12 +196,7 @@ def test_folders_are_inbox_and_the_sent_one_or_those_configured(mailbox):
 
 
 def test_a_folder_without_a_sent_flag_is_found_by_its_name(mailbox):
-    client = mailbox.client()
-    try:
-        for name in ("Archive", "Elementos enviados"):
-            client.create_folder(name)
-    finally:
-        client.logout()
+    create_folders(mailbox, ("Archive", "Elementos enviados"))
     src = _source(mailbox)
     try:
         assert src.folders() == [("INBOX", False), ("Elementos enviados", True)]
@@ -202,13 +213,7 @@ def test_a_folder_without_a_sent_flag_is_found_by_its_name(mailbox):
 def test_headers_come_in_chunks_with_gaps_skipped_and_bodies_and_texts_whole(
         mailbox, batch, rate, sizes, waits):
     _fill(mailbox, "Box", [1, 2, 3, 4, 5])
-    client = mailbox.client()
-    try:
-        client.select_folder("Box")
-        client.delete_messages([2])
-        client.expunge()
-    finally:
-        client.logout()
+    _expunge(mailbox, "Box", [2])
     sleeps: list[float] = []
     src = ImapSource(_account(mailbox.server.host, mailbox.server.port, mailbox.user,
                               mailbox.server.password(mailbox.user), fetch_batch=batch,
@@ -309,13 +314,7 @@ def test_headers_of_a_since_plan_that_lost_a_message_keep_the_others_and_their_d
         src.open()
         plan = src.plan("Box", False, None, "2026-11-01T00:00:00Z")
         src.plan("INBOX", False, None, None)  # another folder examined meanwhile
-        client = mailbox.client()
-        try:
-            client.select_folder("Box")
-            client.delete_messages([2])
-            client.expunge()
-        finally:
-            client.logout()
+        _expunge(mailbox, "Box", [2])
         chunks = list(src.headers(plan))
     finally:
         src.close()

@@ -12,6 +12,7 @@ import pytest
 from salescli.core.errors import InvalidValue
 from salescli.mail.config import Account
 from salescli.mail.sent_copy import SentCopies, SentCopyFailed, from_environment
+from tests.mail.test_imap_source import create_folders
 from tests.support.dovecot import free_port
 
 MARIA = Account(name="maria", host="imap.example", user="Maria@Ours.example")
@@ -89,12 +90,7 @@ def test_a_failed_filing_is_one_warning_line_and_a_sender_without_mailbox_is_not
 
 
 def test_the_copy_goes_to_the_first_folder_flagged_sent_seen_and_dated(mailbox):
-    client = mailbox.client()
-    try:
-        for name in ("Sent Items", "Sent", "Gesendet"):  # listed in the reverse order
-            client.create_folder(name)
-    finally:
-        client.logout()
+    create_folders(mailbox, ("Sent Items", "Sent", "Gesendet"))  # in reverse order
     server = mailbox.server
     account = Account(name="acme", host=server.host, port=server.port, user=mailbox.user,
                       ssl="none", password_env="PW", env={"PW": server.password(mailbox.user)})
