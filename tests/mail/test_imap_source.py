@@ -98,6 +98,7 @@ def test_a_server_that_never_greets_times_out_after_the_accounts_timeout():
 def test_a_connection_that_cannot_work_fails_at_once_saying_why(mailbox, settings, error):
     server = mailbox.server
     sleeps: list[float] = []
+    settings = dict(settings)  # (the parameter's own dict is shared by every run)
     password = settings.pop("password", server.password(mailbox.user))
     src = ImapSource(_account(server.host, server.port, mailbox.user, password, retries=3,
                               **settings), sleep=sleeps.append)
