@@ -247,12 +247,7 @@ def test_a_folder_recreated_while_the_connection_was_down_stops_the_scan(mailbox
                               mailbox.server.password(mailbox.user), retries=2),
                      sleep=sleeps.append)
     plan = src.plan("Box", False, None, None)
-    client = mailbox.client()
-    try:
-        client.delete_folder("Box")
-        client.create_folder("Box")
-    finally:
-        client.logout()
+    _recreate(mailbox, "Box")
     src.client.shutdown()
     with pytest.raises(MailError) as err:
         list(src.headers(plan))
