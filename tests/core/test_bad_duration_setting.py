@@ -3,13 +3,12 @@ survived the older tests)."""
 
 from __future__ import annotations
 
-import os
-import time
 from datetime import UTC, datetime
 
 import pytest
 
 from tests.support.cli import fails, ok
+from tests.support.zone import in_zone
 
 
 def test_a_bad_duration_in_the_environment_is_one_error_line(invoke, sales):
@@ -28,19 +27,10 @@ def test_a_duration_too_far_back_names_the_option(invoke, sales, since, reason):
 def test_now_is_the_current_instant_whatever_the_machines_timezone(invoke, three):
     """``--at now`` on a machine set to New York records the UTC instant, not the wall
     clock's reading labelled UTC."""
-    old = os.environ.get("TZ")
-    os.environ["TZ"] = "America/New_York"
-    time.tzset()
-    try:
+    with in_zone("America/New_York"):
         before = datetime.now(UTC).replace(microsecond=0)
         out = ok(invoke("log", "ada@example.com", "--kind", "call", "--at", "now"))
         after = datetime.now(UTC)
-    finally:
-        if old is None:
-            del os.environ["TZ"]
-        else:
-            os.environ["TZ"] = old
-        time.tzset()
     got = datetime.fromisoformat(out.split(" at ")[-1].strip())
     assert before <= got <= after, out
 

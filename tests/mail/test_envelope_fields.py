@@ -5,9 +5,6 @@ one row a message, so that a changed rule of reading shows as a changed row."""
 from __future__ import annotations
 
 import hashlib
-import os
-import time
-from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta, timezone
 
 import pytest
@@ -21,24 +18,9 @@ from salescli.mail.parse import (
     parse_envelope,
     parse_many,
 )
+from tests.support.zone import in_zone
 
 ARRIVED = datetime(2026, 8, 5, 10, 0, tzinfo=UTC)
-
-
-@contextmanager
-def in_zone(name: str):
-    """Run with the process's local time zone set to ``name``."""
-    old = os.environ.get("TZ")
-    os.environ["TZ"] = name
-    time.tzset()
-    try:
-        yield
-    finally:
-        if old is None:
-            del os.environ["TZ"]
-        else:
-            os.environ["TZ"] = old
-        time.tzset()
 DATE = "Date: Tue, 04 Aug 2026 09:30:00 +0200\r\n"
 
 
